@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages keyhole's build, demo and tests need, if
+# any is missing.  As root it runs apt-get; otherwise it prints the exact
+# command to run and stops.
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
+      libcjson-dev libseccomp-dev libcap-ng-dev python3 curl ca-certificates)
+if [ "${KH_WITH_FUZZ:-0}" = 1 ]; then
+  pkgs+=(clang libclang-rt-dev)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "keyhole: missing Debian packages: ${missing[*]}" >&2
+  echo "run as root:  apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "keyhole: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,46 @@
+/* keyhole seccomp helpers: see sbx.h. */
+#include <errno.h>
+#include <stddef.h>
+
+#include "sbx.h"
+
+scmp_filter_ctx
+sbx_new(uint32_t def_action)
+{
+	scmp_filter_ctx ctx = seccomp_init(def_action);
+
+	if (ctx == NULL)
+		return NULL;
+	/* Other ABIs of this CPU are not in the filter: kill on sight. */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS) != 0) {
+		seccomp_release(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int
+sbx_rule(scmp_filter_ctx ctx, uint32_t action, const char *name)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr == __NR_SCMP_ERROR || nr < 0)
+		return 0;
+	return seccomp_rule_add(ctx, action, nr, 0) == 0 ? 0 : -1;
+}
+
+int
+sbx_allow(scmp_filter_ctx ctx, const char *name)
+{
+	return sbx_rule(ctx, SCMP_ACT_ALLOW, name);
+}
+
+int
+sbx_allow_list(scmp_filter_ctx ctx, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (sbx_allow(ctx, *names) < 0)
+			return -1;
+	return 0;
+}

@@ -1,0 +1,75 @@
+/* keyhole small shared predicates: see util.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "util.h"
+
+bool
+util_ct_equal(const uint8_t *given, size_t given_len, const uint8_t *expected,
+    size_t expected_len)
+{
+	volatile uint8_t diff = 0;
+
+	/* Always walk expected_len bytes; index given modulo its length so a
+	 * short guess costs the same time as a right-length one. */
+	for (size_t i = 0; i < expected_len; i++) {
+		uint8_t g = given_len ? given[i % given_len] : 0;
+		diff |= (uint8_t)(g ^ expected[i]);
+	}
+	return diff == 0 && given_len == expected_len;
+}
+
+bool
+util_hvalue_forwardable(const char *v, size_t len)
+{
+	if (len > KH_HVALUE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c != '\t' && (c < 0x20 || c > 0x7e))
+			return false;
+	}
+	return true;
+}
+
+bool
+util_lower_token(const char *s, size_t len)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (len == 0 || len > KH_HNAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (c != '\0' && strchr(extra, c) != NULL)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+bool
+util_method_safe(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	    strcmp(method, "OPTIONS") == 0;
+}
+
+int
+util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

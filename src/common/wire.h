@@ -1,0 +1,123 @@
+/*
+ * keyhole wire format: the only bytes that cross the socketpair between
+ * keyhole (parent, trusted, holds the credential) and keyhole-net (child,
+ * faces the sandbox).  Both directions use the same framing.
+ *
+ *   Frame = header (16 bytes) || payload (length bytes)
+ *
+ *   offset size field
+ *   0      1    version   KH_WIRE_VERSION; anything else is fatal
+ *   1      1    type      enum msg_type below; unknown is fatal
+ *   2      2    reserved  must be zero
+ *   4      4    length    payload bytes, big-endian; header+length must be
+ *                         <= KH_MSG_MAX, checked before any byte of the
+ *                         payload is buffered
+ *   8      8    id        request id, big-endian; 0 for non-request frames
+ *
+ * Payload fields, in the order the type's description lists them, with no
+ * padding and all integers big-endian:
+ *   u8 / u16 / u32 / u64   fixed-width unsigned integers
+ *   str                    u32 length || bytes; no NUL byte; the reader
+ *                          caps the length by its caller's maximum
+ *   blob                   u32 length || bytes; any byte (bodies)
+ * A reader that runs short, meets a NUL in a str, a length over its cap,
+ * or finds bytes left after the last field (msg_end) rejects the frame.
+ *
+ * Child -> parent
+ *   MSG_LOG       u8 level, str line                   any state
+ *   MSG_FATAL     str reason                           any state; child exits
+ *   MSG_POLICY    policy table (policy_table.h)        once, before serving
+ *   MSG_REQUEST   id=request id; str method, str path (canonical),
+ *                 u8 has_query, str query, str peer, u16 nheaders,
+ *                 nheaders * (str name, str value), blob body
+ *                                                       serving only
+ * Parent -> child
+ *   MSG_CONFIG    see config_msg.h; first frame a child receives
+ *   MSG_POLICY_OK (empty)                              after MSG_POLICY
+ *   MSG_RESPONSE  id=request id; u16 status, u16 nheaders,
+ *                 nheaders * (str name, str value), blob body
+ *   MSG_SHUTDOWN  (empty): stop accepting, finish in-flight, exit
+ */
+#ifndef KH_WIRE_H
+#define KH_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KH_WIRE_VERSION 1
+#define KH_WIRE_HDR     16u
+
+enum msg_type {
+	MSG_NONE = 0,
+	/* child -> parent */
+	MSG_LOG = 1,
+	MSG_FATAL = 2,
+	MSG_POLICY = 3,
+	MSG_REQUEST = 4,
+	/* parent -> child */
+	MSG_CONFIG = 64,
+	MSG_POLICY_OK = 65,
+	MSG_RESPONSE = 66,
+	MSG_SHUTDOWN = 67,
+};
+
+struct msg_hdr {
+	uint8_t version;
+	uint8_t type;
+	uint32_t length;	/* payload bytes */
+	uint64_t id;
+};
+
+/* Growable output buffer for building one frame. */
+struct wbuf {
+	uint8_t *buf;
+	size_t len;
+	size_t cap;
+	bool failed;		/* allocation failed or frame too large */
+};
+
+void wbuf_init(struct wbuf *w);
+void wbuf_free(struct wbuf *w);
+/* Start a frame: writes the header with a placeholder length. */
+void msg_begin(struct wbuf *w, enum msg_type type, uint64_t id);
+void msg_put_u8(struct wbuf *w, uint8_t v);
+void msg_put_u16(struct wbuf *w, uint16_t v);
+void msg_put_u32(struct wbuf *w, uint32_t v);
+void msg_put_u64(struct wbuf *w, uint64_t v);
+/* str: the caller's bytes must not hold NUL (it is checked: failed=true). */
+void msg_put_str(struct wbuf *w, const char *s, size_t len);
+void msg_put_cstr(struct wbuf *w, const char *s);
+void msg_put_blob(struct wbuf *w, const void *p, size_t len);
+/* Finish the frame: patch the length. Returns 0, or -1 if anything failed. */
+int msg_finish(struct wbuf *w);
+
+/* Decode and check a 16-byte header.  Returns 0 or -1 (bad version,
+ * reserved bits, length over KH_MSG_MAX). */
+int msg_hdr_decode(const uint8_t *p, struct msg_hdr *h);
+
+/* Typed reader over one payload.  Every getter returns 0 or -1; after the
+ * first failure every later call fails too, so a handler may read all
+ * fields and check once with msg_end(). */
+struct msg_reader {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+	bool failed;
+};
+
+void msg_reader_init(struct msg_reader *r, const uint8_t *payload, size_t len);
+int msg_get_u8(struct msg_reader *r, uint8_t *v);
+int msg_get_u16(struct msg_reader *r, uint16_t *v);
+int msg_get_u32(struct msg_reader *r, uint32_t *v);
+int msg_get_u64(struct msg_reader *r, uint64_t *v);
+/* str: points into the payload (not NUL-terminated); rejects NUL bytes and
+ * length > max. */
+int msg_get_str(struct msg_reader *r, const char **s, size_t *len, size_t max);
+/* str copied into dst[cap] and NUL-terminated; rejects len >= cap. */
+int msg_get_strbuf(struct msg_reader *r, char *dst, size_t cap);
+int msg_get_blob(struct msg_reader *r, const uint8_t **p, size_t *len, size_t max);
+/* Returns 0 only if nothing failed and every byte was consumed. */
+int msg_end(struct msg_reader *r);
+
+#endif

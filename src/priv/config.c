@@ -1,0 +1,290 @@
+/*
+ * keyhole parent configuration: `keyhole serve` options and the Paperclip
+ * bridge's environment variables.  Options override the environment.
+ * Every error names the option or variable and how to fix it, and exits 2.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "limits.h"
+#include "util.h"
+
+void
+config_usage(FILE *f)
+{
+	fprintf(f,
+"usage: keyhole serve --policy FILE --upstream URL [options]\n"
+"       keyhole check-policy FILE\n"
+"       keyhole --help | --version\n"
+"\n"
+"keyhole lets code in a sandbox call the routes a policy allows on ONE\n"
+"upstream HTTP API without ever holding the API's credential.\n"
+"\n"
+"serve options:\n"
+"  --policy FILE            route policy (see docs/policy.md)\n"
+"  --upstream URL           upstream base URL (http or https, no userinfo,\n"
+"                           query or fragment)\n"
+"  --credential-file FILE   upstream credential (mode 0600 or stricter);\n"
+"                           else $KEYHOLE_CREDENTIAL (removed from the\n"
+"                           environment at once), else\n"
+"                           $CREDENTIALS_DIRECTORY/keyhole-credential\n"
+"  --token-file FILE        bridge token the sandbox presents as\n"
+"                           'Authorization: Bearer TOKEN'; else\n"
+"                           $PAPERCLIP_BRIDGE_TOKEN (at least %u bytes)\n"
+"  --run-id ID              sent upstream as x-paperclip-run-id\n"
+"  --listen tcp:HOST:PORT   listening address (default 127.0.0.1:0, or\n"
+"                           $PAPERCLIP_BRIDGE_HOST/$PAPERCLIP_BRIDGE_PORT);\n"
+"                           port 0 picks a free port\n"
+"  --listen unix:PATH       Unix-domain socket instead\n"
+"  --ready-file FILE        write {pid,host,port,baseUrl,startedAt} once serving\n"
+"  --user NAME              unprivileged user for the child when run as root\n"
+"                           (default nobody)\n"
+"  --chroot DIR             empty root-owned directory the child chroots to\n"
+"                           when run as root (default /run/keyhole/empty)\n"
+"  --ca-file FILE           CA bundle for an https upstream\n"
+"  --max-body BYTES         request body limit (default %u, max %u;\n"
+"                           $PAPERCLIP_BRIDGE_MAX_BODY_BYTES)\n"
+"  --max-response BYTES     upstream response limit (default %u, max %u)\n"
+"  --max-inflight N         requests in flight upstream (default %u;\n"
+"                           $PAPERCLIP_BRIDGE_MAX_QUEUE_DEPTH)\n"
+"  --max-conns N            client connections (default %u)\n"
+"  --max-head BYTES         request head limit (default %u, max %u)\n"
+"  --max-headers N          header fields per request (default %u, max %u)\n"
+"  --upstream-timeout-ms MS (default %u; $PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS)\n"
+"  --head-timeout-ms MS     whole request head must arrive (default %u)\n"
+"  --body-timeout-ms MS     whole request body must arrive (default %u)\n"
+"  --idle-timeout-ms MS     keep-alive idle limit (default %u)\n"
+"  --drain-ms MS            on SIGTERM/SIGINT, time to finish in-flight\n"
+"                           requests (default %u)\n"
+"  --net-binary PATH        run PATH as the child (tests only)\n"
+"  -v, --verbose            debug logging\n",
+	    KH_TOKEN_MIN, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
+	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_DEF_CONNS, KH_DEF_HEAD,
+	    KH_HEAD_MAX, KH_DEF_HEADERS, KH_HEADERS_MAX,
+	    KH_DEF_UPSTREAM_TIMEOUT_MS, KH_DEF_HEAD_TIMEOUT_MS,
+	    KH_DEF_BODY_TIMEOUT_MS, KH_DEF_IDLE_TIMEOUT_MS, KH_DEF_DRAIN_MS);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+config_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "keyhole: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see keyhole --help)\n");
+	exit(2);
+}
+
+static uint64_t
+config_num(const char *what, const char *s, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+	if (util_parse_u64(s, min, max, &v) < 0)
+		config_die("%s: '%s' is not a number in [%llu, %llu]", what, s,
+		    (unsigned long long)min, (unsigned long long)max);
+	return v;
+}
+
+static void
+config_listen(struct kh_config *cfg, const char *arg)
+{
+	struct listen_spec *l;
+
+	if (cfg->nlisten >= KH_LISTENERS_MAX)
+		config_die("--listen: at most %u listeners", KH_LISTENERS_MAX);
+	l = &cfg->listen[cfg->nlisten];
+	memset(l, 0, sizeof(*l));
+	if (strncmp(arg, "unix:", 5) == 0) {
+		const char *p = arg + 5;
+		if (*p != '/' || strlen(p) >= sizeof(l->path))
+			config_die("%s: '%s' needs an absolute path shorter than 108 bytes",
+			    "--listen", arg);
+		l->is_unix = true;
+		strcpy(l->path, p);
+	} else if (strncmp(arg, "tcp:", 4) == 0) {
+		const char *hp = arg + 4;
+		const char *colon = strrchr(hp, ':');
+		if (colon == NULL || colon == hp ||
+		    (size_t)(colon - hp) >= sizeof(l->host))
+			config_die("%s: '%s' is not tcp:HOST:PORT", "--listen", arg);
+		memcpy(l->host, hp, (size_t)(colon - hp));
+		l->port = (uint16_t)config_num("--listen port", colon + 1, 0, 65535);
+	} else {
+		config_die("%s: '%s' must start with tcp: or unix:", "--listen", arg);
+	}
+	cfg->nlisten++;
+}
+
+enum {
+	OPT_POLICY = 256, OPT_UPSTREAM, OPT_CRED, OPT_TOKEN, OPT_RUNID,
+	OPT_LISTEN, OPT_READY, OPT_USER, OPT_CHROOT, OPT_CA, OPT_MAXBODY,
+	OPT_MAXRESP, OPT_INFLIGHT, OPT_CONNS, OPT_HEAD, OPT_HEADERS,
+	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
+	OPT_NETBIN,
+};
+
+static const struct option config_opts[] = {
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "upstream", required_argument, NULL, OPT_UPSTREAM },
+	{ "credential-file", required_argument, NULL, OPT_CRED },
+	{ "token-file", required_argument, NULL, OPT_TOKEN },
+	{ "run-id", required_argument, NULL, OPT_RUNID },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "ready-file", required_argument, NULL, OPT_READY },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "max-body", required_argument, NULL, OPT_MAXBODY },
+	{ "max-response", required_argument, NULL, OPT_MAXRESP },
+	{ "max-inflight", required_argument, NULL, OPT_INFLIGHT },
+	{ "max-conns", required_argument, NULL, OPT_CONNS },
+	{ "max-head", required_argument, NULL, OPT_HEAD },
+	{ "max-headers", required_argument, NULL, OPT_HEADERS },
+	{ "upstream-timeout-ms", required_argument, NULL, OPT_UTIMEOUT },
+	{ "head-timeout-ms", required_argument, NULL, OPT_HTIMEOUT },
+	{ "body-timeout-ms", required_argument, NULL, OPT_BTIMEOUT },
+	{ "idle-timeout-ms", required_argument, NULL, OPT_ITIMEOUT },
+	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
+	{ "net-binary", required_argument, NULL, OPT_NETBIN },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+config_env(struct kh_config *cfg)
+{
+	const char *v;
+
+	if ((v = getenv("PAPERCLIP_BRIDGE_MAX_BODY_BYTES")) && *v)
+		cfg->max_body = config_num("PAPERCLIP_BRIDGE_MAX_BODY_BYTES", v,
+		    0, KH_BODY_MAX);
+	if ((v = getenv("PAPERCLIP_BRIDGE_MAX_QUEUE_DEPTH")) && *v)
+		cfg->max_inflight = (uint32_t)config_num(
+		    "PAPERCLIP_BRIDGE_MAX_QUEUE_DEPTH", v, 1, KH_INFLIGHT_MAX);
+	if ((v = getenv("PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS")) && *v)
+		cfg->upstream_timeout_ms = (uint32_t)config_num(
+		    "PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS", v, 1,
+		    KH_TIMEOUT_MAX_MS);
+}
+
+static void
+config_env_listen(struct kh_config *cfg)
+{
+	const char *host = getenv("PAPERCLIP_BRIDGE_HOST");
+	const char *port = getenv("PAPERCLIP_BRIDGE_PORT");
+	struct listen_spec *l = &cfg->listen[0];
+
+	memset(l, 0, sizeof(*l));
+	if (host == NULL || *host == '\0')
+		host = "127.0.0.1";
+	if (strlen(host) >= sizeof(l->host))
+		config_die("%s: '%s' is too long", "PAPERCLIP_BRIDGE_HOST", host);
+	strcpy(l->host, host);
+	if (port != NULL && *port != '\0')
+		l->port = (uint16_t)config_num("PAPERCLIP_BRIDGE_PORT", port, 0,
+		    65535);
+	cfg->nlisten = 1;
+}
+
+void
+config_parse_serve(int argc, char **argv, struct kh_config *cfg)
+{
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_body = KH_DEF_BODY;
+	cfg->max_response = KH_DEF_RESPONSE;
+	cfg->max_inflight = KH_DEF_INFLIGHT;
+	cfg->max_conns = KH_DEF_CONNS;
+	cfg->max_head = KH_DEF_HEAD;
+	cfg->max_headers = KH_DEF_HEADERS;
+	cfg->upstream_timeout_ms = KH_DEF_UPSTREAM_TIMEOUT_MS;
+	cfg->head_timeout_ms = KH_DEF_HEAD_TIMEOUT_MS;
+	cfg->body_timeout_ms = KH_DEF_BODY_TIMEOUT_MS;
+	cfg->idle_timeout_ms = KH_DEF_IDLE_TIMEOUT_MS;
+	cfg->drain_ms = KH_DEF_DRAIN_MS;
+	cfg->chroot_dir = "/run/keyhole/empty";
+	config_env(cfg);
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", config_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_POLICY: cfg->policy_file = optarg; break;
+		case OPT_UPSTREAM: cfg->upstream = optarg; break;
+		case OPT_CRED: cfg->credential_file = optarg; break;
+		case OPT_TOKEN: cfg->token_file = optarg; break;
+		case OPT_RUNID: cfg->run_id = optarg; break;
+		case OPT_LISTEN: config_listen(cfg, optarg); break;
+		case OPT_READY: cfg->ready_file = optarg; break;
+		case OPT_USER: cfg->user = optarg; break;
+		case OPT_CHROOT: cfg->chroot_dir = optarg; break;
+		case OPT_CA: cfg->ca_file = optarg; break;
+		case OPT_NETBIN: cfg->net_binary = optarg; break;
+		case OPT_MAXBODY:
+			cfg->max_body = config_num("--max-body", optarg, 0,
+			    KH_BODY_MAX);
+			break;
+		case OPT_MAXRESP:
+			cfg->max_response = config_num("--max-response", optarg,
+			    0, KH_RESPONSE_MAX);
+			break;
+		case OPT_INFLIGHT:
+			cfg->max_inflight = (uint32_t)config_num("--max-inflight",
+			    optarg, 1, KH_INFLIGHT_MAX);
+			break;
+		case OPT_CONNS:
+			cfg->max_conns = (uint32_t)config_num("--max-conns",
+			    optarg, 1, KH_CONNS_MAX);
+			break;
+		case OPT_HEAD:
+			cfg->max_head = (uint32_t)config_num("--max-head", optarg,
+			    256, KH_HEAD_MAX);
+			break;
+		case OPT_HEADERS:
+			cfg->max_headers = (uint32_t)config_num("--max-headers",
+			    optarg, 1, KH_HEADERS_MAX);
+			break;
+		case OPT_UTIMEOUT:
+			cfg->upstream_timeout_ms = (uint32_t)config_num(
+			    "--upstream-timeout-ms", optarg, 1, KH_TIMEOUT_MAX_MS);
+			break;
+		case OPT_HTIMEOUT:
+			cfg->head_timeout_ms = (uint32_t)config_num(
+			    "--head-timeout-ms", optarg, 1, KH_TIMEOUT_MAX_MS);
+			break;
+		case OPT_BTIMEOUT:
+			cfg->body_timeout_ms = (uint32_t)config_num(
+			    "--body-timeout-ms", optarg, 1, KH_TIMEOUT_MAX_MS);
+			break;
+		case OPT_ITIMEOUT:
+			cfg->idle_timeout_ms = (uint32_t)config_num(
+			    "--idle-timeout-ms", optarg, 1, KH_TIMEOUT_MAX_MS);
+			break;
+		case OPT_DRAIN:
+			cfg->drain_ms = (uint32_t)config_num("--drain-ms", optarg,
+			    0, KH_TIMEOUT_MAX_MS);
+			break;
+		case 'v': cfg->verbose = true; break;
+		case 'h': config_usage(stdout); exit(0);
+		default:
+			fprintf(stderr, "(see keyhole --help)\n");
+			exit(2);
+		}
+	}
+	if (optind != argc)
+		config_die("%s: unexpected argument '%s'", "serve", argv[optind]);
+	if (cfg->policy_file == NULL)
+		config_die("--policy FILE is required");
+	if (cfg->upstream == NULL)
+		config_die("--upstream URL is required");
+	if (cfg->nlisten == 0)
+		config_env_listen(cfg);
+}

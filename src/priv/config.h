@@ -1,0 +1,51 @@
+/* keyhole parent configuration: command line and environment. */
+#ifndef KH_CONFIG_H
+#define KH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "child_config.h"
+
+struct listen_spec {
+	bool is_unix;
+	char host[64];		/* tcp: numeric address */
+	uint16_t port;		/* tcp: 0 = pick a free one */
+	char path[108];		/* unix */
+};
+
+struct kh_config {
+	const char *policy_file;
+	const char *upstream;
+	const char *credential_file;
+	const char *token_file;
+	const char *run_id;
+	const char *ready_file;
+	const char *user;		/* NULL: "nobody" when root */
+	const char *chroot_dir;
+	const char *ca_file;
+	const char *net_binary;		/* NULL: keyhole-net beside keyhole */
+	size_t nlisten;
+	struct listen_spec listen[KH_LISTENERS_MAX];
+	uint64_t max_body;
+	uint64_t max_response;
+	uint32_t max_inflight;
+	uint32_t max_conns;
+	uint32_t max_head;
+	uint32_t max_headers;
+	uint32_t upstream_timeout_ms;
+	uint32_t head_timeout_ms;
+	uint32_t body_timeout_ms;
+	uint32_t idle_timeout_ms;
+	uint32_t drain_ms;
+	bool verbose;
+};
+
+/* Parse `keyhole serve` arguments (argv[0] = "serve") and the environment.
+ * Prints a message naming the option and exits 2 on a usage error. */
+void config_parse_serve(int argc, char **argv, struct kh_config *cfg);
+void config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,556 @@
+/*
+ * keyhole monitor: the parent's handling of frames from the child.
+ *
+ * Treated like a kernel's syscall entry.  Every frame is checked before
+ * use: header (version, reserved bits, length <= KH_MSG_MAX, before any
+ * payload is buffered), type and state through mon_table, every field
+ * through the typed reader with its own bound, and finally msg_end() so
+ * trailing bytes are an error.  A request is then re-checked against the
+ * parent's own copy of the policy.  Any violation is fatal for the child
+ * (supervise_kill), never for the parent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "path.h"
+#include "priv.h"
+#include "util.h"
+
+struct mon_entry {
+	uint8_t type;
+	unsigned states;		/* CS_* in which it is permitted */
+	/* Returns 0, or -1 with *why set: the child broke the protocol. */
+	int (*handler)(struct parent *, struct child *, const struct msg_hdr *,
+	    struct msg_reader *, const char **why);
+};
+
+static int mon_log(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int mon_fatal(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int mon_policy(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int mon_request(struct parent *, struct child *,
+    const struct msg_hdr *, struct msg_reader *, const char **);
+
+static const struct mon_entry mon_table[] = {
+	{ MSG_LOG, CS_ANY, mon_log },
+	{ MSG_FATAL, CS_ANY, mon_fatal },
+	{ MSG_POLICY, CS_WAIT_POLICY, mon_policy },
+	/* DRAINING too: a request may cross the shutdown frame in flight. */
+	{ MSG_REQUEST, CS_SERVING | CS_DRAINING, mon_request },
+};
+
+static void
+monitor_send(struct child *c, struct wbuf *w)
+{
+	if (msg_finish(w) == 0)
+		bufferevent_write(c->bev, w->buf, w->len);
+	else
+		log_error("internal: could not frame a message to the child");
+	wbuf_free(w);
+}
+
+void
+monitor_send_simple(struct child *c, enum msg_type type)
+{
+	struct wbuf w;
+	wbuf_init(&w);
+	msg_begin(&w, type, 0);
+	monitor_send(c, &w);
+}
+
+void
+monitor_send_config(struct parent *p, struct child *c)
+{
+	struct wbuf w;
+	wbuf_init(&w);
+	msg_begin(&w, MSG_CONFIG, 0);
+	child_config_encode(&p->ccfg, &w);
+	monitor_send(c, &w);
+}
+
+static void
+monitor_send_response(struct child *c, uint64_t id, int status,
+    const struct up_hdr *hdrs, size_t nhdrs, const uint8_t *body, size_t blen)
+{
+	struct wbuf w;
+	wbuf_init(&w);
+	msg_begin(&w, MSG_RESPONSE, id);
+	msg_put_u16(&w, (uint16_t)status);
+	msg_put_u16(&w, (uint16_t)nhdrs);
+	for (size_t i = 0; i < nhdrs; i++) {
+		msg_put_cstr(&w, hdrs[i].name);
+		msg_put_str(&w, hdrs[i].value, hdrs[i].vlen);
+	}
+	msg_put_blob(&w, body, blen);
+	monitor_send(c, &w);
+}
+
+/* Error answers the parent makes itself (upstream failures, overload). */
+static void
+monitor_send_error(struct child *c, uint64_t id, int status,
+    const char *json, bool indeterminate)
+{
+	struct up_hdr h[2];
+	size_t n = 0;
+
+	strcpy(h[n].name, "content-type");
+	strcpy(h[n].value, "application/json");
+	h[n].vlen = strlen(h[n].value);
+	n++;
+	if (indeterminate) {
+		strcpy(h[n].name, "x-paperclip-bridge-outcome");
+		strcpy(h[n].value, "indeterminate");
+		h[n].vlen = strlen(h[n].value);
+		n++;
+	}
+	monitor_send_response(c, id, status, h, n, (const uint8_t *)json,
+	    strlen(json));
+}
+
+static const char mon_indeterminate[] =
+    "{\"error\":\"Bridge upstream request timed out after it was sent; it "
+    "may have taken effect.\",\"outcome\":\"indeterminate\","
+    "\"retryable\":false}";
+
+static void
+monitor_unlink(struct child *c, struct up_req *r)
+{
+	for (struct up_req **pp = &c->inflight; *pp != NULL;
+	    pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			c->ninflight--;
+			return;
+		}
+	}
+}
+
+static void
+monitor_upstream_done(struct up_req *r, enum up_result res)
+{
+	struct child *c = r->owner;
+	bool safe = util_method_safe(r->method);
+
+	monitor_unlink(c, r);
+	switch (res) {
+	case UP_OK:
+		monitor_send_response(c, r->id, (int)r->status, r->resp_hdrs,
+		    r->nresp_hdrs, r->resp_body, r->resp_len);
+		break;
+	case UP_UNREACHABLE:
+		monitor_send_error(c, r->id, 502,
+		    "{\"error\":\"Bridge upstream request failed.\"}", false);
+		break;
+	case UP_TOO_LARGE:
+		monitor_send_error(c, r->id, 502,
+		    "{\"error\":\"Bridge upstream response too large.\"}", false);
+		break;
+	case UP_TIMEOUT_UNSENT:
+		monitor_send_error(c, r->id, 504,
+		    "{\"error\":\"Bridge upstream request timed out.\"}", false);
+		break;
+	case UP_TIMEOUT_SENT:
+	case UP_FAILED:
+	case UP_CANCELLED:
+		/* Invariant 6: never retried; a request that may have taken
+		 * effect is reported as such, not as a plain failure. */
+		if (safe)
+			monitor_send_error(c, r->id,
+			    res == UP_TIMEOUT_SENT ? 504 : 502,
+			    res == UP_TIMEOUT_SENT ?
+			    "{\"error\":\"Bridge upstream request timed out.\"}" :
+			    "{\"error\":\"Bridge upstream request failed.\"}",
+			    false);
+		else
+			monitor_send_error(c, r->id, 409, mon_indeterminate, true);
+		break;
+	}
+	log_info("request id=%llu %s upstream=%s status=%ld bytes_out=%zu",
+	    (unsigned long long)r->id, r->method,
+	    res == UP_OK ? "ok" : "error", res == UP_OK ? r->status : 0L,
+	    r->resp_len);
+	up_req_free(r);
+	if (c->ninflight == 0 && kh_parent->draining && kh_parent->child == c)
+		log_debug("drain: no request in flight");
+}
+
+void
+monitor_abort_inflight(struct parent *p, struct child *c, bool answer)
+{
+	struct up_req *r;
+
+	(void)p;
+	while ((r = c->inflight) != NULL) {
+		c->inflight = r->next;
+		c->ninflight--;
+		upstream_cancel(r);
+		if (answer) {
+			if (util_method_safe(r->method))
+				monitor_send_error(c, r->id, 503,
+				    "{\"error\":\"Bridge is shutting down.\"}",
+				    false);
+			else
+				monitor_send_error(c, r->id, 409,
+				    mon_indeterminate, true);
+		}
+		up_req_free(r);
+	}
+}
+
+static int
+mon_log(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	uint8_t level;
+	const char *line;
+	size_t len;
+
+	(void)p;
+	(void)h;
+	msg_get_u8(r, &level);
+	msg_get_str(r, &line, &len, KH_LOG_MAX);
+	if (msg_end(r) < 0 || level >= LOG_LEVEL_COUNT) {
+		*why = "malformed log frame";
+		return -1;
+	}
+	log_relay("keyhole-net", (long)c->pid, (enum log_level)level, line, len);
+	return 0;
+}
+
+static int
+mon_fatal(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	const char *line;
+	size_t len;
+
+	(void)p;
+	(void)h;
+	msg_get_str(r, &line, &len, KH_LOG_MAX);
+	if (msg_end(r) < 0) {
+		*why = "malformed fatal frame";
+		return -1;
+	}
+	log_relay("keyhole-net", (long)c->pid, LOG_ERROR, line, len);
+	c->fatal = true;
+	return 0;
+}
+
+static int
+mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	static char err[128];
+	struct policy *pol = calloc(1, sizeof(*pol));
+
+	(void)h;
+	if (pol == NULL) {
+		*why = "out of memory decoding policy";
+		return -1;
+	}
+	policy_init(pol);
+	if (policy_decode(r, pol, err, sizeof(err)) < 0) {
+		free(pol);
+		*why = err;
+		return -1;
+	}
+	if (p->policy == NULL) {
+		p->policy = pol;
+		log_info("policy accepted: %zu rules", pol->nrules);
+	} else {
+		/* A restarted child reads the same bytes, so it must produce
+		 * the same table; anything else is tampering. */
+		bool same = policy_equal(p->policy, pol);
+		policy_free(pol);
+		free(pol);
+		if (!same) {
+			*why = "policy differs from the one first accepted";
+			return -1;
+		}
+	}
+	c->state = CS_SERVING;
+	p->ever_served = true;
+	monitor_send_simple(c, MSG_POLICY_OK);
+	if (!p->ready_written) {
+		p->ready_written = true;
+		for (size_t i = 0; i < p->nlisteners; i++) {
+			const struct listen_spec *s = &p->listeners[i].spec;
+			if (s->is_unix)
+				log_info("serving on unix:%s", s->path);
+			else
+				log_info("serving on http://%s:%u", s->host,
+				    s->port);
+		}
+		if (p->cfg->ready_file != NULL &&
+		    listen_write_ready(p->cfg->ready_file, &p->listeners[0]) < 0)
+			log_error("cannot write ready file %s",
+			    p->cfg->ready_file);
+	}
+	if (p->draining) {
+		c->state = CS_DRAINING;
+		monitor_send_simple(c, MSG_SHUTDOWN);
+	}
+	return 0;
+}
+
+/* Read and check one forwarded header; appends it to r->hdrs. */
+static int
+mon_request_header(struct parent *p, struct msg_reader *rd, struct up_req *r,
+    const char **why)
+{
+	const char *name, *value;
+	size_t nl, vl;
+	char line[KH_HNAME_MAX + KH_HVALUE_MAX + 4];
+
+	if (msg_get_str(rd, &name, &nl, KH_HNAME_MAX) < 0 ||
+	    msg_get_str(rd, &value, &vl, KH_HVALUE_MAX) < 0) {
+		*why = "malformed header field";
+		return -1;
+	}
+	if (!util_lower_token(name, nl) ||
+	    !policy_req_header_allowed(p->policy, name, nl) ||
+	    policy_header_forbidden(name, nl)) {
+		*why = "header name outside the allowlist";
+		return -1;
+	}
+	if (!util_hvalue_forwardable(value, vl)) {
+		*why = "header value with a forbidden byte";
+		return -1;
+	}
+	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
+		if (strncmp(s->data, name, nl) == 0 && s->data[nl] == ':') {
+			*why = "duplicate header";
+			return -1;
+		}
+	/* An empty value is sent as "name;" (curl's spelling for "name:"
+	 * with no value; "name:" alone would delete the header). */
+	if (vl == 0)
+		snprintf(line, sizeof(line), "%.*s;", (int)nl, name);
+	else
+		snprintf(line, sizeof(line), "%.*s: %.*s", (int)nl, name,
+		    (int)vl, value);
+	struct curl_slist *n = curl_slist_append(r->hdrs, line);
+	if (n == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	r->hdrs = n;
+	return 0;
+}
+
+static int
+mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *rd, const char **why)
+{
+	const char *method, *path, *query, *peer;
+	size_t ml, pl, ql, peerl, blen;
+	const uint8_t *body;
+	uint8_t has_query;
+	uint16_t nh;
+	char pathz[KH_PATH_MAX + 1], queryz[KH_QUERY_MAX + 1];
+	struct up_req *r;
+
+	if (h->id == 0) {
+		*why = "request id 0";
+		return -1;
+	}
+	for (struct up_req *q = c->inflight; q != NULL; q = q->next)
+		if (q->id == h->id) {
+			*why = "duplicate request id";
+			return -1;
+		}
+	msg_get_str(rd, &method, &ml, KH_METHOD_MAX);
+	msg_get_str(rd, &path, &pl, KH_PATH_MAX);
+	msg_get_u8(rd, &has_query);
+	msg_get_str(rd, &query, &ql, KH_QUERY_MAX);
+	msg_get_str(rd, &peer, &peerl, 128);
+	if (msg_get_u16(rd, &nh) < 0 || nh > KH_FWD_HEADERS_MAX) {
+		*why = "malformed request or too many headers";
+		return -1;
+	}
+	if (!policy_method_valid(method, ml)) {
+		*why = "invalid method";
+		return -1;
+	}
+	if (!path_is_canonical(path, pl)) {
+		*why = "path is not canonical";
+		return -1;
+	}
+	if (has_query > 1 || (!has_query && ql != 0) ||
+	    !query_is_valid((const uint8_t *)query, ql)) {
+		*why = "invalid query";
+		return -1;
+	}
+	memcpy(pathz, path, pl);
+	pathz[pl] = '\0';
+	memcpy(queryz, query, ql);
+	queryz[ql] = '\0';
+	char methodz[KH_METHOD_MAX + 1];
+	memcpy(methodz, method, ml);
+	methodz[ml] = '\0';
+	/* Invariant 3: the parent's own copy of the policy decides. */
+	if (policy_match(p->policy, methodz, pathz, pl) < 0) {
+		*why = "request outside the policy";
+		return -1;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	r->id = h->id;
+	r->owner = c;
+	r->done = monitor_upstream_done;
+	memcpy(r->method, methodz, ml + 1);
+	for (uint16_t i = 0; i < nh; i++)
+		if (mon_request_header(p, rd, r, why) < 0) {
+			up_req_free(r);
+			return -1;
+		}
+	uint64_t max_body = p->ccfg.max_body;
+	if (p->policy->max_body != 0 && p->policy->max_body < max_body)
+		max_body = p->policy->max_body;
+	if (msg_get_blob(rd, &body, &blen, (size_t)max_body) < 0 ||
+	    msg_end(rd) < 0) {
+		*why = "malformed request body or trailing bytes";
+		up_req_free(r);
+		return -1;
+	}
+	if (blen > 0 && (strcmp(methodz, "GET") == 0 ||
+	    strcmp(methodz, "HEAD") == 0)) {
+		*why = "body on GET or HEAD";
+		up_req_free(r);
+		return -1;
+	}
+	(void)peer;
+	(void)peerl;
+	if (blen > 0) {
+		r->body = malloc(blen);
+		if (r->body == NULL) {
+			*why = "out of memory";
+			up_req_free(r);
+			return -1;
+		}
+		memcpy(r->body, body, blen);
+		r->body_len = blen;
+	}
+	/* Overload and shutdown are answered, not violations: the child
+	 * may race the parent's own view. */
+	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
+		monitor_send_error(c, r->id, 503, p->draining ?
+		    "{\"error\":\"Bridge is shutting down.\"}" :
+		    "{\"error\":\"Bridge request queue is full.\"}", false);
+		up_req_free(r);
+		return 0;
+	}
+	if (upstream_start(p->up, r, pathz, queryz, has_query) < 0) {
+		monitor_send_error(c, r->id, 502,
+		    "{\"error\":\"Bridge upstream request failed.\"}", false);
+		up_req_free(r);
+		return 0;
+	}
+	r->next = c->inflight;
+	c->inflight = r;
+	c->ninflight++;
+	return 0;
+}
+
+/* Returns -1 when the child was killed (c is freed). */
+static int
+monitor_dispatch(struct parent *p, struct child *c, const struct msg_hdr *h,
+    const uint8_t *payload)
+{
+	const struct mon_entry *e = NULL;
+	struct msg_reader r;
+	const char *why = NULL;
+	char buf[96];
+
+	for (size_t i = 0; i < sizeof(mon_table) / sizeof(mon_table[0]); i++)
+		if (mon_table[i].type == h->type)
+			e = &mon_table[i];
+	if (e == NULL) {
+		snprintf(buf, sizeof(buf), "unknown message type %u", h->type);
+		supervise_kill(p, c, buf);
+		return -1;
+	}
+	if ((e->states & c->state) == 0) {
+		snprintf(buf, sizeof(buf), "message type %u not permitted in "
+		    "state %u", h->type, c->state);
+		supervise_kill(p, c, buf);
+		return -1;
+	}
+	msg_reader_init(&r, payload, h->length);
+	if (e->handler(p, c, h, &r, &why) < 0) {
+		snprintf(buf, sizeof(buf), "%s", why ? why : "bad message");
+		supervise_kill(p, c, buf);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+monitor_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct parent *p = kh_parent;
+	struct child *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		uint8_t hb[KH_WIRE_HDR];
+		struct msg_hdr h;
+		size_t have = evbuffer_get_length(in);
+
+		if (have < KH_WIRE_HDR)
+			return;
+		evbuffer_copyout(in, hb, KH_WIRE_HDR);
+		if (msg_hdr_decode(hb, &h) < 0) {
+			supervise_kill(p, c, "bad frame header (version, "
+			    "reserved bits or length over the maximum)");
+			return;
+		}
+		if (have < KH_WIRE_HDR + (size_t)h.length)
+			return;
+		const uint8_t *f = evbuffer_pullup(in, KH_WIRE_HDR + h.length);
+		if (f == NULL) {
+			supervise_kill(p, c, "cannot buffer frame");
+			return;
+		}
+		if (monitor_dispatch(p, c, &h, f + KH_WIRE_HDR) < 0)
+			return;
+		evbuffer_drain(in, KH_WIRE_HDR + h.length);
+		if (p->child != c)
+			return;
+	}
+}
+
+static void
+monitor_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct child *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		/* The child closed its end: it is exiting.  Stop reading;
+		 * supervise_reap() frees it when SIGCHLD arrives. */
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		if (c->ninflight > 0)
+			monitor_abort_inflight(kh_parent, c, false);
+	}
+}
+
+void
+monitor_attach(struct parent *p, struct child *c)
+{
+	(void)p;
+	bufferevent_setcb(c->bev, monitor_read_cb, NULL, monitor_event_cb, c);
+	/* Never buffer more than one maximal frame ahead of the parser. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, KH_MSG_MAX);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}

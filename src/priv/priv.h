@@ -1,0 +1,93 @@
+/*
+ * keyhole parent: shared state of the serving process.
+ *
+ *   serve.c      start-up, signals, drain, main loop
+ *   supervise.c  fork+exec of the child, reaping, restart with back-off
+ *   monitor.c    frames from the child: decode, dispatch table, handlers
+ *   upstream.c   libcurl forwarding
+ *   sandbox_priv.c  the parent's own confinement
+ */
+#ifndef KH_PRIV_H
+#define KH_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "child_config.h"
+#include "config.h"
+#include "listen.h"
+#include "policy_table.h"
+#include "secret.h"
+#include "upstream.h"
+
+/* Child states, as bits so the dispatch table can name several. */
+#define CS_WAIT_POLICY 0x1u	/* exec'd, config sent, no policy yet */
+#define CS_SERVING     0x2u	/* policy accepted, requests permitted */
+#define CS_DRAINING    0x4u	/* shutdown sent, in-flight finishing */
+#define CS_ANY         (CS_WAIT_POLICY | CS_SERVING | CS_DRAINING)
+
+/* The child binary's fd in the parent: above every fixed child fd. */
+#define KH_EXE_FD 99
+
+struct child {
+	pid_t pid;
+	struct bufferevent *bev;	/* parent's end of the socketpair */
+	unsigned state;
+	bool fatal;			/* sent MSG_FATAL */
+	struct up_req *inflight;	/* list of requests upstream */
+	size_t ninflight;
+	struct event_base *base;
+};
+
+struct parent {
+	struct kh_config *cfg;
+	struct event_base *base;
+	struct listener listeners[KH_LISTENERS_MAX];
+	size_t nlisteners;
+	struct secret credential;
+	struct secret token;
+	uint8_t *policy_text;		/* bytes only: never parsed here */
+	size_t policy_len;
+	struct policy *policy;		/* validated table from the 1st child */
+	struct upstream *up;
+	int exe_fd;			/* the child binary, opened at start */
+	struct child_config ccfg;
+	struct child *child;		/* current child or NULL */
+	pid_t dead_pid;			/* killed, not yet reaped */
+	bool ever_served;
+	uint32_t backoff_ms;
+	int64_t child_started_ms;
+	struct event *restart_ev;
+	bool draining;
+	struct event *drain_ev;
+	bool ready_written;
+	int exit_code;
+};
+
+extern struct parent *kh_parent;
+
+/* supervise.c */
+int supervise_spawn(struct parent *p);
+void supervise_reap(struct parent *p);
+void supervise_kill(struct parent *p, struct child *c, const char *why);
+int64_t supervise_now_ms(void);
+struct event *supervise_restart_event(struct parent *p);
+
+/* monitor.c */
+void monitor_attach(struct parent *p, struct child *c);
+void monitor_send_config(struct parent *p, struct child *c);
+void monitor_send_simple(struct child *c, enum msg_type type);
+void monitor_abort_inflight(struct parent *p, struct child *c, bool answer);
+
+/* sandbox_priv.c */
+int sandbox_priv_enter(struct parent *p);
+
+/* serve.c */
+int serve_main(int argc, char **argv);
+void serve_child_gone(struct parent *p);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * keyhole secrets: loading the upstream credential and the bridge token.
+ *
+ * Sources, first found wins:
+ *   credential: --credential-file FILE (must not be accessible by group or
+ *               others), $KEYHOLE_CREDENTIAL (wiped and removed from the
+ *               environment at once), $CREDENTIALS_DIRECTORY/keyhole-credential
+ *               (systemd LoadCredential=).  Never argv.
+ *   token:      --token-file FILE, $PAPERCLIP_BRIDGE_TOKEN (wiped/removed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "limits.h"
+#include "secret.h"
+
+static int
+secret_alloc(struct secret *s, size_t cap)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t maplen = (cap + 1 + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	void *p = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	/* Keep it out of swap and out of core dumps.  mlock can fail under a
+	 * small RLIMIT_MEMLOCK as non-root: warn, do not refuse to run. */
+	if (mlock(p, maplen) < 0)
+		fprintf(stderr, "keyhole: warning: mlock of secret page: %s\n",
+		    strerror(errno));
+	(void)madvise(p, maplen, MADV_DONTDUMP);
+	(void)madvise(p, maplen, MADV_DONTFORK);
+	s->buf = p;
+	s->len = 0;
+	s->maplen = maplen;
+	return 0;
+}
+
+void
+secret_free(struct secret *s)
+{
+	if (s->buf != NULL) {
+		explicit_bzero(s->buf, s->maplen);
+		munlock(s->buf, s->maplen);
+		munmap(s->buf, s->maplen);
+	}
+	s->buf = NULL;
+	s->len = 0;
+}
+
+/* Secrets go into an HTTP header: visible ASCII only, no spaces. */
+static int
+secret_check(const struct secret *s, const char *what, const char *src,
+    size_t min)
+{
+	if (s->len < min) {
+		fprintf(stderr, "keyhole: %s from %s is %s (need at least %zu "
+		    "bytes)\n", what, src, s->len ? "too short" : "empty", min);
+		return -1;
+	}
+	for (size_t i = 0; i < s->len; i++) {
+		unsigned char c = (unsigned char)s->buf[i];
+		if (c < 0x21 || c > 0x7e) {
+			fprintf(stderr, "keyhole: %s from %s holds a byte that is "
+			    "not visible ASCII at offset %zu (no spaces, controls "
+			    "or UTF-8)\n", what, src, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+secret_trim(struct secret *s)
+{
+	while (s->len > 0 &&
+	    (s->buf[s->len - 1] == '\n' || s->buf[s->len - 1] == '\r'))
+		s->buf[--s->len] = '\0';
+}
+
+static int
+secret_from_file(struct secret *s, const char *path, const char *what,
+    bool private_only, size_t cap, size_t min)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		fprintf(stderr, "keyhole: cannot open %s file %s: %s\n", what,
+		    path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "keyhole: %s file %s is not a regular file\n",
+		    what, path);
+		close(fd);
+		return -1;
+	}
+	if (private_only && (st.st_mode & 077) != 0) {
+		fprintf(stderr, "keyhole: %s file %s is accessible by group or "
+		    "others (mode %04o); fix with: chmod 600 %s\n", what, path,
+		    (unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > (off_t)cap) {
+		fprintf(stderr, "keyhole: %s file %s is larger than %zu bytes\n",
+		    what, path, cap);
+		close(fd);
+		return -1;
+	}
+	if (secret_alloc(s, cap) < 0) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = read(fd, s->buf + s->len, cap - s->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "keyhole: reading %s file %s: %s\n",
+			    what, path, strerror(errno));
+			close(fd);
+			secret_free(s);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		s->len += (size_t)n;
+		if (s->len == cap) {
+			fprintf(stderr, "keyhole: %s file %s is too large\n",
+			    what, path);
+			close(fd);
+			secret_free(s);
+			return -1;
+		}
+	}
+	close(fd);
+	secret_trim(s);
+	if (secret_check(s, what, path, min) < 0) {
+		secret_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy an environment variable into a secret page, then wipe the original
+ * bytes and remove the variable so nothing exec'd later can inherit it. */
+static int
+secret_from_env(struct secret *s, const char *name, const char *what,
+    size_t cap, size_t min)
+{
+	char *v = getenv(name);
+	size_t n;
+
+	if (v == NULL)
+		return 1;
+	n = strlen(v);
+	if (n >= cap) {
+		fprintf(stderr, "keyhole: $%s is too large\n", name);
+		explicit_bzero(v, n);
+		unsetenv(name);
+		return -1;
+	}
+	if (secret_alloc(s, cap) < 0)
+		return -1;
+	memcpy(s->buf, v, n);
+	s->len = n;
+	explicit_bzero(v, n);
+	unsetenv(name);
+	secret_trim(s);
+	if (secret_check(s, what, name, min) < 0) {
+		secret_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+secret_load_credential(const struct kh_config *cfg, struct secret *s)
+{
+	const char *dir;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (cfg->credential_file != NULL) {
+		/* Drop the env copy too, so it cannot leak to a child. */
+		char *v = getenv("KEYHOLE_CREDENTIAL");
+		if (v != NULL) {
+			explicit_bzero(v, strlen(v));
+			unsetenv("KEYHOLE_CREDENTIAL");
+		}
+		return secret_from_file(s, cfg->credential_file, "credential",
+		    true, KH_CRED_MAX, 1);
+	}
+	r = secret_from_env(s, "KEYHOLE_CREDENTIAL", "credential", KH_CRED_MAX,
+	    1);
+	if (r <= 0)
+		return r;
+	dir = getenv("CREDENTIALS_DIRECTORY");
+	if (dir != NULL && *dir == '/') {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/keyhole-credential", dir);
+		if (access(path, F_OK) == 0)
+			return secret_from_file(s, path, "credential", true,
+			    KH_CRED_MAX, 1);
+	}
+	fprintf(stderr, "keyhole: no upstream credential: give "
+	    "--credential-file FILE (mode 0600), $KEYHOLE_CREDENTIAL, or a "
+	    "systemd credential named keyhole-credential\n");
+	return -1;
+}
+
+int
+secret_load_token(const struct kh_config *cfg, struct secret *s)
+{
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (cfg->token_file != NULL)
+		return secret_from_file(s, cfg->token_file, "bridge token",
+		    false, KH_TOKEN_MAX, KH_TOKEN_MIN);
+	r = secret_from_env(s, "PAPERCLIP_BRIDGE_TOKEN", "bridge token",
+	    KH_TOKEN_MAX, KH_TOKEN_MIN);
+	if (r <= 0)
+		return r;
+	fprintf(stderr, "keyhole: no bridge token: give --token-file FILE or "
+	    "$PAPERCLIP_BRIDGE_TOKEN (at least %u visible ASCII bytes)\n",
+	    KH_TOKEN_MIN);
+	return -1;
+}

@@ -1,0 +1,337 @@
+/*
+ * keyhole serve: the parent's start-up, signals and drain.
+ *
+ * Order: parse configuration → read the policy BYTES (never parsed here)
+ * → load the credential and token into locked pages → bind listeners →
+ * open the child binary → set up libcurl and libevent → confine the
+ * parent → start the child → loop.  The ready file is written once the
+ * first child's policy table has been validated.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "priv.h"
+
+struct parent *kh_parent;
+
+static int
+serve_read_policy(struct parent *p, const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		fprintf(stderr, "keyhole: cannot open policy %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)KH_POLICY_TEXT_MAX) {
+		fprintf(stderr, "keyhole: policy %s must be a regular file of "
+		    "at most %u bytes\n", path, KH_POLICY_TEXT_MAX);
+		close(fd);
+		return -1;
+	}
+	p->policy_text = malloc((size_t)st.st_size + 1);
+	if (p->policy_text == NULL) {
+		close(fd);
+		return -1;
+	}
+	size_t off = 0;
+	for (;;) {
+		ssize_t n = read(fd, p->policy_text + off,
+		    (size_t)st.st_size + 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "keyhole: reading policy %s: %s\n", path,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+		if (off > (size_t)st.st_size) {
+			fprintf(stderr, "keyhole: policy %s changed while being "
+			    "read\n", path);
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	p->policy_len = off;
+	return 0;
+}
+
+static int
+serve_open_child_binary(struct parent *p)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	const char *bin = p->cfg->net_binary;
+
+	if (bin == NULL) {
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0) {
+			fprintf(stderr, "keyhole: cannot resolve /proc/self/exe\n");
+			return -1;
+		}
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash == NULL)
+			return -1;
+		*slash = '\0';
+		snprintf(path, sizeof(path), "%s/keyhole-net", self);
+		bin = path;
+	}
+	/* Opened once now: a restart always runs this file, whatever
+	 * happens to the path later. */
+	int fd = open(bin, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "keyhole: cannot open child binary %s: %s\n",
+		    bin, strerror(errno));
+		return -1;
+	}
+	/* At a fixed number, above the child's fixed fds, so it survives
+	 * their set-up and the parent's seccomp rule can name it. */
+	if (fcntl(KH_EXE_FD, F_GETFD) >= 0 ||
+	    dup3(fd, KH_EXE_FD, O_CLOEXEC) < 0) {
+		fprintf(stderr, "keyhole: fd %d is in use at start-up\n",
+		    KH_EXE_FD);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	p->exe_fd = KH_EXE_FD;
+	return 0;
+}
+
+/* When root: the child chroots to an empty root-owned directory and runs
+ * as an unprivileged user.  Check both now, so a misconfiguration is a
+ * start-up error rather than a child that dies at every restart. */
+static int
+serve_child_identity(struct parent *p)
+{
+	struct child_config *cc = &p->ccfg;
+	const char *user = p->cfg->user ? p->cfg->user : "nobody";
+	struct stat st;
+
+	if (geteuid() != 0) {
+		if (p->cfg->user != NULL)
+			fprintf(stderr, "keyhole: warning: --user needs root; "
+			    "the child keeps uid %ld\n", (long)getuid());
+		return 0;
+	}
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL || pw->pw_uid == 0 || pw->pw_gid == 0) {
+		fprintf(stderr, "keyhole: user '%s' %s; give --user NAME of an "
+		    "unprivileged user\n", user, pw == NULL ? "does not exist" :
+		    "is privileged (uid or gid 0)");
+		return -1;
+	}
+	cc->drop_user = true;
+	cc->uid = pw->pw_uid;
+	cc->gid = pw->pw_gid;
+
+	const char *dir = p->cfg->chroot_dir;
+	if (dir[0] != '/' || strlen(dir) >= sizeof(cc->chroot_dir)) {
+		fprintf(stderr, "keyhole: --chroot %s must be an absolute path\n",
+		    dir);
+		return -1;
+	}
+	if (stat(dir, &st) < 0 && errno == ENOENT) {
+		/* Create the default (and its parent) root-owned, 0755. */
+		char parentdir[256];
+		snprintf(parentdir, sizeof(parentdir), "%s", dir);
+		char *slash = strrchr(parentdir, '/');
+		if (slash != NULL && slash != parentdir) {
+			*slash = '\0';
+			mkdir(parentdir, 0755);
+		}
+		mkdir(dir, 0755);
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0) {
+		fprintf(stderr, "keyhole: --chroot %s must be a directory owned "
+		    "by root and writable by no one else (mkdir -m 755 %s)\n",
+		    dir, dir);
+		return -1;
+	}
+	if (st.st_nlink > 2) {
+		fprintf(stderr, "keyhole: --chroot %s must be empty\n", dir);
+		return -1;
+	}
+	cc->do_chroot = true;
+	strcpy(cc->chroot_dir, dir);
+	return 0;
+}
+
+static void
+serve_child_config(struct parent *p)
+{
+	struct child_config *cc = &p->ccfg;
+	const struct kh_config *cfg = p->cfg;
+
+	cc->max_conns = cfg->max_conns;
+	cc->max_inflight = cfg->max_inflight;
+	cc->max_head = cfg->max_head;
+	cc->max_headers = cfg->max_headers;
+	cc->max_body = cfg->max_body;
+	cc->head_timeout_ms = cfg->head_timeout_ms;
+	cc->body_timeout_ms = cfg->body_timeout_ms;
+	cc->idle_timeout_ms = cfg->idle_timeout_ms;
+	cc->nlisteners = (uint8_t)p->nlisteners;
+	memcpy(cc->token, p->token.buf, p->token.len);
+	cc->token[p->token.len] = '\0';
+	cc->token_len = p->token.len;
+}
+
+static void
+serve_exit_now(struct parent *p)
+{
+	event_base_loopbreak(p->base);
+}
+
+void
+serve_child_gone(struct parent *p)
+{
+	if (p->draining)
+		serve_exit_now(p);
+}
+
+static void
+serve_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->child == NULL) {
+		serve_exit_now(p);
+		return;
+	}
+	if (p->child->ninflight > 0) {
+		log_warn("drain deadline: answering %zu request(s) in flight",
+		    p->child->ninflight);
+		monitor_abort_inflight(p, p->child, true);
+		/* Give the child a moment to write those answers. */
+		struct timeval tv = { 1, 0 };
+		evtimer_add(p->drain_ev, &tv);
+		return;
+	}
+	log_warn("drain deadline: child pid=%ld did not exit; killing it",
+	    (long)p->child->pid);
+	kill(p->child->pid, SIGKILL);
+}
+
+static void
+serve_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	(void)what;
+	if (sig == SIGCHLD) {
+		supervise_reap(p);
+		return;
+	}
+	if (p->draining)
+		return;
+	log_info("signal %d: draining (up to %u ms)", (int)sig,
+	    p->cfg->drain_ms);
+	p->draining = true;
+	evtimer_del(p->restart_ev);
+	if (p->child == NULL) {
+		serve_exit_now(p);
+		return;
+	}
+	if (p->child->state == CS_SERVING) {
+		p->child->state = CS_DRAINING;
+		monitor_send_simple(p->child, MSG_SHUTDOWN);
+	}
+	struct timeval tv = { p->cfg->drain_ms / 1000,
+	    (p->cfg->drain_ms % 1000) * 1000 };
+	evtimer_add(p->drain_ev, &tv);
+}
+
+int
+serve_main(int argc, char **argv)
+{
+	static struct parent P;
+	struct parent *p = &P;
+	struct kh_config cfg;
+	struct event *sig[3];
+	int sigs[3] = { SIGTERM, SIGINT, SIGCHLD };
+
+	config_parse_serve(argc, argv, &cfg);
+	kh_parent = p;
+	p->cfg = &cfg;
+	p->exe_fd = -1;
+	p->backoff_ms = KH_RESTART_MIN_MS;
+	log_init("keyhole", NULL);
+	if (cfg.verbose)
+		log_set_verbosity(LOG_DEBUG);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (serve_read_policy(p, cfg.policy_file) < 0 ||
+	    secret_load_credential(&cfg, &p->credential) < 0 ||
+	    secret_load_token(&cfg, &p->token) < 0 ||
+	    serve_child_identity(p) < 0 ||
+	    serve_open_child_binary(p) < 0)
+		return 1;
+	if (listen_open(&cfg, p->listeners, &p->nlisteners) < 0)
+		return 1;
+	serve_child_config(p);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "keyhole: libcurl initialisation failed\n");
+		return 1;
+	}
+	p->base = event_base_new();
+	if (p->base == NULL)
+		return 1;
+	struct upstream_cfg ucfg = {
+		.base_url = cfg.upstream,
+		.ca_file = cfg.ca_file,
+		.run_id = cfg.run_id,
+		.timeout_ms = cfg.upstream_timeout_ms,
+		.max_response = cfg.max_response,
+	};
+	p->up = upstream_new(p->base, &ucfg, &p->credential,
+	    (const struct policy **)&p->policy);
+	if (p->up == NULL)
+		return 1;
+	p->restart_ev = supervise_restart_event(p);
+	p->drain_ev = evtimer_new(p->base, serve_drain_deadline, p);
+	for (int i = 0; i < 3; i++) {
+		sig[i] = evsignal_new(p->base, sigs[i], serve_signal_cb, p);
+		if (sig[i] == NULL || event_add(sig[i], NULL) < 0)
+			return 1;
+	}
+	if (sandbox_priv_enter(p) < 0)
+		return 1;
+	if (supervise_spawn(p) < 0)
+		return 1;
+	event_base_dispatch(p->base);
+
+	if (p->child != NULL) {
+		kill(p->child->pid, SIGKILL);
+		monitor_abort_inflight(p, p->child, false);
+	}
+	listen_close(p->listeners, p->nlisteners);
+	secret_free(&p->credential);
+	secret_free(&p->token);
+	if (p->exit_code == 0)
+		log_info("stopped");
+	return p->exit_code;
+}

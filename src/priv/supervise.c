@@ -1,0 +1,266 @@
+/*
+ * keyhole child supervision: start keyhole-net by fork + exec (a fresh
+ * address space: no byte of the credential ever existed in it), reap it,
+ * and restart it with back-off.  The listening sockets stay open in the
+ * parent across restarts.
+ *
+ * The child's fds are fixed (child_config.h): 0-2 /dev/null, 3 the
+ * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners.
+ * Its environment is empty.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "priv.h"
+
+int64_t
+supervise_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+supervise_policy_memfd(const struct parent *p)
+{
+	int fd = memfd_create("keyhole-policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -1;
+	while (off < p->policy_len) {
+		ssize_t n = write(fd, p->policy_text + off, p->policy_len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	/* The child may read it, never change what the next child reads. */
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL);
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+supervise_exec_child(const struct parent *p, int sock, int polfd)
+{
+	int src[3 + KH_LISTENERS_MAX], n = 0, devnull;
+	char nbuf[4];
+	char *const argv[] = { "keyhole-net", "child", nbuf, NULL };
+	char *const envp[] = { NULL };
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Die with the parent: nothing may keep serving unsupervised. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(127);
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull < 0)
+		_exit(127);
+	/* Move every source above the target range first, so a dup2 can
+	 * never clobber a source that already sits on a target number. */
+	src[n++] = fcntl(devnull, F_DUPFD, 64);	/* 64..: below KH_EXE_FD */
+	src[n++] = fcntl(sock, F_DUPFD, 64);
+	src[n++] = fcntl(polfd, F_DUPFD, 64);
+	for (size_t i = 0; i < p->nlisteners; i++)
+		src[n++] = fcntl(p->listeners[i].fd, F_DUPFD, 64);
+	for (int i = 0; i < n; i++)
+		if (src[i] < 0)
+			_exit(127);
+	if (dup2(src[0], 0) < 0 || dup2(src[0], 1) < 0 || dup2(src[0], 2) < 0 ||
+	    dup2(src[1], KH_CHILD_FD_PARENT) < 0 ||
+	    dup2(src[2], KH_CHILD_FD_POLICY) < 0)
+		_exit(127);
+	for (size_t i = 0; i < p->nlisteners; i++)
+		if (dup2(src[3 + i], KH_CHILD_FD_LISTEN + (int)i) < 0)
+			_exit(127);
+	/* dup2 clears FD_CLOEXEC on the targets; close everything else but
+	 * the binary to exec (close-on-exec itself). */
+	syscall(SYS_close_range, KH_CHILD_FD_LISTEN + (unsigned)p->nlisteners,
+	    KH_EXE_FD - 1, 0);
+	syscall(SYS_close_range, KH_EXE_FD + 1, ~0U, 0);
+	nbuf[0] = (char)('0' + p->nlisteners);
+	nbuf[1] = '\0';
+	syscall(SYS_execveat, p->exe_fd, "", argv, envp, AT_EMPTY_PATH);
+	_exit(127);
+}
+
+int
+supervise_spawn(struct parent *p)
+{
+	int sv[2], polfd;
+	pid_t pid;
+	struct child *c;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	polfd = supervise_policy_memfd(p);
+	if (polfd < 0) {
+		log_error("policy memfd: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		close(polfd);
+		return -1;
+	}
+	if (pid == 0)
+		supervise_exec_child(p, sv[1], polfd);
+	close(sv[1]);
+	close(polfd);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		kill(pid, SIGKILL);
+		close(sv[0]);
+		return -1;
+	}
+	c->pid = pid;
+	c->state = CS_WAIT_POLICY;
+	c->base = p->base;
+	evutil_make_socket_nonblocking(sv[0]);
+	c->bev = bufferevent_socket_new(p->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		kill(pid, SIGKILL);
+		close(sv[0]);
+		free(c);
+		return -1;
+	}
+	p->child = c;
+	p->child_started_ms = supervise_now_ms();
+	monitor_attach(p, c);
+	monitor_send_config(p, c);
+	log_info("started child pid=%ld", (long)pid);
+	return 0;
+}
+
+static void
+supervise_free_child(struct parent *p, struct child *c)
+{
+	monitor_abort_inflight(p, c, false);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	free(c);
+}
+
+/* A child that broke the protocol is an attacker: it never gets another
+ * message, its in-flight requests are cancelled, and it is killed. */
+void
+supervise_kill(struct parent *p, struct child *c, const char *why)
+{
+	log_error("protocol violation from child pid=%ld: %s; killing it",
+	    (long)c->pid, why);
+	kill(c->pid, SIGKILL);
+	if (p->child == c)
+		p->child = NULL;
+	p->dead_pid = c->pid;
+	supervise_free_child(p, c);
+}
+
+static void
+supervise_restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->draining || p->child != NULL)
+		return;
+	if (supervise_spawn(p) < 0) {
+		struct timeval tv = { p->backoff_ms / 1000,
+		    (p->backoff_ms % 1000) * 1000 };
+		evtimer_add(p->restart_ev, &tv);
+	}
+}
+
+struct event *
+supervise_restart_event(struct parent *p)
+{
+	return evtimer_new(p->base, supervise_restart_cb, p);
+}
+
+static void
+supervise_schedule(struct parent *p)
+{
+	/* A child that served a while earns a fresh back-off. */
+	if (supervise_now_ms() - p->child_started_ms > 10000)
+		p->backoff_ms = KH_RESTART_MIN_MS;
+	struct timeval tv = { p->backoff_ms / 1000,
+	    (p->backoff_ms % 1000) * 1000 };
+	log_info("restarting child in %u ms", p->backoff_ms);
+	evtimer_add(p->restart_ev, &tv);
+	p->backoff_ms *= 2;
+	if (p->backoff_ms > KH_RESTART_MAX_MS)
+		p->backoff_ms = KH_RESTART_MAX_MS;
+}
+
+void
+supervise_reap(struct parent *p)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		char how[64];
+		if (WIFEXITED(status))
+			snprintf(how, sizeof(how), "status %d",
+			    WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			snprintf(how, sizeof(how), "signal %d%s",
+			    WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
+			    " (seccomp)" : "");
+		else
+			continue;
+		struct child *c = p->child;
+		bool current = c != NULL && c->pid == pid;
+		bool fatal = current && c->fatal;
+		log_warn("child pid=%ld exited (%s)", (long)pid, how);
+		if (current) {
+			p->child = NULL;
+			supervise_free_child(p, c);
+		}
+		if (!current && pid != p->dead_pid)
+			continue;
+		if (p->draining) {
+			serve_child_gone(p);
+			continue;
+		}
+		if (fatal && !p->ever_served) {
+			/* Start-up error (e.g. the policy does not compile):
+			 * restarting cannot help; the operator must fix it. */
+			p->exit_code = 1;
+			event_base_loopbreak(p->base);
+			continue;
+		}
+		supervise_schedule(p);
+	}
+}

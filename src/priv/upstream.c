@@ -1,0 +1,455 @@
+/*
+ * keyhole upstream forwarding: libcurl multi on the parent's libevent loop.
+ *
+ * The URL is always base + canonical path (+ '?' + query): the sandbox
+ * cannot change scheme, host, port or userinfo (Invariant 5).  Redirects
+ * are never followed, only http/https are allowed, TLS is verified, and
+ * the credential is set here and nowhere else (Invariant 1/4).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "upstream.h"
+#include "util.h"
+
+struct upstream {
+	struct event_base *base;
+	CURLM *multi;
+	struct event *timer;
+	char *origin;			/* scheme://host[:port] */
+	char *base_path;		/* "" or "/prefix" without trailing '/' */
+	char *auth_header;		/* "authorization: Bearer ..." */
+	char *runid_header;		/* "x-paperclip-run-id: ..." or NULL */
+	const char *ca_file;
+	uint32_t timeout_ms;
+	uint64_t max_response;
+	const struct policy **policy;
+	size_t active;
+};
+
+/* Per-socket libevent state for curl's socket callback. */
+struct up_sock {
+	struct event *ev;
+	struct upstream *up;
+};
+
+static void upstream_check_done(struct upstream *up);
+
+static void
+upstream_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream *up = arg;
+	int running;
+	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+	    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+
+	curl_multi_socket_action(up->multi, fd, action, &running);
+	upstream_check_done(up);
+}
+
+static void
+upstream_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream *up = arg;
+	int running;
+
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	upstream_check_done(up);
+}
+
+static int
+upstream_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
+{
+	struct upstream *up = userp;
+	struct up_sock *us = sockp;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (us != NULL) {
+			event_free(us->ev);
+			free(us);
+		}
+		curl_multi_assign(up->multi, s, NULL);
+		return 0;
+	}
+	if (us == NULL) {
+		us = calloc(1, sizeof(*us));
+		if (us == NULL)
+			return -1;
+		us->up = up;
+		curl_multi_assign(up->multi, s, us);
+	} else {
+		event_free(us->ev);
+	}
+	short kind = EV_PERSIST |
+	    (what & CURL_POLL_IN ? EV_READ : 0) |
+	    (what & CURL_POLL_OUT ? EV_WRITE : 0);
+	us->ev = event_new(up->base, s, kind, upstream_event_cb, up);
+	if (us->ev == NULL)
+		return -1;
+	event_add(us->ev, NULL);
+	return 0;
+}
+
+static int
+upstream_timer_set(CURLM *m, long timeout_ms, void *userp)
+{
+	struct upstream *up = userp;
+
+	(void)m;
+	if (timeout_ms < 0) {
+		evtimer_del(up->timer);
+	} else {
+		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+		evtimer_add(up->timer, &tv);
+	}
+	return 0;
+}
+
+/* Split and validate the operator's base URL with libcurl's own parser. */
+static int
+upstream_parse_base(struct upstream *up, const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	char *user = NULL, *query = NULL, *frag = NULL;
+	int rc = -1;
+
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		fprintf(stderr, "keyhole: --upstream '%s' is not a valid URL\n",
+		    url);
+		goto out;
+	}
+	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	curl_url_get(u, CURLUPART_HOST, &host, 0);
+	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	curl_url_get(u, CURLUPART_PATH, &path, 0);
+	curl_url_get(u, CURLUPART_USER, &user, 0);
+	curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
+	if (scheme == NULL || (strcmp(scheme, "http") != 0 &&
+	    strcmp(scheme, "https") != 0) || host == NULL) {
+		fprintf(stderr, "keyhole: --upstream '%s' must be an http:// or "
+		    "https:// URL with a host\n", url);
+		goto out;
+	}
+	if (user != NULL || query != NULL || frag != NULL) {
+		fprintf(stderr, "keyhole: --upstream '%s' must not hold "
+		    "userinfo, a query or a fragment\n", url);
+		goto out;
+	}
+	size_t n = strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) + 8;
+	up->origin = malloc(n);
+	if (up->origin == NULL)
+		goto out;
+	snprintf(up->origin, n, "%s://%s%s%s", scheme, host, port ? ":" : "",
+	    port ? port : "");
+	up->base_path = strdup(path ? path : "");
+	if (up->base_path == NULL)
+		goto out;
+	size_t bl = strlen(up->base_path);
+	while (bl > 0 && up->base_path[bl - 1] == '/')
+		up->base_path[--bl] = '\0';
+	rc = 0;
+out:
+	curl_free(scheme); curl_free(host); curl_free(port); curl_free(path);
+	curl_free(user); curl_free(query); curl_free(frag);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+struct upstream *
+upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
+    const struct secret *credential, const struct policy **policy)
+{
+	struct upstream *up = calloc(1, sizeof(*up));
+	size_t n;
+
+	if (up == NULL)
+		return NULL;
+	up->base = base;
+	up->ca_file = cfg->ca_file;
+	up->timeout_ms = cfg->timeout_ms;
+	up->max_response = cfg->max_response;
+	up->policy = policy;
+	if (upstream_parse_base(up, cfg->base_url) < 0)
+		goto fail;
+	n = credential->len + 32;
+	up->auth_header = malloc(n);
+	if (up->auth_header == NULL)
+		goto fail;
+	snprintf(up->auth_header, n, "authorization: Bearer %s",
+	    credential->buf);
+	if (cfg->run_id != NULL) {
+		if (!util_hvalue_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
+		    *cfg->run_id == '\0') {
+			fprintf(stderr, "keyhole: --run-id must be visible ASCII\n");
+			goto fail;
+		}
+		n = strlen(cfg->run_id) + 32;
+		up->runid_header = malloc(n);
+		if (up->runid_header == NULL)
+			goto fail;
+		snprintf(up->runid_header, n, "x-paperclip-run-id: %s",
+		    cfg->run_id);
+	}
+	up->multi = curl_multi_init();
+	up->timer = evtimer_new(base, upstream_timer_cb, up);
+	if (up->multi == NULL || up->timer == NULL)
+		goto fail;
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, upstream_sock_cb);
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, upstream_timer_set);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 32L);
+	return up;
+fail:
+	upstream_free(up);
+	return NULL;
+}
+
+void
+upstream_free(struct upstream *up)
+{
+	if (up == NULL)
+		return;
+	if (up->multi)
+		curl_multi_cleanup(up->multi);
+	if (up->timer)
+		event_free(up->timer);
+	if (up->auth_header) {
+		explicit_bzero(up->auth_header, strlen(up->auth_header));
+		free(up->auth_header);
+	}
+	free(up->runid_header);
+	free(up->origin);
+	free(up->base_path);
+	free(up);
+}
+
+size_t
+upstream_active(const struct upstream *up)
+{
+	return up->active;
+}
+
+static size_t
+upstream_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct up_req *r = arg;
+	size_t n = size * nmemb;
+
+	if (r->resp_len + n > r->up->max_response) {
+		r->too_large = true;
+		return 0;	/* aborts the transfer */
+	}
+	if (r->resp_len + n > r->resp_cap) {
+		size_t cap = r->resp_cap ? r->resp_cap : 4096;
+		while (cap < r->resp_len + n)
+			cap *= 2;
+		uint8_t *nb = realloc(r->resp_body, cap);
+		if (nb == NULL)
+			return 0;
+		r->resp_body = nb;
+		r->resp_cap = cap;
+	}
+	memcpy(r->resp_body + r->resp_len, ptr, n);
+	r->resp_len += n;
+	return n;
+}
+
+/* Keep only response headers on the policy's allowlist.  A new status
+ * line (after 1xx) starts the list over. */
+static size_t
+upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct up_req *r = arg;
+	size_t n = size * nitems, nl;
+	const char *colon;
+
+	if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+		r->nresp_hdrs = 0;
+		return n;
+	}
+	colon = memchr(buf, ':', n);
+	if (colon == NULL)
+		return n;
+	nl = (size_t)(colon - buf);
+	if (nl == 0 || nl > KH_HNAME_MAX || r->nresp_hdrs >= KH_FWD_HEADERS_MAX)
+		return n;
+	char name[KH_HNAME_MAX + 1];
+	for (size_t i = 0; i < nl; i++)
+		name[i] = (char)tolower((unsigned char)buf[i]);
+	name[nl] = '\0';
+	if (*r->up->policy == NULL ||
+	    !policy_resp_header_allowed(*r->up->policy, name, nl))
+		return n;
+	const char *v = colon + 1, *end = buf + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
+	    end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	size_t vl = (size_t)(end - v);
+	if (!util_hvalue_forwardable(v, vl))
+		return n;	/* drop, never pass a bad value on */
+	struct up_hdr *h = &r->resp_hdrs[r->nresp_hdrs++];
+	memcpy(h->name, name, nl + 1);
+	memcpy(h->value, v, vl);
+	h->value[vl] = '\0';
+	h->vlen = vl;
+	return n;
+}
+
+int
+upstream_start(struct upstream *up, struct up_req *r, const char *path,
+    const char *query, bool has_query)
+{
+	CURL *e;
+	size_t n;
+	struct curl_slist *h;
+
+	n = strlen(up->origin) + strlen(up->base_path) + strlen(path) +
+	    (has_query ? strlen(query) + 1 : 0) + 1;
+	r->url = malloc(n);
+	if (r->url == NULL)
+		return -1;
+	snprintf(r->url, n, "%s%s%s%s%s", up->origin, up->base_path, path,
+	    has_query ? "?" : "", has_query ? query : "");
+
+	/* Credential last, after the allowlisted headers: the allowlist can
+	 * never hold authorization (policy_header_forbidden), so this is the
+	 * only one.  "Expect:" stops curl's 100-continue dance. */
+	h = curl_slist_append(r->hdrs, up->auth_header);
+	if (h == NULL)
+		return -1;
+	r->hdrs = h;
+	if (up->runid_header != NULL) {
+		if ((h = curl_slist_append(r->hdrs, up->runid_header)) == NULL)
+			return -1;
+		r->hdrs = h;
+	}
+	if ((h = curl_slist_append(r->hdrs, "Expect:")) == NULL)
+		return -1;
+	r->hdrs = h;
+
+	e = curl_easy_init();
+	if (e == NULL)
+		return -1;
+	r->easy = e;
+	r->up = up;
+	curl_easy_setopt(e, CURLOPT_URL, r->url);
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (up->ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, up->ca_file);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)up->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, upstream_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, upstream_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	/* The body is forwarded byte-exact; never ask for compression. */
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	if (strcmp(r->method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(r->method, "GET") != 0) {
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+		if (r->body_len > 0 || strcmp(r->method, "OPTIONS") != 0) {
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+			    (curl_off_t)r->body_len);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+			    r->body_len ? (const char *)r->body : "");
+		}
+	}
+	if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {
+		curl_easy_cleanup(e);
+		r->easy = NULL;
+		return -1;
+	}
+	up->active++;
+	return 0;
+}
+
+static enum up_result
+upstream_classify(struct up_req *r, CURLcode rc)
+{
+	long sent = 0;
+
+	if (rc == CURLE_OK)
+		return UP_OK;
+	if (r->too_large)
+		return UP_TOO_LARGE;
+	curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &sent);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return sent > 0 ? UP_TIMEOUT_SENT : UP_TIMEOUT_UNSENT;
+	if (sent == 0)
+		return UP_UNREACHABLE;
+	return UP_FAILED;
+}
+
+static void
+upstream_check_done(struct upstream *up)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(up->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		CURL *e = m->easy_handle;
+		CURLcode rc = m->data.result;
+		struct up_req *r = NULL;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+		enum up_result res = upstream_classify(r, rc);
+		if (res != UP_OK)
+			log_debug("upstream request %llu: %s",
+			    (unsigned long long)r->id, curl_easy_strerror(rc));
+		curl_multi_remove_handle(up->multi, e);
+		curl_easy_cleanup(e);
+		r->easy = NULL;
+		up->active--;
+		r->done(r, res);
+	}
+}
+
+void
+upstream_cancel(struct up_req *r)
+{
+	if (r->easy != NULL) {
+		curl_multi_remove_handle(r->up->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+		r->up->active--;
+	}
+}
+
+void
+up_req_free(struct up_req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->easy != NULL)
+		upstream_cancel(r);
+	curl_slist_free_all(r->hdrs);
+	free(r->url);
+	free(r->body);
+	free(r->resp_body);
+	free(r);
+}

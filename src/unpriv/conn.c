@@ -1,0 +1,546 @@
+/*
+ * keyhole-net client connections.
+ *
+ * One request at a time per connection: while a request is with the
+ * parent or its response is being written, reading is paused, so a client
+ * that pipelines or never reads its responses only fills its own socket
+ * buffers (TCP back-pressure), never keyhole's memory.  Each phase has an
+ * absolute deadline: idle (keep-alive), head, body, and writing.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "net.h"
+
+static void conn_arm(struct conn *c, uint32_t ms);
+
+static void
+conn_unlink(struct conn *c)
+{
+	struct net *n = c->net;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		n->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+void
+conn_free(struct conn *c)
+{
+	struct net *n = c->net;
+
+	if (c->pending != NULL)
+		c->pending->conn = NULL;	/* the answer will be dropped */
+	conn_unlink(c);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (c->body != NULL)
+		evbuffer_free(c->body);
+	free(c->head);
+	free(c);
+	n->nconns--;
+	conn_maybe_exit(n);
+}
+
+/* During shutdown the child exits once nothing is left to answer. */
+void
+conn_maybe_exit(struct net *n)
+{
+	if (!n->shutting_down)
+		return;
+	for (struct conn *c = n->conns; c != NULL; c = c->next)
+		if (c->phase != PH_IDLE)
+			return;
+	if (n->npending > 0)
+		return;
+	log_debug("shutdown complete");
+	/* Flush queued log frames to the parent before leaving. */
+	struct evbuffer *out = bufferevent_get_output(n->parent);
+	evbuffer_write(out, KH_CHILD_FD_PARENT);
+	_exit(0);
+}
+
+static void
+conn_reset_request(struct conn *c)
+{
+	free(c->head);
+	c->head = NULL;
+	c->head_len = 0;
+	memset(&c->req, 0, sizeof(c->req));
+	if (c->body != NULL)
+		evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	c->body_left = 0;
+}
+
+/* Answer an error and close: used whenever the request's bytes can no
+ * longer be trusted to delimit the next one. */
+static void
+conn_fail(struct conn *c, int status, const char *message)
+{
+	c->close_after = true;
+	bufferevent_disable(c->bev, EV_READ);
+	respond_error(c, status, message);
+	conn_arm(c, c->net->cfg.idle_timeout_ms);
+}
+
+static const char *
+conn_status_message(int status)
+{
+	switch (status) {
+	case 400: return "Malformed HTTP request.";
+	case 405: return "Method not allowed.";
+	case 408: return "Request timed out.";
+	case 413: return "Request body too large.";
+	case 414: return "Request target too long.";
+	case 417: return "Expectation not supported.";
+	case 431: return "Request header fields too large.";
+	case 501: return "Method not implemented.";
+	case 505: return "HTTP version not supported.";
+	default: return "Bad request.";
+	}
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	switch (c->phase) {
+	case PH_HEAD:
+	case PH_BODY:
+		log_info("peer=%s: %s deadline passed: 408", c->peer,
+		    c->phase == PH_HEAD ? "head" : "body");
+		conn_fail(c, 408, conn_status_message(408));
+		break;
+	case PH_UPSTREAM:
+		break;	/* the parent's upstream timeout answers */
+	case PH_IDLE:
+	case PH_WRITING:
+		conn_free(c);	/* idle, or a client that does not read */
+		break;
+	}
+}
+
+static void
+conn_arm(struct conn *c, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+conn_send_request(struct conn *c)
+{
+	bufferevent_disable(c->bev, EV_READ);
+	if (gate_request(c) != 0)
+		return;		/* answered */
+	/* gate_request queued the MSG_REQUEST and set c->pending. */
+	c->phase = PH_UPSTREAM;
+	evtimer_del(c->timer);
+}
+
+static bool
+conn_read_head(struct conn *c, struct evbuffer *in)
+{
+	struct net *n = c->net;
+	size_t len = evbuffer_get_length(in), hl = 0;
+	size_t take = len < n->lim.max_head ? len : n->lim.max_head;
+	const uint8_t *p;
+	int r;
+
+	if (len == 0)
+		return false;
+	if (c->phase == PH_IDLE) {
+		c->phase = PH_HEAD;
+		conn_arm(c, n->cfg.head_timeout_ms);
+	}
+	p = evbuffer_pullup(in, (ssize_t)take);
+	r = http_head_end(p, take, &n->lim, &hl);
+	if (r == HTTP_NEED_MORE) {
+		if (take >= n->lim.max_head)
+			conn_fail(c, 431, conn_status_message(431));
+		return false;
+	}
+	if (r != HTTP_OK) {
+		conn_fail(c, r, conn_status_message(r));
+		return false;
+	}
+	c->head = malloc(hl);
+	if (c->head == NULL) {
+		conn_fail(c, 503, "Bridge is out of memory.");
+		return false;
+	}
+	evbuffer_remove(in, c->head, hl);
+	c->head_len = hl;
+	r = http_head_parse(c->head, hl, &n->lim, &c->req);
+	if (r != HTTP_OK) {
+		conn_fail(c, r, conn_status_message(r));
+		return false;
+	}
+	if (!c->req.keep_alive)
+		c->close_after = true;
+	if (gate_head(c) != 0)
+		return false;	/* answered (and closing if a body is unread) */
+	switch (c->req.body) {
+	case HTTP_BODY_NONE:
+		conn_send_request(c);
+		return false;
+	case HTTP_BODY_LENGTH:
+		c->body_left = c->req.content_length;
+		break;
+	case HTTP_BODY_CHUNKED:
+		http_chunked_init(&c->chunk, &n->lim);
+		break;
+	}
+	if (c->req.expect_continue)
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n");
+	c->phase = PH_BODY;
+	conn_arm(c, n->cfg.body_timeout_ms);
+	if (c->req.body == HTTP_BODY_LENGTH && c->body_left == 0) {
+		conn_send_request(c);
+		return false;
+	}
+	return true;
+}
+
+static bool
+conn_read_body(struct conn *c, struct evbuffer *in)
+{
+	size_t len = evbuffer_get_length(in);
+
+	if (len == 0)
+		return false;
+	if (c->req.body == HTTP_BODY_LENGTH) {
+		size_t take = len < c->body_left ? len : (size_t)c->body_left;
+		evbuffer_remove_buffer(in, c->body, take);
+		c->body_left -= take;
+		if (c->body_left == 0)
+			conn_send_request(c);
+		return false;
+	}
+	for (;;) {
+		size_t avail = evbuffer_get_length(in), used = 0, dlen = 0;
+		const uint8_t *data = NULL;
+		if (avail == 0)
+			return false;
+		const uint8_t *p = evbuffer_pullup(in, -1);
+		int r = http_chunked_feed(&c->chunk, p, avail, &used, &data,
+		    &dlen);
+		if (r != HTTP_OK && r != HTTP_NEED_MORE) {
+			conn_fail(c, r, conn_status_message(r));
+			return false;
+		}
+		if (dlen > 0)
+			evbuffer_add(c->body, data, dlen);
+		evbuffer_drain(in, used);
+		if (r == HTTP_OK) {
+			conn_send_request(c);
+			return false;
+		}
+		if (used == 0)
+			return false;
+	}
+}
+
+void
+conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	for (;;) {
+		switch (c->phase) {
+		case PH_IDLE:
+		case PH_HEAD:
+			if (!conn_read_head(c, in))
+				return;
+			break;
+		case PH_BODY:
+			if (!conn_read_body(c, in))
+				return;
+			break;
+		case PH_UPSTREAM:
+		case PH_WRITING:
+			return;
+		}
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+/* The response is out: close, or go back to reading the next request
+ * (which may already be buffered: pipelining). */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->phase != PH_WRITING)
+		return;
+	if (c->close_after || c->net->shutting_down) {
+		conn_free(c);
+		return;
+	}
+	conn_reset_request(c);
+	c->phase = PH_IDLE;
+	conn_arm(c, c->net->cfg.idle_timeout_ms);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_process(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		/* A half-closed client still gets the answer to a request it
+		 * has sent in full. */
+		if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+		    (c->phase == PH_UPSTREAM || c->phase == PH_WRITING)) {
+			c->close_after = true;
+			return;
+		}
+		conn_free(c);
+	}
+}
+
+static void
+conn_peer(struct conn *c, const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s->sin_addr, addr, sizeof(addr));
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", addr,
+		    ntohs(s->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof(addr));
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", addr,
+		    ntohs(s->sin6_port));
+	} else {
+		snprintf(c->peer, sizeof(c->peer), "unix");
+	}
+}
+
+static const char conn_full[] =
+    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    "content-length: 44\r\nconnection: close\r\n\r\n"
+    "{\"error\":\"Bridge has too many connections.\"}";
+
+static void
+conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct net *n = arg;
+	struct conn *c;
+	int one = 1;
+
+	(void)l;
+	(void)salen;
+	if (n->nconns >= n->cfg.max_conns || n->shutting_down) {
+		/* Over the limit: a best-effort 503, never a queue. */
+		ssize_t w = send(fd, conn_full, sizeof(conn_full) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)w;
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->net = n;
+	conn_peer(c, sa);
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(n->base, conn_timer_cb, c);
+	c->body = evbuffer_new();
+	if (c->bev == NULL || c->timer == NULL || c->body == NULL) {
+		if (c->bev == NULL)
+			close(fd);
+		if (c->bev)
+			bufferevent_free(c->bev);
+		if (c->timer)
+			event_free(c->timer);
+		if (c->body)
+			evbuffer_free(c->body);
+		free(c);
+		return;
+	}
+	n->nconns++;
+	c->next = n->conns;
+	if (n->conns != NULL)
+		n->conns->prev = c;
+	n->conns = c;
+	c->phase = PH_IDLE;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* Read at most a head's worth ahead while parsing a head; body bytes
+	 * are moved out as they arrive. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, n->lim.max_head + 65536);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_arm(c, n->cfg.head_timeout_ms);
+	c->phase = PH_HEAD;
+}
+
+static void
+conn_listen_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct net *n = arg;
+
+	(void)fd;
+	(void)what;
+	if (n->serving && !n->shutting_down)
+		conn_listen_enable(n);
+}
+
+/* accept() failed (EMFILE, ENOBUFS, ...): pause accepting for 100 ms
+ * rather than spin on a listener that stays readable. */
+static void
+conn_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct net *n = arg;
+	static const struct timeval pause = { 0, 100000 };
+
+	(void)l;
+	log_warn("accept failed: %s; pausing accepts for 100 ms",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	conn_listen_disable(n);
+	event_base_once(n->base, -1, EV_TIMEOUT, conn_listen_resume, n, &pause);
+}
+
+void
+conn_listen_enable(struct net *n)
+{
+	for (size_t i = 0; i < n->nlisteners; i++) {
+		if (n->listeners[i] == NULL) {
+			n->listeners[i] = evconnlistener_new(n->base,
+			    conn_accept_cb, n, LEV_OPT_CLOSE_ON_FREE, 0,
+			    KH_CHILD_FD_LISTEN + (int)i);
+			if (n->listeners[i] == NULL) {
+				log_error("cannot listen on fd %zu",
+				    KH_CHILD_FD_LISTEN + i);
+				_exit(1);
+			}
+			evconnlistener_set_error_cb(n->listeners[i],
+			    conn_accept_error_cb);
+		} else {
+			evconnlistener_enable(n->listeners[i]);
+		}
+	}
+}
+
+void
+conn_listen_disable(struct net *n)
+{
+	for (size_t i = 0; i < n->nlisteners; i++)
+		if (n->listeners[i] != NULL)
+			evconnlistener_disable(n->listeners[i]);
+}
+
+void
+conn_shutdown(struct net *n)
+{
+	struct conn *c, *next;
+
+	n->shutting_down = true;
+	conn_listen_disable(n);
+	for (c = n->conns; c != NULL; c = next) {
+		next = c->next;
+		/* Nothing in progress: close now.  A partial request cannot
+		 * be served any more: 503. */
+		if (c->phase == PH_IDLE ||
+		    (c->phase == PH_HEAD &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)) {
+			conn_free(c);
+		} else if (c->phase == PH_HEAD || c->phase == PH_BODY) {
+			conn_fail(c, 503, "Bridge is shutting down.");
+		}
+	}
+	conn_maybe_exit(n);
+}
+
+/* MSG_RESPONSE: u16 status, u16 nheaders, nheaders*(str, str), blob. */
+void
+conn_deliver(struct net *n, uint64_t id, struct msg_reader *r)
+{
+	struct pending **pp, *p = NULL;
+	uint16_t status, nh;
+	const char *names[KH_FWD_HEADERS_MAX];
+	const char *values[KH_FWD_HEADERS_MAX];
+	char namez[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
+	size_t vlens[KH_FWD_HEADERS_MAX], nl, blen;
+	const uint8_t *body;
+
+	for (pp = &n->pending; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->id == id) {
+			p = *pp;
+			*pp = p->next;
+			n->npending--;
+			break;
+		}
+	if (p == NULL) {
+		log_error("response for unknown request id %llu",
+		    (unsigned long long)id);
+		_exit(1);
+	}
+	msg_get_u16(r, &status);
+	msg_get_u16(r, &nh);
+	if (nh > KH_FWD_HEADERS_MAX) {
+		log_error("response with too many headers");
+		_exit(1);
+	}
+	for (size_t i = 0; i < nh; i++) {
+		msg_get_str(r, &names[i], &nl, KH_HNAME_MAX);
+		msg_get_str(r, &values[i], &vlens[i], KH_HVALUE_MAX);
+		if (r->failed)
+			break;
+		memcpy(namez[i], names[i], nl);
+		namez[i][nl] = '\0';
+		names[i] = namez[i];
+	}
+	msg_get_blob(r, &body, &blen, KH_RESPONSE_MAX);
+	if (msg_end(r) < 0 || status < 100 || status > 599) {
+		log_error("malformed response frame from the parent");
+		_exit(1);
+	}
+	struct conn *c = p->conn;
+	free(p);
+	if (c == NULL) {
+		conn_maybe_exit(n);
+		return;		/* the client left */
+	}
+	c->pending = NULL;
+	log_info("peer=%s %s %s -> %u", c->peer, c->req.method, c->req.path,
+	    status);
+	respond_write(c, status, names, values, vlens, nh, body, blen);
+	conn_arm(c, n->cfg.idle_timeout_ms);
+}

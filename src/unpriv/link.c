@@ -1,0 +1,175 @@
+/*
+ * keyhole-net link to the parent (fd 3).  Same framing as the parent
+ * (wire.h), same distrust: a frame the child does not expect, in a state
+ * where it does not expect it, or malformed, ends the child.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "net.h"
+
+struct net *kh_net;
+
+static int
+link_write_all(const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(KH_CHILD_FD_PARENT, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+link_send_blocking(struct wbuf *w)
+{
+	int rc = msg_finish(w) == 0 ? link_write_all(w->buf, w->len) : -1;
+	wbuf_free(w);
+	return rc;
+}
+
+void
+link_send(struct net *n, struct wbuf *w)
+{
+	if (msg_finish(w) == 0 && n->parent != NULL)
+		bufferevent_write(n->parent, w->buf, w->len);
+	wbuf_free(w);
+}
+
+/* Log lines go to the parent, which alone writes logs.  Before the event
+ * loop exists the write is blocking; after, it is queued. */
+void
+link_log_sink(enum log_level level, const char *line)
+{
+	struct wbuf w;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_LOG, 0);
+	msg_put_u8(&w, (uint8_t)level);
+	msg_put_str(&w, line, strnlen(line, KH_LOG_MAX - 1));
+	if (kh_net != NULL && kh_net->parent != NULL)
+		link_send(kh_net, &w);
+	else
+		(void)link_send_blocking(&w);
+}
+
+static int
+link_read_all(uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(KH_CHILD_FD_PARENT, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int
+link_read_frame_blocking(uint8_t *buf, size_t cap, struct msg_hdr *h)
+{
+	uint8_t hb[KH_WIRE_HDR];
+
+	if (link_read_all(hb, sizeof(hb)) < 0 || msg_hdr_decode(hb, h) < 0 ||
+	    h->length > cap)
+		return -1;
+	return link_read_all(buf, h->length);
+}
+
+static void __attribute__((noreturn))
+link_die(const char *why)
+{
+	log_error("bad frame from the parent: %s", why);
+	_exit(1);
+}
+
+static void
+link_dispatch(struct net *n, const struct msg_hdr *h, const uint8_t *payload)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, payload, h->length);
+	switch (h->type) {
+	case MSG_POLICY_OK:
+		if (n->serving || msg_end(&r) < 0)
+			link_die("unexpected POLICY_OK");
+		n->serving = true;
+		conn_listen_enable(n);
+		log_debug("serving");
+		break;
+	case MSG_RESPONSE:
+		if (!n->serving)
+			link_die("RESPONSE before POLICY_OK");
+		conn_deliver(n, h->id, &r);
+		break;
+	case MSG_SHUTDOWN:
+		if (msg_end(&r) < 0)
+			link_die("malformed SHUTDOWN");
+		conn_shutdown(n);
+		break;
+	default:
+		link_die("unknown message type");
+	}
+}
+
+static void
+link_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct net *n = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		uint8_t hb[KH_WIRE_HDR];
+		struct msg_hdr h;
+		size_t have = evbuffer_get_length(in);
+
+		if (have < KH_WIRE_HDR)
+			return;
+		evbuffer_copyout(in, hb, KH_WIRE_HDR);
+		if (msg_hdr_decode(hb, &h) < 0)
+			link_die("header");
+		if (have < KH_WIRE_HDR + (size_t)h.length)
+			return;
+		const uint8_t *f = evbuffer_pullup(in, KH_WIRE_HDR + h.length);
+		if (f == NULL)
+			link_die("cannot buffer");
+		link_dispatch(n, &h, f + KH_WIRE_HDR);
+		evbuffer_drain(in, KH_WIRE_HDR + h.length);
+	}
+}
+
+static void
+link_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		_exit(0);	/* the parent is gone: nothing to serve for */
+}
+
+void
+link_attach(struct net *n)
+{
+	evutil_make_socket_nonblocking(KH_CHILD_FD_PARENT);
+	n->parent = bufferevent_socket_new(n->base, KH_CHILD_FD_PARENT, 0);
+	if (n->parent == NULL) {
+		log_error("cannot set up the link to the parent");
+		_exit(1);
+	}
+	bufferevent_setcb(n->parent, link_read_cb, NULL, link_event_cb, n);
+	bufferevent_setwatermark(n->parent, EV_READ, 0, KH_MSG_MAX);
+	bufferevent_enable(n->parent, EV_READ | EV_WRITE);
+}

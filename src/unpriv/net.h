@@ -1,0 +1,115 @@
+/*
+ * keyhole-net: the child's shared state.
+ *
+ *   main/net_main.c  start-up: fixed fds, config, policy text, confinement
+ *   sandbox.c        chroot, setuid, capabilities, rlimits, seccomp
+ *   link.c           frames to and from the parent
+ *   conn.c           client connections: reading, deadlines, writing
+ *   gate.c           the decision on one parsed request (token, policy,
+ *                    headers, body) and its MSG_REQUEST
+ *   respond.c        HTTP responses and JSON error bodies
+ *   http_parse.c     the strict HTTP/1.1 parser
+ *   policy_compile.c the policy text compiler
+ */
+#ifndef KH_NET_H
+#define KH_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "child_config.h"
+#include "log.h"
+#include "http_parse.h"
+#include "policy_table.h"
+#include "wire.h"
+
+enum conn_phase {
+	PH_IDLE,	/* between requests: idle deadline */
+	PH_HEAD,	/* reading a head: head deadline */
+	PH_BODY,	/* reading a body: body deadline */
+	PH_UPSTREAM,	/* request with the parent; reading paused */
+	PH_WRITING,	/* response queued; reading paused */
+};
+
+struct pending;
+
+struct conn {
+	struct net *net;
+	struct bufferevent *bev;
+	struct event *timer;
+	enum conn_phase phase;
+	char peer[64];
+	uint8_t *head;			/* copy of the current head */
+	size_t head_len;
+	struct http_req req;
+	struct evbuffer *body;
+	uint64_t body_left;		/* HTTP_BODY_LENGTH */
+	struct http_chunked chunk;
+	struct pending *pending;	/* while PH_UPSTREAM */
+	bool close_after;		/* close once the response is written */
+	struct conn *prev, *next;	/* net->conns */
+};
+
+/* A request with the parent.  Outlives its connection if the client goes
+ * away, so the parent's answer still finds (and drops) it. */
+struct pending {
+	uint64_t id;
+	struct conn *conn;		/* NULL once the client is gone */
+	struct pending *next;
+};
+
+struct net {
+	struct event_base *base;
+	struct child_config cfg;
+	struct policy policy;
+	uint64_t max_body;		/* min(operator, policy) */
+	struct http_limits lim;
+	struct evconnlistener *listeners[KH_LISTENERS_MAX];
+	size_t nlisteners;
+	struct bufferevent *parent;
+	bool serving;
+	bool shutting_down;
+	size_t nconns;
+	struct conn *conns;
+	struct pending *pending;
+	size_t npending;
+	uint64_t next_id;
+};
+
+extern struct net *kh_net;
+
+/* link.c */
+void link_log_sink(enum log_level level, const char *line);
+int link_send_blocking(struct wbuf *w);
+int link_read_frame_blocking(uint8_t *buf, size_t cap, struct msg_hdr *h);
+void link_attach(struct net *n);
+void link_send(struct net *n, struct wbuf *w);
+
+/* conn.c */
+void conn_listen_enable(struct net *n);
+void conn_listen_disable(struct net *n);
+void conn_deliver(struct net *n, uint64_t id, struct msg_reader *r);
+void conn_shutdown(struct net *n);
+void conn_process(struct conn *c);
+void conn_free(struct conn *c);
+void conn_maybe_exit(struct net *n);
+
+/* gate.c: decide on a complete head (before the body) and a complete
+ * request.  Each returns 0 to go on, or an HTTP status already answered. */
+int gate_head(struct conn *c);
+int gate_request(struct conn *c);
+
+/* respond.c */
+void respond_error(struct conn *c, int status, const char *message);
+void respond_json(struct conn *c, int status, const char *json,
+    const char *extra_name, const char *extra_value);
+void respond_write(struct conn *c, int status, const char *const *names,
+    const char *const *values, const size_t *vlens, size_t n,
+    const uint8_t *body, size_t blen);
+const char *respond_reason(int status);
+
+#endif

@@ -1,0 +1,14 @@
+/* keyhole-net confinement: see sandbox.c. */
+#ifndef KH_SANDBOX_H
+#define KH_SANDBOX_H
+
+#include "child_config.h"
+
+/* Every step in DESIGN's order; returns only on success, otherwise
+ * reports (log_error) and exits. */
+void sandbox_confine(const struct child_config *cfg);
+/* Install only the seccomp allowlist (used by sandbox_confine and by the
+ * death tests).  Returns 0 or -1. */
+int sandbox_filter_install(void);
+
+#endif

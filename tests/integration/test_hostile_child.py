@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Hostile child (DESIGN.md invariant 3): the parent trusts nothing the
+child sends.  The real parent runs with `--net-binary build/hostile_child`
+(tests/progs/hostile_child.c), which speaks the wire protocol but breaks
+one rule per scenario.  For each attack the parent must send nothing
+upstream, log a protocol violation, kill the child and restart it, and keep
+running.  The `valid` scenario is the control: the same fake child, behaving,
+does get its request forwarded, so these tests can see forwarding happen."""
+
+import os
+import re
+import signal
+import sys
+import time
+from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import khtest  # noqa: E402
+from khtest import KeyholeTestCase  # noqa: E402
+
+# Wide enough that only the parent's own checks can stop the attacks:
+# `*/*/*/*` matches the 6 segments of /api/issues/1/../../admin when `..`
+# is (wrongly) taken for a segment.
+POLICY_BODY = """\
+allow GET /api/agents/me
+allow GET /api/issues/*/comments
+allow GET /api/issues/*/*/*/*
+allow PATCH /api/issues/*
+"""
+
+# Scenario -> what it breaks (tests/progs/hostile_child.c has the details).
+ATTACKS = {
+    "length-short": "frame length shorter than the request's fields",
+    "oversize": "frame length over KH_MSG_MAX",
+    "trailing-bytes": "a byte after the last field",
+    "unknown-type": "frame type 200",
+    "wrong-direction": "a parent-to-child type (MSG_RESPONSE) from the child",
+    "bad-version": "wire version + 1",
+    "reserved-nonzero": "reserved header bits set",
+    "zero-id": "MSG_REQUEST with request id 0",
+    "request-before-policy": "MSG_REQUEST before MSG_POLICY",
+    "second-policy": "MSG_POLICY twice",
+    "path-outside-policy": "GET /api/admin/secrets",
+    "dotdot-path": "non-canonical path /api/issues/1/../../admin",
+    "crlf-in-path": "CR LF inside the path",
+    "bad-query": "query with a space and CR LF",
+    "crlf-in-header": "accept: a\\r\\nx-evil: 1",
+    "nul-in-string": "NUL inside the path string",
+    "forbidden-header": "authorization: Bearer x",
+    "header-not-allowlisted": "x-evil: 1",
+    "bad-method": "method 'get'",
+    "bad-method-unknown": "method 'FETCH'",
+    "huge-nheaders": "65535 accept headers, all present",
+}
+
+
+def violation_line(ln):
+    # The parent's own lines, never relayed ones (keyhole-net[...]).
+    return ln.startswith("keyhole[") and "protocol violation" in ln
+
+
+class HostileChildTest(KeyholeTestCase):
+
+    def start_hostile(self, scenario, extra_header=""):
+        self.up = self.upstream()
+        text = "# scenario: %s\n%s%s" % (scenario, extra_header, POLICY_BODY)
+        self.kh = self.keyhole(self.up.url, policy=text,
+                               net_binary=khtest.binary("hostile_child"),
+                               args=["--drain-ms", "1000"], wait_ready=False)
+        self.pids = set()
+        return self.up, self.kh
+
+    def violations(self):
+        return self.kh.count_lines(violation_line)
+
+    def watch(self, until, timeout, what):
+        """Poll (recording fake-child pids) until until() or timeout.
+        what=None: just watch for the whole timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pids.update(self.kh.children("hostile_child"))
+            if until is not None and until():
+                return
+            if time.monotonic() >= deadline:
+                if what is None:
+                    return
+                self.fail("timed out after %.1f s waiting for %s; keyhole %s; stderr:\n%s"
+                          % (timeout, what, "alive" if self.kh.alive() else
+                             "exited %r" % self.kh.proc.returncode, self.kh.output_text()[-4000:]))
+            time.sleep(0.02)
+
+    def assertParentAlive(self):
+        self.assertTrue(self.kh.alive(), "the parent died (exit %r):\n%s"
+                        % (self.kh.proc.returncode, self.kh.output_text()[-4000:]))
+
+    def run_attack(self, scenario):
+        up, kh = self.start_hostile(scenario)
+        self.watch(lambda: self.violations() >= 1, 5.0, "a 'protocol violation' line")
+        self.watch(None, 1.0, None)
+        self.assertParentAlive()
+        self.watch(lambda: self.violations() >= 2 or len(self.pids) >= 2, 5.0,
+                   "the child to be restarted (a second fake-child pid or violation)")
+        self.assertParentAlive()
+        up.assert_nothing(self, what=scenario)
+
+    # -- control --------------------------------------------------------------
+
+    def test_valid_child_request_is_forwarded(self):
+        up, kh = self.start_hostile("valid")
+        reqs = up.wait_requests(2, timeout=5)
+        first, second = reqs[0], reqs[1]
+        self.assertEqual(first.method, "GET")
+        self.assertEqual(urlsplit(first.path).path, "/api/agents/me")
+        self.assertIn("hc", parse_qs(urlsplit(first.path).query))
+        self.assertEqual(first.all("authorization"), ["Bearer " + kh.credential])
+        self.assertEqual(first.header("accept"), "application/json")
+        # The fake child read a MSG_RESPONSE carrying the upstream's status.
+        self.assertEqual(second.path, "/api/agents/me?hc-status=200")
+        self.watch(None, 0.5, None)
+        self.assertParentAlive()
+        self.assertEqual(self.violations(), 0, kh.output_text())
+        self.assertEqual(up.count(), 2, up.snapshot())
+
+    # -- special cases -----------------------------------------------------------
+
+    def test_partial_frame_does_not_block_parent(self):
+        # Header length longer than what follows, then silence.  The parent
+        # cannot know more is not coming; it must neither act on the partial
+        # frame nor stop serving its own loop (SIGTERM still works).
+        up, kh = self.start_hostile("length-long")
+        kh.child_pid(comm="hostile_child")
+        self.watch(None, 1.0, None)
+        self.assertParentAlive()
+        up.assert_nothing(self)
+        t0 = time.monotonic()
+        kh.signal(signal.SIGTERM)
+        self.assertEqual(kh.wait_exit(5), 0, kh.output_text())
+        self.assertLess(time.monotonic() - t0, 4.0)
+
+    def test_duplicate_request_id_rejected(self):
+        up, kh = self.start_hostile("duplicate-id")
+        up.slow_seconds = 2.0
+        self.watch(lambda: self.violations() >= 1, 5.0, "a 'protocol violation' line")
+        self.watch(None, 1.0, None)
+        self.assertParentAlive()
+        per_instance = {}
+        for r in up.snapshot():
+            hc = parse_qs(urlsplit(r.path).query).get("hc", ["?"])[0]
+            per_instance[hc] = per_instance.get(hc, 0) + 1
+        for hc, n in per_instance.items():
+            self.assertLessEqual(n, 1, "fake child %s got %d requests forwarded under one id"
+                                 % (hc, n))
+
+    def test_restarted_child_cannot_change_policy(self):
+        state_dir = khtest.make_tempdir(self)
+        os.chmod(state_dir, 0o777)
+        state = os.path.join(state_dir, "first-instance")
+        up, kh = self.start_hostile("policy-change", "# state: %s\n" % state)
+        first = kh.child_pid(comm="hostile_child")
+        khtest.wait_until(lambda: os.path.exists(state), 5,
+                          "the first fake child to create %s" % state)
+        time.sleep(0.3)      # let its (honest) policy be accepted
+        self.assertEqual(self.violations(), 0, kh.output_text())
+        os.kill(first, signal.SIGKILL)
+        self.watch(lambda: self.violations() >= 1, 5.0,
+                   "a 'protocol violation' line for the widened policy")
+        self.watch(None, 1.0, None)
+        self.assertParentAlive()
+        up.assert_nothing(self)
+
+    def test_child_log_line_cannot_forge_parent_lines(self):
+        up, kh = self.start_hostile("log-injection")
+        kh.child_pid(comm="hostile_child")
+        self.watch(None, 1.0, None)
+        self.assertParentAlive()
+        fmt = re.compile(r"^keyhole(-net)?\[\d+\]: [a-z]+: ")
+        for ln in kh.stderr_lines():
+            self.assertFalse(ln.startswith("keyhole[1]:"), "forged log line written: %r" % ln)
+            self.assertRegex(ln, fmt)
+        up.assert_nothing(self)
+
+
+def _make_attack_test(scenario, what):
+    def test(self):
+        self.run_attack(scenario)
+    test.__doc__ = "parent rejects %s (%s)" % (scenario, what)
+    return test
+
+
+for _name, _what in ATTACKS.items():
+    setattr(HostileChildTest, "test_parent_rejects_" + _name.replace("-", "_"),
+            _make_attack_test(_name, _what))
+
+
+if __name__ == "__main__":
+    khtest.main()

@@ -1,0 +1,785 @@
+/*
+ * hostile_child: plays keyhole-net's role towards the parent, and lies.
+ *
+ * tests/integration/test_hostile_child.py starts the real parent with
+ * `--net-binary build/hostile_child`.  The parent execs us exactly as it
+ * would exec keyhole-net: empty environment, fd 3 = our end of the
+ * socketpair, fd 4 = the policy text (read to EOF), fds 0-2 = /dev/null.
+ *
+ * The policy text's first line names the scenario: `# scenario: NAME`.  An
+ * optional `# state: PATH` line names a file used by scenarios that must
+ * behave differently after a restart.  The rest is a real policy, which we
+ * compile with the project's own compiler (policy_compile) and send as
+ * MSG_POLICY, so every attack below happens in the state the parent
+ * expects unless the scenario says otherwise.
+ *
+ * Every scenario except `valid` breaks one rule of wire.h / policy_table.h.
+ * The parent must treat it as an attack: log "protocol violation", kill us,
+ * restart us with back-off, and send nothing upstream.  After the attack we
+ * "sleep" by blocking in read(2) on fd 3 until the parent closes it or
+ * kills us; read is the one syscall any seccomp filter we may inherit from
+ * the parent certainly allows (no nanosleep, no poll).
+ *
+ * Scenarios that make a request put `hc=<our pid>` (or, for `valid`'s
+ * second request, `hc-status=<status>`) in the query so the test can tell
+ * which instance a request that did reach the upstream came from.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "limits.h"
+#include "log.h"
+#include "policy_compile.h"
+#include "policy_table.h"
+#include "wire.h"
+
+#define FD_PARENT	3
+#define FD_POLICY	4
+
+/* Frames from the parent are read into this much; the rest is skipped. */
+#define HC_RECV_CAP	(64u * 1024)
+
+static uint8_t	 policy_text[KH_POLICY_TEXT_MAX + 64];
+static size_t	 policy_len;
+static char	 scenario[64];
+static char	 state_path[1024];
+
+static void
+hc_die(int code)
+{
+	_exit(code);
+}
+
+static void
+write_all(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t k = write(FD_PARENT, b, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			hc_die(3);	/* parent closed: it has already reacted */
+		b += k;
+		n -= (size_t)k;
+	}
+}
+
+/* 0 when n bytes were read, -1 on EOF or error. */
+static int
+read_full(int fd, void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t k = read(fd, b, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* The "sleep" after an attack: wait for the parent to kill us. */
+static void
+hold(void)
+{
+	uint8_t sink[4096];
+
+	for (;;) {
+		ssize_t k = read(FD_PARENT, sink, sizeof(sink));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			hc_die(0);
+	}
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/*
+ * Read one frame from the parent without interpreting its header beyond
+ * type, length and id (we are not testing our own reader).  Keeps up to
+ * HC_RECV_CAP payload bytes in buf, skips the rest.  EOF: exit.
+ */
+static void
+frame_recv(uint8_t *type, uint64_t *id, uint8_t *buf, size_t *len)
+{
+	uint8_t hdr[KH_WIRE_HDR];
+	uint8_t sink[4096];
+
+	if (read_full(FD_PARENT, hdr, sizeof(hdr)) < 0)
+		hc_die(0);
+	*type = hdr[1];
+	*id = (uint64_t)be32(hdr + 8) << 32 | be32(hdr + 12);
+	uint32_t left = be32(hdr + 4);
+	size_t keep = left < HC_RECV_CAP ? left : HC_RECV_CAP;
+	if (read_full(FD_PARENT, buf, keep) < 0)
+		hc_die(0);
+	*len = keep;
+	left -= (uint32_t)keep;
+	while (left > 0) {
+		size_t n = left < sizeof(sink) ? left : sizeof(sink);
+		if (read_full(FD_PARENT, sink, n) < 0)
+			hc_die(0);
+		left -= (uint32_t)n;
+	}
+}
+
+/* Skip frames until one of `want` arrives; returns its payload length. */
+static size_t
+frame_expect(uint8_t want, uint64_t *id, uint8_t *buf)
+{
+	for (;;) {
+		uint8_t type;
+		size_t len;
+		frame_recv(&type, id, buf, &len);
+		if (type == want)
+			return len;
+	}
+}
+
+static void
+wbuf_send(struct wbuf *w)
+{
+	write_all(w->buf, w->len);
+}
+
+/* ---- policy -------------------------------------------------------- */
+
+static void
+diag_ignore(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Find "# NAME: value" among the leading comment lines. */
+static void
+header_field(const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	size_t i = 0;
+
+	out[0] = '\0';
+	while (i < policy_len) {
+		size_t e = i;
+		while (e < policy_len && policy_text[e] != '\n')
+			e++;
+		const char *line = (const char *)policy_text + i;
+		size_t llen = e - i;
+		if (llen > 2 + nlen + 1 && line[0] == '#' && line[1] == ' ' &&
+		    memcmp(line + 2, name, nlen) == 0 && line[2 + nlen] == ':') {
+			size_t v = 2 + nlen + 1;
+			while (v < llen && line[v] == ' ')
+				v++;
+			size_t vl = llen - v;
+			if (vl >= cap)
+				vl = cap - 1;
+			memcpy(out, line + v, vl);
+			out[vl] = '\0';
+			return;
+		}
+		i = e + 1;
+	}
+}
+
+static void
+policy_send(const uint8_t *text, size_t len)
+{
+	struct policy pol;
+	struct wbuf w;
+
+	policy_init(&pol);
+	if (policy_compile("hostile.policy", text, len, &pol, diag_ignore,
+	    NULL) != 0)
+		hc_die(2);
+	wbuf_init(&w);
+	msg_begin(&w, MSG_POLICY, 0);
+	policy_encode(&pol, &w);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	policy_free(&pol);
+}
+
+static void
+policy_send_wait_ok(void)
+{
+	static uint8_t buf[HC_RECV_CAP];
+	uint64_t id;
+
+	policy_send(policy_text, policy_len);
+	(void)frame_expect(MSG_POLICY_OK, &id, buf);
+}
+
+/* ---- MSG_REQUEST ----------------------------------------------------- */
+
+struct hdr_pair {
+	const char *name;
+	const char *value;
+};
+
+/*
+ * Append a MSG_REQUEST payload (frame already begun).  Strings are written
+ * as blobs (same encoding: u32 length || bytes) so that a scenario can
+ * put a NUL in them; the lengths are explicit for the same reason.
+ */
+static void
+put_request_fields(struct wbuf *w, const char *method, size_t mlen,
+    const char *path, size_t plen, uint8_t has_query, const char *query,
+    uint16_t nheaders, const struct hdr_pair *h, size_t nh,
+    const void *body, size_t blen)
+{
+	msg_put_blob(w, method, mlen);
+	msg_put_blob(w, path, plen);
+	msg_put_u8(w, has_query);
+	msg_put_blob(w, query, strlen(query));
+	msg_put_cstr(w, "127.0.0.1");
+	msg_put_u16(w, nheaders);
+	for (size_t i = 0; i < nh; i++) {
+		msg_put_blob(w, h[i].name, strlen(h[i].name));
+		msg_put_blob(w, h[i].value, strlen(h[i].value));
+	}
+	msg_put_blob(w, body, blen);
+}
+
+static char pid_query[64];
+
+static const struct hdr_pair accept_json[] = {
+	{ "accept", "application/json" },
+};
+
+/* A well-formed request frame for `GET path?hc=<pid>`. */
+static void
+build_get(struct wbuf *w, uint64_t id, const char *path)
+{
+	msg_begin(w, MSG_REQUEST, id);
+	put_request_fields(w, "GET", 3, path, strlen(path), 1, pid_query,
+	    1, accept_json, 1, "", 0);
+}
+
+static void
+send_get(uint64_t id, const char *path)
+{
+	struct wbuf w;
+
+	wbuf_init(&w);
+	build_get(&w, id, path);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+}
+
+/* A request whose single header is (name, value). */
+static void
+send_get_with_header(const char *name, const char *value)
+{
+	struct hdr_pair h = { name, value };
+	struct wbuf w;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, 1);
+	put_request_fields(&w, "GET", 3, "/api/agents/me", 14, 1, pid_query,
+	    1, &h, 1, "", 0);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+}
+
+static void
+send_get_with_method(const char *method)
+{
+	struct wbuf w;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, 1);
+	put_request_fields(&w, method, strlen(method), "/api/agents/me", 14,
+	    1, pid_query, 1, accept_json, 1, "", 0);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+}
+
+/* ---- scenarios ----------------------------------------------------- */
+
+/* Control: one allowed GET must reach the upstream; the status we got
+ * back is reported by a second allowed GET (?hc-status=NNN). */
+static void
+sc_valid(void)
+{
+	static uint8_t buf[HC_RECV_CAP];
+	uint64_t id;
+	uint16_t status = 0;
+
+	policy_send_wait_ok();
+	send_get(1, "/api/agents/me");
+	for (;;) {
+		size_t len = frame_expect(MSG_RESPONSE, &id, buf);
+		if (id == 1 && len >= 2) {
+			status = (uint16_t)(buf[0] << 8 | buf[1]);
+			break;
+		}
+	}
+	snprintf(pid_query, sizeof(pid_query), "hc-status=%u",
+	    (unsigned)status);
+	send_get(2, "/api/agents/me");
+	hold();
+}
+
+/* Header length smaller than the fields it carries: the request's fields
+ * run past the end of the payload. */
+static void
+sc_length_short(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	build_get(&w, 1, "/api/agents/me");
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	put_be32(w.buf + 4, (uint32_t)(w.len - KH_WIRE_HDR - 12));
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+/* Header length larger than what follows, then silence: the parent must
+ * not block on the missing bytes (nor act on a partial frame). */
+static void
+sc_length_long(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	build_get(&w, 1, "/api/agents/me");
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	put_be32(w.buf + 4, (uint32_t)(w.len - KH_WIRE_HDR + 100));
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+/* Length one byte over KH_MSG_MAX (header included): rejected from the
+ * header alone, before any payload is buffered. */
+static void
+sc_oversize(void)
+{
+	uint8_t hdr[KH_WIRE_HDR] = { KH_WIRE_VERSION, MSG_REQUEST, 0, 0 };
+	static uint8_t filler[64 * 1024];
+
+	policy_send_wait_ok();
+	put_be32(hdr + 4, KH_MSG_MAX - KH_WIRE_HDR + 1);
+	hdr[15] = 1;
+	write_all(hdr, sizeof(hdr));
+	memset(filler, 'A', sizeof(filler));
+	write_all(filler, sizeof(filler));
+	hold();
+}
+
+/* A valid request with one byte after the body: msg_end must refuse. */
+static void
+sc_trailing_bytes(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	build_get(&w, 1, "/api/agents/me");
+	msg_put_u8(&w, 0x58);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+static void
+sc_unknown_type(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, (enum msg_type)200, 1);
+	msg_put_u32(&w, 0);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+/* A parent -> child type sent by the child. */
+static void
+sc_wrong_direction(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, MSG_RESPONSE, 1);
+	msg_put_u16(&w, 200);
+	msg_put_u16(&w, 0);
+	msg_put_blob(&w, "", 0);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+static void
+sc_bad_version(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	build_get(&w, 1, "/api/agents/me");
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	w.buf[0] = KH_WIRE_VERSION + 1;
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+static void
+sc_reserved_nonzero(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	build_get(&w, 1, "/api/agents/me");
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	w.buf[3] = 1;
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+static void
+sc_zero_id(void)
+{
+	policy_send_wait_ok();
+	send_get(0, "/api/agents/me");
+	hold();
+}
+
+/* A well-formed, allowed request sent before MSG_POLICY. */
+static void
+sc_request_before_policy(void)
+{
+	send_get(1, "/api/agents/me");
+	hold();
+}
+
+/* MSG_POLICY is permitted once. */
+static void
+sc_second_policy(void)
+{
+	policy_send_wait_ok();
+	policy_send(policy_text, policy_len);
+	send_get(1, "/api/agents/me");
+	hold();
+}
+
+/* A restarted child must send exactly the table the first one sent.  The
+ * first instance (it creates the state file) behaves and waits to be
+ * killed by the test; a later instance widens the policy and uses it. */
+static void
+sc_policy_change(void)
+{
+	static const char extra[] = "\nallow GET /api/admin/secrets\n";
+
+	if (state_path[0] == '\0')
+		hc_die(2);
+	int fd = open(state_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+	if (fd >= 0 || errno != EEXIST) {
+		if (fd >= 0)
+			close(fd);
+		policy_send_wait_ok();
+		hold();
+	}
+	if (policy_len + sizeof(extra) > sizeof(policy_text))
+		hc_die(2);
+	memcpy(policy_text + policy_len, extra, sizeof(extra) - 1);
+	policy_len += sizeof(extra) - 1;
+	policy_send_wait_ok();
+	send_get(1, "/api/admin/secrets");
+	hold();
+}
+
+static void
+sc_path_outside_policy(void)
+{
+	policy_send_wait_ok();
+	send_get(1, "/api/admin/secrets");
+	hold();
+}
+
+/* Not canonical; the test policy has `allow GET /api/issues/x/x/x/x`-like
+ * stars so only the parent's canonical-path check can stop it. */
+static void
+sc_dotdot_path(void)
+{
+	policy_send_wait_ok();
+	send_get(1, "/api/issues/1/../../admin");
+	hold();
+}
+
+static void
+sc_crlf_in_path(void)
+{
+	policy_send_wait_ok();
+	send_get(1, "/api/agents/me\r\nx-evil: 1");
+	hold();
+}
+
+static void
+sc_bad_query(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, 1);
+	put_request_fields(&w, "GET", 3, "/api/agents/me", 14, 1,
+	    "a=1 HTTP/1.1\r\nx-evil: 1", 1, accept_json, 1, "", 0);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+static void
+sc_crlf_in_header(void)
+{
+	policy_send_wait_ok();
+	send_get_with_header("accept", "a\r\nx-evil: 1");
+	hold();
+}
+
+/* NUL inside a str (the path): msg_put_str would refuse, so write the
+ * field as a blob. */
+static void
+sc_nul_in_string(void)
+{
+	static const char path[] = "/api/agents/me\0/../admin";
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, 1);
+	put_request_fields(&w, "GET", 3, path, sizeof(path) - 1, 1, pid_query,
+	    1, accept_json, 1, "", 0);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+static void
+sc_forbidden_header(void)
+{
+	policy_send_wait_ok();
+	send_get_with_header("authorization", "Bearer x");
+	hold();
+}
+
+static void
+sc_header_not_allowlisted(void)
+{
+	policy_send_wait_ok();
+	send_get_with_header("x-evil", "1");
+	hold();
+}
+
+static void
+sc_bad_method_lower(void)
+{
+	policy_send_wait_ok();
+	send_get_with_method("get");
+	hold();
+}
+
+static void
+sc_bad_method_unknown(void)
+{
+	policy_send_wait_ok();
+	send_get_with_method("FETCH");
+	hold();
+}
+
+/* 65535 headers, every one an allowlisted `accept`, all present in the
+ * payload: only the parent's count limit can refuse it. */
+static void
+sc_huge_nheaders(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, 1);
+	msg_put_cstr(&w, "GET");
+	msg_put_cstr(&w, "/api/agents/me");
+	msg_put_u8(&w, 1);
+	msg_put_cstr(&w, pid_query);
+	msg_put_cstr(&w, "127.0.0.1");
+	msg_put_u16(&w, 65535);
+	for (unsigned i = 0; i < 65535; i++) {
+		msg_put_cstr(&w, "accept");
+		msg_put_cstr(&w, "a");
+	}
+	msg_put_blob(&w, "", 0);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+/* Two requests with the same id while the first is in flight (the test
+ * makes /slow/ paths slow upstream): the second is a violation. */
+static void
+sc_duplicate_id(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	build_get(&w, 7, "/api/issues/slow/comments");
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+/* A log line carrying a newline and a forged parent log prefix: the
+ * parent may refuse it or make it printable, but must never write it as a
+ * line of its own. */
+static void
+sc_log_injection(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, MSG_LOG, 0);
+	msg_put_u8(&w, LOG_INFO);
+	msg_put_cstr(&w, "hello\nkeyhole[1]: info: FORGED-LOG-LINE");
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} scenarios[] = {
+	{ "valid", sc_valid },
+	{ "length-short", sc_length_short },
+	{ "length-long", sc_length_long },
+	{ "oversize", sc_oversize },
+	{ "trailing-bytes", sc_trailing_bytes },
+	{ "unknown-type", sc_unknown_type },
+	{ "wrong-direction", sc_wrong_direction },
+	{ "bad-version", sc_bad_version },
+	{ "reserved-nonzero", sc_reserved_nonzero },
+	{ "zero-id", sc_zero_id },
+	{ "request-before-policy", sc_request_before_policy },
+	{ "second-policy", sc_second_policy },
+	{ "policy-change", sc_policy_change },
+	{ "path-outside-policy", sc_path_outside_policy },
+	{ "dotdot-path", sc_dotdot_path },
+	{ "crlf-in-path", sc_crlf_in_path },
+	{ "bad-query", sc_bad_query },
+	{ "crlf-in-header", sc_crlf_in_header },
+	{ "nul-in-string", sc_nul_in_string },
+	{ "forbidden-header", sc_forbidden_header },
+	{ "header-not-allowlisted", sc_header_not_allowlisted },
+	{ "bad-method", sc_bad_method_lower },
+	{ "bad-method-unknown", sc_bad_method_unknown },
+	{ "huge-nheaders", sc_huge_nheaders },
+	{ "duplicate-id", sc_duplicate_id },
+	{ "log-injection", sc_log_injection },
+};
+
+int
+main(void)
+{
+	static uint8_t buf[HC_RECV_CAP];
+	uint64_t id;
+	uint8_t type;
+	size_t len;
+
+	/* Policy text first, to EOF, bounded like the real child. */
+	for (;;) {
+		ssize_t k = read(FD_POLICY, policy_text + policy_len,
+		    KH_POLICY_TEXT_MAX - policy_len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			hc_die(2);
+		if (k == 0)
+			break;
+		policy_len += (size_t)k;
+		if (policy_len == KH_POLICY_TEXT_MAX)
+			hc_die(2);
+	}
+	close(FD_POLICY);
+	header_field("scenario", scenario, sizeof(scenario));
+	header_field("state", state_path, sizeof(state_path));
+	snprintf(pid_query, sizeof(pid_query), "hc=%ld", (long)getpid());
+
+	/* The parent speaks first: MSG_CONFIG, which we do not interpret. */
+	frame_recv(&type, &id, buf, &len);
+
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		if (strcmp(scenario, scenarios[i].name) == 0) {
+			scenarios[i].fn();
+			hc_die(0);
+		}
+	}
+	hc_die(2);	/* unknown scenario: a bug in the test */
+}

@@ -1,0 +1,301 @@
+/*
+ * Properties of the canonical path (src/common/path.c): the bytes the
+ * policy matches are the bytes the upstream receives, no spelling of a
+ * dot segment or an encoded separator survives, and the parent's
+ * re-check accepts exactly what the child produced.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "kh_test.h"
+#include "limits.h"
+#include "path.h"
+
+static char canon_out[KH_PATH_MAX + 1];
+
+/* Canonicalize a C string; returns the status, output in canon_out. */
+static int
+canon(const char *in)
+{
+	size_t n = 0;
+	int r;
+
+	canon_out[0] = '\0';
+	r = path_canonicalize((const uint8_t *)in, strlen(in), canon_out,
+	    sizeof(canon_out), &n);
+	if (r == 0 && n != strlen(canon_out))
+		return -999;	/* outlen disagrees with the NUL */
+	return r;
+}
+
+/* in is accepted and canonicalizes to want, which is itself canonical. */
+#define CHECK_CANON(in, want) do { \
+	CHECK_EQ_INT(canon(in), 0); \
+	CHECK_EQ_STR(canon_out, want); \
+	CHECK(path_is_canonical(want, strlen(want))); \
+} while (0)
+
+/* in is rejected with status, and the parent would not accept it either. */
+#define CHECK_REJECT(in, status) do { \
+	CHECK_EQ_INT(canon(in), status); \
+	CHECK(!path_is_canonical(in, strlen(in))); \
+} while (0)
+
+static void
+plain_paths_are_unchanged(void)
+{
+	CHECK_CANON("/", "/");
+	CHECK_CANON("/api/agents/me", "/api/agents/me");
+	CHECK_CANON("/api/issues/issue-1/comments", "/api/issues/issue-1/comments");
+	CHECK_CANON("/a/b/", "/a/b/");
+	CHECK_CANON("/a:b@c!$&'()*+,;=", "/a:b@c!$&'()*+,;=");
+	CHECK_CANON("/...", "/...");
+	CHECK_CANON("/.well-known/x", "/.well-known/x");
+	CHECK_CANON("/a..b/c.", "/a..b/c.");
+	CHECK_CANON("/a;b=c", "/a;b=c");
+}
+
+static void
+encoded_unreserved_is_decoded(void)
+{
+	CHECK_CANON("/%61%70%69", "/api");
+	CHECK_CANON("/%7E%5F%2D", "/~_-");
+	CHECK_CANON("/x%2Ey", "/x.y");
+	CHECK_CANON("/%2e%2e%2e", "/...");
+	CHECK_CANON("/%2ehidden", "/.hidden");
+}
+
+static void
+other_encodings_get_uppercase_hex(void)
+{
+	CHECK_CANON("/a%20b", "/a%20b");
+	CHECK_CANON("/a%3a%3Ab", "/a%3A%3Ab");
+	CHECK_CANON("/%25", "/%25");
+	CHECK_CANON("/%252e%252e", "/%252e%252e");	/* double encoding is data */
+	CHECK_CANON("/%3f%23", "/%3F%23");
+	CHECK_CANON("/%7b%7D", "/%7B%7D");
+}
+
+static void
+encoded_separators_are_rejected(void)
+{
+	CHECK_REJECT("/a%2Fb", 400);
+	CHECK_REJECT("/a%2fb", 400);
+	CHECK_REJECT("/a%5Cb", 400);
+	CHECK_REJECT("/a%5cb", 400);
+	CHECK_REJECT("/a%00b", 400);
+	CHECK_REJECT("/a%0Ab", 400);
+	CHECK_REJECT("/a%0d%0ab", 400);
+	CHECK_REJECT("/a%7Fb", 400);
+	CHECK_REJECT("/a%1b", 400);
+}
+
+static void
+encoded_non_ascii_is_rejected(void)
+{
+	CHECK_REJECT("/%C0%AE%C0%AE/etc", 400);	/* overlong UTF-8 '.' */
+	CHECK_REJECT("/%c0%af", 400);
+	CHECK_REJECT("/%e2%80%ae", 400);
+	CHECK_REJECT("/%80", 400);
+	CHECK_REJECT("/%FF", 400);
+}
+
+static void
+invalid_percent_is_rejected(void)
+{
+	CHECK_REJECT("/%", 400);
+	CHECK_REJECT("/%4", 400);
+	CHECK_REJECT("/a%", 400);
+	CHECK_REJECT("/%zz", 400);
+	CHECK_REJECT("/%G1", 400);
+	CHECK_REJECT("/%+1", 400);
+	CHECK_REJECT("/% 1", 400);
+}
+
+static void
+raw_forbidden_bytes_are_rejected(void)
+{
+	CHECK_REJECT("/a b", 400);
+	CHECK_REJECT("/a\\b", 400);
+	CHECK_REJECT("/a\\..\\b", 400);
+	CHECK_REJECT("/a\tb", 400);
+	CHECK_REJECT("/a\x7f", 400);
+	CHECK_REJECT("/a\x01", 400);
+	CHECK_REJECT("/caf\xc3\xa9", 400);
+	CHECK_REJECT("/\x80", 400);
+	CHECK_REJECT("/a\"b", 400);
+	CHECK_REJECT("/a<b>", 400);
+	CHECK_REJECT("/a^b", 400);
+	CHECK_REJECT("/a`b", 400);
+	CHECK_REJECT("/a{b}", 400);
+	CHECK_REJECT("/a|b", 400);
+	CHECK_REJECT("/a[b]", 400);
+	CHECK_REJECT("/a?b", 400);	/* the caller splits the query off */
+	CHECK_REJECT("/a#b", 400);
+}
+
+static void
+embedded_nul_is_rejected(void)
+{
+	static const uint8_t in[] = { '/', 'a', 0, 'b' };
+	char out[16];
+	size_t n;
+
+	CHECK_EQ_INT(path_canonicalize(in, sizeof(in), out, sizeof(out), &n),
+	    400);
+	CHECK(!path_is_canonical((const char *)in, sizeof(in)));
+}
+
+static void
+path_must_start_with_slash(void)
+{
+	CHECK_REJECT("", 400);
+	CHECK_REJECT("api", 400);
+	CHECK_REJECT("*", 400);
+	CHECK_REJECT("%2Fapi", 400);
+	CHECK_REJECT("http://x/", 400);
+}
+
+static void
+empty_segments_are_rejected(void)
+{
+	CHECK_REJECT("//", 400);
+	CHECK_REJECT("//api", 400);
+	CHECK_REJECT("/api//x", 400);
+	CHECK_REJECT("/api/x//", 400);
+	CHECK_REJECT("/;x/a", 400);
+	CHECK_REJECT("/a/;/b", 400);
+	CHECK_REJECT("/a/%3Bx", 400);
+}
+
+static void
+dot_segments_are_rejected_in_every_spelling(void)
+{
+	CHECK_REJECT("/.", 400);
+	CHECK_REJECT("/..", 400);
+	CHECK_REJECT("/./a", 400);
+	CHECK_REJECT("/a/../b", 400);
+	CHECK_REJECT("/a/..", 400);
+	CHECK_REJECT("/a/../", 400);
+	CHECK_REJECT("/a/.", 400);
+	CHECK_REJECT("/a/./", 400);
+	CHECK_REJECT("/%2e%2e/a", 400);
+	CHECK_REJECT("/%2E%2E/a", 400);
+	CHECK_REJECT("/.%2e/a", 400);
+	CHECK_REJECT("/%2E./a", 400);
+	CHECK_REJECT("/%2e", 400);
+	CHECK_REJECT("/a/..;/b", 400);
+	CHECK_REJECT("/a/.;/b", 400);
+	CHECK_REJECT("/a/..;x=1/b", 400);
+	CHECK_REJECT("/a/%2e%2e;/b", 400);
+	CHECK_REJECT("/a/..%3B/b", 400);
+	CHECK_REJECT("/a/..%3b/b", 400);
+	CHECK_REJECT("/api/issues/X/interactions/../accept", 400);
+}
+
+static void
+length_limit_answers_414(void)
+{
+	static char in[KH_PATH_MAX + 2];
+	static char dec[3 * KH_PATH_MAX + 1];
+	char small[8];
+	size_t n, i;
+
+	in[0] = '/';
+	memset(in + 1, 'a', KH_PATH_MAX - 1);
+	in[KH_PATH_MAX] = '\0';
+	CHECK_EQ_INT(canon(in), 0);			/* exactly the maximum */
+	CHECK(path_is_canonical(in, KH_PATH_MAX));
+	in[KH_PATH_MAX] = 'a';
+	in[KH_PATH_MAX + 1] = '\0';
+	CHECK_EQ_INT(canon(in), 414);
+	CHECK(!path_is_canonical(in, KH_PATH_MAX + 1));
+	/* The limit is on the canonical result, not the raw spelling. */
+	dec[0] = '/';
+	for (i = 0; i < KH_PATH_MAX - 1; i++)
+		memcpy(dec + 1 + 3 * i, "%61", 3);
+	dec[1 + 3 * (KH_PATH_MAX - 1)] = '\0';
+	CHECK_EQ_INT(canon(dec), 0);
+	CHECK_EQ_INT(strlen(canon_out), KH_PATH_MAX);
+	/* A small buffer: 414, not an overflow. */
+	CHECK_EQ_INT(path_canonicalize((const uint8_t *)"/abcdefgh", 9, small,
+	    sizeof(small), &n), 414);
+	CHECK_EQ_INT(path_canonicalize((const uint8_t *)"/%20%20", 7, small,
+	    sizeof(small), &n), 0);
+	CHECK_EQ_INT(path_canonicalize((const uint8_t *)"/%20%20", 7, small,
+	    7, &n), 414);
+	CHECK_EQ_INT(path_canonicalize((const uint8_t *)"/", 1, small, 0, &n),
+	    414);
+}
+
+static void
+is_canonical_accepts_only_fixed_points(void)
+{
+	CHECK(path_is_canonical("/api/agents/me", 14));
+	CHECK(path_is_canonical("/a%20b", 6));
+	CHECK(!path_is_canonical("/a%2a", 5));		/* lower-case hex */
+	CHECK(!path_is_canonical("/%61", 4));		/* encoded unreserved */
+	CHECK(!path_is_canonical("/a/../b", 7));
+	CHECK(!path_is_canonical("", 0));
+	CHECK(path_is_canonical("/a/b", 3));		/* "/a/": trailing slash */
+}
+
+static void
+canonicalization_is_idempotent(void)
+{
+	static const char *const inputs[] = {
+		"/", "/a%2a%3a", "/%7e%41b/", "/x;y=%2c", "/%252E", "/a/b/c/",
+		"/%2E%2E%2E", "/@:!", "/%e", "/a%20%20b",
+	};
+	char once[KH_PATH_MAX + 1], twice[KH_PATH_MAX + 1];
+	size_t i, n1, n2;
+
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		if (path_canonicalize((const uint8_t *)inputs[i],
+		    strlen(inputs[i]), once, sizeof(once), &n1) != 0)
+			continue;
+		CHECK_EQ_INT(path_canonicalize((const uint8_t *)once, n1,
+		    twice, sizeof(twice), &n2), 0);
+		CHECK_EQ_STR(twice, once);
+		CHECK(path_is_canonical(once, n1));
+	}
+}
+
+static void
+query_validation(void)
+{
+	CHECK(query_is_valid((const uint8_t *)"", 0));
+	CHECK(query_is_valid((const uint8_t *)"a=1&b=2", 7));
+	CHECK(query_is_valid((const uint8_t *)"a=%2F/?x", 8));
+	CHECK(query_is_valid((const uint8_t *)"q=%e2%80%ae", 11));
+	CHECK(!query_is_valid((const uint8_t *)"a b", 3));
+	CHECK(!query_is_valid((const uint8_t *)"a#b", 3));
+	CHECK(!query_is_valid((const uint8_t *)"a=%", 3));
+	CHECK(!query_is_valid((const uint8_t *)"a=%4", 4));
+	CHECK(!query_is_valid((const uint8_t *)"a=%zz", 5));
+	CHECK(!query_is_valid((const uint8_t *)"a=\xc3\xa9", 4));
+	CHECK(!query_is_valid((const uint8_t *)"a=\r\n", 4));
+	CHECK(!query_is_valid((const uint8_t *)"a\\b", 3));
+	CHECK(!query_is_valid((const uint8_t *)"a\0b", 3));
+}
+
+int
+main(void)
+{
+	plain_paths_are_unchanged();
+	encoded_unreserved_is_decoded();
+	other_encodings_get_uppercase_hex();
+	encoded_separators_are_rejected();
+	encoded_non_ascii_is_rejected();
+	invalid_percent_is_rejected();
+	raw_forbidden_bytes_are_rejected();
+	embedded_nul_is_rejected();
+	path_must_start_with_slash();
+	empty_segments_are_rejected();
+	dot_segments_are_rejected_in_every_spelling();
+	length_limit_answers_414();
+	is_canonical_accepts_only_fixed_points();
+	canonicalization_is_idempotent();
+	query_validation();
+	TEST_DONE();
+}
