@@ -21,6 +21,7 @@ child_config_encode(const struct child_config *c, struct wbuf *w)
 	msg_put_u8(w, c->do_chroot);
 	msg_put_cstr(w, c->chroot_dir);
 	msg_put_str(w, c->token, c->token_len);
+	msg_put_cstr(w, c->policy_name);
 }
 
 int
@@ -44,6 +45,7 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 	msg_get_u8(r, &chr);
 	msg_get_strbuf(r, c->chroot_dir, sizeof(c->chroot_dir));
 	msg_get_strbuf(r, c->token, sizeof(c->token));
+	msg_get_strbuf(r, c->policy_name, sizeof(c->policy_name));
 	if (msg_end(r) < 0)
 		return -1;
 	c->token_len = strlen(c->token);

@@ -11,6 +11,7 @@
  *   u8 do_chroot, str chroot_dir,     chroot when do_chroot
  *   str token                         the bridge token (NOT the credential:
  *                                     the sandbox holds it anyway)
+ *   str policy_name                   the policy's file name, for messages
  */
 #ifndef KH_CHILD_CONFIG_H
 #define KH_CHILD_CONFIG_H
@@ -43,6 +44,7 @@ struct child_config {
 	char chroot_dir[256];
 	char token[KH_TOKEN_MAX + 1];
 	size_t token_len;
+	char policy_name[256];
 };
 
 void child_config_encode(const struct child_config *c, struct wbuf *w);

@@ -196,6 +196,8 @@ serve_child_config(struct parent *p)
 	memcpy(cc->token, p->token.buf, p->token.len);
 	cc->token[p->token.len] = '\0';
 	cc->token_len = p->token.len;
+	snprintf(cc->policy_name, sizeof(cc->policy_name), "%s",
+	    cfg->policy_file);
 }
 
 static void

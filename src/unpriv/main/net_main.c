@@ -162,7 +162,7 @@ net_child(unsigned nlisten)
 
 	/* From here on every byte is parsed under the full sandbox. */
 	policy_init(&n->policy);
-	int errs = policy_compile("policy", text, len, &n->policy,
+	int errs = policy_compile(n->cfg.policy_name, text, len, &n->policy,
 	    net_diag_to_parent, NULL);
 	if (errs > 0) {
 		char why[64];
