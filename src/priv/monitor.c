@@ -101,12 +101,12 @@ monitor_send_error(struct child *c, uint64_t id, int status,
 	size_t n = 0;
 
 	strcpy(h[n].name, "content-type");
-	strcpy(h[n].value, "application/json");
+	h[n].value = (char *)"application/json";
 	h[n].vlen = strlen(h[n].value);
 	n++;
 	if (indeterminate) {
 		strcpy(h[n].name, "x-paperclip-bridge-outcome");
-		strcpy(h[n].value, "indeterminate");
+		h[n].value = (char *)"indeterminate";
 		h[n].vlen = strlen(h[n].value);
 		n++;
 	}
@@ -172,10 +172,11 @@ monitor_upstream_done(struct up_req *r, enum up_result res)
 			monitor_send_error(c, r->id, 409, mon_indeterminate, true);
 		break;
 	}
-	log_info("request id=%llu %s upstream=%s status=%ld bytes_out=%zu",
-	    (unsigned long long)r->id, r->method,
-	    res == UP_OK ? "ok" : "error", res == UP_OK ? r->status : 0L,
-	    r->resp_len);
+	log_info("request id=%llu peer=%s %s %s upstream=%s status=%ld "
+	    "bytes_in=%zu bytes_out=%zu ms=%lld", (unsigned long long)r->id,
+	    r->peer, r->method, r->path, up_result_name(res),
+	    res == UP_OK ? r->status : 0L, r->body_len, r->resp_len,
+	    (long long)(supervise_now_ms() - r->started_ms));
 	up_req_free(r);
 	if (c->ninflight == 0 && kh_parent->draining && kh_parent->child == c)
 		log_debug("drain: no request in flight");
@@ -429,8 +430,13 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		up_req_free(r);
 		return -1;
 	}
-	(void)peer;
-	(void)peerl;
+	memcpy(r->path, pathz, pl + 1);
+	if (peerl >= sizeof(r->peer))
+		peerl = sizeof(r->peer) - 1;
+	memcpy(r->peer, peer, peerl);
+	r->peer[peerl] = '\0';
+	log_sanitize(r->peer, peerl);
+	r->started_ms = supervise_now_ms();
 	if (blen > 0) {
 		r->body = malloc(blen);
 		if (r->body == NULL) {

@@ -308,6 +308,7 @@ serve_main(int argc, char **argv)
 		.run_id = cfg.run_id,
 		.timeout_ms = cfg.upstream_timeout_ms,
 		.max_response = cfg.max_response,
+		.max_connects = cfg.max_inflight,
 	};
 	p->up = upstream_new(p->base, &ucfg, &p->credential,
 	    (const struct policy **)&p->policy);

@@ -209,7 +209,9 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, upstream_timer_set);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
-	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 32L);
+	/* Keep one idle upstream connection per request that may be in
+	 * flight, so a full pipeline never reconnects. */
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_connects);
 	return up;
 fail:
 	upstream_free(up);
@@ -233,6 +235,21 @@ upstream_free(struct upstream *up)
 	free(up->origin);
 	free(up->base_path);
 	free(up);
+}
+
+const char *
+up_result_name(enum up_result res)
+{
+	switch (res) {
+	case UP_OK: return "ok";
+	case UP_UNREACHABLE: return "unreachable";
+	case UP_TIMEOUT_UNSENT: return "timeout-unsent";
+	case UP_TIMEOUT_SENT: return "timeout-sent";
+	case UP_TOO_LARGE: return "too-large";
+	case UP_FAILED: return "failed";
+	case UP_CANCELLED: return "cancelled";
+	}
+	return "?";
 }
 
 size_t
@@ -276,6 +293,8 @@ upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	const char *colon;
 
 	if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+		for (size_t i = 0; i < r->nresp_hdrs; i++)
+			free(r->resp_hdrs[i].value);
 		r->nresp_hdrs = 0;
 		return n;
 	}
@@ -301,11 +320,15 @@ upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	size_t vl = (size_t)(end - v);
 	if (!util_hvalue_forwardable(v, vl))
 		return n;	/* drop, never pass a bad value on */
-	struct up_hdr *h = &r->resp_hdrs[r->nresp_hdrs++];
+	struct up_hdr *h = &r->resp_hdrs[r->nresp_hdrs];
+	h->value = malloc(vl + 1);
+	if (h->value == NULL)
+		return 0;	/* abort the transfer: 502 */
 	memcpy(h->name, name, nl + 1);
 	memcpy(h->value, v, vl);
 	h->value[vl] = '\0';
 	h->vlen = vl;
+	r->nresp_hdrs++;
 	return n;
 }
 
@@ -448,6 +471,8 @@ up_req_free(struct up_req *r)
 	if (r->easy != NULL)
 		upstream_cancel(r);
 	curl_slist_free_all(r->hdrs);
+	for (size_t i = 0; i < r->nresp_hdrs; i++)
+		free(r->resp_hdrs[i].value);
 	free(r->url);
 	free(r->body);
 	free(r->resp_body);

@@ -27,7 +27,7 @@ enum up_result {
 
 struct up_hdr {
 	char name[KH_HNAME_MAX + 1];	/* lower-case */
-	char value[KH_HVALUE_MAX + 1];
+	char *value;			/* heap, NUL-terminated (or static) */
 	size_t vlen;
 };
 
@@ -38,6 +38,9 @@ struct up_req {
 	uint64_t id;
 	void *owner;			/* the child the request came from */
 	char method[KH_METHOD_MAX + 1];
+	char path[KH_PATH_MAX + 1];	/* canonical, for the log */
+	char peer[64];			/* printable, for the log */
+	int64_t started_ms;
 	char *url;
 	struct curl_slist *hdrs;
 	uint8_t *body;			/* request body (owned) */
@@ -61,6 +64,7 @@ struct upstream_cfg {
 	const char *run_id;
 	uint32_t timeout_ms;
 	uint64_t max_response;
+	uint32_t max_connects;		/* idle upstream connections kept */
 };
 
 /* Validate the base URL (http/https, host, no userinfo/query/fragment)
@@ -79,5 +83,6 @@ int upstream_start(struct upstream *up, struct up_req *r, const char *path,
 void upstream_cancel(struct up_req *r);
 void up_req_free(struct up_req *r);
 size_t upstream_active(const struct upstream *up);
+const char *up_result_name(enum up_result res);
 
 #endif

@@ -539,8 +539,8 @@ conn_deliver(struct net *n, uint64_t id, struct msg_reader *r)
 		return;		/* the client left */
 	}
 	c->pending = NULL;
-	log_info("peer=%s %s %s -> %u", c->peer, c->req.method, c->req.path,
-	    status);
+	/* The parent logs forwarded requests; the child logs only what it
+	 * decides itself (denials, errors). */
 	respond_write(c, status, names, values, vlens, nh, body, blen);
 	conn_arm(c, n->cfg.idle_timeout_ms);
 }
