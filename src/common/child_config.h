@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "wire.h"
 
 #define KH_LISTENERS_MAX  8u

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "log.h"
 
 static const char *log_prog = "keyhole";

@@ -24,7 +24,7 @@
  */
 #include <string.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "path.h"
 
 static const char path_hex_digits[] = "0123456789ABCDEF";

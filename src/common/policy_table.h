@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "wire.h"
 
 enum pol_seg_kind {

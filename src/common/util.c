@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "util.h"
 
 bool

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "wire.h"
 
 void

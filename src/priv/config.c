@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "limits.h"
+#include "kh_limits.h"
 #include "util.h"
 
 void

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "secret.h"
 
 static int

@@ -11,7 +11,7 @@
 
 #include <event2/event.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "policy_table.h"
 #include "secret.h"
 

@@ -81,6 +81,7 @@ conn_reset_request(struct conn *c)
 	free(c->head);
 	c->head = NULL;
 	c->head_len = 0;
+	c->head_scanned = 0;
 	memset(&c->req, 0, sizeof(c->req));
 	if (c->body != NULL)
 		evbuffer_drain(c->body, evbuffer_get_length(c->body));
@@ -172,12 +173,15 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		conn_arm(c, n->cfg.head_timeout_ms);
 	}
 	p = evbuffer_pullup(in, (ssize_t)take);
-	r = http_head_end(p, take, &n->lim, &hl);
+	r = http_head_end_from(p, take, c->head_scanned > 0 ?
+	    c->head_scanned - 1 : 0, &n->lim, &hl);
 	if (r == HTTP_NEED_MORE) {
+		c->head_scanned = take;
 		if (take >= n->lim.max_head)
 			conn_fail(c, 431, conn_status_message(431));
 		return false;
 	}
+	c->head_scanned = 0;
 	if (r != HTTP_OK) {
 		conn_fail(c, r, conn_status_message(r));
 		return false;

@@ -140,13 +140,22 @@ int
 http_head_end(const uint8_t *buf, size_t len, const struct http_limits *lim,
     size_t *head_len)
 {
+	return http_head_end_from(buf, len, 0, lim, head_len);
+}
+
+int
+http_head_end_from(const uint8_t *buf, size_t len, size_t from,
+    const struct http_limits *lim, size_t *head_len)
+{
 	/* Only the first max_head bytes are ever looked at, including the
 	 * CR lookahead, so the answer for a prefix never contradicts the
 	 * answer for the whole input. */
 	size_t scan = len < lim->max_head ? len : lim->max_head;
 	size_t i;
 
-	for (i = 0; i < scan; i++) {
+	/* Every look-back (buf[i-1], buf[i-2]) stays inside buf, so starting
+	 * at `from` gives the same answer as starting at 0. */
+	for (i = from; i < scan; i++) {
 		uint8_t ch = buf[i];
 
 		if (ch == '\0')

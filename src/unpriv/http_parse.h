@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 
 #define HTTP_OK        0
 #define HTTP_NEED_MORE (-1)
@@ -62,6 +62,16 @@ struct http_req {
  * empty lines before the request line are NOT tolerated (400).
  */
 int http_head_end(const uint8_t *buf, size_t len,
+    const struct http_limits *lim, size_t *head_len);
+
+/*
+ * The same, resuming a scan: buf[0..from) must have been scanned before
+ * (by a call that returned HTTP_NEED_MORE on a buffer of at least from+1
+ * bytes), so a caller that re-scans after each read does linear, not
+ * quadratic, work.  Pass from = previous length - 1 (the last byte may be
+ * a CR whose LF had not arrived).
+ */
+int http_head_end_from(const uint8_t *buf, size_t len, size_t from,
     const struct http_limits *lim, size_t *head_len);
 
 /*

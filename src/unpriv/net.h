@@ -43,6 +43,7 @@ struct conn {
 	struct event *timer;
 	enum conn_phase phase;
 	char peer[64];
+	size_t head_scanned;		/* input bytes already scanned */
 	uint8_t *head;			/* copy of the current head */
 	size_t head_len;
 	struct http_req req;

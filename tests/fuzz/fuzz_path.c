@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "path.h"
 
 static int

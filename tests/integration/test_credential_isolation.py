@@ -78,6 +78,10 @@ class CredentialIsolationTest(KeyholeTestCase):
                         "so the scan proves nothing (%r)" % (needles[1:], stats))
         self.assertNotIn(cred, found, "credential found in the child's memory at %s"
                          % found.get(cred))
+        # And the same scan does find it where it must be: in the parent.
+        pfound, pstats = khtest.scan_process_memory(self.kh.pid, [cred])
+        self.assertIn(cred, pfound, "memory scan control failed: the credential is not "
+                      "found in the parent either (%r)" % pstats)
 
     def test_credential_never_in_child_memory(self):
         self.start()

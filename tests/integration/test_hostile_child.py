@@ -84,9 +84,11 @@ class HostileChildTest(KeyholeTestCase):
             if time.monotonic() >= deadline:
                 if what is None:
                     return
-                self.fail("timed out after %.1f s waiting for %s; keyhole %s; stderr:\n%s"
+                self.fail("timed out after %.1f s waiting for %s; keyhole %s; upstream "
+                          "received %r; stderr:\n%s"
                           % (timeout, what, "alive" if self.kh.alive() else
-                             "exited %r" % self.kh.proc.returncode, self.kh.output_text()[-4000:]))
+                             "exited %r" % self.kh.proc.returncode, self.up.snapshot(),
+                             self.kh.output_text()[-4000:]))
             time.sleep(0.02)
 
     def assertParentAlive(self):

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "kh_limits.h"
 #include "log.h"
 #include "policy_compile.h"
 #include "policy_table.h"

@@ -10,7 +10,7 @@
 
 #include "http_parse.h"
 #include "kh_test.h"
-#include "limits.h"
+#include "kh_limits.h"
 
 #define HOST "Host: example\r\n"
 #define END "\r\n"
@@ -1087,9 +1087,44 @@ chunked_yields_one_span_per_call(void)
 	CHECK_EQ_INT(c.total, 5);
 }
 
+/* Resuming the head scan after each byte gives exactly the answer of one
+ * scan over the whole input (the connection code relies on it to stay
+ * linear), including bare CR/LF split across reads. */
+static void
+head_end_resume_agrees_with_whole_scan(void)
+{
+	static const char *const inputs[] = {
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest",
+		"GET / HTTP/1.1\r\nHost: a\r\n\rX",
+		"GET / HTTP/1.1\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\r\n\r\n",
+		"\r\nGET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: 1\r\n",
+	};
+	struct http_limits lim = { 64, 16, 1024 };
+
+	for (size_t k = 0; k < sizeof(inputs) / sizeof(inputs[0]); k++) {
+		const uint8_t *in = (const uint8_t *)inputs[k];
+		size_t len = strlen(inputs[k]), whole_len = 0, inc_len = 0;
+		size_t scanned = 0;
+		int whole = http_head_end(in, len, &lim, &whole_len), inc = 0;
+		for (size_t n = 1; n <= len; n++) {
+			inc = http_head_end_from(in, n, scanned ? scanned - 1 : 0,
+			    &lim, &inc_len);
+			if (inc != HTTP_NEED_MORE)
+				break;
+			scanned = n;
+		}
+		CHECK_EQ_INT(inc, whole);
+		if (whole == HTTP_OK)
+			CHECK_EQ_INT(inc_len, whole_len);
+	}
+}
+
 int
 main(void)
 {
+	head_end_resume_agrees_with_whole_scan();
 	head_end_finds_blank_line();
 	head_end_rejects_bare_lf_immediately();
 	head_end_rejects_bare_cr_immediately();

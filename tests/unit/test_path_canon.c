@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "kh_test.h"
-#include "limits.h"
+#include "kh_limits.h"
 #include "path.h"
 
 static char canon_out[KH_PATH_MAX + 1];

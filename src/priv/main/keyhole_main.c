@@ -6,7 +6,7 @@
  *                             text is parsed only by keyhole-net, so this
  *                             execs `keyhole-net check-policy FILE`.
  */
-#include <linux/limits.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

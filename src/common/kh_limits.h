@@ -5,8 +5,8 @@
  * socketpair; defaults (KH_DEF_*) are what an operator gets without options
  * and must stay at or below the matching maximum.
  */
-#ifndef KH_LIMITS_H
-#define KH_LIMITS_H
+#ifndef KH_KH_LIMITS_H
+#define KH_KH_LIMITS_H
 
 /* Wire: largest message on the socketpair, in bytes, header included.
  * Must hold the largest body (KH_BODY_MAX) or response (KH_RESPONSE_MAX)
