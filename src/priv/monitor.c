@@ -326,7 +326,8 @@ mon_request_header(struct parent *p, struct msg_reader *rd, struct up_req *r,
 		return -1;
 	}
 	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
-		if (strncmp(s->data, name, nl) == 0 && s->data[nl] == ':') {
+		if (strncmp(s->data, name, nl) == 0 &&
+		    (s->data[nl] == ':' || s->data[nl] == ';')) {
 			*why = "duplicate header";
 			return -1;
 		}
