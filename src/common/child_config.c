@@ -22,12 +22,16 @@ child_config_encode(const struct child_config *c, struct wbuf *w)
 	msg_put_cstr(w, c->chroot_dir);
 	msg_put_str(w, c->token, c->token_len);
 	msg_put_cstr(w, c->policy_name);
+	msg_put_u8(w, c->queue);
+	msg_put_u8(w, c->queue_inotify);
+	msg_put_u32(w, c->queue_poll_ms);
+	msg_put_u8(w, c->queue_chroot);
 }
 
 int
 child_config_decode(struct msg_reader *r, struct child_config *c)
 {
-	uint8_t drop, chr;
+	uint8_t drop, chr, q, qi, qc;
 
 	memset(c, 0, sizeof(*c));
 	msg_get_u32(r, &c->max_conns);
@@ -46,8 +50,17 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 	msg_get_strbuf(r, c->chroot_dir, sizeof(c->chroot_dir));
 	msg_get_strbuf(r, c->token, sizeof(c->token));
 	msg_get_strbuf(r, c->policy_name, sizeof(c->policy_name));
+	msg_get_u8(r, &q);
+	msg_get_u8(r, &qi);
+	msg_get_u32(r, &c->queue_poll_ms);
+	msg_get_u8(r, &qc);
 	if (msg_end(r) < 0)
 		return -1;
+	if (q > 1 || qi > 1 || qc > 1 || (!q && (qi || qc)))
+		return -1;
+	c->queue = q != 0;
+	c->queue_inotify = qi != 0;
+	c->queue_chroot = qc != 0;
 	c->token_len = strlen(c->token);
 	c->drop_user = drop != 0;
 	c->do_chroot = chr != 0;
@@ -61,7 +74,11 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 	    c->head_timeout_ms == 0 || c->head_timeout_ms > KH_TIMEOUT_MAX_MS ||
 	    c->body_timeout_ms == 0 || c->body_timeout_ms > KH_TIMEOUT_MAX_MS ||
 	    c->idle_timeout_ms == 0 || c->idle_timeout_ms > KH_TIMEOUT_MAX_MS ||
-	    c->nlisteners == 0 || c->nlisteners > KH_LISTENERS_MAX ||
+	    (c->nlisteners == 0 && !c->queue) ||
+	    c->nlisteners > KH_LISTENERS_MAX ||
+	    (c->queue && (c->queue_poll_ms == 0 ||
+	    c->queue_poll_ms > KH_QUEUE_POLL_MAX_MS)) ||
+	    (c->queue_chroot && c->do_chroot) ||
 	    c->token_len < KH_TOKEN_MIN ||
 	    (c->do_chroot && c->chroot_dir[0] != '/') ||
 	    (c->drop_user && (c->uid == 0 || c->gid == 0)))

@@ -12,6 +12,13 @@
  *   str token                         the bridge token (NOT the credential:
  *                                     the sandbox holds it anyway)
  *   str policy_name                   the policy's file name, for messages
+ *   u8 queue, u8 queue_inotify,       queue_v1 transport: fds 13-15 hold
+ *   u32 queue_poll_ms, u8 queue_chroot  requests/, processing/, responses/;
+ *                                     fd 16 an inotify instance watching
+ *                                     requests/ (when queue_inotify); fd 17
+ *                                     the queue directory itself, which
+ *                                     the child chroots into and closes
+ *                                     (when queue_chroot, i.e. root)
  */
 #ifndef KH_CHILD_CONFIG_H
 #define KH_CHILD_CONFIG_H
@@ -26,6 +33,14 @@
 #define KH_CHILD_FD_PARENT 3	/* socketpair end */
 #define KH_CHILD_FD_POLICY 4	/* policy text, read to EOF then closed */
 #define KH_CHILD_FD_LISTEN 5	/* first listening socket */
+/* queue_v1: fixed numbers above the listener range, so the child's seccomp
+ * filter can name them (openat/renameat/unlinkat only relative to these). */
+#define KH_CHILD_FD_QREQ   (KH_CHILD_FD_LISTEN + (int)KH_LISTENERS_MAX)	/* 13 */
+#define KH_CHILD_FD_QPROC  (KH_CHILD_FD_QREQ + 1)	/* processing/ */
+#define KH_CHILD_FD_QRESP  (KH_CHILD_FD_QREQ + 2)	/* responses/ */
+#define KH_CHILD_FD_QNOTIFY (KH_CHILD_FD_QREQ + 3)	/* inotify on requests/ */
+#define KH_CHILD_FD_QROOT  (KH_CHILD_FD_QREQ + 4)	/* the queue dir (chroot) */
+#define KH_CHILD_FD_LAST   KH_CHILD_FD_QROOT
 
 struct child_config {
 	uint32_t max_conns;
@@ -45,6 +60,10 @@ struct child_config {
 	char token[KH_TOKEN_MAX + 1];
 	size_t token_len;
 	char policy_name[256];
+	bool queue;			/* queue_v1 transport on */
+	bool queue_inotify;		/* fd 16 is an inotify instance */
+	uint32_t queue_poll_ms;		/* scan interval without inotify */
+	bool queue_chroot;		/* chroot into fd 17 (root only) */
 };
 
 void child_config_encode(const struct child_config *c, struct wbuf *w);

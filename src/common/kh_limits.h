@@ -76,6 +76,45 @@
 /* One log line from the child, bytes. */
 #define KH_LOG_MAX            2048u
 
+/* queue_v1 transport (Paperclip's file queue).  A request id is the file
+ * name's stem: Paperclip's gateway uses a UUID (36 bytes); 56 leaves room
+ * and keeps "queue:<id>" within the parent's 64-byte peer field. */
+#define KH_QUEUE_ID_MAX        56u
+/* A request file may hold the body JSON-escaped (up to 6 bytes per body
+ * byte) plus metadata: Paperclip's own envelope bound
+ * (sandboxBridgeEnvelopeLimit), checked with fstat before any byte is read. */
+#define KH_QUEUE_ENVELOPE_SLACK (64u * 1024)
+#define KH_QUEUE_ENVELOPE_MAX(body) (6ull * (body) + KH_QUEUE_ENVELOPE_SLACK)
+/* A response file: the body is written as a plain JSON string only when
+ * that costs at most 2 bytes per byte (valid UTF-8, no control but
+ * TAB/LF/CR), else base64; so this bounds it, and the child's
+ * RLIMIT_FSIZE is set to it. */
+#define KH_QUEUE_RESPONSE_FILE_MAX (2ull * KH_RESPONSE_MAX + KH_QUEUE_ENVELOPE_SLACK)
+/* Polling interval when inotify is not used (Paperclip:
+ * PAPERCLIP_BRIDGE_POLL_INTERVAL_MS, default 100), milliseconds. */
+#define KH_DEF_QUEUE_POLL_MS   100u
+#define KH_QUEUE_POLL_MAX_MS   60000u
+/* With inotify, a full rescan this often anyway (files made by link(),
+ * events lost to a full inotify queue), milliseconds. */
+#define KH_QUEUE_RESCAN_MS     2000u
+/* Directory entries looked at per scan: a sandbox that floods requests/
+ * costs bounded work per pass (the next pass continues). */
+#define KH_QUEUE_SCAN_MAX      1024u
+
+/* keyhole-gateway (in the sandbox).  Defaults mirror Paperclip's gateway
+ * (sandbox-callback-bridge.ts); maxima bound what an environment can ask. */
+#define KH_GW_DEF_BODY         (10u * 1024 * 1024 + 64u * 1024)
+#define KH_GW_BODY_MAX         (64u * 1024 * 1024)
+#define KH_GW_DEF_QUEUE_DEPTH  64u
+#define KH_GW_QUEUE_DEPTH_MAX  4096u
+#define KH_GW_DEF_TIMEOUT_MS   30000u
+#define KH_GW_DEF_POLL_MS      100u
+/* A request file older than the response deadline plus this is an orphan
+ * (Paperclip's stale sweep), milliseconds. */
+#define KH_GW_STALE_SLACK_MS   2000u
+/* Client connections the gateway serves at once; beyond it: 503. */
+#define KH_GW_CONNS_MAX        256u
+
 /* Child restart back-off, milliseconds: doubles from MIN to MAX. */
 #define KH_RESTART_MIN_MS     100u
 #define KH_RESTART_MAX_MS     30000u

@@ -18,6 +18,7 @@ config_usage(FILE *f)
 {
 	fprintf(f,
 "usage: keyhole serve --policy FILE --upstream URL [options]\n"
+"       keyhole gateway            (in the sandbox; see keyhole-gateway --help)\n"
 "       keyhole check-policy FILE\n"
 "       keyhole --help | --version\n"
 "\n"
@@ -40,6 +41,14 @@ config_usage(FILE *f)
 "                           $PAPERCLIP_BRIDGE_HOST/$PAPERCLIP_BRIDGE_PORT);\n"
 "                           port 0 picks a free port\n"
 "  --listen unix:PATH       Unix-domain socket instead\n"
+"  --queue-dir DIR          serve Paperclip's queue_v1 file transport from DIR\n"
+"                           (requests/, responses/, processing/, logs/ are\n"
+"                           created if missing); without --listen, no HTTP\n"
+"                           listener is opened\n"
+"  --queue-watch inotify|poll  how new request files are noticed (default\n"
+"                           inotify, polling if inotify is unavailable)\n"
+"  --queue-poll-ms MS       polling interval (default %u;\n"
+"                           $PAPERCLIP_BRIDGE_POLL_INTERVAL_MS)\n"
 "  --ready-file FILE        write {pid,host,port,baseUrl,startedAt} once serving\n"
 "  --user NAME              unprivileged user for the child when run as root\n"
 "                           (default nobody)\n"
@@ -62,7 +71,7 @@ config_usage(FILE *f)
 "                           requests (default %u)\n"
 "  --net-binary PATH        run PATH as the child (tests only)\n"
 "  -v, --verbose            debug logging\n",
-	    KH_TOKEN_MIN, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
+	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
 	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_DEF_CONNS, KH_DEF_HEAD,
 	    KH_HEAD_MAX, KH_DEF_HEADERS, KH_HEADERS_MAX,
 	    KH_DEF_UPSTREAM_TIMEOUT_MS, KH_DEF_HEAD_TIMEOUT_MS,
@@ -127,7 +136,7 @@ enum {
 	OPT_LISTEN, OPT_READY, OPT_USER, OPT_CHROOT, OPT_CA, OPT_MAXBODY,
 	OPT_MAXRESP, OPT_INFLIGHT, OPT_CONNS, OPT_HEAD, OPT_HEADERS,
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
-	OPT_NETBIN,
+	OPT_NETBIN, OPT_QDIR, OPT_QWATCH, OPT_QPOLL,
 };
 
 static const struct option config_opts[] = {
@@ -153,6 +162,9 @@ static const struct option config_opts[] = {
 	{ "idle-timeout-ms", required_argument, NULL, OPT_ITIMEOUT },
 	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
 	{ "net-binary", required_argument, NULL, OPT_NETBIN },
+	{ "queue-dir", required_argument, NULL, OPT_QDIR },
+	{ "queue-watch", required_argument, NULL, OPT_QWATCH },
+	{ "queue-poll-ms", required_argument, NULL, OPT_QPOLL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -173,6 +185,10 @@ config_env(struct kh_config *cfg)
 		cfg->upstream_timeout_ms = (uint32_t)config_num(
 		    "PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS", v, 1,
 		    KH_TIMEOUT_MAX_MS);
+	if ((v = getenv("PAPERCLIP_BRIDGE_POLL_INTERVAL_MS")) && *v)
+		cfg->queue_poll_ms = (uint32_t)config_num(
+		    "PAPERCLIP_BRIDGE_POLL_INTERVAL_MS", v, 1,
+		    KH_QUEUE_POLL_MAX_MS);
 }
 
 static void
@@ -212,6 +228,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->idle_timeout_ms = KH_DEF_IDLE_TIMEOUT_MS;
 	cfg->drain_ms = KH_DEF_DRAIN_MS;
 	cfg->chroot_dir = "/run/keyhole/empty";
+	cfg->queue_poll_ms = KH_DEF_QUEUE_POLL_MS;
 	config_env(cfg);
 
 	optind = 1;
@@ -228,6 +245,25 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		case OPT_CHROOT: cfg->chroot_dir = optarg; break;
 		case OPT_CA: cfg->ca_file = optarg; break;
 		case OPT_NETBIN: cfg->net_binary = optarg; break;
+		case OPT_QDIR:
+			if (optarg[0] != '/')
+				config_die("--queue-dir %s: give an absolute path",
+				    optarg);
+			cfg->queue_dir = optarg;
+			break;
+		case OPT_QWATCH:
+			if (strcmp(optarg, "poll") == 0)
+				cfg->queue_poll = true;
+			else if (strcmp(optarg, "inotify") == 0)
+				cfg->queue_poll = false;
+			else
+				config_die("--queue-watch %s: use inotify or poll",
+				    optarg);
+			break;
+		case OPT_QPOLL:
+			cfg->queue_poll_ms = (uint32_t)config_num(
+			    "--queue-poll-ms", optarg, 1, KH_QUEUE_POLL_MAX_MS);
+			break;
 		case OPT_MAXBODY:
 			cfg->max_body = config_num("--max-body", optarg, 0,
 			    KH_BODY_MAX);
@@ -285,6 +321,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)
 		config_die("--upstream URL is required");
-	if (cfg->nlisten == 0)
+	/* The queue transport alone needs no listener. */
+	if (cfg->nlisten == 0 && cfg->queue_dir == NULL)
 		config_env_listen(cfg);
 }

@@ -27,6 +27,9 @@ struct kh_config {
 	const char *chroot_dir;
 	const char *ca_file;
 	const char *net_binary;		/* NULL: keyhole-net beside keyhole */
+	const char *queue_dir;		/* queue_v1 transport, or NULL */
+	bool queue_poll;		/* --queue-watch poll: no inotify */
+	uint32_t queue_poll_ms;
 	size_t nlisten;
 	struct listen_spec listen[KH_LISTENERS_MAX];
 	uint64_t max_body;

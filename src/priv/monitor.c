@@ -289,8 +289,12 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 				log_info("serving on http://%s:%u", s->host,
 				    s->port);
 		}
-		if (p->cfg->ready_file != NULL &&
-		    listen_write_ready(p->cfg->ready_file, &p->listeners[0]) < 0)
+		if (p->cfg->queue_dir != NULL)
+			log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
+			    p->ccfg.queue_inotify ? "inotify" : "polling");
+		if (p->cfg->ready_file != NULL && (p->nlisteners > 0 ?
+		    listen_write_ready(p->cfg->ready_file, &p->listeners[0]) :
+		    queue_write_ready(p->cfg->ready_file, p->cfg->queue_dir)) < 0)
 			log_error("cannot write ready file %s",
 			    p->cfg->ready_file);
 	}

@@ -6,6 +6,7 @@
  *   monitor.c    frames from the child: decode, dispatch table, handlers
  *   upstream.c   libcurl forwarding
  *   sandbox_priv.c  the parent's own confinement
+ *   queue_dirs.c the queue_v1 transport's directories (opened once)
  */
 #ifndef KH_PRIV_H
 #define KH_PRIV_H
@@ -66,6 +67,9 @@ struct parent {
 	struct event *drain_ev;
 	bool ready_written;
 	int exit_code;
+	/* queue_v1: requests/, processing/, responses/, inotify, the queue
+	 * directory; -1 when absent (child_config.h's fds 13-17). */
+	int queue_fds[5];
 };
 
 extern struct parent *kh_parent;
@@ -85,6 +89,10 @@ void monitor_abort_inflight(struct parent *p, struct child *c, bool answer);
 
 /* sandbox_priv.c */
 int sandbox_priv_enter(struct parent *p);
+
+/* queue_dirs.c */
+int queue_dirs_open(struct parent *p);
+int queue_write_ready(const char *path, const char *queue_dir);
 
 /* serve.c */
 int serve_main(int argc, char **argv);

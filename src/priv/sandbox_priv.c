@@ -59,13 +59,19 @@ static const char *const sandbox_priv_allowed[] = {
 	"nanosleep", "gettimeofday", "time", "uname", "sysinfo",
 	"sched_getaffinity", "sched_yield", "exit", "exit_group",
 	"prlimit64", "getrlimit", "arch_prctl", "prctl",
-	/* what the exec'd child does before its own filter is installed */
-	"chroot", "chdir", "setgroups",
+	/* what the exec'd child does before its own filter is installed
+	 * (fchdir: into the queue directory to chroot there; landlock_*:
+	 * the queue transport's file-system confinement) */
+	"chroot", "chdir", "fchdir", "setgroups",
+	"landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
 	"setresuid", "setresgid", "setuid", "setgid", "capget", "capset",
 	"seccomp", "setrlimit",
 	/* what the child does while serving (its filter stacks on this one,
 	 * so everything it needs must pass here too) */
 	"accept4", "accept",
+	/* the queue transport's child: claim (renameat2 NOREPLACE), release
+	 * (unlinkat); its own filter limits both to the queue fds */
+	"renameat2", "unlinkat",
 	NULL,
 };
 

@@ -144,6 +144,13 @@ serve_child_identity(struct parent *p)
 	cc->drop_user = true;
 	cc->uid = pw->pw_uid;
 	cc->gid = pw->pw_gid;
+	/* With the queue transport the child needs the queue directory and
+	 * nothing else: it chroots into it (by fd) instead of the empty
+	 * directory. */
+	if (p->cfg->queue_dir != NULL) {
+		cc->queue_chroot = true;
+		return 0;
+	}
 
 	const char *dir = p->cfg->chroot_dir;
 	if (dir[0] != '/' || strlen(dir) >= sizeof(cc->chroot_dir)) {
@@ -292,6 +299,16 @@ serve_main(int argc, char **argv)
 	    serve_child_identity(p) < 0 ||
 	    serve_open_child_binary(p) < 0)
 		return 1;
+	for (size_t i = 0; i < 5; i++)
+		p->queue_fds[i] = -1;
+	if (cfg.queue_dir != NULL && queue_dirs_open(p) < 0)
+		return 1;
+	if (!p->ccfg.queue_chroot && p->queue_fds[4] >= 0) {
+		/* Not root: no chroot, so the child needs no fd of the queue
+		 * directory itself. */
+		close(p->queue_fds[4]);
+		p->queue_fds[4] = -1;
+	}
 	if (listen_open(&cfg, p->listeners, &p->nlisteners) < 0)
 		return 1;
 	serve_child_config(p);

@@ -5,7 +5,8 @@
  * parent across restarts.
  *
  * The child's fds are fixed (child_config.h): 0-2 /dev/null, 3 the
- * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners.
+ * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners,
+ * 13-17 the queue transport's directories (queue_dirs.c).
  * Its environment is empty.
  */
 #include <errno.h>
@@ -65,7 +66,7 @@ supervise_policy_memfd(const struct parent *p)
 static void __attribute__((noreturn))
 supervise_exec_child(const struct parent *p, int sock, int polfd)
 {
-	int src[3 + KH_LISTENERS_MAX], n = 0, devnull;
+	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5];
 	char nbuf[4];
 	char *const argv[] = { "keyhole-net", "child", nbuf, NULL };
 	char *const envp[] = { NULL };
@@ -90,6 +91,12 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (int i = 0; i < n; i++)
 		if (src[i] < 0)
 			_exit(127);
+	for (int i = 0; i < 5; i++) {
+		qsrc[i] = -1;
+		if (p->queue_fds[i] >= 0 &&
+		    (qsrc[i] = fcntl(p->queue_fds[i], F_DUPFD, 64)) < 0)
+			_exit(127);
+	}
 	if (dup2(src[0], 0) < 0 || dup2(src[0], 1) < 0 || dup2(src[0], 2) < 0 ||
 	    dup2(src[1], KH_CHILD_FD_PARENT) < 0 ||
 	    dup2(src[2], KH_CHILD_FD_POLICY) < 0)
@@ -97,10 +104,18 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (size_t i = 0; i < p->nlisteners; i++)
 		if (dup2(src[3 + i], KH_CHILD_FD_LISTEN + (int)i) < 0)
 			_exit(127);
+	for (int i = 0; i < 5; i++)
+		if (qsrc[i] >= 0 && dup2(qsrc[i], KH_CHILD_FD_QREQ + i) < 0)
+			_exit(127);
 	/* dup2 clears FD_CLOEXEC on the targets; close everything else but
 	 * the binary to exec (close-on-exec itself). */
-	syscall(SYS_close_range, KH_CHILD_FD_LISTEN + (unsigned)p->nlisteners,
-	    KH_EXE_FD - 1, 0);
+	if (KH_CHILD_FD_LISTEN + (int)p->nlisteners < KH_CHILD_FD_QREQ)
+		syscall(SYS_close_range, KH_CHILD_FD_LISTEN +
+		    (unsigned)p->nlisteners, KH_CHILD_FD_QREQ - 1, 0);
+	for (int i = 0; i < 5; i++)
+		if (qsrc[i] < 0)
+			close(KH_CHILD_FD_QREQ + i);
+	syscall(SYS_close_range, KH_CHILD_FD_LAST + 1, KH_EXE_FD - 1, 0);
 	syscall(SYS_close_range, KH_EXE_FD + 1, ~0U, 0);
 	nbuf[0] = (char)('0' + p->nlisteners);
 	nbuf[1] = '\0';

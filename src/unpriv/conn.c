@@ -536,6 +536,13 @@ conn_deliver(struct net *n, uint64_t id, struct msg_reader *r)
 		log_error("malformed response frame from the parent");
 		_exit(1);
 	}
+	if (p->qitem != NULL) {
+		queue_deliver(n, p->qitem, status, names, values, vlens, nh,
+		    body, blen);
+		free(p);
+		conn_maybe_exit(n);
+		return;
+	}
 	struct conn *c = p->conn;
 	free(p);
 	if (c == NULL) {

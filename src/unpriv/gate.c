@@ -43,18 +43,24 @@ gate_token_ok(const struct conn *c)
 	    (const uint8_t *)n->cfg.token, n->cfg.token_len);
 }
 
-/* application/json, optionally with parameters (; charset=utf-8). */
-static bool
-gate_is_json(const struct http_field *ct)
+/* application/json, optionally with parameters (; charset=utf-8).  The
+ * queue transport applies the same rule. */
+bool
+gate_ctype_is_json(const char *v, size_t len)
 {
 	static const char want[] = "application/json";
 	size_t n = sizeof(want) - 1;
 
-	if (ct == NULL || ct->vlen < n ||
-	    strncasecmp((const char *)ct->value, want, n) != 0)
+	if (v == NULL || len < n || strncasecmp(v, want, n) != 0)
 		return false;
-	return ct->vlen == n || ct->value[n] == ';' || ct->value[n] == ' ' ||
-	    ct->value[n] == '\t';
+	return len == n || v[n] == ';' || v[n] == ' ' || v[n] == '\t';
+}
+
+static bool
+gate_is_json(const struct http_field *ct)
+{
+	return ct != NULL && gate_ctype_is_json((const char *)ct->value,
+	    ct->vlen);
 }
 
 static bool

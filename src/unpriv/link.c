@@ -108,6 +108,8 @@ link_dispatch(struct net *n, const struct msg_hdr *h, const uint8_t *payload)
 			link_die("unexpected POLICY_OK");
 		n->serving = true;
 		conn_listen_enable(n);
+		if (n->cfg.queue)
+			queue_start(n);
 		log_debug("serving");
 		break;
 	case MSG_RESPONSE:
@@ -118,6 +120,7 @@ link_dispatch(struct net *n, const struct msg_hdr *h, const uint8_t *payload)
 	case MSG_SHUTDOWN:
 		if (msg_end(&r) < 0)
 			link_die("malformed SHUTDOWN");
+		queue_shutdown(n);
 		conn_shutdown(n);
 		break;
 	default:

@@ -10,6 +10,8 @@
  *   respond.c        HTTP responses and JSON error bodies
  *   http_parse.c     the strict HTTP/1.1 parser
  *   policy_compile.c the policy text compiler
+ *   queue.c          the queue_v1 transport: request files in, response
+ *                    files out (queue_envelope.c parses one file)
  */
 #ifndef KH_NET_H
 #define KH_NET_H
@@ -57,9 +59,13 @@ struct conn {
 
 /* A request with the parent.  Outlives its connection if the client goes
  * away, so the parent's answer still finds (and drops) it. */
+struct qitem;
+struct queue;
+
 struct pending {
 	uint64_t id;
 	struct conn *conn;		/* NULL once the client is gone */
+	struct qitem *qitem;		/* queue_v1 request, or NULL */
 	struct pending *next;
 };
 
@@ -79,6 +85,7 @@ struct net {
 	struct pending *pending;
 	size_t npending;
 	uint64_t next_id;
+	struct queue *queue;		/* queue_v1 transport, or NULL */
 };
 
 extern struct net *kh_net;
@@ -103,6 +110,14 @@ void conn_maybe_exit(struct net *n);
  * request.  Each returns 0 to go on, or an HTTP status already answered. */
 int gate_head(struct conn *c);
 int gate_request(struct conn *c);
+bool gate_ctype_is_json(const char *v, size_t len);
+
+/* queue.c */
+void queue_start(struct net *n);
+void queue_shutdown(struct net *n);
+void queue_deliver(struct net *n, struct qitem *q, int status,
+    const char *const *names, const char *const *values, const size_t *vlens,
+    size_t nh, const uint8_t *body, size_t blen);
 
 /* respond.c */
 void respond_error(struct conn *c, int status, const char *message);

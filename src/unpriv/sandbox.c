@@ -1,12 +1,15 @@
 /*
  * keyhole-net confinement, in DESIGN.md's order, each step fatal:
  *
- *   1. chroot to an empty root-owned directory and chdir("/")    (root only)
+ *   1. chroot to an empty root-owned directory and chdir("/")    (root only;
+ *      with the queue transport: into the queue directory, by its fd)
  *   2. setgroups(0), setresgid, setresuid to the unprivileged user,
  *      then prove that uid 0 cannot be regained                    (root only)
  *   3. drop every capability, including the bounding set (libcap-ng)
  *   4. rlimits: no files written, no core, no processes, bounded fds
  *   5. PR_SET_NO_NEW_PRIVS
+ *   5b. queue transport: Landlock, where the kernel has it — the file
+ *      system is reduced to the three queue directories (fds 13-15)
  *   6. seccomp allowlist, architecture checked, default KILL_PROCESS
  *
  * The policy text was read (fd 4) and the event base created before this:
@@ -24,6 +27,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include <linux/landlock.h>
+#include <sys/syscall.h>
 
 #include <cap-ng.h>
 #include <seccomp.h>
@@ -62,8 +68,66 @@ static const char *const sandbox_allowed[] = {
 	NULL,
 };
 
+/*
+ * The queue transport's additions: file calls, each only relative to the
+ * queue directories the parent opened (fixed fds 13-15), never AT_FDCWD
+ * or another fd.  A path like "../x" relative to those fds is kept
+ * inside by the chroot into the queue directory (root) and by Landlock;
+ * the child itself only ever passes validated "<id>.json" names.
+ */
+static int
+sandbox_queue_rules(scmp_filter_ctx ctx)
+{
+	static const int dirs[] = { KH_CHILD_FD_QREQ, KH_CHILD_FD_QPROC,
+	    KH_CHILD_FD_QRESP };
+	const uint32_t A = SCMP_ACT_ALLOW;
+	int rc = 0;
+
+	for (size_t i = 0; i < 3; i++) {
+		scmp_datum_t fd = (scmp_datum_t)dirs[i];
+		/* openat: request files (read), responses (create); always
+		 * O_NOFOLLOW, so a planted symlink is never followed. */
+		rc |= seccomp_rule_add(ctx, A, SCMP_SYS(openat), 2,
+		    SCMP_A0(SCMP_CMP_EQ, fd),
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, O_NOFOLLOW, O_NOFOLLOW));
+		/* unlinkat: release a claim, a stale tmp, a duplicate. */
+		rc |= seccomp_rule_add(ctx, A, SCMP_SYS(unlinkat), 1,
+		    SCMP_A0(SCMP_CMP_EQ, fd));
+	}
+	/* The claim (requests/ -> processing/) and the response rename
+	 * (responses/ -> responses/); renameat2 carries RENAME_NOREPLACE. */
+	rc |= seccomp_rule_add(ctx, A, SCMP_SYS(renameat2), 2,
+	    SCMP_A0(SCMP_CMP_EQ, KH_CHILD_FD_QREQ),
+	    SCMP_A2(SCMP_CMP_EQ, KH_CHILD_FD_QPROC));
+	rc |= seccomp_rule_add(ctx, A, SCMP_SYS(renameat2), 2,
+	    SCMP_A0(SCMP_CMP_EQ, KH_CHILD_FD_QRESP),
+	    SCMP_A2(SCMP_CMP_EQ, KH_CHILD_FD_QRESP));
+	if (seccomp_syscall_resolve_name("renameat") > 0)
+		rc |= seccomp_rule_add(ctx, A, SCMP_SYS(renameat), 2,
+		    SCMP_A0(SCMP_CMP_EQ, KH_CHILD_FD_QRESP),
+		    SCMP_A2(SCMP_CMP_EQ, KH_CHILD_FD_QRESP));
+	/* Listing requests/ (scan) and processing/ (recovery at start). */
+	for (int fd = KH_CHILD_FD_QREQ; fd <= KH_CHILD_FD_QPROC; fd++) {
+		rc |= seccomp_rule_add(ctx, A, SCMP_SYS(getdents64), 1,
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+		rc |= seccomp_rule_add(ctx, A, SCMP_SYS(lseek), 1,
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+	}
+	/* fstat by fd only (no path): the type/size/inode checks.  The
+	 * inotify fd needs nothing beyond read(). */
+	if (sbx_allow(ctx, "fstat") < 0)
+		rc = -1;
+	return rc == 0 ? 0 : -1;
+}
+
 int
 sandbox_filter_install(void)
+{
+	return sandbox_filter_install_for(false);
+}
+
+int
+sandbox_filter_install_for(bool queue)
 {
 	scmp_filter_ctx ctx = sbx_new(SCMP_ACT_KILL_PROCESS);
 	int rc = -1;
@@ -71,6 +135,8 @@ sandbox_filter_install(void)
 	if (ctx == NULL)
 		return -1;
 	if (sbx_allow_list(ctx, sandbox_allowed) < 0)
+		goto out;
+	if (queue && sandbox_queue_rules(ctx) < 0)
 		goto out;
 	/* ioctl: only FIONREAD, which evbuffer_read uses to size reads. */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
@@ -96,6 +162,16 @@ sandbox_drop_user(const struct child_config *cfg)
 			sandbox_fail("chroot");
 		if (chdir("/") < 0)
 			sandbox_fail("chdir");
+	}
+	/* The queue transport: the queue directory IS the root, entered by
+	 * the fd the parent opened (no path to race), so even a compromised
+	 * child resolving "../.." from fds 13-15 stays inside it. */
+	if (cfg->queue_chroot) {
+		if (fchdir(KH_CHILD_FD_QROOT) < 0)
+			sandbox_fail("fchdir (queue directory)");
+		if (chroot(".") < 0)
+			sandbox_fail("chroot (queue directory)");
+		close(KH_CHILD_FD_QROOT);
 	}
 	if (!cfg->drop_user)
 		return;
@@ -129,12 +205,17 @@ static void
 sandbox_rlimits(const struct child_config *cfg)
 {
 	/* fds: clients + listeners + the link, epoll and stdio. */
-	rlim_t nofile = (rlim_t)cfg->max_conns + cfg->nlisteners + 16;
-	struct rlimit zero = { 0, 0 }, files = { nofile, nofile };
+	rlim_t nofile = (rlim_t)cfg->max_conns + cfg->nlisteners + 16 +
+	    (cfg->queue ? 8 : 0);
+	/* Files written: none, or with the queue transport, response files
+	 * of at most KH_QUEUE_RESPONSE_FILE_MAX bytes. */
+	rlim_t fsize = cfg->queue ? (rlim_t)KH_QUEUE_RESPONSE_FILE_MAX : 0;
+	struct rlimit zero = { 0, 0 }, files = { nofile, nofile },
+	    fsz = { fsize, fsize };
 
 	if (setrlimit(RLIMIT_NOFILE, &files) < 0)
 		sandbox_fail("RLIMIT_NOFILE");
-	if (setrlimit(RLIMIT_FSIZE, &zero) < 0)
+	if (setrlimit(RLIMIT_FSIZE, &fsz) < 0)
 		sandbox_fail("RLIMIT_FSIZE");
 	if (setrlimit(RLIMIT_CORE, &zero) < 0)
 		sandbox_fail("RLIMIT_CORE");
@@ -144,6 +225,87 @@ sandbox_rlimits(const struct child_config *cfg)
 	 * as root without --user the seccomp filter forbids fork anyway. */
 	if (cfg->drop_user && setrlimit(RLIMIT_NPROC, &zero) < 0)
 		sandbox_fail("RLIMIT_NPROC");
+}
+
+/*
+ * Landlock (queue transport): every file-system right the kernel knows is
+ * handled, and only these are granted, only beneath the three queue
+ * directories: read and list (request files), create and write regular
+ * files (responses), remove (claims, stale tmp files) and REFER (the
+ * rename from requests/ to processing/).  No exec, no mkdir, no symlink,
+ * FIFO or device creation, nothing anywhere else; TCP bind/connect are
+ * handled and granted to nobody.  Best effort: a kernel without Landlock
+ * leaves the chroot (root) and seccomp's fd restriction.
+ */
+/* The ruleset attribute as of Landlock ABI 6; older kernels are given the
+ * prefix they know (Debian 12's headers stop at ABI 2). */
+struct sandbox_ll_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;	/* ABI 4 */
+	uint64_t scoped;		/* ABI 6 */
+};
+#define SANDBOX_LL_FS_TRUNCATE   (1ULL << 14)	/* ABI 3 */
+#define SANDBOX_LL_FS_IOCTL_DEV  (1ULL << 15)	/* ABI 5 */
+#define SANDBOX_LL_NET_BIND_TCP  (1ULL << 0)	/* ABI 4 */
+#define SANDBOX_LL_NET_CONNECT_TCP (1ULL << 1)
+#define SANDBOX_LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)	/* ABI 6 */
+#define SANDBOX_LL_SCOPE_SIGNAL  (1ULL << 1)
+
+static void
+sandbox_landlock(void)
+{
+	static const int dirs[] = { KH_CHILD_FD_QREQ, KH_CHILD_FD_QPROC,
+	    KH_CHILD_FD_QRESP };
+	struct sandbox_ll_attr attr;
+	size_t attr_size = sizeof(uint64_t);
+	struct landlock_path_beneath_attr pb;
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	uint64_t all = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;	/* ABI 1 */
+	int fd;
+
+	if (abi < 1) {
+		log_warn("Landlock unavailable (%s): the queue directories are "
+		    "guarded by %s and seccomp only", strerror(errno),
+		    geteuid() == 0 ? "the chroot" : "fd-relative calls");
+		return;
+	}
+	memset(&attr, 0, sizeof(attr));
+	if (abi >= 2)
+		all |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		all |= SANDBOX_LL_FS_TRUNCATE;
+	if (abi >= 5)
+		all |= SANDBOX_LL_FS_IOCTL_DEV;
+	attr.handled_access_fs = all;
+	if (abi >= 4) {
+		attr.handled_access_net = SANDBOX_LL_NET_BIND_TCP |
+		    SANDBOX_LL_NET_CONNECT_TCP;
+		attr_size = 2 * sizeof(uint64_t);
+	}
+	if (abi >= 6) {
+		/* No signals to processes outside, no abstract Unix sockets. */
+		attr.scoped = SANDBOX_LL_SCOPE_ABSTRACT_UNIX |
+		    SANDBOX_LL_SCOPE_SIGNAL;
+		attr_size = sizeof(attr);
+	}
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+	if (fd < 0)
+		sandbox_fail("landlock_create_ruleset");
+	memset(&pb, 0, sizeof(pb));
+	pb.allowed_access = (LANDLOCK_ACCESS_FS_READ_FILE |
+	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_WRITE_FILE |
+	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+	    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REFER) & all;
+	for (size_t i = 0; i < 3; i++) {
+		pb.parent_fd = dirs[i];
+		if (syscall(SYS_landlock_add_rule, fd, LANDLOCK_RULE_PATH_BENEATH,
+		    &pb, 0) < 0)
+			sandbox_fail("landlock_add_rule");
+	}
+	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0)
+		sandbox_fail("landlock_restrict_self");
+	close(fd);
 }
 
 void
@@ -164,6 +326,8 @@ sandbox_confine(const struct child_config *cfg)
 		sandbox_fail("PR_SET_DUMPABLE");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		sandbox_fail("PR_SET_NO_NEW_PRIVS");
-	if (sandbox_filter_install() < 0)
+	if (cfg->queue)
+		sandbox_landlock();
+	if (sandbox_filter_install_for(cfg->queue) < 0)
 		sandbox_fail("seccomp");
 }

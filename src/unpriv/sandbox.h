@@ -2,6 +2,8 @@
 #ifndef KH_SANDBOX_H
 #define KH_SANDBOX_H
 
+#include <stdbool.h>
+
 #include "child_config.h"
 
 /* Every step in DESIGN's order; returns only on success, otherwise
@@ -10,5 +12,7 @@ void sandbox_confine(const struct child_config *cfg);
 /* Install only the seccomp allowlist (used by sandbox_confine and by the
  * death tests).  Returns 0 or -1. */
 int sandbox_filter_install(void);
+/* The same, plus (queue) the queue transport's fd-relative file calls. */
+int sandbox_filter_install_for(bool queue);
 
 #endif

@@ -120,13 +120,42 @@ net_check_fds(unsigned nlisten)
 
 	if (fstat(KH_CHILD_FD_PARENT, &st) < 0 || !S_ISSOCK(st.st_mode))
 		_exit(1);
-	syscall(SYS_close_range, KH_CHILD_FD_LISTEN + nlisten, ~0U, 0);
+	/* Keep the queue fds' range (13-17) until MSG_CONFIG says whether
+	 * the queue transport is on (net_check_queue_fds). */
+	if (KH_CHILD_FD_LISTEN + (int)nlisten < KH_CHILD_FD_QREQ)
+		syscall(SYS_close_range, KH_CHILD_FD_LISTEN + nlisten,
+		    KH_CHILD_FD_QREQ - 1, 0);
+	syscall(SYS_close_range, KH_CHILD_FD_LAST + 1, ~0U, 0);
 	if (fstat(KH_CHILD_FD_POLICY, &st) < 0)
 		net_fatal("fd 4 (policy) missing");
 	for (unsigned i = 0; i < nlisten; i++)
 		if (fstat(KH_CHILD_FD_LISTEN + (int)i, &st) < 0 ||
 		    !S_ISSOCK(st.st_mode))
 			net_fatal("listener fd missing");
+}
+
+/* queue_v1: three directories, an inotify instance (when used) and the
+ * queue root (when chrooting); without the queue, none of 13-17. */
+static void
+net_check_queue_fds(const struct child_config *cfg)
+{
+	struct stat st;
+
+	if (!cfg->queue) {
+		syscall(SYS_close_range, KH_CHILD_FD_QREQ, KH_CHILD_FD_LAST, 0);
+		return;
+	}
+	for (int fd = KH_CHILD_FD_QREQ; fd <= KH_CHILD_FD_QRESP; fd++)
+		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+			net_fatal("queue directory fd missing");
+	if (!cfg->queue_inotify)
+		close(KH_CHILD_FD_QNOTIFY);
+	else if (fcntl(KH_CHILD_FD_QNOTIFY, F_GETFD) < 0)
+		net_fatal("queue inotify fd missing");
+	if (!cfg->queue_chroot)
+		close(KH_CHILD_FD_QROOT);
+	else if (fstat(KH_CHILD_FD_QROOT, &st) < 0 || !S_ISDIR(st.st_mode))
+		net_fatal("queue root fd missing");
 }
 
 static int
@@ -150,6 +179,7 @@ net_child(unsigned nlisten)
 	if (child_config_decode(&r, &n->cfg) < 0 ||
 	    n->cfg.nlisteners != nlisten)
 		net_fatal("malformed MSG_CONFIG");
+	net_check_queue_fds(&n->cfg);
 	if (net_read_fd(KH_CHILD_FD_POLICY, text, sizeof(text), &len) < 0)
 		net_fatal("policy text unreadable or too large");
 	close(KH_CHILD_FD_POLICY);
@@ -195,7 +225,7 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "check-policy") == 0)
 		return net_check_policy(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "child") == 0 &&
-	    argv[2][0] >= '1' && argv[2][0] <= '0' + (int)KH_LISTENERS_MAX &&
+	    argv[2][0] >= '0' && argv[2][0] <= '0' + (int)KH_LISTENERS_MAX &&
 	    argv[2][1] == '\0')
 		return net_child((unsigned)(argv[2][0] - '0'));
 	fprintf(stderr, "keyhole-net is started by keyhole; see keyhole --help\n");

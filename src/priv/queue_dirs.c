@@ -1,0 +1,141 @@
+/*
+ * keyhole parent, queue_v1 transport: the queue directory's set-up.  The
+ * parent never reads a request file (they come from the sandbox); it only
+ * opens the directories once, at start, so every child gets the same fds
+ * (child_config.h: 13 requests/, 14 processing/, 15 responses/, 16 an
+ * inotify instance watching requests/, 17 the queue directory to chroot
+ * into when root).
+ *
+ *   DIR/requests/    written by the gateway in the sandbox
+ *   DIR/processing/  requests keyhole has claimed (at-most-once)
+ *   DIR/responses/   written by keyhole
+ *   DIR/logs/        the gateway's (Paperclip's gateway logs there)
+ *   DIR/ready.json   written by the GATEWAY, about its own listener: the
+ *                    host side never writes it (Paperclip's host waits for
+ *                    the gateway's)
+ *
+ * Every component is opened O_DIRECTORY|O_NOFOLLOW relative to DIR's fd:
+ * a symlink planted in DIR is refused, never followed.  As root, the
+ * directories keyhole creates belong to the child's user, so the child
+ * (setuid to it) can use them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "priv.h"
+
+static int
+queue_subdir(struct parent *p, int dfd, const char *name, mode_t mode)
+{
+	const char *dir = p->cfg->queue_dir;
+	int fd;
+
+	if (mkdirat(dfd, name, mode) == 0) {
+		if (p->ccfg.drop_user &&
+		    fchownat(dfd, name, (uid_t)p->ccfg.uid, (gid_t)p->ccfg.gid,
+		    AT_SYMLINK_NOFOLLOW) < 0) {
+			fprintf(stderr, "keyhole: --queue-dir %s: cannot give "
+			    "%s/ to uid %u: %s\n", dir, name, p->ccfg.uid,
+			    strerror(errno));
+			return -1;
+		}
+	} else if (errno != EEXIST) {
+		fprintf(stderr, "keyhole: --queue-dir %s: cannot create %s/: "
+		    "%s\n", dir, name, strerror(errno));
+		return -1;
+	}
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "keyhole: --queue-dir %s: %s/ %s\n", dir, name,
+		    errno == ELOOP || errno == ENOTDIR ? "is not a directory "
+		    "(a symlink or a file); remove it" : strerror(errno));
+	return fd;
+}
+
+int
+queue_dirs_open(struct parent *p)
+{
+	const char *dir = p->cfg->queue_dir;
+	int dfd, fds[3];
+	char self[64];
+
+	for (size_t i = 0; i < 5; i++)
+		p->queue_fds[i] = -1;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		fprintf(stderr, "keyhole: --queue-dir %s: %s (create it, a "
+		    "directory, not a symlink)\n", dir, strerror(errno));
+		return -1;
+	}
+	if ((fds[0] = queue_subdir(p, dfd, "requests", 0770)) < 0 ||
+	    (fds[1] = queue_subdir(p, dfd, "processing", 0700)) < 0 ||
+	    (fds[2] = queue_subdir(p, dfd, "responses", 0770)) < 0) {
+		close(dfd);
+		return -1;
+	}
+	int lfd = queue_subdir(p, dfd, "logs", 0770);
+	if (lfd < 0) {
+		close(dfd);
+		return -1;
+	}
+	close(lfd);
+	p->queue_fds[0] = fds[0];
+	p->queue_fds[1] = fds[1];
+	p->queue_fds[2] = fds[2];
+	p->queue_fds[4] = dfd;
+	p->ccfg.queue = true;
+	p->ccfg.queue_poll_ms = p->cfg->queue_poll_ms;
+	if (p->cfg->queue_poll)
+		return 0;
+	/* The watch names the directory through the fd already opened, so it
+	 * watches exactly that inode whatever happens to the path. */
+	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fds[0]);
+	if (ifd < 0 || inotify_add_watch(ifd, self, IN_MOVED_TO |
+	    IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) < 0) {
+		log_warn("queue: inotify unavailable (%s); polling every %u ms",
+		    strerror(errno), p->cfg->queue_poll_ms);
+		if (ifd >= 0)
+			close(ifd);
+		return 0;
+	}
+	p->queue_fds[3] = ifd;
+	p->ccfg.queue_inotify = true;
+	return 0;
+}
+
+/* The operator's --ready-file when keyhole serves only the queue. */
+int
+queue_write_ready(const char *path, const char *queue_dir)
+{
+	char tmp[PATH_MAX], when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
+	    strpbrk(queue_dir, "\"\\") != NULL)
+		return -1;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	f = fopen(tmp, "we");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "{\"pid\":%ld,\"queueDir\":\"%s\",\"mode\":\"queue_v1\","
+	    "\"startedAt\":\"%s\"}\n", (long)getpid(), queue_dir, when);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	fclose(f);
+	return rename(tmp, path);
+}
