@@ -52,6 +52,7 @@
 #include "net.h"
 #include "qcodec.h"
 #include "queue_envelope.h"
+#include "queue_file.h"
 #include "util.h"
 
 #define QUEUE_NAME_MAX (KH_QUEUE_ID_MAX + sizeof(".json.tmp"))
@@ -82,13 +83,7 @@ struct queue_dirent {			/* struct linux_dirent64 */
 
 static const char queue_msg_invalid[] = "Invalid bridge request payload.";
 
-/* The raw fstat syscall: glibc's fstat() is newfstatat(fd, "",
- * AT_EMPTY_PATH), a path-taking call the filter does not allow. */
-static int
-queue_fstat(int fd, struct stat *st)
-{
-	return (int)syscall(SYS_fstat, fd, st);
-}
+#define queue_fstat queue_file_fstat
 
 /* "<id>.json" with a valid id: copies the id out. */
 static bool
@@ -240,86 +235,12 @@ queue_answer(const char *id, const char *name, int status, const char *message,
 		queue_unclaim(name);
 }
 
-/*
- * Read processing/<name> safely (step 4).  Returns 0 with a heap buffer
- * (*len bytes, NUL-terminated), or an HTTP status with *why.
- */
 static int
 queue_read_claimed(const struct queue *q, const char *name, uint8_t **out,
     size_t *len, const char **why)
 {
-	struct stat pst, st, st2;
-	int pfd, fd;
-	uint8_t *buf;
-	size_t got = 0;
-
-	*out = NULL;
-	pfd = openat(KH_CHILD_FD_QPROC, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (pfd < 0) {
-		*why = "vanished after the claim";
-		return 400;
-	}
-	if (queue_fstat(pfd, &pst) < 0 || !S_ISREG(pst.st_mode)) {
-		close(pfd);
-		*why = "not a regular file (symlink, FIFO, device or directory)";
-		return 400;
-	}
-	close(pfd);
-	if (pst.st_nlink != 1) {
-		*why = "a hard link";
-		return 400;
-	}
-	if ((uint64_t)pst.st_size > q->envelope_max) {
-		*why = "larger than the envelope limit";
-		return 413;
-	}
-	fd = openat(KH_CHILD_FD_QPROC, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		*why = "cannot be opened";
-		return 400;
-	}
-	if (queue_fstat(fd, &st) < 0 || st.st_dev != pst.st_dev ||
-	    st.st_ino != pst.st_ino || !S_ISREG(st.st_mode) ||
-	    st.st_size != pst.st_size) {
-		close(fd);
-		*why = "replaced while being opened";
-		return 400;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		*why = "out of memory";
-		return 503;
-	}
-	/* Ask for one byte more than fstat promised: getting it means the
-	 * file grew. */
-	for (;;) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got > (size_t)st.st_size)
-			break;
-	}
-	if (got != (size_t)st.st_size || queue_fstat(fd, &st2) < 0 ||
-	    st2.st_size != st.st_size ||
-	    st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
-	    st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec ||
-	    st2.st_ctim.tv_sec != st.st_ctim.tv_sec ||
-	    st2.st_ctim.tv_nsec != st.st_ctim.tv_nsec) {
-		close(fd);
-		free(buf);
-		*why = "changed while being read";
-		return 400;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return 0;
+	return queue_file_read(KH_CHILD_FD_QPROC, name, q->envelope_max, out,
+	    len, why);
 }
 
 static const char *

@@ -742,7 +742,7 @@ class Keyhole:
             if time.monotonic() >= deadline:
                 raise AssertionError("no ready file after %.0f s:\n%s" % (timeout, self.output_text()))
             time.sleep(0.02)
-        self.port = self.ready["port"]
+        self.port = self.ready.get("port")   # absent when serving only a queue
         return self.ready
 
     def wait_exit(self, timeout):
