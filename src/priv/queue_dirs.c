@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -31,6 +32,45 @@
 
 #include "log.h"
 #include "priv.h"
+
+/*
+ * The child (root: --user, default nobody; else keyhole's own uid) must be
+ * able to list, create and remove entries.  As root, a directory owned by
+ * root (created by keyhole, or by a gateway running as root) is given to
+ * the child's user; one owned by anybody else is left alone and must
+ * already allow it — a start-up error says how otherwise.
+ */
+static int
+queue_subdir_usable(struct parent *p, int fd, const char *name)
+{
+	const char *dir = p->cfg->queue_dir;
+	struct stat st;
+	bool ok;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!p->ccfg.drop_user) {
+		ok = faccessat(fd, ".", R_OK | W_OK | X_OK, AT_EACCESS) == 0;
+	} else {
+		if (st.st_uid == 0 && fchown(fd, (uid_t)p->ccfg.uid, (gid_t)-1) == 0)
+			st.st_uid = (uid_t)p->ccfg.uid;
+		mode_t m = st.st_mode;
+		if (st.st_uid == (uid_t)p->ccfg.uid)
+			ok = (m & S_IRWXU) == S_IRWXU;
+		else if (st.st_gid == (gid_t)p->ccfg.gid)
+			ok = (m & S_IRWXG) == S_IRWXG;
+		else
+			ok = (m & S_IRWXO) == S_IRWXO;
+	}
+	if (!ok) {
+		fprintf(stderr, "keyhole: --queue-dir %s: %s/ must be readable, "
+		    "writable and searchable by keyhole's child (uid %u): chown "
+		    "it, or run with --user set to its owner\n", dir, name,
+		    p->ccfg.drop_user ? p->ccfg.uid : (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
 
 static int
 queue_subdir(struct parent *p, int dfd, const char *name, mode_t mode)
@@ -53,10 +93,16 @@ queue_subdir(struct parent *p, int dfd, const char *name, mode_t mode)
 		return -1;
 	}
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
 		fprintf(stderr, "keyhole: --queue-dir %s: %s/ %s\n", dir, name,
 		    errno == ELOOP || errno == ENOTDIR ? "is not a directory "
 		    "(a symlink or a file); remove it" : strerror(errno));
+		return -1;
+	}
+	if (strcmp(name, "logs") != 0 && queue_subdir_usable(p, fd, name) < 0) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 

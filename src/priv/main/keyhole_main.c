@@ -2,6 +2,8 @@
  * keyhole: command dispatch.
  *
  *   keyhole serve ...         the bridge (src/priv/serve.c)
+ *   keyhole gateway           the sandbox side of queue_v1 (execs
+ *                             keyhole-gateway, src/gateway)
  *   keyhole check-policy FILE validate and print a policy.  The policy
  *                             text is parsed only by keyhole-net, so this
  *                             execs `keyhole-net check-policy FILE`.
@@ -13,6 +15,29 @@
 
 #include "config.h"
 #include "priv.h"
+
+/* `keyhole gateway`: the sandbox side of queue_v1 is its own small
+ * program (no credential, no libcurl); run it from beside this binary. */
+static int
+main_gateway(int argc, char **argv)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return 1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash == NULL)
+		return 1;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/keyhole-gateway", self);
+	argv[0] = "keyhole-gateway";
+	(void)argc;
+	execv(path, argv);
+	fprintf(stderr, "keyhole: cannot run %s\n", path);
+	return 1;
+}
 
 static int
 main_check_policy(int argc, char **argv)
@@ -66,6 +91,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "gateway") == 0)
+		return main_gateway(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-policy") == 0)
 		return main_check_policy(argc - 1, argv + 1);
 	fprintf(stderr, "keyhole: unknown command '%s'\n", argv[1]);

@@ -1,0 +1,703 @@
+/*
+ * keyhole-gateway: environment, listener and connections (see gateway.h).
+ *
+ *   PAPERCLIP_BRIDGE_QUEUE_DIR         queue directory (required)
+ *   PAPERCLIP_BRIDGE_TOKEN             bridge token (required)
+ *   PAPERCLIP_BRIDGE_HOST / _PORT      listener (127.0.0.1, 0 = any port)
+ *   PAPERCLIP_BRIDGE_POLL_INTERVAL_MS  response polling (100)
+ *   PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS  deadline per request (30000)
+ *   PAPERCLIP_BRIDGE_MAX_QUEUE_DEPTH   request files waiting (64)
+ *   PAPERCLIP_BRIDGE_MAX_BODY_BYTES    request/response body (10 MiB+64 KiB)
+ *   PAPERCLIP_API_BRIDGE_MODE          queue_v1 or unset
+ *
+ * Per request, in Paperclip's order: strict HTTP/1.1 parse (keyhole's own
+ * parser: smuggling shapes, dot segments, bad framing → 400 and close);
+ * bridge token, constant time → 401; queue depth (after the stale sweep)
+ * → 503 "Bridge request queue is full."; a method other than GET/HEAD
+ * without a JSON content type (multipart only for issue attachments) →
+ * 415; the body (over PAPERCLIP_BRIDGE_MAX_BODY_BYTES → 413); then the
+ * request file, and the answer from the response file.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+
+#include "gateway.h"
+#include "qcodec.h"
+#include "util.h"
+
+#define GW_HEAD_TIMEOUT_MS  10000u
+#define GW_BODY_TIMEOUT_MS  30000u
+#define GW_IDLE_TIMEOUT_MS  60000u
+
+int64_t
+gw_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void gw_conn_free(struct gw_conn *c);
+
+static void
+gw_arm(struct gw_conn *c, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(c->timer, &tv);
+}
+
+static const char *
+gw_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 431: return "Request Header Fields Too Large";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Status";
+	}
+}
+
+void
+gw_answer(struct gw_conn *c, int status, const char *const *names,
+    const char *const *values, const size_t *vlens, size_t n,
+    const uint8_t *body, size_t blen)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	bool bodyless = (status >= 100 && status < 200) || status == 204 ||
+	    status == 304;
+
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, gw_reason(status));
+	for (size_t i = 0; i < n; i++) {
+		evbuffer_add_printf(out, "%s: ", names[i]);
+		evbuffer_add(out, values[i], vlens[i]);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	if (!bodyless)
+		evbuffer_add_printf(out, "content-length: %zu\r\n", blen);
+	if (c->close_after || c->gw->stopping)
+		evbuffer_add_printf(out, "connection: close\r\n");
+	else if (c->req.minor == 0)
+		evbuffer_add_printf(out, "connection: keep-alive\r\n");
+	evbuffer_add(out, "\r\n", 2);
+	if (!bodyless && blen > 0 && strcmp(c->req.method, "HEAD") != 0)
+		evbuffer_add(out, body, blen);
+	c->phase = GW_WRITING;
+	c->wait = NULL;
+	gw_arm(c, GW_IDLE_TIMEOUT_MS);
+}
+
+/* {"error": message}, as Paperclip's writeJsonResponse; indeterminate adds
+ * its outcome fields and header. */
+void
+gw_answer_error(struct gw_conn *c, int status, const char *message,
+    bool indeterminate)
+{
+	struct sbuf b;
+	const char *names[2] = { "content-type", "x-paperclip-bridge-outcome" };
+	const char *values[2] = { "application/json", "indeterminate" };
+	size_t vlens[2] = { 16, 13 };
+
+	sbuf_init(&b, 4096);
+	sbuf_adds(&b, "{\"error\":");
+	sbuf_add_jstr(&b, (const uint8_t *)message, strlen(message));
+	if (indeterminate)
+		sbuf_adds(&b, ",\"outcome\":\"indeterminate\",\"retryable\":false");
+	sbuf_adds(&b, "}");
+	gw_answer(c, status, names, values, vlens, indeterminate ? 2 : 1,
+	    (const uint8_t *)(b.buf ? b.buf : "{}"), b.buf ? b.len : 2);
+	sbuf_free(&b);
+}
+
+/* The request's bytes can no longer delimit the next one: answer, close. */
+static void
+gw_fail(struct gw_conn *c, int status, const char *message)
+{
+	c->close_after = true;
+	gw_answer_error(c, status, message, false);
+}
+
+static bool
+gw_token_ok(const struct gw_conn *c)
+{
+	const struct http_field *auth = NULL;
+	size_t count = 0;
+
+	for (size_t i = 0; i < c->req.nfields; i++) {
+		const struct http_field *f = &c->req.fields[i];
+		if (f->nlen == 13 &&
+		    strncasecmp((const char *)f->name, "authorization", 13) == 0) {
+			auth = f;
+			count++;
+		}
+	}
+	if (count != 1 || auth->vlen < 7 ||
+	    strncasecmp((const char *)auth->value, "Bearer ", 7) != 0)
+		return false;
+	return util_ct_equal(auth->value + 7, auth->vlen - 7,
+	    (const uint8_t *)c->gw->token, c->gw->token_len);
+}
+
+static bool
+gw_ctype_has(const struct http_req *r, const char *what)
+{
+	const struct http_field *f = http_req_field(r, "content-type");
+	size_t wl = strlen(what);
+
+	if (f == NULL)
+		return false;
+	for (size_t i = 0; i + wl <= f->vlen; i++)
+		if (strncasecmp((const char *)f->value + i, what, wl) == 0)
+			return true;
+	return false;
+}
+
+/* Paperclip's one non-JSON route: POST
+ * /api/companies/X/issues/Y/attachments with multipart/form-data. */
+static bool
+gw_multipart_attachment(const struct http_req *r)
+{
+	static const char *const want[] = { "api", "companies", NULL, "issues",
+	    NULL, "attachments" };
+	const struct http_field *f = http_req_field(r, "content-type");
+	const char *p = r->path;
+
+	if (strcmp(r->method, "POST") != 0 || f == NULL || f->vlen < 19 ||
+	    strncasecmp((const char *)f->value, "multipart/form-data", 19) != 0 ||
+	    (f->vlen > 19 && f->value[19] != ';'))
+		return false;
+	for (size_t i = 0; i < 6; i++) {
+		if (*p++ != '/')
+			return false;
+		size_t l = strcspn(p, "/");
+		if (l == 0 || (want[i] != NULL && (strlen(want[i]) != l ||
+		    strncmp(p, want[i], l) != 0)))
+			return false;
+		p += l;
+	}
+	return *p == '\0';
+}
+
+static void
+gw_submit(struct gw_conn *c)
+{
+	size_t blen = evbuffer_get_length(c->body);
+	const uint8_t *body = blen ? evbuffer_pullup(c->body, -1) : NULL;
+
+	bufferevent_disable(c->bev, EV_READ);
+	c->phase = GW_WAIT;
+	evtimer_del(c->timer);
+	gw_queue_submit(c, body, blen, gw_multipart_attachment(&c->req));
+}
+
+/* After the head: Paperclip's checks, in its order. */
+static bool
+gw_gate(struct gw_conn *c)
+{
+	const struct http_req *r = &c->req;
+
+	/* An early answer closes a connection whose body was announced but
+	 * not read: its bytes must never be taken for the next request. */
+	if (!gw_token_ok(c)) {
+		if (r->body != HTTP_BODY_NONE)
+			c->close_after = true;
+		gw_answer_error(c, 401, "Invalid bridge token.", false);
+		return false;
+	}
+	if (gw_queue_full(c->gw)) {
+		if (r->body != HTTP_BODY_NONE)
+			c->close_after = true;
+		gw_answer_error(c, 503, "Bridge request queue is full.", false);
+		return false;
+	}
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+	    !gw_ctype_has(r, "json") && !gw_multipart_attachment(r)) {
+		if (r->body != HTTP_BODY_NONE)
+			c->close_after = true;
+		gw_answer_error(c, 415, "Bridge only accepts JSON request bodies.",
+		    false);
+		return false;
+	}
+	if (r->body == HTTP_BODY_LENGTH && r->content_length > c->gw->max_body) {
+		gw_fail(c, 413, "Bridge request body exceeded the configured "
+		    "size limit.");
+		return false;
+	}
+	return true;
+}
+
+static const char *
+gw_status_message(int status)
+{
+	switch (status) {
+	case 408: return "Request timed out.";
+	case 413: return "Bridge request body exceeded the configured size limit.";
+	case 431: return "Request header fields too large.";
+	case 501: return "Method not implemented.";
+	case 505: return "HTTP version not supported.";
+	default: return "Malformed HTTP request.";
+	}
+}
+
+static bool
+gw_read_head(struct gw_conn *c, struct evbuffer *in)
+{
+	const struct http_limits *lim = &c->gw->lim;
+	size_t len = evbuffer_get_length(in), hl = 0;
+	size_t take = len < lim->max_head ? len : lim->max_head;
+	int r;
+
+	if (len == 0)
+		return false;
+	if (c->phase == GW_IDLE) {
+		c->phase = GW_HEAD;
+		gw_arm(c, GW_HEAD_TIMEOUT_MS);
+	}
+	const uint8_t *p = evbuffer_pullup(in, (ssize_t)take);
+	r = http_head_end_from(p, take, c->head_scanned ? c->head_scanned - 1 : 0,
+	    lim, &hl);
+	if (r == HTTP_NEED_MORE) {
+		c->head_scanned = take;
+		if (take >= lim->max_head)
+			gw_fail(c, 431, gw_status_message(431));
+		return false;
+	}
+	c->head_scanned = 0;
+	if (r != HTTP_OK) {
+		gw_fail(c, r, gw_status_message(r));
+		return false;
+	}
+	free(c->head);
+	c->head = malloc(hl);
+	if (c->head == NULL) {
+		gw_fail(c, 503, "Out of memory.");
+		return false;
+	}
+	evbuffer_remove(in, c->head, hl);
+	memset(&c->req, 0, sizeof(c->req));
+	r = http_head_parse(c->head, hl, lim, &c->req);
+	if (r != HTTP_OK) {
+		gw_fail(c, r, gw_status_message(r));
+		return false;
+	}
+	if (!c->req.keep_alive)
+		c->close_after = true;
+	if (!gw_gate(c))
+		return false;
+	evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	if (c->req.body == HTTP_BODY_NONE ||
+	    (c->req.body == HTTP_BODY_LENGTH && c->req.content_length == 0)) {
+		gw_submit(c);
+		return false;
+	}
+	if (c->req.body == HTTP_BODY_LENGTH)
+		c->body_left = c->req.content_length;
+	else
+		http_chunked_init(&c->chunk, lim);
+	if (c->req.expect_continue)
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n");
+	c->phase = GW_BODY;
+	gw_arm(c, GW_BODY_TIMEOUT_MS);
+	return true;
+}
+
+static bool
+gw_read_body(struct gw_conn *c, struct evbuffer *in)
+{
+	size_t len = evbuffer_get_length(in);
+
+	if (len == 0)
+		return false;
+	if (c->req.body == HTTP_BODY_LENGTH) {
+		size_t take = len < c->body_left ? len : (size_t)c->body_left;
+		evbuffer_remove_buffer(in, c->body, take);
+		c->body_left -= take;
+		if (c->body_left == 0)
+			gw_submit(c);
+		return false;
+	}
+	for (;;) {
+		size_t avail = evbuffer_get_length(in), used = 0, dlen = 0;
+		const uint8_t *data = NULL;
+		if (avail == 0)
+			return false;
+		const uint8_t *p = evbuffer_pullup(in, -1);
+		int r = http_chunked_feed(&c->chunk, p, avail, &used, &data, &dlen);
+		if (r != HTTP_OK && r != HTTP_NEED_MORE) {
+			gw_fail(c, r, gw_status_message(r));
+			return false;
+		}
+		if (dlen > 0)
+			evbuffer_add(c->body, data, dlen);
+		evbuffer_drain(in, used);
+		if (r == HTTP_OK) {
+			gw_submit(c);
+			return false;
+		}
+		if (used == 0)
+			return false;
+	}
+}
+
+static void
+gw_process(struct gw_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	for (;;) {
+		bool more;
+		switch (c->phase) {
+		case GW_IDLE:
+		case GW_HEAD:
+			more = gw_read_head(c, in);
+			break;
+		case GW_BODY:
+			more = gw_read_body(c, in);
+			break;
+		default:
+			return;
+		}
+		if (!more)
+			return;
+	}
+}
+
+static void
+gw_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	gw_process(arg);
+}
+
+void
+gw_conn_resume(struct gw_conn *c)
+{
+	free(c->head);
+	c->head = NULL;
+	memset(&c->req, 0, sizeof(c->req));
+	evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	c->phase = GW_IDLE;
+	gw_arm(c, GW_IDLE_TIMEOUT_MS);
+	bufferevent_enable(c->bev, EV_READ);
+	gw_process(c);
+}
+
+static void
+gw_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	(void)bev;
+	if (c->phase != GW_WRITING)
+		return;
+	if (c->close_after || c->gw->stopping) {
+		gw_conn_free(c);
+		return;
+	}
+	gw_conn_resume(c);
+}
+
+static void
+gw_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+		    (c->phase == GW_WAIT || c->phase == GW_WRITING)) {
+			c->close_after = true;
+			return;
+		}
+		gw_conn_free(c);
+	}
+}
+
+static void
+gw_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->phase == GW_HEAD || c->phase == GW_BODY)
+		gw_fail(c, 408, gw_status_message(408));
+	else if (c->phase != GW_WAIT)
+		gw_conn_free(c);
+}
+
+static void
+gw_conn_free(struct gw_conn *c)
+{
+	struct gw *g = c->gw;
+
+	gw_queue_conn_gone(c);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		g->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	event_free(c->timer);
+	bufferevent_free(c->bev);
+	evbuffer_free(c->body);
+	free(c->head);
+	free(c);
+	g->nconns--;
+	if (g->stopping && g->nconns == 0 && g->waiting == NULL)
+		event_base_loopbreak(g->base);
+}
+
+static const char gw_full[] =
+    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    "content-length: 44\r\nconnection: close\r\n\r\n"
+    "{\"error\":\"Bridge has too many connections.\"}";
+
+static void
+gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct gw *g = arg;
+	struct gw_conn *c;
+	int one = 1;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if (g->nconns >= KH_GW_CONNS_MAX || g->stopping ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		ssize_t w = send(fd, gw_full, sizeof(gw_full) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)w;
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->gw = g;
+	c->bev = bufferevent_socket_new(g->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(g->base, gw_timer_cb, c);
+	c->body = evbuffer_new();
+	if (c->bev == NULL || c->timer == NULL || c->body == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		if (c->timer != NULL)
+			event_free(c->timer);
+		if (c->body != NULL)
+			evbuffer_free(c->body);
+		free(c);
+		return;
+	}
+	g->nconns++;
+	c->next = g->conns;
+	if (g->conns != NULL)
+		g->conns->prev = c;
+	g->conns = c;
+	c->phase = GW_IDLE;
+	bufferevent_setcb(c->bev, gw_read_cb, gw_write_cb, gw_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, g->lim.max_head + 65536);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	gw_arm(c, GW_HEAD_TIMEOUT_MS);
+}
+
+static void
+gw_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct gw *g = arg;
+
+	(void)sig;
+	(void)what;
+	/* server.close(): no new connections; finish what is in flight. */
+	g->stopping = true;
+	evconnlistener_disable(g->listener);
+	for (struct gw_conn *c = g->conns, *n; c != NULL; c = n) {
+		n = c->next;
+		if (c->phase == GW_IDLE)
+			gw_conn_free(c);
+	}
+	if (g->nconns == 0 && g->waiting == NULL)
+		event_base_loopbreak(g->base);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+gw_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "keyhole-gateway: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static uint64_t
+gw_env_num(const char *name, uint64_t def, uint64_t min, uint64_t max)
+{
+	const char *v = getenv(name);
+	uint64_t n;
+
+	if (v == NULL || *v == '\0')
+		return def;
+	if (util_parse_u64(v, min, max, &n) < 0) {
+		fprintf(stderr, "keyhole-gateway: %s='%s' is not a number in "
+		    "[%llu, %llu]\n", name, v, (unsigned long long)min,
+		    (unsigned long long)max);
+		exit(1);
+	}
+	return n;
+}
+
+static int
+gw_listen(struct gw *g)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, g->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(g->port);
+		sl = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, g->host,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(g->port);
+		sl = sizeof(struct sockaddr_in6);
+	} else {
+		gw_die("PAPERCLIP_BRIDGE_HOST='%s' is not a numeric IP address",
+		    g->host);
+	}
+	g->listener = evconnlistener_new_bind(g->base, gw_accept_cb, g,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    511, (struct sockaddr *)&ss, (int)sl);
+	if (g->listener == NULL)
+		return -1;
+	sl = sizeof(ss);
+	if (getsockname(evconnlistener_get_fd(g->listener),
+	    (struct sockaddr *)&ss, &sl) == 0)
+		g->port = ntohs(ss.ss_family == AF_INET ?
+		    ((struct sockaddr_in *)&ss)->sin_port :
+		    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+static void
+gw_usage(void)
+{
+	printf("usage: keyhole-gateway   (configured by the environment)\n"
+	    "\n"
+	    "The sandbox side of Paperclip's queue_v1 bridge: listens on\n"
+	    "PAPERCLIP_BRIDGE_HOST:PAPERCLIP_BRIDGE_PORT (127.0.0.1:0), checks\n"
+	    "'Authorization: Bearer $PAPERCLIP_BRIDGE_TOKEN', writes each request\n"
+	    "to $PAPERCLIP_BRIDGE_QUEUE_DIR/requests/ and answers from\n"
+	    "responses/.  Writes $PAPERCLIP_BRIDGE_QUEUE_DIR/ready.json once\n"
+	    "listening.  Other variables: PAPERCLIP_BRIDGE_POLL_INTERVAL_MS (%u),\n"
+	    "PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS (%u),\n"
+	    "PAPERCLIP_BRIDGE_MAX_QUEUE_DEPTH (%u), PAPERCLIP_BRIDGE_MAX_BODY_BYTES\n"
+	    "(%u); KEYHOLE_GATEWAY_INOTIFY=0 polls for responses only.\n",
+	    KH_GW_DEF_POLL_MS, KH_GW_DEF_TIMEOUT_MS, KH_GW_DEF_QUEUE_DEPTH,
+	    KH_GW_DEF_BODY);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct gw G;
+	struct gw *g = &G;
+	const char *v;
+	struct event *sig[2];
+
+	if (argc > 1) {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+			gw_usage();
+			return 0;
+		}
+		fprintf(stderr, "keyhole-gateway takes no arguments; see --help\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	v = getenv("PAPERCLIP_API_BRIDGE_MODE");
+	if (v != NULL && *v != '\0' && strcmp(v, "queue_v1") != 0)
+		gw_die("Unsupported PAPERCLIP_API_BRIDGE_MODE: %s (keyhole-gateway "
+		    "serves queue_v1)", v);
+	g->qdir = getenv("PAPERCLIP_BRIDGE_QUEUE_DIR");
+	v = getenv("PAPERCLIP_BRIDGE_TOKEN");
+	if (g->qdir == NULL || *g->qdir == '\0' || v == NULL || *v == '\0')
+		gw_die("%s", "PAPERCLIP_BRIDGE_QUEUE_DIR and PAPERCLIP_BRIDGE_TOKEN "
+		    "are required.");
+	g->token = strdup(v);
+	g->token_len = strlen(v);
+	g->host = getenv("PAPERCLIP_BRIDGE_HOST");
+	if (g->host == NULL || *g->host == '\0')
+		g->host = "127.0.0.1";
+	g->port = (uint16_t)gw_env_num("PAPERCLIP_BRIDGE_PORT", 0, 0, 65535);
+	g->poll_ms = (uint32_t)gw_env_num("PAPERCLIP_BRIDGE_POLL_INTERVAL_MS",
+	    KH_GW_DEF_POLL_MS, 1, KH_QUEUE_POLL_MAX_MS);
+	g->timeout_ms = (uint32_t)gw_env_num("PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS",
+	    KH_GW_DEF_TIMEOUT_MS, 1, KH_TIMEOUT_MAX_MS);
+	g->max_depth = (uint32_t)gw_env_num("PAPERCLIP_BRIDGE_MAX_QUEUE_DEPTH",
+	    KH_GW_DEF_QUEUE_DEPTH, 1, KH_GW_QUEUE_DEPTH_MAX);
+	g->max_body = gw_env_num("PAPERCLIP_BRIDGE_MAX_BODY_BYTES",
+	    KH_GW_DEF_BODY, 0, KH_GW_BODY_MAX);
+	/* The token stays in this process only. */
+	unsetenv("PAPERCLIP_BRIDGE_TOKEN");
+	g->lim.max_head = KH_DEF_HEAD;
+	g->lim.max_fields = KH_DEF_HEADERS;
+	g->lim.max_body = g->max_body;
+
+	g->base = event_base_new();
+	if (g->base == NULL)
+		gw_die("%s", "cannot create the event loop");
+	if (gw_queue_open(g) < 0)
+		gw_die("cannot set up the queue directory %s (requests/, "
+		    "responses/, logs/)", g->qdir);
+	if (gw_listen(g) < 0) {
+		fprintf(stderr, "keyhole-gateway: cannot listen on %s:%u: %s\n",
+		    g->host, g->port, strerror(errno));
+		return 1;
+	}
+	gw_queue_watch(g);
+	sig[0] = evsignal_new(g->base, SIGTERM, gw_signal_cb, g);
+	sig[1] = evsignal_new(g->base, SIGINT, gw_signal_cb, g);
+	if (sig[0] == NULL || sig[1] == NULL || event_add(sig[0], NULL) < 0 ||
+	    event_add(sig[1], NULL) < 0)
+		gw_die("%s", "cannot install signal handlers");
+	if (gw_write_ready(g) < 0)
+		gw_die("cannot write %s/ready.json", g->qdir);
+	fprintf(stderr, "keyhole-gateway: listening on http://%s:%u, queue %s "
+	    "(%s)\n", g->host, g->port, g->qdir, g->notify_fd >= 0 ?
+	    "inotify + polling" : "polling");
+	event_base_dispatch(g->base);
+	return 0;
+}

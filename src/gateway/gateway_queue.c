@@ -1,0 +1,649 @@
+/*
+ * keyhole-gateway, the files: exactly Paperclip's gateway protocol.
+ *
+ *   requests/<uuid>.json   {"id","method","path","query","headers","body",
+ *                          "bodyEncoding"?,"createdAt"}, written as
+ *                          <uuid>.json.tmp then renamed
+ *   responses/<uuid>.json  read (bounded, unchanged while read), deleted,
+ *                          and answered: status (409 when the host says
+ *                          x-paperclip-bridge-outcome: indeterminate),
+ *                          string headers but content-length, body decoded
+ *   deadline               PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS: the
+ *                          request file is removed (the host's sign that
+ *                          nobody waits any more) and the client gets 502,
+ *                          or 409 indeterminate for a method that may have
+ *                          taken effect
+ *   queue depth            *.json regular files in requests/; at the limit,
+ *                          request files older than the deadline + 2 s are
+ *                          swept first (orphans of a killed writer)
+ *
+ * Responses are noticed by polling every PAPERCLIP_BRIDGE_POLL_INTERVAL_MS
+ * as Paperclip's gateway does, and at once through inotify on responses/
+ * where the kernel has it (KEYHOLE_GATEWAY_INOTIFY=0 turns that off).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+
+#include "gateway.h"
+#include "qcodec.h"
+#include "util.h"
+
+/* Paperclip's header allowlist for what goes into a request file. */
+static const char *const gw_fwd_headers[] = {
+	"accept", "content-type", "if-match", "if-none-match", NULL,
+};
+
+static uint64_t
+gw_envelope_limit(const struct gw *g)
+{
+	return KH_QUEUE_ENVELOPE_MAX(g->max_body);
+}
+
+static int
+gw_mkdir(int dfd, const char *name)
+{
+	if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+}
+
+int
+gw_queue_open(struct gw *g)
+{
+	char path[4096];
+	int lfd;
+
+	/* mkdir -p the queue directory itself, as fs.mkdir(recursive) does */
+	snprintf(path, sizeof(path), "%s", g->qdir);
+	for (char *s = path + 1; *s != '\0'; s++)
+		if (*s == '/') {
+			*s = '\0';
+			(void)mkdir(path, 0755);
+			*s = '/';
+		}
+	(void)mkdir(path, 0755);
+	g->qfd = open(g->qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (g->qfd < 0)
+		return -1;
+	g->reqfd = gw_mkdir(g->qfd, "requests");
+	g->respfd = gw_mkdir(g->qfd, "responses");
+	lfd = gw_mkdir(g->qfd, "logs");
+	if (g->reqfd < 0 || g->respfd < 0 || lfd < 0)
+		return -1;
+	close(lfd);
+	return 0;
+}
+
+static bool
+gw_is_request_name(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+/* Count *.json regular files (Node's entry.isFile()); sweep: unlink those
+ * older than the deadline + KH_GW_STALE_SLACK_MS first. */
+static uint32_t
+gw_queue_count(struct gw *g, bool sweep)
+{
+	int fd = dup(g->reqfd);
+	DIR *d;
+	struct dirent *e;
+	uint32_t n = 0;
+	struct timespec now;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t stale = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+	    g->timeout_ms - KH_GW_STALE_SLACK_MS;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (!gw_is_request_name(e->d_name))
+			continue;
+		if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+			continue;
+		if (fstatat(g->reqfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (sweep && (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000 < stale) {
+			(void)unlinkat(g->reqfd, e->d_name, 0);
+			continue;
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+bool
+gw_queue_full(struct gw *g)
+{
+	if (gw_queue_count(g, false) < g->max_depth)
+		return false;
+	/* Reclaim orphaned request files before refusing. */
+	return gw_queue_count(g, true) >= g->max_depth;
+}
+
+static void
+gw_uuid(char out[40])
+{
+	uint8_t b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* Paperclip's normalizeHeaders: the allowlist, names lower-cased,
+ * repeated fields joined with ", ". */
+static void
+gw_put_headers(struct sbuf *s, const struct http_req *r)
+{
+	bool first = true;
+
+	sbuf_adds(s, "{");
+	for (const char *const *h = gw_fwd_headers; *h != NULL; h++) {
+		struct sbuf v;
+		size_t hl = strlen(*h), count = 0;
+		sbuf_init(&v, KH_HEAD_MAX);
+		for (size_t i = 0; i < r->nfields; i++) {
+			const struct http_field *f = &r->fields[i];
+			if (f->nlen != hl ||
+			    strncasecmp((const char *)f->name, *h, hl) != 0)
+				continue;
+			if (count++ > 0)
+				sbuf_adds(&v, ", ");
+			sbuf_add(&v, f->value, f->vlen);
+		}
+		if (count > 0) {
+			if (!first)
+				sbuf_adds(s, ",");
+			first = false;
+			sbuf_add_jstr(s, (const uint8_t *)*h, hl);
+			sbuf_adds(s, ":");
+			/* the parser allows only visible bytes, SP and HTAB, plus
+			 * obs-text; keep the file valid JSON either way */
+			if (qc_utf8_valid((const uint8_t *)v.buf, v.len))
+				sbuf_add_jstr(s, (const uint8_t *)v.buf, v.len);
+			else
+				sbuf_add_jstr(s, (const uint8_t *)"", 0);
+		}
+		sbuf_free(&v);
+	}
+	sbuf_adds(s, "}");
+}
+
+static void gw_req_finish(struct gw_req *q);
+
+static void
+gw_req_fail(struct gw_req *q, const char *message, bool capacity)
+{
+	bool uncertain = q->dispatched && strcmp(q->method, "GET") != 0 &&
+	    strcmp(q->method, "HEAD") != 0 && strcmp(q->method, "OPTIONS") != 0 &&
+	    strcmp(q->method, "TRACE") != 0;
+
+	if (q->conn != NULL)
+		gw_answer_error(q->conn, uncertain ? 409 : capacity ? 503 : 502,
+		    message, uncertain);
+	gw_req_finish(q);
+}
+
+static void
+gw_req_finish(struct gw_req *q)
+{
+	struct gw *g = q->gw;
+
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else if (g->waiting == q)
+		g->waiting = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	if (q->conn != NULL)
+		q->conn->wait = NULL;
+	if (q->poll != NULL)
+		event_free(q->poll);
+	free(q);
+	if (g->stopping && g->nconns == 0 && g->waiting == NULL)
+		event_base_loopbreak(g->base);
+}
+
+/* Paperclip's decodeSandboxBridgeBody. Returns NULL with *err. */
+static uint8_t *
+gw_decode_body(const struct gw *g, const cJSON *resp, size_t *len,
+    const char **err)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(resp, "body");
+	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(resp, "bodyEncoding");
+	uint8_t *out;
+	size_t n;
+
+	*len = 0;
+	if (!cJSON_IsString(b)) {
+		*err = "Invalid bridge body.";
+		return NULL;
+	}
+	n = strlen(b->valuestring);
+	if (enc == NULL || (cJSON_IsString(enc) &&
+	    strcmp(enc->valuestring, "utf8") == 0)) {
+		if (n > g->max_body) {
+			*err = "Bridge body exceeded the configured size limit.";
+			return NULL;
+		}
+		out = malloc(n + 1);
+		if (out != NULL)
+			memcpy(out, b->valuestring, n);
+		*len = n;
+		if (out == NULL)
+			*err = "Out of memory.";
+		return out;
+	}
+	if (!cJSON_IsString(enc) || strcmp(enc->valuestring, "base64") != 0) {
+		*err = "Unsupported bridge body encoding.";
+		return NULL;
+	}
+	if (n > 4 * ((g->max_body + 2) / 3)) {
+		*err = "Bridge body exceeded the configured size limit.";
+		return NULL;
+	}
+	out = malloc(n / 4 * 3 + 1);
+	if (out == NULL) {
+		*err = "Out of memory.";
+		return NULL;
+	}
+	long long got = qc_b64_decode(b->valuestring, n, out, n / 4 * 3);
+	if (got < 0) {
+		free(out);
+		*err = "Invalid bridge base64 body.";
+		return NULL;
+	}
+	if ((uint64_t)got > g->max_body) {
+		free(out);
+		*err = "Bridge body exceeded the configured size limit.";
+		return NULL;
+	}
+	*len = (size_t)got;
+	return out;
+}
+
+/* Headers a response may not set: our framing and hop-by-hop fields. */
+static bool
+gw_resp_header_skipped(const char *name)
+{
+	static const char *const skip[] = { "content-length", "transfer-encoding",
+	    "connection", "keep-alive", "upgrade", "proxy-connection", "trailer",
+	    NULL };
+	for (const char *const *s = skip; *s != NULL; s++)
+		if (strcasecmp(name, *s) == 0)
+			return true;
+	return false;
+}
+
+static bool
+gw_token_name(const char *s)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+	if (*s == '\0' || strlen(s) > KH_HNAME_MAX)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr(extra, *s) != NULL))
+			return false;
+	return true;
+}
+
+/* The response file, parsed: answer the client.  Returns an error message
+ * or NULL when answered. */
+static const char *
+gw_deliver(struct gw_req *q, const uint8_t *text, size_t len)
+{
+	const char *names[KH_FWD_HEADERS_MAX], *values[KH_FWD_HEADERS_MAX];
+	size_t vlens[KH_FWD_HEADERS_MAX], nh = 0, blen;
+	const char *err = NULL;
+	cJSON *resp = cJSON_ParseWithLength((const char *)text, len);
+	const cJSON *st, *hdrs, *outcome;
+	int status = 200;
+	uint8_t *body;
+
+	if (resp == NULL || !cJSON_IsObject(resp)) {
+		cJSON_Delete(resp);
+		return "Bridge response is not valid JSON.";
+	}
+	hdrs = cJSON_GetObjectItemCaseSensitive(resp, "headers");
+	st = cJSON_GetObjectItemCaseSensitive(resp, "status");
+	outcome = cJSON_IsObject(hdrs) ? cJSON_GetObjectItemCaseSensitive(hdrs,
+	    "x-paperclip-bridge-outcome") : NULL;
+	if (cJSON_IsString(outcome) &&
+	    strcmp(outcome->valuestring, "indeterminate") == 0)
+		status = 409;
+	else if (cJSON_IsNumber(st))
+		status = (int)st->valuedouble;
+	if (status < 100 || status > 599) {
+		cJSON_Delete(resp);
+		return "Bridge response has an invalid status.";
+	}
+	if (cJSON_IsObject(hdrs))
+		for (const cJSON *h = hdrs->child; h != NULL; h = h->next) {
+			if (!cJSON_IsString(h) || gw_resp_header_skipped(h->string))
+				continue;
+			if (!gw_token_name(h->string) ||
+			    !util_hvalue_forwardable(h->valuestring,
+			    strlen(h->valuestring)) || nh == KH_FWD_HEADERS_MAX) {
+				cJSON_Delete(resp);
+				return "Bridge response has an invalid header.";
+			}
+			names[nh] = h->string;
+			values[nh] = h->valuestring;
+			vlens[nh++] = strlen(h->valuestring);
+		}
+	body = gw_decode_body(q->gw, resp, &blen, &err);
+	if (body == NULL) {
+		cJSON_Delete(resp);
+		return err;
+	}
+	if (q->conn != NULL)
+		gw_answer(q->conn, status, names, values, vlens, nh, body, blen);
+	free(body);
+	cJSON_Delete(resp);
+	return NULL;
+}
+
+/* Look for responses/<id>.json.  Returns true when the request is done
+ * (answered or failed). */
+static bool
+gw_try_response(struct gw_req *q)
+{
+	struct gw *g = q->gw;
+	char name[64];
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+	const char *err = NULL;
+
+	snprintf(name, sizeof(name), "%s.json", q->id);
+	int fd = openat(g->respfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT)
+		return false;
+	if (fd < 0) {
+		err = "Bridge response file cannot be opened.";
+	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = "Bridge response file is not a regular file.";
+	} else if ((uint64_t)st.st_size > gw_envelope_limit(g)) {
+		err = "Bridge response envelope exceeded the configured size limit.";
+	} else if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		err = "Out of memory.";
+	} else {
+		for (;;) {
+			ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			if (got > (size_t)st.st_size)
+				break;
+		}
+		if (got != (size_t)st.st_size)
+			err = "Bridge response envelope changed while reading.";
+		else
+			err = gw_deliver(q, buf, got);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(g->respfd, name, 0);
+	if (err != NULL)
+		gw_req_fail(q, err, false);
+	else
+		gw_req_finish(q);
+	return true;
+}
+
+static void
+gw_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_req *q = arg;
+
+	(void)fd;
+	(void)what;
+	if (gw_try_response(q))
+		return;
+	if (gw_now_ms() >= q->deadline_ms) {
+		char name[64];
+		/* Nobody waits any more: tell the host by removing the request
+		 * (its answer write is guarded on the request file). */
+		snprintf(name, sizeof(name), "%s.json", q->id);
+		(void)unlinkat(q->gw->reqfd, name, 0);
+		gw_req_fail(q, "Timed out waiting for host bridge response.",
+		    false);
+		return;
+	}
+	int64_t left = q->deadline_ms - gw_now_ms();
+	uint32_t ms = left < q->gw->poll_ms ? (uint32_t)left : q->gw->poll_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(q->poll, &tv);
+}
+
+static void
+gw_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *g = arg;
+	char buf[16384] __attribute__((aligned(8)));
+
+	(void)what;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		for (ssize_t off = 0; off < n;) {
+			const struct inotify_event *ev =
+			    (const struct inotify_event *)(buf + off);
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+			if (ev->len == 0)
+				continue;
+			for (struct gw_req *q = g->waiting; q != NULL; q = q->next) {
+				size_t il = strlen(q->id);
+				if (strncmp(ev->name, q->id, il) == 0 &&
+				    strcmp(ev->name + il, ".json") == 0) {
+					(void)gw_try_response(q);
+					break;
+				}
+			}
+		}
+	}
+}
+
+void
+gw_queue_watch(struct gw *g)
+{
+	const char *v = getenv("KEYHOLE_GATEWAY_INOTIFY");
+	char self[64];
+
+	g->notify_fd = -1;
+	if (v != NULL && strcmp(v, "0") == 0)
+		return;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", g->respfd);
+	if (fd < 0 || inotify_add_watch(fd, self, IN_MOVED_TO | IN_CLOSE_WRITE |
+	    IN_ONLYDIR) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;		/* polling alone, like Paperclip's gateway */
+	}
+	g->notify_fd = fd;
+	g->notify_ev = event_new(g->base, fd, EV_READ | EV_PERSIST,
+	    gw_notify_cb, g);
+	if (g->notify_ev == NULL || event_add(g->notify_ev, NULL) < 0) {
+		close(fd);
+		g->notify_fd = -1;
+	}
+}
+
+static int
+gw_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+void
+gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
+    bool base64)
+{
+	struct gw *g = c->gw;
+	const struct http_req *r = &c->req;
+	struct gw_req *q = calloc(1, sizeof(*q));
+	struct sbuf s;
+	char name[64], tmp[72], when[QC_ISO_LEN];
+	int fd;
+
+	if (q == NULL) {
+		gw_answer_error(c, 503, "Out of memory.", false);
+		return;
+	}
+	q->gw = g;
+	gw_uuid(q->id);
+	snprintf(q->method, sizeof(q->method), "%s", r->method);
+	q->conn = c;
+	q->poll = evtimer_new(g->base, gw_poll_cb, q);
+	q->deadline_ms = gw_now_ms() + g->timeout_ms;
+	q->next = g->waiting;
+	if (g->waiting != NULL)
+		g->waiting->prev = q;
+	g->waiting = q;
+	c->wait = q;
+	if (q->poll == NULL) {
+		gw_req_fail(q, "Out of memory.", true);
+		return;
+	}
+	if (!base64 && !qc_text_plain(body, blen))
+		base64 = true;	/* NUL or non-UTF-8: exact bytes, not U+FFFD */
+	sbuf_init(&s, gw_envelope_limit(g));
+	sbuf_adds(&s, "{\"id\":\"");
+	sbuf_adds(&s, q->id);
+	sbuf_adds(&s, "\",\"method\":");
+	sbuf_add_jstr(&s, (const uint8_t *)r->method, strlen(r->method));
+	sbuf_adds(&s, ",\"path\":");
+	sbuf_add_jstr(&s, (const uint8_t *)r->path, r->path_len);
+	sbuf_adds(&s, ",\"query\":\"");
+	if (r->has_query && r->query_len > 0) {
+		sbuf_adds(&s, "?");
+		sbuf_add(&s, r->query, r->query_len);	/* query_is_valid: no '"' */
+	}
+	sbuf_adds(&s, "\",\"headers\":");
+	gw_put_headers(&s, r);
+	sbuf_adds(&s, ",\"body\":");
+	if (base64) {
+		sbuf_adds(&s, "\"");
+		sbuf_add_b64(&s, body, blen);
+		sbuf_adds(&s, "\",\"bodyEncoding\":\"base64\"");
+	} else {
+		sbuf_add_jstr(&s, body, blen);
+	}
+	qc_iso8601_now(when);
+	sbuf_addf(&s, ",\"createdAt\":\"%s\"}\n", when);
+	if (s.failed) {
+		sbuf_free(&s);
+		gw_req_fail(q, "Bridge body exceeded the configured size limit.",
+		    false);
+		return;
+	}
+	snprintf(name, sizeof(name), "%s.json", q->id);
+	snprintf(tmp, sizeof(tmp), "%s.json.tmp", q->id);
+	fd = openat(g->reqfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd < 0 || gw_write_all(fd, s.buf, s.len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		(void)unlinkat(g->reqfd, tmp, 0);
+		sbuf_free(&s);
+		gw_req_fail(q, "Bridge cannot write the request file.", false);
+		return;
+	}
+	close(fd);
+	sbuf_free(&s);
+	q->dispatched = true;
+	if (renameat(g->reqfd, tmp, g->reqfd, name) < 0) {
+		(void)unlinkat(g->reqfd, tmp, 0);
+		gw_req_fail(q, "Bridge cannot write the request file.", false);
+		return;
+	}
+	struct timeval tv = { g->poll_ms / 1000, (g->poll_ms % 1000) * 1000 };
+	evtimer_add(q->poll, &tv);
+}
+
+void
+gw_queue_conn_gone(struct gw_conn *c)
+{
+	/* The request keeps waiting so its response file is consumed (as
+	 * Paperclip's gateway does); the answer is dropped. */
+	if (c->wait != NULL)
+		c->wait->conn = NULL;
+	c->wait = NULL;
+}
+
+int
+gw_write_ready(struct gw *g)
+{
+	char json[512], when[QC_ISO_LEN];
+	struct sbuf s;
+	int fd;
+
+	qc_iso8601_now(when);
+	sbuf_init(&s, sizeof(json));
+	sbuf_addf(&s, "{\"pid\":%ld,\"host\":", (long)getpid());
+	sbuf_add_jstr(&s, (const uint8_t *)g->host, strlen(g->host));
+	sbuf_addf(&s, ",\"port\":%u,\"baseUrl\":", g->port);
+	snprintf(json, sizeof(json), strchr(g->host, ':') ? "http://[%s]:%u" :
+	    "http://%s:%u", g->host, g->port);
+	sbuf_add_jstr(&s, (const uint8_t *)json, strlen(json));
+	sbuf_addf(&s, ",\"startedAt\":\"%s\"}", when);
+	fd = openat(g->qfd, "ready.json.tmp", O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (s.failed || fd < 0 || gw_write_all(fd, s.buf, s.len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		sbuf_free(&s);
+		return -1;
+	}
+	close(fd);
+	sbuf_free(&s);
+	return renameat(g->qfd, "ready.json.tmp", g->qfd, "ready.json");
+}
