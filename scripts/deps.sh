@@ -11,6 +11,13 @@ if [ "${KH_WITH_FUZZ:-0}" = 1 ]; then
   pkgs+=(clang libclang-rt-dev)
 fi
 
+# Node.js and npm run Paperclip's own gateway in the interop test
+# (tests/integration/test_queue_paperclip_interop.py).  A node already on
+# PATH (e.g. from NodeSource, which bundles npm) is used as it is.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

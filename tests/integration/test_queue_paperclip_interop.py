@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Interop: Paperclip's OWN gateway (from the npm package
+@paperclipai/adapter-utils, getSandboxCallbackBridgeServerSource()), run
+with node against keyhole's queue_v1 host side, unchanged.
+
+The package is installed once into the build directory (cache: CI stays
+fast); the version is pinned so the test is reproducible — bump
+PAPERCLIP_VERSION to follow Paperclip.  node and npm come from
+scripts/deps.sh; a missing one is a failure, not a skip."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import khtest  # noqa: E402
+from khtest import KeyholeTestCase  # noqa: E402
+from khqueue import Gateway, QueueDir, keyhole_queue  # noqa: E402
+
+PAPERCLIP_PACKAGE = "@paperclipai/adapter-utils"
+PAPERCLIP_VERSION = "2026.916.1"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def paperclip_gateway_source():
+    """Path of Paperclip's gateway source, installing the package if the
+    cache does not hold this version yet."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            raise AssertionError("%s is missing: run scripts/deps.sh" % tool)
+    prefix = os.path.join(khtest.BUILD, "paperclip-npm", PAPERCLIP_VERSION)
+    pkg = os.path.join(prefix, "node_modules", "@paperclipai", "adapter-utils", "package.json")
+    if not os.path.exists(pkg):
+        os.makedirs(prefix, exist_ok=True)
+        p = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts",
+                            "--no-save", "--prefix", prefix,
+                            "%s@%s" % (PAPERCLIP_PACKAGE, PAPERCLIP_VERSION)],
+                           capture_output=True, timeout=300, cwd=prefix)
+        if p.returncode != 0:
+            raise AssertionError("npm install failed:\n%s" % (p.stdout + p.stderr).decode(
+                "utf-8", "replace"))
+    with open(pkg) as f:
+        assert json.load(f)["version"] == PAPERCLIP_VERSION
+    out = os.path.join(prefix, "paperclip-bridge-server.mjs")
+    if not os.path.exists(out):
+        subprocess.run(["node", os.path.join(HERE, "paperclip_gateway.mjs"), prefix, out + ".tmp"],
+                       check=True, timeout=60)
+        os.rename(out + ".tmp", out)
+    return out
+
+
+class PaperclipGatewayInteropTest(KeyholeTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.source = paperclip_gateway_source()
+
+    def setUp(self):
+        self.up = self.upstream()
+        self.q = QueueDir(self)
+        self.kh = keyhole_queue(self, self.up.url, self.q, policy_file=khtest.PAPERCLIP_POLICY)
+        self.gw = Gateway(self, ["node", self.source], self.q, self.kh.token,
+                          env={"PAPERCLIP_API_BRIDGE_MODE": "queue_v1",
+                               "PAPERCLIP_BRIDGE_POLL_INTERVAL_MS": "20"})
+
+    def test_source_is_paperclips_queue_gateway(self):
+        with open(self.source) as f:
+            src = f.read()
+        self.assertIn("runFileGateway", src)
+        self.assertIn("Bridge request queue is full.", src)
+
+    def test_allowed_requests_round_trip(self):
+        r = self.gw.request("GET", "/api/agents/me", headers=[("Accept", "application/json")])
+        self.assertEqual(r.status, 200, (r, self.gw.log()))
+        self.assertEqual(r.body, b'{"ok":true}')
+        self.assertEqual(r.header("etag"), '"v1"')
+        rec = self.up.wait_requests(1)[0]
+        self.assertEqual(rec.all("authorization"), ["Bearer " + self.kh.credential])
+        body = '{"body":"h\u00e9llo from node"}'.encode("utf-8")
+        r = self.gw.request("POST", "/api/issues/i-1/comments", body=body)
+        self.assertEqual(r.status, 200, r)
+        rec = self.up.wait_requests(2)[1]
+        self.assertEqual((rec.method, rec.path, rec.body),
+                         ("POST", "/api/issues/i-1/comments", body))
+        r = self.gw.request("PATCH", "/api/issues/i-1", body=b'{"status":"done"}',
+                            headers=[("If-Match", '"v1"')])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.up.wait_requests(3)[2].header("if-match"), '"v1"')
+        self.assertEqual(self.q.listing("processing"), [])
+
+    def test_denied_route_403(self):
+        r = self.gw.request("DELETE", "/api/issues/i-1", body=b"{}")
+        self.assertJsonError(r, 403, {"error": "Route not allowed: DELETE /api/issues/i-1"})
+        # Node resolves dot segments before writing the file; keyhole
+        # judges the resolved path (here: not allowed either)
+        r = self.gw.request("POST", "/api/issues/X/interactions/../accept", body=b"{}")
+        self.assertJsonError(r, 403, {"error": "Route not allowed: POST /api/issues/X/accept"})
+        self.up.assert_nothing(self)
+
+    def test_bad_token_401(self):
+        r = self.gw.request("GET", "/api/agents/me", token="not-the-token")
+        self.assertJsonError(r, 401, khtest.BODY_401)
+        self.up.assert_nothing(self)
+
+    def test_non_json_415(self):
+        r = self.gw.request("POST", "/api/issues/i-1/comments", body=b"hello",
+                            content_type="text/plain")
+        self.assertJsonError(r, 415, khtest.BODY_415)
+        self.up.assert_nothing(self)
+
+    def test_large_bodies(self):
+        ok = json.dumps({"body": "x" * 700000}).encode()
+        r = self.gw.request("POST", "/api/issues/i-1/comments", body=ok, timeout=20)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.up.wait_requests(1)[0].body, ok)
+        # over paperclip.policy's max-body 1m: refused by keyhole's host
+        big = json.dumps({"body": "x" * (1024 * 1024 + 10)}).encode()
+        r = self.gw.request("POST", "/api/issues/i-1/comments", body=big, timeout=20)
+        self.assertJsonError(r, 413, {"error": "Request body too large."})
+        self.assertEqual(len(self.up.snapshot()), 1)
+
+
+if __name__ == "__main__":
+    khtest.main()
