@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -124,6 +125,17 @@ queue_dirs_open(struct parent *p)
 	if ((fds[0] = queue_subdir(p, dfd, "requests", 0770)) < 0 ||
 	    (fds[1] = queue_subdir(p, dfd, "processing", 0700)) < 0 ||
 	    (fds[2] = queue_subdir(p, dfd, "responses", 0770)) < 0) {
+		close(dfd);
+		return -1;
+	}
+	/* One keyhole per queue: a second one would answer the first one's
+	 * in-flight claims as "left by a previous run".  The lock lives on
+	 * processing/'s open file, so it ends with the last process holding
+	 * it (the child dies with the parent). */
+	if (flock(fds[1], LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "keyhole: --queue-dir %s: %s\n", dir,
+		    errno == EWOULDBLOCK ? "another keyhole serves this queue "
+		    "(processing/ is locked)" : strerror(errno));
 		close(dfd);
 		return -1;
 	}

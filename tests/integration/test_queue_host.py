@@ -376,6 +376,17 @@ class QueueModesTest(KeyholeTestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("--queue-dir %s" % link, err)
 
+    def test_second_keyhole_on_the_same_queue_refused(self):
+        up = self.upstream()
+        q = QueueDir(self)
+        keyhole_queue(self, up.url, q)
+        rc, out, err = khtest.run_keyhole(["serve", "--policy", khtest.PAPERCLIP_POLICY,
+                                           "--upstream", up.url, "--queue-dir", q.path],
+                                          env={"PAPERCLIP_BRIDGE_TOKEN": khtest.new_token(),
+                                               "KEYHOLE_CREDENTIAL": "c"})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("another keyhole serves this queue", err)
+
     def test_child_confined_to_the_queue_directory(self):
         khtest.require_root("chroot into the queue directory")
         up = self.upstream()
