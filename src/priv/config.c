@@ -61,6 +61,10 @@ config_usage(FILE *f)
 "  --drain-ms MS            on SIGTERM/SIGINT, time to finish in-flight\n"
 "                           requests (default %u)\n"
 "  --net-binary PATH        run PATH as the child (tests only)\n"
+"  --log-format text|json   log lines as text or JSON objects (default:\n"
+"                           json unless stderr is a terminal)\n"
+"  --log stderr|syslog      where log lines go (default stderr; syslog\n"
+"                           reaches journald)\n"
 "  -v, --verbose            debug logging\n",
 	    KH_TOKEN_MIN, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
 	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_DEF_CONNS, KH_DEF_HEAD,
@@ -127,7 +131,7 @@ enum {
 	OPT_LISTEN, OPT_READY, OPT_USER, OPT_CHROOT, OPT_CA, OPT_MAXBODY,
 	OPT_MAXRESP, OPT_INFLIGHT, OPT_CONNS, OPT_HEAD, OPT_HEADERS,
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
-	OPT_NETBIN,
+	OPT_NETBIN, OPT_LOGFMT, OPT_LOG,
 };
 
 static const struct option config_opts[] = {
@@ -153,6 +157,8 @@ static const struct option config_opts[] = {
 	{ "idle-timeout-ms", required_argument, NULL, OPT_ITIMEOUT },
 	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
 	{ "net-binary", required_argument, NULL, OPT_NETBIN },
+	{ "log-format", required_argument, NULL, OPT_LOGFMT },
+	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -212,6 +218,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->idle_timeout_ms = KH_DEF_IDLE_TIMEOUT_MS;
 	cfg->drain_ms = KH_DEF_DRAIN_MS;
 	cfg->chroot_dir = "/run/keyhole/empty";
+	cfg->log_format = -1;
 	config_env(cfg);
 
 	optind = 1;
@@ -271,6 +278,24 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		case OPT_DRAIN:
 			cfg->drain_ms = (uint32_t)config_num("--drain-ms", optarg,
 			    0, KH_TIMEOUT_MAX_MS);
+			break;
+		case OPT_LOGFMT:
+			if (strcmp(optarg, "text") == 0)
+				cfg->log_format = 0;
+			else if (strcmp(optarg, "json") == 0)
+				cfg->log_format = 1;
+			else
+				config_die("--log-format: '%s' is not text or json",
+				    optarg);
+			break;
+		case OPT_LOG:
+			if (strcmp(optarg, "syslog") == 0)
+				cfg->log_syslog = true;
+			else if (strcmp(optarg, "stderr") == 0)
+				cfg->log_syslog = false;
+			else
+				config_die("--log: '%s' is not stderr or syslog",
+				    optarg);
 			break;
 		case 'v': cfg->verbose = true; break;
 		case 'h': config_usage(stdout); exit(0);

@@ -41,6 +41,8 @@ struct kh_config {
 	uint32_t idle_timeout_ms;
 	uint32_t drain_ms;
 	bool verbose;
+	int log_format;			/* enum log_format; -1 = by isatty */
+	bool log_syslog;
 };
 
 /* Parse `keyhole serve` arguments (argv[0] = "serve") and the environment.

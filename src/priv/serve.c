@@ -284,6 +284,10 @@ serve_main(int argc, char **argv)
 	log_init("keyhole", NULL);
 	if (cfg.verbose)
 		log_set_verbosity(LOG_DEBUG);
+	log_set_format(cfg.log_format >= 0 ? (enum log_format)cfg.log_format :
+	    isatty(STDERR_FILENO) ? LOG_FMT_TEXT : LOG_FMT_JSON);
+	if (cfg.log_syslog)
+		log_use_syslog();
 	signal(SIGPIPE, SIG_IGN);
 
 	if (serve_read_policy(p, cfg.policy_file) < 0 ||

@@ -696,6 +696,10 @@ class Keyhole:
         if net_binary is not None:
             argv += ["--net-binary", net_binary]
         argv += list(args)
+        # Text log lines unless a test asks for JSON (test_logs.py covers
+        # JSON, the default when stderr is not a terminal).
+        if not any(str(a).startswith("--log-format") for a in args):
+            argv += ["--log-format", "text"]
         # Sanitizer builds: LeakSanitizer cannot stop the world inside the
         # seccomp sandboxes (both processes), so leaks are the unit tests'
         # job; every other sanitizer report still fails the test.
