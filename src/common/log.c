@@ -15,6 +15,12 @@ static enum log_level log_max = LOG_INFO;
 static enum log_format log_fmt = LOG_FMT_TEXT;
 static bool log_syslog;
 
+static struct {
+	const char *p;
+	size_t len;
+} log_secrets[4];
+static size_t log_nsecrets;
+
 static const char *const log_names[LOG_LEVEL_COUNT] = {
 	"error", "warn", "info", "debug",
 };
@@ -43,6 +49,37 @@ log_use_syslog(void)
 {
 	logsys_open(log_prog);
 	log_syslog = true;
+}
+
+void
+log_redact(const char *secret, size_t len)
+{
+	if (len > 0 && log_nsecrets < sizeof(log_secrets) / sizeof(log_secrets[0])) {
+		log_secrets[log_nsecrets].p = secret;
+		log_secrets[log_nsecrets].len = len;
+		log_nsecrets++;
+	}
+}
+
+void
+log_redact_clear(void)
+{
+	log_nsecrets = 0;
+}
+
+/* Overwrite every occurrence of a registered secret with '*'. */
+static void
+log_scrub(char *buf, size_t len)
+{
+	for (size_t i = 0; i < log_nsecrets; i++) {
+		size_t sl = log_secrets[i].len;
+		char *at = buf;
+		while ((at = memmem(at, len - (size_t)(at - buf),
+		    log_secrets[i].p, sl)) != NULL) {
+			memset(at, '*', sl);
+			at += sl;
+		}
+	}
 }
 
 const char *
@@ -126,6 +163,7 @@ log_emit(const char *prog, long pid, enum log_level level, const char *msg,
 		else
 			snprintf(line, sizeof(line), "%s[%ld]: %s%s", prog, pid,
 			    msg, text_tail);
+		log_scrub(line, strlen(line));
 		logsys_write(level, line);
 		return;
 	}
@@ -150,6 +188,7 @@ log_emit(const char *prog, long pid, enum log_level level, const char *msg,
 		if (off > sizeof(buf) - 2)
 			off = sizeof(buf) - 2;
 	}
+	log_scrub(buf, off);
 	buf[off++] = '\n';
 	ssize_t w = write(STDERR_FILENO, buf, off);
 	(void)w;

@@ -58,6 +58,11 @@ void log_relay(const char *prog, long pid, enum log_level level,
 /* Parent only: one access-log line; `prog`/`pid` name who answered. */
 void log_access(const char *prog, long pid, const struct log_access *a);
 const char *log_level_name(enum log_level level);
+/* Parent only: never let these bytes reach a log line, whatever a request
+ * contains (a sandbox may put the bridge token in a path).  The pointer
+ * must stay valid (the secret's own locked page); nothing is copied. */
+void log_redact(const char *secret, size_t len);
+void log_redact_clear(void);
 /* Replace every byte outside 0x20..0x7e with '?', in place. */
 void log_sanitize(char *s, size_t len);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "listen.h"
 #include "kh_limits.h"
 #include "util.h"
 
@@ -18,11 +19,18 @@ config_usage(FILE *f)
 {
 	fprintf(f,
 "usage: keyhole serve --policy FILE --upstream URL [options]\n"
+"       keyhole run [serve options] -- CMD [ARGS...]\n"
 "       keyhole check-policy FILE\n"
 "       keyhole --help | --version\n"
 "\n"
 "keyhole lets code in a sandbox call the routes a policy allows on ONE\n"
 "upstream HTTP API without ever holding the API's credential.\n"
+"\n"
+"keyhole run starts the bridge, runs CMD with PAPERCLIP_API_URL (the\n"
+"bridge URL) and PAPERCLIP_API_KEY (the bridge token; a fresh random one\n"
+"when none is configured) in its environment, forwards SIGINT, SIGTERM\n"
+"and SIGHUP to it, drains the bridge when it exits and exits with its\n"
+"status (128+N when killed by signal N).\n"
 "\n"
 "serve options:\n"
 "  --policy FILE            route policy (see docs/policy.md)\n"
@@ -39,7 +47,15 @@ config_usage(FILE *f)
 "  --listen tcp:HOST:PORT   listening address (default 127.0.0.1:0, or\n"
 "                           $PAPERCLIP_BRIDGE_HOST/$PAPERCLIP_BRIDGE_PORT);\n"
 "                           port 0 picks a free port\n"
-"  --listen unix:PATH       Unix-domain socket instead\n"
+"  --listen unix:PATH       a Unix-domain socket (a stale socket there is\n"
+"                           replaced; any other file is an error); the\n"
+"                           option may be repeated, up to 8 listeners\n"
+"  --unix-mode MODE         mode of Unix sockets (octal, default 0660)\n"
+"  --unix-owner USER[:GROUP]  owner of Unix sockets (root only)\n"
+"  --netns PATH             create the TCP listeners inside this network\n"
+"                           namespace (/var/run/netns/NAME or\n"
+"                           /proc/PID/ns/net); needs root\n"
+"  systemd socket activation ($LISTEN_FDS) adds the inherited sockets\n"
 "  --ready-file FILE        write {pid,host,port,baseUrl,startedAt} once serving\n"
 "  --user NAME              unprivileged user for the child when run as root\n"
 "                           (default nobody)\n"
@@ -131,7 +147,7 @@ enum {
 	OPT_LISTEN, OPT_READY, OPT_USER, OPT_CHROOT, OPT_CA, OPT_MAXBODY,
 	OPT_MAXRESP, OPT_INFLIGHT, OPT_CONNS, OPT_HEAD, OPT_HEADERS,
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
-	OPT_NETBIN, OPT_LOGFMT, OPT_LOG,
+	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
 };
 
 static const struct option config_opts[] = {
@@ -159,6 +175,9 @@ static const struct option config_opts[] = {
 	{ "net-binary", required_argument, NULL, OPT_NETBIN },
 	{ "log-format", required_argument, NULL, OPT_LOGFMT },
 	{ "log", required_argument, NULL, OPT_LOG },
+	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "unix-mode", required_argument, NULL, OPT_UMODE },
+	{ "unix-owner", required_argument, NULL, OPT_UOWNER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -219,6 +238,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->drain_ms = KH_DEF_DRAIN_MS;
 	cfg->chroot_dir = "/run/keyhole/empty";
 	cfg->log_format = -1;
+	cfg->unix_mode = 0660;
 	config_env(cfg);
 
 	optind = 1;
@@ -279,6 +299,17 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 			cfg->drain_ms = (uint32_t)config_num("--drain-ms", optarg,
 			    0, KH_TIMEOUT_MAX_MS);
 			break;
+		case OPT_NETNS: cfg->netns = optarg; break;
+		case OPT_UOWNER: cfg->unix_owner = optarg; break;
+		case OPT_UMODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (*optarg == '\0' || *end != '\0' || m > 0777)
+				config_die("--unix-mode: '%s' is not an octal mode "
+				    "such as 0660", optarg);
+			cfg->unix_mode = (unsigned)m;
+			break;
+		}
 		case OPT_LOGFMT:
 			if (strcmp(optarg, "text") == 0)
 				cfg->log_format = 0;
@@ -310,6 +341,6 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)
 		config_die("--upstream URL is required");
-	if (cfg->nlisten == 0)
+	if (cfg->nlisten == 0 && !listen_activated())
 		config_env_listen(cfg);
 }

@@ -11,6 +11,7 @@
 
 struct listen_spec {
 	bool is_unix;
+	bool activated;		/* inherited from systemd (LISTEN_FDS) */
 	char host[64];		/* tcp: numeric address */
 	uint16_t port;		/* tcp: 0 = pick a free one */
 	char path[108];		/* unix */
@@ -28,6 +29,9 @@ struct kh_config {
 	const char *ca_file;
 	const char *net_binary;		/* NULL: keyhole-net beside keyhole */
 	size_t nlisten;
+	const char *netns;		/* TCP listeners are created in it */
+	unsigned unix_mode;		/* Unix socket file mode */
+	const char *unix_owner;		/* USER[:GROUP] or NULL */
 	struct listen_spec listen[KH_LISTENERS_MAX];
 	uint64_t max_body;
 	uint64_t max_response;

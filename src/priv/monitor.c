@@ -20,6 +20,7 @@
 #include "log.h"
 #include "path.h"
 #include "priv.h"
+#include "sdnotify.h"
 #include "util.h"
 
 struct mon_entry {
@@ -383,6 +384,9 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		    listen_write_ready(p->cfg->ready_file, &p->listeners[0]) < 0)
 			log_error("cannot write ready file %s",
 			    p->cfg->ready_file);
+		sdnotify_send("READY=1\nSTATUS=serving");
+	} else {
+		sdnotify_send("STATUS=serving (child restarted)");
 	}
 	if (p->draining) {
 		c->state = CS_DRAINING;

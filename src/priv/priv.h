@@ -86,6 +86,9 @@ void monitor_abort_inflight(struct parent *p, struct child *c, bool answer);
 /* sandbox_priv.c */
 int sandbox_priv_enter(struct parent *p);
 
+/* run.c */
+int run_main(int argc, char **argv);
+
 /* serve.c */
 int serve_main(int argc, char **argv);
 void serve_child_gone(struct parent *p);

@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "priv.h"
+#include "sdnotify.h"
 
 struct parent *kh_parent;
 
@@ -253,6 +254,7 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: draining (up to %u ms)", (int)sig,
 	    p->cfg->drain_ms);
 	p->draining = true;
+	sdnotify_send("STOPPING=1\nSTATUS=draining");
 	evtimer_del(p->restart_ev);
 	if (p->child == NULL) {
 		serve_exit_now(p);
@@ -288,6 +290,7 @@ serve_main(int argc, char **argv)
 	    isatty(STDERR_FILENO) ? LOG_FMT_TEXT : LOG_FMT_JSON);
 	if (cfg.log_syslog)
 		log_use_syslog();
+	sdnotify_init();
 	signal(SIGPIPE, SIG_IGN);
 
 	if (serve_read_policy(p, cfg.policy_file) < 0 ||
@@ -296,6 +299,8 @@ serve_main(int argc, char **argv)
 	    serve_child_identity(p) < 0 ||
 	    serve_open_child_binary(p) < 0)
 		return 1;
+	log_redact(p->credential.buf, p->credential.len);
+	log_redact(p->token.buf, p->token.len);
 	if (listen_open(&cfg, p->listeners, &p->nlisteners) < 0)
 		return 1;
 	serve_child_config(p);
@@ -336,9 +341,11 @@ serve_main(int argc, char **argv)
 		monitor_abort_inflight(p, p->child, false);
 	}
 	listen_close(p->listeners, p->nlisteners);
-	secret_free(&p->credential);
-	secret_free(&p->token);
 	if (p->exit_code == 0)
 		log_info("stopped");
+	/* The log layer points at the secret pages: forget them first. */
+	log_redact_clear();
+	secret_free(&p->credential);
+	secret_free(&p->token);
 	return p->exit_code;
 }

@@ -2,6 +2,7 @@
  * keyhole: command dispatch.
  *
  *   keyhole serve ...         the bridge (src/priv/serve.c)
+ *   keyhole run ... -- CMD    the bridge around one command (src/priv/run.c)
  *   keyhole check-policy FILE validate and print a policy.  The policy
  *                             text is parsed only by keyhole-net, so this
  *                             execs `keyhole-net check-policy FILE`.
@@ -66,6 +67,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return run_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-policy") == 0)
 		return main_check_policy(argc - 1, argv + 1);
 	fprintf(stderr, "keyhole: unknown command '%s'\n", argv[1]);
