@@ -1,14 +1,25 @@
 /* keyhole logging: see log.h. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kh_limits.h"
 #include "log.h"
+#include "log_syslog.h"
 
 static const char *log_prog = "keyhole";
 static log_sink_fn log_sink;
 static enum log_level log_max = LOG_INFO;
+static enum log_format log_fmt = LOG_FMT_TEXT;
+static bool log_syslog;
+
+static struct {
+	const char *p;
+	size_t len;
+} log_secrets[4];
+static size_t log_nsecrets;
 
 static const char *const log_names[LOG_LEVEL_COUNT] = {
 	"error", "warn", "info", "debug",
@@ -27,6 +38,50 @@ log_set_verbosity(enum log_level max)
 	log_max = max;
 }
 
+void
+log_set_format(enum log_format fmt)
+{
+	log_fmt = fmt;
+}
+
+void
+log_use_syslog(void)
+{
+	logsys_open(log_prog);
+	log_syslog = true;
+}
+
+void
+log_redact(const char *secret, size_t len)
+{
+	if (len > 0 && log_nsecrets < sizeof(log_secrets) / sizeof(log_secrets[0])) {
+		log_secrets[log_nsecrets].p = secret;
+		log_secrets[log_nsecrets].len = len;
+		log_nsecrets++;
+	}
+}
+
+void
+log_redact_clear(void)
+{
+	log_nsecrets = 0;
+}
+
+/* Overwrite every occurrence of a registered secret with '*'. */
+static void
+log_scrub(char *buf, size_t len)
+{
+	for (size_t i = 0; i < log_nsecrets; i++) {
+		size_t sl = log_secrets[i].len;
+		char *at = buf;
+		while ((at = memmem(at, len - (size_t)(at - buf),
+		    log_secrets[i].p, sl)) != NULL) {
+			memset(at, '*', sl);
+			at += sl;
+		}
+	}
+}
+
 const char *
 log_level_name(enum log_level level)
 {
@@ -41,20 +96,101 @@ log_sanitize(char *s, size_t len)
 			s[i] = '?';
 }
 
-static void
-log_write(const char *prog, long pid, enum log_level level, const char *line)
+/* Append s to buf as a JSON string body (no quotes); input is already
+ * printable ASCII, so only '"' and '\\' need escaping. */
+static size_t
+log_json_escape(char *buf, size_t cap, size_t off, const char *s)
 {
-	/* One write(2) per line so lines from concurrent writers never mix. */
-	char buf[KH_LOG_MAX + 128];
-	int n = snprintf(buf, sizeof(buf), "%s[%ld]: %s: %s\n", prog, pid,
-	    log_level_name(level), line);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(buf)) {
-		n = sizeof(buf) - 1;
-		buf[n - 1] = '\n';
+	for (; *s != '\0' && off + 2 < cap; s++) {
+		if (*s == '"' || *s == '\\')
+			buf[off++] = '\\';
+		buf[off++] = *s;
 	}
-	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+	buf[off] = '\0';
+	return off;
+}
+
+static size_t
+log_puts(char *buf, size_t cap, size_t off, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (off + n >= cap)
+		n = off < cap ? cap - off - 1 : 0;
+	memcpy(buf + off, s, n);
+	off += n;
+	buf[off] = '\0';
+	return off;
+}
+
+/* "key":"value" with escaping, preceded by a comma. */
+static size_t
+log_json_field(char *buf, size_t cap, size_t off, const char *key,
+    const char *value)
+{
+	off = log_puts(buf, cap, off, ",\"");
+	off = log_puts(buf, cap, off, key);
+	off = log_puts(buf, cap, off, "\":\"");
+	off = log_json_escape(buf, cap, off, value);
+	return log_puts(buf, cap, off, "\"");
+}
+
+static void
+log_now(char *out, size_t cap)
+{
+	struct timeval tv;
+	struct tm tm;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, cap - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+}
+
+/* One write(2) per line, so lines from concurrent writers never mix.
+ * `extra` is a pre-built run of JSON fields (",\"k\":..."), JSON only. */
+static void
+log_emit(const char *prog, long pid, enum log_level level, const char *msg,
+    const char *extra, const char *text_tail)
+{
+	char buf[KH_LOG_MAX * 2 + 512], when[40];
+	size_t off = 0;
+
+	if (log_syslog) {
+		char line[KH_LOG_MAX * 2];
+		if (strcmp(prog, log_prog) == 0)
+			snprintf(line, sizeof(line), "%s%s", msg, text_tail);
+		else
+			snprintf(line, sizeof(line), "%s[%ld]: %s%s", prog, pid,
+			    msg, text_tail);
+		log_scrub(line, strlen(line));
+		logsys_write(level, line);
+		return;
+	}
+	if (log_fmt == LOG_FMT_JSON) {
+		char num[64];
+		log_now(when, sizeof(when));
+		off = log_puts(buf, sizeof(buf), off, "{\"time\":\"");
+		off = log_puts(buf, sizeof(buf), off, when);
+		off = log_puts(buf, sizeof(buf), off, "\"");
+		off = log_json_field(buf, sizeof(buf), off, "level",
+		    log_level_name(level));
+		off = log_json_field(buf, sizeof(buf), off, "proc", prog);
+		snprintf(num, sizeof(num), ",\"pid\":%ld", pid);
+		off = log_puts(buf, sizeof(buf), off, num);
+		off = log_json_field(buf, sizeof(buf), off, "msg", msg);
+		off = log_puts(buf, sizeof(buf), off, extra);
+		off = log_puts(buf, sizeof(buf) - 1, off, "}");
+	} else {
+		int n = snprintf(buf, sizeof(buf) - 1, "%s[%ld]: %s: %s%s", prog,
+		    pid, log_level_name(level), msg, text_tail);
+		off = n < 0 ? 0 : (size_t)n;
+		if (off > sizeof(buf) - 2)
+			off = sizeof(buf) - 2;
+	}
+	log_scrub(buf, off);
+	buf[off++] = '\n';
+	ssize_t w = write(STDERR_FILENO, buf, off);
 	(void)w;
 }
 
@@ -75,7 +211,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if (log_sink != NULL)
 		log_sink(level, line);
 	else
-		log_write(log_prog, (long)getpid(), level, line);
+		log_emit(log_prog, (long)getpid(), level, line, "", "");
 }
 
 void
@@ -91,5 +227,44 @@ log_relay(const char *prog, long pid, enum log_level level, const char *line,
 	memcpy(buf, line, len);
 	buf[len] = '\0';
 	log_sanitize(buf, len);
-	log_write(prog, pid, level, buf);
+	log_emit(prog, pid, level, buf, "", "");
+}
+
+void
+log_access(const char *prog, long pid, const struct log_access *a)
+{
+	char extra[KH_LOG_MAX + 256], tail[KH_LOG_MAX + 256], num[160];
+	size_t off = 0;
+
+	if (LOG_INFO > log_max)
+		return;
+	if (log_fmt == LOG_FMT_JSON && !log_syslog) {
+		snprintf(num, sizeof(num), ",\"event\":\"request\",\"id\":%llu",
+		    (unsigned long long)a->id);
+		off = log_puts(extra, sizeof(extra), off, num);
+		off = log_json_field(extra, sizeof(extra), off, "peer", a->peer);
+		off = log_json_field(extra, sizeof(extra), off, "method",
+		    a->method);
+		off = log_json_field(extra, sizeof(extra), off, "path", a->path);
+		off = log_json_field(extra, sizeof(extra), off, "rule", a->rule);
+		snprintf(num, sizeof(num), ",\"status\":%d,\"bytesIn\":%llu,"
+		    "\"bytesOut\":%llu", a->status,
+		    (unsigned long long)a->bytes_in,
+		    (unsigned long long)a->bytes_out);
+		off = log_puts(extra, sizeof(extra), off, num);
+		if (a->upstream_ms >= 0) {
+			snprintf(num, sizeof(num), ",\"upstreamMs\":%lld",
+			    a->upstream_ms);
+			off = log_puts(extra, sizeof(extra), off, num);
+		}
+		log_emit(prog, pid, LOG_INFO, "request", extra, "");
+		return;
+	}
+	snprintf(tail, sizeof(tail), " id=%llu peer=%s method=%s path=%s "
+	    "rule=%s status=%d bytes_in=%llu bytes_out=%llu upstream_ms=%lld",
+	    (unsigned long long)a->id, a->peer, *a->method ? a->method : "-",
+	    *a->path ? a->path : "-", a->rule, a->status,
+	    (unsigned long long)a->bytes_in, (unsigned long long)a->bytes_out,
+	    a->upstream_ms);
+	log_emit(prog, pid, LOG_INFO, "request", "", tail);
 }

@@ -1,12 +1,18 @@
 /*
- * keyhole logging.  Only the parent writes logs (to stderr); the child's
- * log_msg() hands each line to a sink that frames it as MSG_LOG.
+ * keyhole logging.  Only the parent writes logs (stderr, or syslog/journald
+ * with --log syslog); the child's log_msg() hands each line to a sink that
+ * frames it as MSG_LOG, and the child reports each request it answers
+ * itself as MSG_ACCESS.  Lines are text (`keyhole[PID]: level: message`) or
+ * JSON (one object per line; the default when stderr is not a terminal).
+ * Nothing secret is ever passed to these functions.
  */
 #ifndef KH_LOG_H
 #define KH_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_ERROR = 0,
@@ -16,18 +22,47 @@ enum log_level {
 	LOG_LEVEL_COUNT
 };
 
+enum log_format {
+	LOG_FMT_TEXT = 0,
+	LOG_FMT_JSON = 1,
+};
+
 typedef void (*log_sink_fn)(enum log_level level, const char *line);
 
-/* prog: "keyhole" or "keyhole-net"; sink NULL = write to stderr. */
+/* One answered request, as the access log records it. */
+struct log_access {
+	uint64_t id;		/* parent's request id; 0 = answered by the child */
+	const char *peer;	/* client address or "unix" */
+	const char *method;	/* "" when the request line did not parse */
+	const char *path;	/* canonical path, "" when unknown */
+	const char *rule;	/* "policy:LINE", or the denial reason */
+	int status;
+	uint64_t bytes_in;	/* request body bytes */
+	uint64_t bytes_out;	/* response body bytes */
+	long long upstream_ms;	/* -1 when the upstream was not asked */
+};
+
+/* prog: "keyhole" or "keyhole-net"; sink NULL = write it ourselves. */
 void log_init(const char *prog, log_sink_fn sink);
 void log_set_verbosity(enum log_level max);
+void log_set_format(enum log_format fmt);
+/* Send lines to syslog (journald reads it) instead of stderr; opens the
+ * socket now, before any sandbox forbids it. */
+void log_use_syslog(void);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Parent only: write a line relayed from process `prog`[pid]; the line
  * is made printable first (it came from the less trusted side). */
 void log_relay(const char *prog, long pid, enum log_level level,
     const char *line, size_t len);
+/* Parent only: one access-log line; `prog`/`pid` name who answered. */
+void log_access(const char *prog, long pid, const struct log_access *a);
 const char *log_level_name(enum log_level level);
+/* Parent only: never let these bytes reach a log line, whatever a request
+ * contains (a sandbox may put the bridge token in a path).  The pointer
+ * must stay valid (the secret's own locked page); nothing is copied. */
+void log_redact(const char *secret, size_t len);
+void log_redact_clear(void);
 /* Replace every byte outside 0x20..0x7e with '?', in place. */
 void log_sanitize(char *s, size_t len);
 

@@ -27,6 +27,10 @@
  *   MSG_LOG       u8 level, str line                   any state
  *   MSG_FATAL     str reason                           any state; child exits
  *   MSG_POLICY    policy table (policy_table.h)        once, before serving
+ *   MSG_ACCESS    str peer, str method, str path, u16 status, str reason,
+ *                 u64 bytes_in, u64 bytes_out: a request the child answered
+ *                 itself (denied, malformed, overload), for the parent's
+ *                 access log only                    serving only
  *   MSG_REQUEST   id=request id; str method, str path (canonical),
  *                 u8 has_query, str query, str peer, u16 nheaders,
  *                 nheaders * (str name, str value), blob body
@@ -55,6 +59,7 @@ enum msg_type {
 	MSG_FATAL = 2,
 	MSG_POLICY = 3,
 	MSG_REQUEST = 4,
+	MSG_ACCESS = 5,
 	/* parent -> child */
 	MSG_CONFIG = 64,
 	MSG_POLICY_OK = 65,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "listen.h"
 #include "kh_limits.h"
 #include "util.h"
 
@@ -18,12 +19,19 @@ config_usage(FILE *f)
 {
 	fprintf(f,
 "usage: keyhole serve --policy FILE --upstream URL [options]\n"
+"       keyhole run [serve options] -- CMD [ARGS...]\n"
 "       keyhole gateway            (in the sandbox; see keyhole-gateway --help)\n"
 "       keyhole check-policy FILE\n"
 "       keyhole --help | --version\n"
 "\n"
 "keyhole lets code in a sandbox call the routes a policy allows on ONE\n"
 "upstream HTTP API without ever holding the API's credential.\n"
+"\n"
+"keyhole run starts the bridge, runs CMD with PAPERCLIP_API_URL (the\n"
+"bridge URL) and PAPERCLIP_API_KEY (the bridge token; a fresh random one\n"
+"when none is configured) in its environment, forwards SIGINT, SIGTERM\n"
+"and SIGHUP to it, drains the bridge when it exits and exits with its\n"
+"status (128+N when killed by signal N).\n"
 "\n"
 "serve options:\n"
 "  --policy FILE            route policy (see docs/policy.md)\n"
@@ -40,7 +48,15 @@ config_usage(FILE *f)
 "  --listen tcp:HOST:PORT   listening address (default 127.0.0.1:0, or\n"
 "                           $PAPERCLIP_BRIDGE_HOST/$PAPERCLIP_BRIDGE_PORT);\n"
 "                           port 0 picks a free port\n"
-"  --listen unix:PATH       Unix-domain socket instead\n"
+"  --listen unix:PATH       a Unix-domain socket (a stale socket there is\n"
+"                           replaced; any other file is an error); the\n"
+"                           option may be repeated, up to 8 listeners\n"
+"  --unix-mode MODE         mode of Unix sockets (octal, default 0660)\n"
+"  --unix-owner USER[:GROUP]  owner of Unix sockets (root only)\n"
+"  --netns PATH             create the TCP listeners inside this network\n"
+"                           namespace (/var/run/netns/NAME or\n"
+"                           /proc/PID/ns/net); needs root\n"
+"  systemd socket activation ($LISTEN_FDS) adds the inherited sockets\n"
 "  --queue-dir DIR          serve Paperclip's queue_v1 file transport from DIR\n"
 "                           (requests/, responses/, processing/, logs/ are\n"
 "                           created if missing); without --listen, no HTTP\n"
@@ -70,6 +86,10 @@ config_usage(FILE *f)
 "  --drain-ms MS            on SIGTERM/SIGINT, time to finish in-flight\n"
 "                           requests (default %u)\n"
 "  --net-binary PATH        run PATH as the child (tests only)\n"
+"  --log-format text|json   log lines as text or JSON objects (default:\n"
+"                           json unless stderr is a terminal)\n"
+"  --log stderr|syslog      where log lines go (default stderr; syslog\n"
+"                           reaches journald)\n"
 "  -v, --verbose            debug logging\n",
 	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
 	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_DEF_CONNS, KH_DEF_HEAD,
@@ -136,7 +156,8 @@ enum {
 	OPT_LISTEN, OPT_READY, OPT_USER, OPT_CHROOT, OPT_CA, OPT_MAXBODY,
 	OPT_MAXRESP, OPT_INFLIGHT, OPT_CONNS, OPT_HEAD, OPT_HEADERS,
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
-	OPT_NETBIN, OPT_QDIR, OPT_QWATCH, OPT_QPOLL,
+	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
+	OPT_QDIR, OPT_QWATCH, OPT_QPOLL,
 };
 
 static const struct option config_opts[] = {
@@ -162,6 +183,11 @@ static const struct option config_opts[] = {
 	{ "idle-timeout-ms", required_argument, NULL, OPT_ITIMEOUT },
 	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
 	{ "net-binary", required_argument, NULL, OPT_NETBIN },
+	{ "log-format", required_argument, NULL, OPT_LOGFMT },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "unix-mode", required_argument, NULL, OPT_UMODE },
+	{ "unix-owner", required_argument, NULL, OPT_UOWNER },
 	{ "queue-dir", required_argument, NULL, OPT_QDIR },
 	{ "queue-watch", required_argument, NULL, OPT_QWATCH },
 	{ "queue-poll-ms", required_argument, NULL, OPT_QPOLL },
@@ -228,6 +254,8 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->idle_timeout_ms = KH_DEF_IDLE_TIMEOUT_MS;
 	cfg->drain_ms = KH_DEF_DRAIN_MS;
 	cfg->chroot_dir = "/run/keyhole/empty";
+	cfg->log_format = -1;
+	cfg->unix_mode = 0660;
 	cfg->queue_poll_ms = KH_DEF_QUEUE_POLL_MS;
 	config_env(cfg);
 
@@ -308,6 +336,35 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 			cfg->drain_ms = (uint32_t)config_num("--drain-ms", optarg,
 			    0, KH_TIMEOUT_MAX_MS);
 			break;
+		case OPT_NETNS: cfg->netns = optarg; break;
+		case OPT_UOWNER: cfg->unix_owner = optarg; break;
+		case OPT_UMODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (*optarg == '\0' || *end != '\0' || m > 0777)
+				config_die("--unix-mode: '%s' is not an octal mode "
+				    "such as 0660", optarg);
+			cfg->unix_mode = (unsigned)m;
+			break;
+		}
+		case OPT_LOGFMT:
+			if (strcmp(optarg, "text") == 0)
+				cfg->log_format = 0;
+			else if (strcmp(optarg, "json") == 0)
+				cfg->log_format = 1;
+			else
+				config_die("--log-format: '%s' is not text or json",
+				    optarg);
+			break;
+		case OPT_LOG:
+			if (strcmp(optarg, "syslog") == 0)
+				cfg->log_syslog = true;
+			else if (strcmp(optarg, "stderr") == 0)
+				cfg->log_syslog = false;
+			else
+				config_die("--log: '%s' is not stderr or syslog",
+				    optarg);
+			break;
 		case 'v': cfg->verbose = true; break;
 		case 'h': config_usage(stdout); exit(0);
 		default:
@@ -322,6 +379,6 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	if (cfg->upstream == NULL)
 		config_die("--upstream URL is required");
 	/* The queue transport alone needs no listener. */
-	if (cfg->nlisten == 0 && cfg->queue_dir == NULL)
+	if (cfg->nlisten == 0 && !listen_activated() && cfg->queue_dir == NULL)
 		config_env_listen(cfg);
 }

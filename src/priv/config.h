@@ -11,6 +11,7 @@
 
 struct listen_spec {
 	bool is_unix;
+	bool activated;		/* inherited from systemd (LISTEN_FDS) */
 	char host[64];		/* tcp: numeric address */
 	uint16_t port;		/* tcp: 0 = pick a free one */
 	char path[108];		/* unix */
@@ -31,6 +32,9 @@ struct kh_config {
 	bool queue_poll;		/* --queue-watch poll: no inotify */
 	uint32_t queue_poll_ms;
 	size_t nlisten;
+	const char *netns;		/* TCP listeners are created in it */
+	unsigned unix_mode;		/* Unix socket file mode */
+	const char *unix_owner;		/* USER[:GROUP] or NULL */
 	struct listen_spec listen[KH_LISTENERS_MAX];
 	uint64_t max_body;
 	uint64_t max_response;
@@ -44,6 +48,8 @@ struct kh_config {
 	uint32_t idle_timeout_ms;
 	uint32_t drain_ms;
 	bool verbose;
+	int log_format;			/* enum log_format; -1 = by isatty */
+	bool log_syslog;
 };
 
 /* Parse `keyhole serve` arguments (argv[0] = "serve") and the environment.

@@ -7,6 +7,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kh_limits.h"
 #include "listen.h"
+#include "util.h"
 
 static int
 listen_tcp(struct listen_spec *s)
@@ -61,51 +68,219 @@ listen_tcp(struct listen_spec *s)
 	return fd;
 }
 
+/* Resolve "USER[:GROUP]"; returns 0 or -1 after an error message. */
 static int
-listen_unix(struct listen_spec *s)
+listen_owner(const char *spec, uid_t *uid, gid_t *gid)
+{
+	char user[128];
+	const char *colon = strchr(spec, ':');
+	size_t ul = colon ? (size_t)(colon - spec) : strlen(spec);
+	struct passwd *pw;
+
+	if (ul == 0 || ul >= sizeof(user))
+		goto bad;
+	memcpy(user, spec, ul);
+	user[ul] = '\0';
+	if ((pw = getpwnam(user)) == NULL)
+		goto bad;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (colon != NULL) {
+		struct group *gr = getgrnam(colon + 1);
+		if (gr == NULL)
+			goto bad;
+		*gid = gr->gr_gid;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "keyhole: --unix-owner '%s': no such user or group\n",
+	    spec);
+	return -1;
+}
+
+/*
+ * Bind under a temporary name beside PATH, set mode and owner, then
+ * rename over PATH: a client never sees the socket with the wrong mode,
+ * and a stale socket is replaced in one step.  Anything but a socket at
+ * PATH is refused (never deleted).
+ */
+static int
+listen_unix(struct listen_spec *s, const struct kh_config *cfg)
 {
 	struct sockaddr_un sun;
 	struct stat st;
+	char tmp[sizeof(sun.sun_path)];
 	int fd;
 
+	if (lstat(s->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "keyhole: %s exists and is not a socket; "
+		    "remove it or choose another path\n", s->path);
+		return -1;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", s->path, (long)getpid())
+	    >= (int)sizeof(tmp)) {
+		fprintf(stderr, "keyhole: unix:%s: path too long\n", s->path);
+		return -1;
+	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, s->path, strlen(s->path));
-	/* Replace a stale socket, never any other kind of file. */
-	if (lstat(s->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "keyhole: %s exists and is not a socket; "
-			    "remove it or choose another path\n", s->path);
-			return -1;
-		}
-		unlink(s->path);
-	}
+	memcpy(sun.sun_path, tmp, strlen(tmp));
+	unlink(tmp);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    listen(fd, 511) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		fprintf(stderr, "keyhole: cannot listen on unix:%s: %s\n",
 		    s->path, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	if (chmod(tmp, cfg->unix_mode) < 0)
+		goto fail;
+	if (cfg->unix_owner != NULL) {
+		uid_t uid;
+		gid_t gid;
+		if (listen_owner(cfg->unix_owner, &uid, &gid) < 0 ||
+		    chown(tmp, uid, gid) < 0)
+			goto fail;
+	}
+	if (listen(fd, 511) < 0 || rename(tmp, s->path) < 0)
+		goto fail;
 	return fd;
+fail:
+	fprintf(stderr, "keyhole: cannot set up unix:%s: %s\n", s->path,
+	    strerror(errno));
+	unlink(tmp);
+	close(fd);
+	return -1;
+}
+
+size_t
+listen_activated(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	uint64_t p, n;
+
+	if (pid == NULL || fds == NULL ||
+	    util_parse_u64(pid, 1, INT32_MAX, &p) < 0 ||
+	    (pid_t)p != getpid() ||
+	    util_parse_u64(fds, 1, KH_LISTENERS_MAX, &n) < 0)
+		return 0;
+	return (size_t)n;
+}
+
+/* systemd socket activation: fds 3.. are listening sockets. */
+static int
+listen_take_activated(struct listener *out, size_t *n)
+{
+	size_t count = listen_activated();
+	const char *names = getenv("LISTEN_FDNAMES");
+
+	for (size_t i = 0; i < count; i++) {
+		int fd = 3 + (int)i, acc = 0;
+		socklen_t al = sizeof(acc);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct stat st;
+		struct listener *l = &out[*n];
+
+		if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) < 0 ||
+		    !acc || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+			fprintf(stderr, "keyhole: inherited fd %d (LISTEN_FDS) is "
+			    "not a listening socket\n", fd);
+			return -1;
+		}
+		memset(l, 0, sizeof(*l));
+		l->fd = fd;
+		l->spec.activated = true;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (ss.ss_family == AF_UNIX) {
+			l->spec.is_unix = true;
+			const char *sp = ((struct sockaddr_un *)&ss)->sun_path;
+			size_t spl = strnlen(sp, sizeof(l->spec.path) - 1);
+			memcpy(l->spec.path, sp, spl);
+			l->spec.path[spl] = '\0';
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, l->spec.host,
+			    sizeof(l->spec.host));
+			l->spec.port = ntohs(sin->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, l->spec.host,
+			    sizeof(l->spec.host));
+			l->spec.port = ntohs(sin6->sin6_port);
+		}
+		(*n)++;
+	}
+	(void)names;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return 0;
+}
+
+/* Enter the namespace only to create the sockets, then return at once:
+ * a socket keeps the namespace it was created in. */
+static int
+listen_netns_enter(const char *path, int *orig)
+{
+	int target = open(path, O_RDONLY | O_CLOEXEC);
+
+	*orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (target < 0 || *orig < 0 || setns(target, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "keyhole: cannot enter network namespace %s: "
+		    "%s (needs root or CAP_SYS_ADMIN)\n", path, strerror(errno));
+		if (target >= 0)
+			close(target);
+		if (*orig >= 0)
+			close(*orig);
+		return -1;
+	}
+	close(target);
+	return 0;
 }
 
 int
 listen_open(const struct kh_config *cfg, struct listener *out, size_t *n)
 {
+	int orig = -1;
+	bool failed = false;
+
 	*n = 0;
+	if (listen_take_activated(out, n) < 0)
+		return -1;
+	if (*n + cfg->nlisten > KH_LISTENERS_MAX) {
+		fprintf(stderr, "keyhole: more than %u listeners\n",
+		    KH_LISTENERS_MAX);
+		return -1;
+	}
+	if (cfg->netns != NULL && listen_netns_enter(cfg->netns, &orig) < 0)
+		return -1;
 	for (size_t i = 0; i < cfg->nlisten; i++) {
-		out[i].spec = cfg->listen[i];
-		out[i].fd = out[i].spec.is_unix ? listen_unix(&out[i].spec) :
-		    listen_tcp(&out[i].spec);
-		if (out[i].fd < 0) {
-			listen_close(out, i);
-			return -1;
+		struct listener *l = &out[*n];
+		l->spec = cfg->listen[i];
+		l->fd = l->spec.is_unix ? listen_unix(&l->spec, cfg) :
+		    listen_tcp(&l->spec);
+		if (l->fd < 0) {
+			failed = true;	/* message printed */
+			break;
 		}
-		*n = i + 1;
+		(*n)++;
+	}
+	if (orig >= 0) {
+		if (setns(orig, CLONE_NEWNET) < 0) {
+			fprintf(stderr, "keyhole: cannot return from network "
+			    "namespace: %s\n", strerror(errno));
+			failed = true;
+		}
+		close(orig);
+	}
+	if (failed || (*n == 0 && cfg->queue_dir == NULL)) {
+		listen_close(out, *n);
+		return -1;
 	}
 	return 0;
 }
@@ -116,7 +291,8 @@ listen_close(struct listener *l, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (l[i].fd >= 0)
 			close(l[i].fd);
-		if (l[i].spec.is_unix)
+		/* Our own socket files only; systemd owns activated ones. */
+		if (l[i].spec.is_unix && !l[i].spec.activated)
 			unlink(l[i].spec.path);
 		l[i].fd = -1;
 	}

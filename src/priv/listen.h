@@ -2,6 +2,8 @@
 #ifndef KH_LISTEN_H
 #define KH_LISTEN_H
 
+#include <stddef.h>
+
 #include "config.h"
 
 struct listener {
@@ -13,6 +15,8 @@ struct listener {
  * printing an error naming the address. */
 int listen_open(const struct kh_config *cfg, struct listener *out, size_t *n);
 void listen_close(struct listener *l, size_t n);
+/* Number of sockets systemd passed us (LISTEN_PID/LISTEN_FDS), else 0. */
+size_t listen_activated(void);
 /* Write {pid,host,port,baseUrl,startedAt} to path atomically (tmp+rename). */
 int listen_write_ready(const char *path, const struct listener *l);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/buffer.h>
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "path.h"
 #include "priv.h"
+#include "sdnotify.h"
 #include "util.h"
 
 struct mon_entry {
@@ -37,6 +39,8 @@ static int mon_policy(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int mon_request(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
+static int mon_access(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
 
 static const struct mon_entry mon_table[] = {
 	{ MSG_LOG, CS_ANY, mon_log },
@@ -44,6 +48,7 @@ static const struct mon_entry mon_table[] = {
 	{ MSG_POLICY, CS_WAIT_POLICY, mon_policy },
 	/* DRAINING too: a request may cross the shutdown frame in flight. */
 	{ MSG_REQUEST, CS_SERVING | CS_DRAINING, mon_request },
+	{ MSG_ACCESS, CS_SERVING | CS_DRAINING, mon_access },
 };
 
 static void
@@ -132,54 +137,95 @@ monitor_unlink(struct child *c, struct up_req *r)
 	}
 }
 
+/* The answer for a request the upstream did not answer normally.
+ * Invariant 6: never retried; a mutation that may have taken effect is
+ * reported as such (409 indeterminate), not as a plain failure. */
+static int
+monitor_error_for(enum up_result res, bool safe, const char **json,
+    bool *indeterminate)
+{
+	static const char failed[] =
+	    "{\"error\":\"Bridge upstream request failed.\"}";
+	static const char timedout[] =
+	    "{\"error\":\"Bridge upstream request timed out.\"}";
+
+	*indeterminate = false;
+	switch (res) {
+	case UP_OK:
+	case UP_UNREACHABLE:
+		*json = failed;
+		return 502;
+	case UP_TOO_LARGE:
+		*json = "{\"error\":\"Bridge upstream response too large.\"}";
+		return 502;
+	case UP_TIMEOUT_UNSENT:
+		*json = timedout;
+		return 504;
+	case UP_CANCELLED:
+		if (safe) {
+			*json = "{\"error\":\"Bridge is shutting down.\"}";
+			return 503;
+		}
+		break;
+	case UP_TIMEOUT_SENT:
+	case UP_FAILED:
+		if (safe) {
+			*json = res == UP_TIMEOUT_SENT ? timedout : failed;
+			return res == UP_TIMEOUT_SENT ? 504 : 502;
+		}
+		break;
+	}
+	*json = mon_indeterminate;
+	*indeterminate = true;
+	return 409;
+}
+
+/* Answer the child for r and write its access-log line. */
+static void
+monitor_answer(struct child *c, struct up_req *r, enum up_result res)
+{
+	struct log_access a;
+	char rule[32];
+	int status;
+	size_t out;
+
+	if (res == UP_OK) {
+		status = (int)r->status;
+		out = r->resp_len;
+		monitor_send_response(c, r->id, status, r->resp_hdrs,
+		    r->nresp_hdrs, r->resp_body, r->resp_len);
+	} else {
+		const char *json;
+		bool indet;
+		status = monitor_error_for(res, util_method_safe(r->method),
+		    &json, &indet);
+		out = strlen(json);
+		monitor_send_error(c, r->id, status, json, indet);
+	}
+	snprintf(rule, sizeof(rule), "policy:%u", r->rule_line);
+	a.id = r->id;
+	a.peer = r->peer;
+	a.method = r->method;
+	a.path = r->path;
+	a.rule = rule;
+	a.status = status;
+	a.bytes_in = r->body_len;
+	a.bytes_out = out;
+	a.upstream_ms = supervise_now_ms() - r->started_ms;
+	log_access("keyhole", (long)getpid(), &a);
+	if (res != UP_OK)
+		log_debug("request id=%llu: upstream %s",
+		    (unsigned long long)r->id, up_result_name(res));
+}
+
 static void
 monitor_upstream_done(struct up_req *r, enum up_result res)
 {
 	struct child *c = r->owner;
-	bool safe = util_method_safe(r->method);
 
 	monitor_unlink(c, r);
-	switch (res) {
-	case UP_OK:
-		monitor_send_response(c, r->id, (int)r->status, r->resp_hdrs,
-		    r->nresp_hdrs, r->resp_body, r->resp_len);
-		break;
-	case UP_UNREACHABLE:
-		monitor_send_error(c, r->id, 502,
-		    "{\"error\":\"Bridge upstream request failed.\"}", false);
-		break;
-	case UP_TOO_LARGE:
-		monitor_send_error(c, r->id, 502,
-		    "{\"error\":\"Bridge upstream response too large.\"}", false);
-		break;
-	case UP_TIMEOUT_UNSENT:
-		monitor_send_error(c, r->id, 504,
-		    "{\"error\":\"Bridge upstream request timed out.\"}", false);
-		break;
-	case UP_TIMEOUT_SENT:
-	case UP_FAILED:
-	case UP_CANCELLED:
-		/* Invariant 6: never retried; a request that may have taken
-		 * effect is reported as such, not as a plain failure. */
-		if (safe)
-			monitor_send_error(c, r->id,
-			    res == UP_TIMEOUT_SENT ? 504 : 502,
-			    res == UP_TIMEOUT_SENT ?
-			    "{\"error\":\"Bridge upstream request timed out.\"}" :
-			    "{\"error\":\"Bridge upstream request failed.\"}",
-			    false);
-		else
-			monitor_send_error(c, r->id, 409, mon_indeterminate, true);
-		break;
-	}
-	log_info("request id=%llu peer=%s %s %s upstream=%s status=%ld "
-	    "bytes_in=%zu bytes_out=%zu ms=%lld", (unsigned long long)r->id,
-	    r->peer, r->method, r->path, up_result_name(res),
-	    res == UP_OK ? r->status : 0L, r->body_len, r->resp_len,
-	    (long long)(supervise_now_ms() - r->started_ms));
+	monitor_answer(c, r, res);
 	up_req_free(r);
-	if (c->ninflight == 0 && kh_parent->draining && kh_parent->child == c)
-		log_debug("drain: no request in flight");
 }
 
 void
@@ -192,15 +238,8 @@ monitor_abort_inflight(struct parent *p, struct child *c, bool answer)
 		c->inflight = r->next;
 		c->ninflight--;
 		upstream_cancel(r);
-		if (answer) {
-			if (util_method_safe(r->method))
-				monitor_send_error(c, r->id, 503,
-				    "{\"error\":\"Bridge is shutting down.\"}",
-				    false);
-			else
-				monitor_send_error(c, r->id, 409,
-				    mon_indeterminate, true);
-		}
+		if (answer)
+			monitor_answer(c, r, UP_CANCELLED);
 		up_req_free(r);
 	}
 }
@@ -222,6 +261,58 @@ mon_log(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	log_relay("keyhole-net", (long)c->pid, (enum log_level)level, line, len);
+	return 0;
+}
+
+/* Copy a str field for the log: bounded, NUL-terminated, printable. */
+static void
+mon_log_str(char *dst, size_t cap, const char *s, size_t len)
+{
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	log_sanitize(dst, len);
+}
+
+static int
+mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	const char *peer, *method, *path, *reason;
+	size_t pl, ml, xl, rl;
+	uint16_t status;
+	uint64_t in, out;
+	char peerz[64], methodz[KH_METHOD_MAX + 1], pathz[KH_PATH_MAX + 1];
+	char reasonz[256];
+	struct log_access a;
+
+	(void)p;
+	msg_get_str(r, &peer, &pl, 63);
+	msg_get_str(r, &method, &ml, KH_METHOD_MAX);
+	msg_get_str(r, &path, &xl, KH_PATH_MAX);
+	msg_get_u16(r, &status);
+	msg_get_str(r, &reason, &rl, 255);
+	msg_get_u64(r, &in);
+	msg_get_u64(r, &out);
+	if (msg_end(r) < 0 || h->id != 0 || status < 100 || status > 599) {
+		*why = "malformed access frame";
+		return -1;
+	}
+	mon_log_str(peerz, sizeof(peerz), peer, pl);
+	mon_log_str(methodz, sizeof(methodz), method, ml);
+	mon_log_str(pathz, sizeof(pathz), path, xl);
+	mon_log_str(reasonz, sizeof(reasonz), reason, rl);
+	a.id = 0;
+	a.peer = peerz;
+	a.method = methodz;
+	a.path = pathz;
+	a.rule = reasonz;
+	a.status = status;
+	a.bytes_in = in;
+	a.bytes_out = out;
+	a.upstream_ms = -1;
+	log_access("keyhole-net", (long)c->pid, &a);
 	return 0;
 }
 
@@ -297,6 +388,9 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		    queue_write_ready(p->cfg->ready_file, p->cfg->queue_dir)) < 0)
 			log_error("cannot write ready file %s",
 			    p->cfg->ready_file);
+		sdnotify_send("READY=1\nSTATUS=serving");
+	} else {
+		sdnotify_send("STATUS=serving (child restarted)");
 	}
 	if (p->draining) {
 		c->state = CS_DRAINING;
@@ -402,7 +496,8 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	memcpy(methodz, method, ml);
 	methodz[ml] = '\0';
 	/* Invariant 3: the parent's own copy of the policy decides. */
-	if (policy_match(p->policy, methodz, pathz, pl) < 0) {
+	int rule = policy_match(p->policy, methodz, pathz, pl);
+	if (rule < 0) {
 		*why = "request outside the policy";
 		return -1;
 	}
@@ -412,6 +507,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	r->id = h->id;
+	r->rule_line = p->policy->rules[rule].line;
 	r->owner = c;
 	r->done = monitor_upstream_done;
 	memcpy(r->method, methodz, ml + 1);

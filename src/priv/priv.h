@@ -90,6 +90,8 @@ void monitor_abort_inflight(struct parent *p, struct child *c, bool answer);
 /* sandbox_priv.c */
 int sandbox_priv_enter(struct parent *p);
 
+/* run.c */
+int run_main(int argc, char **argv);
 /* queue_dirs.c */
 int queue_dirs_open(struct parent *p);
 int queue_write_ready(const char *path, const char *queue_dir);

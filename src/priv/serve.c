@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "priv.h"
+#include "sdnotify.h"
 
 struct parent *kh_parent;
 
@@ -260,6 +261,7 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: draining (up to %u ms)", (int)sig,
 	    p->cfg->drain_ms);
 	p->draining = true;
+	sdnotify_send("STOPPING=1\nSTATUS=draining");
 	evtimer_del(p->restart_ev);
 	if (p->child == NULL) {
 		serve_exit_now(p);
@@ -291,6 +293,11 @@ serve_main(int argc, char **argv)
 	log_init("keyhole", NULL);
 	if (cfg.verbose)
 		log_set_verbosity(LOG_DEBUG);
+	log_set_format(cfg.log_format >= 0 ? (enum log_format)cfg.log_format :
+	    isatty(STDERR_FILENO) ? LOG_FMT_TEXT : LOG_FMT_JSON);
+	if (cfg.log_syslog)
+		log_use_syslog();
+	sdnotify_init();
 	signal(SIGPIPE, SIG_IGN);
 
 	if (serve_read_policy(p, cfg.policy_file) < 0 ||
@@ -299,6 +306,8 @@ serve_main(int argc, char **argv)
 	    serve_child_identity(p) < 0 ||
 	    serve_open_child_binary(p) < 0)
 		return 1;
+	log_redact(p->credential.buf, p->credential.len);
+	log_redact(p->token.buf, p->token.len);
 	for (size_t i = 0; i < 5; i++)
 		p->queue_fds[i] = -1;
 	if (cfg.queue_dir != NULL && queue_dirs_open(p) < 0)
@@ -349,9 +358,11 @@ serve_main(int argc, char **argv)
 		monitor_abort_inflight(p, p->child, false);
 	}
 	listen_close(p->listeners, p->nlisteners);
-	secret_free(&p->credential);
-	secret_free(&p->token);
 	if (p->exit_code == 0)
 		log_info("stopped");
+	/* The log layer points at the secret pages: forget them first. */
+	log_redact_clear();
+	secret_free(&p->credential);
+	secret_free(&p->token);
 	return p->exit_code;
 }

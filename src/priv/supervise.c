@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "priv.h"
+#include "sdnotify.h"
 
 int64_t
 supervise_now_ms(void)
@@ -232,6 +233,7 @@ supervise_schedule(struct parent *p)
 	struct timeval tv = { p->backoff_ms / 1000,
 	    (p->backoff_ms % 1000) * 1000 };
 	log_info("restarting child in %u ms", p->backoff_ms);
+	sdnotify_send("STATUS=child exited; restarting");
 	evtimer_add(p->restart_ev, &tv);
 	p->backoff_ms *= 2;
 	if (p->backoff_ms > KH_RESTART_MAX_MS)

@@ -41,6 +41,7 @@ struct up_req {
 	char path[KH_PATH_MAX + 1];	/* canonical, for the log */
 	char peer[64];			/* printable, for the log */
 	int64_t started_ms;
+	uint32_t rule_line;		/* policy line that allowed it */
 	char *url;
 	struct curl_slist *hdrs;
 	uint8_t *body;			/* request body (owned) */

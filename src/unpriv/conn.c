@@ -334,22 +334,22 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-conn_peer(struct conn *c, const struct sockaddr *sa)
+conn_peer(char *peer, size_t cap, const struct sockaddr *sa)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
 
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
 		inet_ntop(AF_INET, &s->sin_addr, addr, sizeof(addr));
-		snprintf(c->peer, sizeof(c->peer), "%s:%u", addr,
+		snprintf(peer, cap, "%s:%u", addr,
 		    ntohs(s->sin_port));
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
 		inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof(addr));
-		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", addr,
+		snprintf(peer, cap, "[%s]:%u", addr,
 		    ntohs(s->sin6_port));
 	} else {
-		snprintf(c->peer, sizeof(c->peer), "unix");
+		snprintf(peer, cap, "unix");
 	}
 }
 
@@ -370,10 +370,14 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	(void)salen;
 	if (n->nconns >= n->cfg.max_conns || n->shutting_down) {
 		/* Over the limit: a best-effort 503, never a queue. */
+		char peer[64];
 		ssize_t w = send(fd, conn_full, sizeof(conn_full) - 1,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)w;
 		close(fd);
+		conn_peer(peer, sizeof(peer), sa);
+		link_send_access(n, peer, "", "", 503, n->shutting_down ?
+		    "shutting down" : "too many connections", 0, 44);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -382,7 +386,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->net = n;
-	conn_peer(c, sa);
+	conn_peer(c->peer, sizeof(c->peer), sa);
 	if (sa->sa_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -88,14 +88,9 @@ gate_head(struct conn *c)
 	const struct http_req *r = &c->req;
 	char msg[64 + KH_PATH_MAX];
 
-	if (!gate_token_ok(c)) {
-		log_info("peer=%s %s %s -> 401 bad token", c->peer, r->method,
-		    r->path);
+	if (!gate_token_ok(c))
 		return gate_deny(c, 401, "Invalid bridge token.");
-	}
 	if (policy_match(&n->policy, r->method, r->path, r->path_len) < 0) {
-		log_info("peer=%s %s %s -> 403 no rule", c->peer, r->method,
-		    r->path);
 		snprintf(msg, sizeof(msg), "Route not allowed: %s %s", r->method,
 		    r->path);
 		return gate_deny(c, 403, msg);
@@ -169,8 +164,6 @@ gate_request(struct conn *c)
 		return 503;
 	}
 	if (n->npending >= n->cfg.max_inflight) {
-		log_warn("peer=%s %s %s -> 503 queue full", c->peer, r->method,
-		    r->path);
 		respond_error(c, 503, "Bridge request queue is full.");
 		return 503;
 	}

@@ -63,6 +63,26 @@ link_log_sink(enum log_level level, const char *line)
 		(void)link_send_blocking(&w);
 }
 
+/* A request the child answered itself, for the parent's access log. */
+void
+link_send_access(struct net *n, const char *peer, const char *method,
+    const char *path, int status, const char *reason, uint64_t bytes_in,
+    uint64_t bytes_out)
+{
+	struct wbuf w;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_ACCESS, 0);
+	msg_put_str(&w, peer, strnlen(peer, 63));
+	msg_put_str(&w, method, strnlen(method, KH_METHOD_MAX));
+	msg_put_str(&w, path, strnlen(path, KH_PATH_MAX));
+	msg_put_u16(&w, (uint16_t)status);
+	msg_put_str(&w, reason, strnlen(reason, 255));
+	msg_put_u64(&w, bytes_in);
+	msg_put_u64(&w, bytes_out);
+	link_send(n, &w);
+}
+
 static int
 link_read_all(uint8_t *p, size_t n)
 {

@@ -96,6 +96,9 @@ int link_send_blocking(struct wbuf *w);
 int link_read_frame_blocking(uint8_t *buf, size_t cap, struct msg_hdr *h);
 void link_attach(struct net *n);
 void link_send(struct net *n, struct wbuf *w);
+void link_send_access(struct net *n, const char *peer, const char *method,
+    const char *path, int status, const char *reason, uint64_t bytes_in,
+    uint64_t bytes_out);
 
 /* conn.c */
 void conn_listen_enable(struct net *n);

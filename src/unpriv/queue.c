@@ -214,8 +214,16 @@ queue_write_response(const char *id, int status, const char *const *names,
  * fields), then the claim is released. */
 static void
 queue_answer(const char *id, const char *name, int status, const char *message,
-    bool indeterminate)
+    bool indeterminate, const struct qenv *e, const char *reason)
 {
+	char peer[64];
+
+	/* Every answer the child makes itself is logged by the parent. */
+	snprintf(peer, sizeof(peer), "queue:%s", id);
+	link_send_access(kh_net, peer, e != NULL ? e->method : "",
+	    e != NULL ? e->path : "", status, reason != NULL ? reason : message,
+	    0, strlen(message));
+
 	struct sbuf b;
 	const char *names[2] = { "content-type", "x-paperclip-bridge-outcome" };
 	const char *values[2] = { "application/json", "indeterminate" };
@@ -271,7 +279,7 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 		    e->path);
 		snprintf(msg, sizeof(msg), "Route not allowed: %s %s", e->method,
 		    e->path);
-		queue_answer(it->id, it->name, 403, msg, false);
+		queue_answer(it->id, it->name, 403, msg, false, e, "no rule");
 		return 403;
 	}
 	for (size_t i = 0; i < e->nheaders; i++)
@@ -282,12 +290,13 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 	if (e->body_len > 0 && (strcmp(e->method, "GET") == 0 ||
 	    strcmp(e->method, "HEAD") == 0)) {
 		log_info("queue %s: body on %s -> 400", it->id, e->method);
-		queue_answer(it->id, it->name, 400, queue_msg_invalid, false);
+		queue_answer(it->id, it->name, 400, queue_msg_invalid, false, e,
+		    "body on GET or HEAD");
 		return 400;
 	}
 	if (e->body_len > 0 && !gate_ctype_is_json(ctype, ctlen)) {
 		queue_answer(it->id, it->name, 415,
-		    "Bridge only accepts JSON request bodies.", false);
+		    "Bridge only accepts JSON request bodies.", false, e, NULL);
 		return 415;
 	}
 	if (e->body_len > 0) {
@@ -295,7 +304,7 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 		    e->body_len);
 		if (j == NULL) {
 			queue_answer(it->id, it->name, 400,
-			    "Request body is not valid JSON.", false);
+			    "Request body is not valid JSON.", false, e, NULL);
 			return 400;
 		}
 		cJSON_Delete(j);
@@ -312,7 +321,7 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 		}
 		if (nfwd == KH_FWD_HEADERS_MAX) {
 			queue_answer(it->id, it->name, 431,
-			    "Request header fields too large.", false);
+			    "Request header fields too large.", false, NULL, NULL);
 			return 431;
 		}
 		idx[nfwd++] = i;
@@ -323,7 +332,7 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 		free(p);
 		free(keep);
 		queue_answer(it->id, it->name, 503, "Bridge is out of memory.",
-		    false);
+		    false, NULL, NULL);
 		return 503;
 	}
 	*keep = *it;
@@ -365,7 +374,7 @@ queue_process(struct queue *q, const struct qitem *it)
 	if (st != 0) {
 		log_info("queue %s: refused (%s) -> %d", it->id, why, st);
 		queue_answer(it->id, it->name, st, queue_status_message(st),
-		    false);
+		    false, NULL, why);
 		return;
 	}
 	st = qenv_parse(buf, len, &q->lim, &e, &why);
@@ -377,7 +386,7 @@ queue_process(struct queue *q, const struct qitem *it)
 	if (st != 0) {
 		log_info("queue %s: refused (%s) -> %d", it->id, why, st);
 		queue_answer(it->id, it->name, st, st == 413 ?
-		    "Request body too large." : queue_msg_invalid, false);
+		    "Request body too large." : queue_msg_invalid, false, &e, why);
 		qenv_free(&e);
 		return;
 	}
@@ -428,7 +437,8 @@ queue_consider(struct queue *q, const char *name, bool create_only)
 		    it.id, S_ISLNK(st.st_mode) ? "symlink" :
 		    S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ?
 		    "FIFO" : "special file");
-		queue_answer(it.id, NULL, 400, queue_msg_invalid, false);
+		queue_answer(it.id, NULL, 400, queue_msg_invalid, false, NULL,
+		    "not a regular file");
 		if (unlinkat(KH_CHILD_FD_QREQ, name, S_ISDIR(st.st_mode) ?
 		    AT_REMOVEDIR : 0) < 0)
 			log_warn("queue %s: cannot remove requests/%s: %s", it.id,
@@ -579,7 +589,7 @@ queue_recover(struct queue *q)
 			int st = queue_read_claimed(q, it.name, &body, &len, &why);
 			if (st != 0) {
 				queue_answer(it.id, it.name, st,
-				    queue_status_message(st), false);
+				    queue_status_message(st), false, NULL, NULL);
 				continue;
 			}
 			st = qenv_parse(body, len, &q->lim, &e, &why);
@@ -588,20 +598,21 @@ queue_recover(struct queue *q)
 				/* Never valid, so never forwarded. */
 				queue_answer(it.id, it.name, st, st == 413 ?
 				    "Request body too large." :
-				    queue_msg_invalid, false);
+				    queue_msg_invalid, false, NULL, NULL);
 			} else if (util_method_safe(e.method)) {
 				log_warn("queue %s: claimed before a restart; "
 				    "answering 503", it.id);
 				queue_answer(it.id, it.name, 503, "Bridge "
 				    "restarted before the request was answered.",
-				    false);
+				    false, &e, "claimed before a restart");
 			} else {
 				log_warn("queue %s: claimed before a restart "
 				    "and maybe sent; answering 409 "
 				    "indeterminate", it.id);
 				queue_answer(it.id, it.name, 409, "Bridge "
 				    "restarted after the request was claimed; "
-				    "it may have taken effect.", true);
+				    "it may have taken effect.", true, &e,
+				    "claimed before a restart");
 			}
 			qenv_free(&e);
 			done++;

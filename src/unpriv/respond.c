@@ -113,8 +113,11 @@ respond_error(struct conn *c, int status, const char *message)
 
 	if (o != NULL && cJSON_AddStringToObject(o, "error", message) != NULL)
 		s = cJSON_PrintUnformatted(o);
-	respond_json(c, status, s ? s : "{\"error\":\"Bridge error.\"}", NULL,
-	    NULL);
+	const char *body = s ? s : "{\"error\":\"Bridge error.\"}";
+	/* Every answer the child makes itself is logged by the parent. */
+	link_send_access(c->net, c->peer, c->req.method, c->req.path, status,
+	    message, evbuffer_get_length(c->body), strlen(body));
+	respond_json(c, status, body, NULL, NULL);
 	cJSON_free(s);
 	cJSON_Delete(o);
 }

@@ -634,7 +634,7 @@ class Keyhole:
                  credential=None, token=None, run_id=None, args=(), env=None,
                  credential_via="file", token_via="env", cred_mode=0o600,
                  net_binary=None, listen="tcp:127.0.0.1:0", ready_file=True,
-                 start=True, wait_ready=True):
+                 start=True, wait_ready=True, text_logs=True):
         self.tc = tc
         self.dir = make_tempdir(tc)
         self.credential = credential if credential is not None else new_credential()
@@ -696,6 +696,10 @@ class Keyhole:
         if net_binary is not None:
             argv += ["--net-binary", net_binary]
         argv += list(args)
+        # Text log lines unless a test asks for JSON (test_logs.py covers
+        # JSON, the default when stderr is not a terminal).
+        if text_logs and not any(str(a).startswith("--log-format") for a in args):
+            argv += ["--log-format", "text"]
         # Sanitizer builds: LeakSanitizer cannot stop the world inside the
         # seccomp sandboxes (both processes), so leaks are the unit tests'
         # job; every other sanitizer report still fails the test.

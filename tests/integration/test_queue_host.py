@@ -78,7 +78,7 @@ class QueueHostTest(KeyholeTestCase):
         self.assertEqual(self.q.listing("requests"), [])
         self.assertEqual(self.q.listing("processing"), [])
         self.assertEqual(self.q.listing("responses"), [])
-        self.kh.wait_log("peer=queue:%s GET /api/agents/me" % rid)
+        self.kh.wait_log("peer=queue:%s method=GET path=/api/agents/me" % rid)
 
     def test_post_bodies_forwarded_byte_exact_plain_and_base64(self):
         body = '{"body":"h\u00e9llo \\"q\\"","n":[1,2]}'

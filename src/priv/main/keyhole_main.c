@@ -2,6 +2,7 @@
  * keyhole: command dispatch.
  *
  *   keyhole serve ...         the bridge (src/priv/serve.c)
+ *   keyhole run ... -- CMD    the bridge around one command (src/priv/run.c)
  *   keyhole gateway           the sandbox side of queue_v1 (execs
  *                             keyhole-gateway, src/gateway)
  *   keyhole check-policy FILE validate and print a policy.  The policy
@@ -91,6 +92,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return run_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "gateway") == 0)
 		return main_gateway(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-policy") == 0)

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Logs: one JSON object per line (the default when stderr is not a
+terminal) with the access-log fields for every request, whoever answered
+it; and no log line ever holds the credential or the bridge token, whatever
+the request contains."""
+import json
+import re
+import unittest
+
+import khtest
+
+FIELDS = {"time", "level", "proc", "pid", "msg"}
+ACCESS = {"id", "peer", "method", "path", "rule", "status", "bytesIn", "bytesOut"}
+
+
+class LogTest(khtest.KeyholeTestCase):
+    def setUp(self):
+        self.up = self.upstream()
+
+    def json_lines(self, kh):
+        out = []
+        for ln in kh.stderr_lines():
+            try:
+                obj = json.loads(ln)
+            except ValueError:
+                self.fail("log line is not JSON: %r" % ln)
+            self.assertTrue(FIELDS <= set(obj), obj)
+            self.assertTrue(khtest.is_iso8601(obj["time"]), obj)
+            self.assertIn(obj["proc"], ("keyhole", "keyhole-net"))
+            out.append(obj)
+        return out
+
+    def requests(self, kh, n):
+        khtest.wait_until(lambda: sum(1 for o in self.json_lines(kh)
+                                      if o.get("event") == "request") >= n,
+                          5, "%d access lines" % n)
+        return [o for o in self.json_lines(kh) if o.get("event") == "request"]
+
+    def test_json_is_the_default_when_stderr_is_not_a_tty(self):
+        kh = self.keyhole(self.up.url, text_logs=False)
+        self.assertEqual(kh.request("GET", "/api/agents/me").status, 200)
+        kh.stop()
+        self.assertGreater(len(self.json_lines(kh)), 2)
+
+    def test_access_lines_for_forwarded_and_denied_requests(self):
+        kh = self.keyhole(self.up.url, args=["--log-format", "json"])
+        self.assertEqual(kh.request("POST", "/api/issues/7/comments", body=b'{"a":1}').status, 200)
+        self.assertEqual(kh.request("GET", "/api/admin").status, 403)
+        self.assertEqual(kh.request("GET", "/api/agents/me", token="wrong-token-0000000").status, 401)
+        self.assertEqual(kh.send_raw(b"GET /api/agents/me HTTP/1.1\nHost: x\n\n").status, 400)
+        reqs = self.requests(kh, 4)
+        for o in reqs:
+            self.assertTrue(ACCESS <= set(o), o)
+        by_status = {o["status"]: o for o in reqs}
+        ok = by_status[200]
+        self.assertEqual((ok["method"], ok["path"], ok["proc"]),
+                         ("POST", "/api/issues/7/comments", "keyhole"))
+        self.assertRegex(ok["rule"], r"^policy:\d+$")
+        # The rule named is the policy line that allowed it.
+        line = int(ok["rule"].split(":")[1])
+        self.assertEqual(khtest.TEST_POLICY.splitlines()[line - 1],
+                         "allow POST /api/issues/*/comments")
+        self.assertEqual(ok["bytesIn"], 7)
+        self.assertGreater(ok["bytesOut"], 0)
+        self.assertIn("upstreamMs", ok)
+        self.assertGreater(ok["id"], 0)
+        denied = by_status[403]
+        self.assertEqual((denied["path"], denied["proc"]), ("/api/admin", "keyhole-net"))
+        self.assertIn("Route not allowed", denied["rule"])
+        self.assertIn("token", by_status[401]["rule"].lower())
+        self.assertEqual(by_status[400]["method"], "")
+        self.assertRegex(ok["peer"], r"^127\.0\.0\.1:\d+$")
+
+    def test_start_stop_and_restart_events_are_logged(self):
+        import os, signal
+        kh = self.keyhole(self.up.url, args=["--log-format", "json"])
+        child = kh.child_pid()
+        os.kill(child, signal.SIGKILL)
+        kh.wait_log("restarting child")
+        kh.stop()
+        msgs = [o["msg"] for o in self.json_lines(kh)]
+        for want in ("started child", "serving on", "exited", "restarting child", "stopped"):
+            self.assertTrue(any(want in m for m in msgs), (want, msgs))
+
+    def test_no_secret_in_any_log_line_whatever_the_request(self):
+        kh = self.keyhole(self.up.url, args=["--log-format", "json", "-v"])
+        t, c = kh.token, kh.credential
+        # The sandbox puts the secrets everywhere it can.
+        kh.request("GET", "/api/" + t)
+        kh.request("GET", "/api/" + c)
+        kh.request("GET", "/api/agents/me?x=" + t)
+        kh.request("GET", "/api/issues/%s/comments" % t)
+        kh.request("GET", "/api/agents/me", token=c)
+        kh.request("GET", "/api/agents/me", headers=[("X-Evil", t), ("Accept", c)])
+        kh.send_raw(("GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n" % (t, c)).encode())
+        kh.request("PATCH", "/api/issues/" + t, body=('{"k":"%s"}' % c).encode())
+        self.requests(kh, 7)
+        kh.stop()
+        for text_mode in (False,):
+            out = kh.output()
+            self.assertNotIn(t.encode(), out)
+            self.assertNotIn(c.encode(), out)
+        # Positive control: the path was logged, with the secret masked.
+        self.assertTrue(any("*" * len(t) in ln for ln in kh.stderr_lines()))
+
+
+if __name__ == "__main__":
+    khtest.main()
