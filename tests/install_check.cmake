@@ -7,7 +7,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD} --prefix ${prefix}
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed: ${rc}")
 endif()
-foreach(f bin/keyhole bin/keyhole-net share/man/man8/keyhole.8
+foreach(f bin/keyhole bin/keyhole-net bin/keyhole-gateway share/man/man8/keyhole.8
     lib/systemd/system/keyhole@.service lib/systemd/system/keyhole@.socket
     share/keyhole/policy/paperclip.policy)
   if(NOT EXISTS ${prefix}/${f})
