@@ -12,6 +12,14 @@
  *   str token                         the bridge token (NOT the credential:
  *                                     the sandbox holds it anyway)
  *   str policy_name                   the policy's file name, for messages
+ *   u8 nvars (0..KH_POLICY_VARS_MAX), nvars * ( str name, str value )
+ *                                     the run's variable bindings (--var):
+ *                                     distinct valid names, each value one
+ *                                     canonical path segment
+ *   u32 mutations_used                mutations the parent has already
+ *                                     forwarded this run, so a restarted
+ *                                     child continues the policy's `max N`
+ *                                     budget instead of starting afresh
  */
 #ifndef KH_CHILD_CONFIG_H
 #define KH_CHILD_CONFIG_H
@@ -20,6 +28,7 @@
 #include <stdint.h>
 
 #include "kh_limits.h"
+#include "policy_table.h"
 #include "wire.h"
 
 #define KH_LISTENERS_MAX  8u
@@ -45,6 +54,8 @@ struct child_config {
 	char token[KH_TOKEN_MAX + 1];
 	size_t token_len;
 	char policy_name[256];
+	struct pol_bindings vars;
+	uint32_t mutations_used;
 };
 
 void child_config_encode(const struct child_config *c, struct wbuf *w);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "kh_limits.h"
@@ -18,7 +19,8 @@ config_usage(FILE *f)
 {
 	fprintf(f,
 "usage: keyhole serve --policy FILE --upstream URL [options]\n"
-"       keyhole check-policy FILE\n"
+"       keyhole check-policy FILE [--var NAME=VALUE]...\n"
+"       keyhole explain FILE METHOD PATH [--var NAME=VALUE]...\n"
 "       keyhole --help | --version\n"
 "\n"
 "keyhole lets code in a sandbox call the routes a policy allows on ONE\n"
@@ -36,6 +38,9 @@ config_usage(FILE *f)
 "                           'Authorization: Bearer TOKEN'; else\n"
 "                           $PAPERCLIP_BRIDGE_TOKEN (at least %u bytes)\n"
 "  --run-id ID              sent upstream as x-paperclip-run-id\n"
+"  --var NAME=VALUE         bind the policy variable {NAME} for this run\n"
+"                           (repeatable; also $KEYHOLE_VAR_NAME); VALUE is\n"
+"                           one path segment, e.g. --var issue=BRI-7\n"
 "  --listen tcp:HOST:PORT   listening address (default 127.0.0.1:0, or\n"
 "                           $PAPERCLIP_BRIDGE_HOST/$PAPERCLIP_BRIDGE_PORT);\n"
 "                           port 0 picks a free port\n"
@@ -127,7 +132,7 @@ enum {
 	OPT_LISTEN, OPT_READY, OPT_USER, OPT_CHROOT, OPT_CA, OPT_MAXBODY,
 	OPT_MAXRESP, OPT_INFLIGHT, OPT_CONNS, OPT_HEAD, OPT_HEADERS,
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
-	OPT_NETBIN,
+	OPT_NETBIN, OPT_VAR,
 };
 
 static const struct option config_opts[] = {
@@ -153,6 +158,7 @@ static const struct option config_opts[] = {
 	{ "idle-timeout-ms", required_argument, NULL, OPT_ITIMEOUT },
 	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
 	{ "net-binary", required_argument, NULL, OPT_NETBIN },
+	{ "var", required_argument, NULL, OPT_VAR },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -173,6 +179,25 @@ config_env(struct kh_config *cfg)
 		cfg->upstream_timeout_ms = (uint32_t)config_num(
 		    "PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS", v, 1,
 		    KH_TIMEOUT_MAX_MS);
+}
+
+/* KEYHOLE_VAR_name=value for every name no --var bound. */
+static void
+config_env_vars(struct kh_config *cfg)
+{
+	static const char prefix[] = "KEYHOLE_VAR_";
+	char why[512];
+
+	for (char **e = environ; *e != NULL; e++) {
+		const char *kv = *e + sizeof(prefix) - 1;
+		const char *eq = strchr(kv, '=');
+		if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
+			continue;
+		if (policy_binding_find(&cfg->vars, kv, (size_t)(eq - kv)) != NULL)
+			continue;	/* --var wins */
+		if (policy_binding_add(&cfg->vars, kv, why, sizeof(why)) < 0)
+			config_die("%.*s: %s", (int)(eq - *e), *e, why);
+	}
 }
 
 static void
@@ -228,6 +253,13 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		case OPT_CHROOT: cfg->chroot_dir = optarg; break;
 		case OPT_CA: cfg->ca_file = optarg; break;
 		case OPT_NETBIN: cfg->net_binary = optarg; break;
+		case OPT_VAR: {
+			char why[512];
+			if (policy_binding_add(&cfg->vars, optarg, why,
+			    sizeof(why)) < 0)
+				config_die("--var %s: %s", optarg, why);
+			break;
+		}
 		case OPT_MAXBODY:
 			cfg->max_body = config_num("--max-body", optarg, 0,
 			    KH_BODY_MAX);
@@ -281,6 +313,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	}
 	if (optind != argc)
 		config_die("%s: unexpected argument '%s'", "serve", argv[optind]);
+	config_env_vars(cfg);
 	if (cfg->policy_file == NULL)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)

@@ -71,6 +71,7 @@ monitor_send_config(struct parent *p, struct child *c)
 	struct wbuf w;
 	wbuf_init(&w);
 	msg_begin(&w, MSG_CONFIG, 0);
+	p->ccfg.mutations_used = p->mutations_used;
 	child_config_encode(&p->ccfg, &w);
 	monitor_send(c, &w);
 }
@@ -257,7 +258,8 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	policy_init(pol);
-	if (policy_decode(r, pol, err, sizeof(err)) < 0) {
+	/* {name} segments resolve against the parent's own --var values. */
+	if (policy_decode(r, &p->cfg->vars, pol, err, sizeof(err)) < 0) {
 		free(pol);
 		*why = err;
 		return -1;
@@ -301,10 +303,11 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
-/* Read and check one forwarded header; appends it to r->hdrs. */
+/* Read and check one forwarded header (the global allowlist or the
+ * matched rule's own); appends it to r->hdrs. */
 static int
-mon_request_header(struct parent *p, struct msg_reader *rd, struct up_req *r,
-    const char **why)
+mon_request_header(struct parent *p, const struct pol_rule *rule,
+    struct msg_reader *rd, struct up_req *r, const char **why)
 {
 	const char *name, *value;
 	size_t nl, vl;
@@ -316,7 +319,7 @@ mon_request_header(struct parent *p, struct msg_reader *rd, struct up_req *r,
 		return -1;
 	}
 	if (!util_lower_token(name, nl) ||
-	    !policy_req_header_allowed(p->policy, name, nl) ||
+	    !policy_rule_header_allowed(p->policy, rule, name, nl) ||
 	    policy_header_forbidden(name, nl)) {
 		*why = "header name outside the allowlist";
 		return -1;
@@ -397,9 +400,17 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	char methodz[KH_METHOD_MAX + 1];
 	memcpy(methodz, method, ml);
 	methodz[ml] = '\0';
-	/* Invariant 3: the parent's own copy of the policy decides. */
-	if (policy_match(p->policy, methodz, pathz, pl) < 0) {
+	/* Invariant 3: the parent's own copy of the policy decides, with
+	 * its own variable bindings; then every property of the matched
+	 * rule it can check without parsing the body. */
+	int ri = policy_match(p->policy, methodz, pathz, pl);
+	if (ri < 0) {
 		*why = "request outside the policy";
+		return -1;
+	}
+	const struct pol_rule *rule = &p->policy->rules[ri];
+	if ((rule->flags & POL_QUERY_NONE) && has_query) {
+		*why = "query string on a 'query none' rule";
 		return -1;
 	}
 	r = calloc(1, sizeof(*r));
@@ -412,16 +423,25 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	r->done = monitor_upstream_done;
 	memcpy(r->method, methodz, ml + 1);
 	for (uint16_t i = 0; i < nh; i++)
-		if (mon_request_header(p, rd, r, why) < 0) {
+		if (mon_request_header(p, rule, rd, r, why) < 0) {
 			up_req_free(r);
 			return -1;
 		}
-	uint64_t max_body = p->ccfg.max_body;
-	if (p->policy->max_body != 0 && p->policy->max_body < max_body)
-		max_body = p->policy->max_body;
-	if (msg_get_blob(rd, &body, &blen, (size_t)max_body) < 0 ||
+	if (msg_get_blob(rd, &body, &blen, (size_t)p->ccfg.max_body) < 0 ||
 	    msg_end(rd) < 0) {
 		*why = "malformed request body or trailing bytes";
+		up_req_free(r);
+		return -1;
+	}
+	/* The rule's max-body (0 for `body none`), never the operator's
+	 * more: the child answered 413 for anything larger. */
+	if (blen > policy_body_limit(p->policy, rule, p->ccfg.max_body)) {
+		*why = "body over the rule's limit";
+		up_req_free(r);
+		return -1;
+	}
+	if ((rule->flags & POL_BODY_JSON || rule->nkeys > 0) && blen == 0) {
+		*why = "no body on a rule that requires one";
 		up_req_free(r);
 		return -1;
 	}
@@ -430,6 +450,18 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "body on GET or HEAD";
 		up_req_free(r);
 		return -1;
+	}
+	/* The run's mutation budget, counted by the parent itself across
+	 * child restarts.  An honest child answers 429 before this (it was
+	 * told the count in MSG_CONFIG), so one over the budget is an attack
+	 * and never reaches the upstream. */
+	if (policy_method_mutates(methodz) && p->policy->max_mutations != 0) {
+		if (p->mutations_used >= p->policy->max_mutations) {
+			*why = "mutation over the policy's 'max' budget";
+			up_req_free(r);
+			return -1;
+		}
+		p->mutations_used++;
 	}
 	memcpy(r->path, pathz, pl + 1);
 	if (peerl >= sizeof(r->peer))

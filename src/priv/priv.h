@@ -65,6 +65,9 @@ struct parent {
 	bool draining;
 	struct event *drain_ev;
 	bool ready_written;
+	/* Mutations forwarded this run, across child restarts: the parent's
+	 * own count against the policy's `max N`, sent to every new child. */
+	uint32_t mutations_used;
 	int exit_code;
 };
 

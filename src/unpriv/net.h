@@ -7,9 +7,13 @@
  *   conn.c           client connections: reading, deadlines, writing
  *   gate.c           the decision on one parsed request (token, policy,
  *                    headers, body) and its MSG_REQUEST
+ *   body_check.c     `body json`, `keys` and JSON validity of a body
+ *   budget.c         `rate` and `max` counters
+ *   policy_explain.c `keyhole explain`
  *   respond.c        HTTP responses and JSON error bodies
  *   http_parse.c     the strict HTTP/1.1 parser
- *   policy_compile.c the policy text compiler
+ *   policy_compile.c the policy text compiler (with policy_rule.c and
+ *                    policy_lint.c)
  */
 #ifndef KH_NET_H
 #define KH_NET_H
@@ -21,6 +25,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "budget.h"
 #include "child_config.h"
 #include "log.h"
 #include "http_parse.h"
@@ -52,6 +57,8 @@ struct conn {
 	struct http_chunked chunk;
 	struct pending *pending;	/* while PH_UPSTREAM */
 	bool close_after;		/* close once the response is written */
+	int rule;			/* matched policy rule, -1 before */
+	uint64_t body_limit;		/* that rule's body limit, bytes */
 	struct conn *prev, *next;	/* net->conns */
 };
 
@@ -67,7 +74,8 @@ struct net {
 	struct event_base *base;
 	struct child_config cfg;
 	struct policy policy;
-	uint64_t max_body;		/* min(operator, policy) */
+	uint64_t max_body;		/* largest body any rule accepts */
+	struct budget budget;		/* rate and `max` counters */
 	struct http_limits lim;
 	struct evconnlistener *listeners[KH_LISTENERS_MAX];
 	size_t nlisteners;

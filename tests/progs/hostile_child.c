@@ -171,9 +171,10 @@ wbuf_send(struct wbuf *w)
 /* ---- policy -------------------------------------------------------- */
 
 static void
-diag_ignore(void *arg, const char *msg)
+diag_ignore(void *arg, bool warning, const char *msg)
 {
 	(void)arg;
+	(void)warning;
 	(void)msg;
 }
 
@@ -214,8 +215,8 @@ policy_send(const uint8_t *text, size_t len)
 	struct wbuf w;
 
 	policy_init(&pol);
-	if (policy_compile("hostile.policy", text, len, &pol, diag_ignore,
-	    NULL) != 0)
+	if (policy_compile("hostile.policy", text, len, NULL, POLICY_LENIENT,
+	    &pol, diag_ignore, NULL) != 0)
 		hc_die(2);
 	wbuf_init(&w);
 	msg_begin(&w, MSG_POLICY, 0);
