@@ -52,28 +52,40 @@ seg_text(FILE *f, const struct pol_seg *g)
 	}
 }
 
-/* How far rule r matches the path: segments matched before the first
- * mismatch (a full match returns SIZE_MAX). */
+/* Where rule r first fails on the path (SIZE_MAX: it matches), and how
+ * close it came: three points per literal or variable segment that
+ * matches, two per wildcard, minus the difference in segment counts
+ * ('**' counts as whatever it needs). */
 static size_t
-rule_reach(const struct policy *p, const struct pol_rule *r,
-    const struct segs *sg)
+rule_miss(const struct policy *p, const struct pol_rule *r,
+    const struct segs *sg, long *score)
 {
-	size_t i;
+	bool glob = r->nsegs > 0 && r->segs[r->nsegs - 1].kind == SEG_GLOB;
+	size_t fixed = glob ? r->nsegs - 1u : r->nsegs;
+	size_t first = SIZE_MAX;
+	long s = 0;
 
-	if (r->nsegs == 0)
-		return sg->n == 0 ? SIZE_MAX : 0;
-	for (i = 0; i < r->nsegs && i < sg->n; i++) {
-		const struct pol_seg *g = &r->segs[i];
-		if (!policy_seg_match(p, g, sg->s[i], sg->len[i]))
-			return i;
-		if (g->kind == SEG_GLOB) {
-			for (size_t k = i + 1; k < sg->n; k++)
-				if (!policy_seg_match(p, g, sg->s[k], sg->len[k]))
-					return k;
-			return SIZE_MAX;
-		}
+	for (size_t i = 0; i < sg->n && (i < fixed || glob); i++) {
+		const struct pol_seg *g = &r->segs[i < fixed ? i : fixed];
+		if (policy_seg_match(p, g, sg->s[i], sg->len[i]))
+			s += (g->kind == SEG_STAR || g->kind == SEG_GLOB) ? 2 : 3;
+		else if (first == SIZE_MAX)
+			first = i;
 	}
-	return (i == r->nsegs && i == sg->n) ? SIZE_MAX : i;
+	if (glob) {
+		if (sg->n < r->nsegs) {
+			s -= (long)(r->nsegs - sg->n);
+			if (first == SIZE_MAX)
+				first = sg->n;
+		}
+	} else if (sg->n != r->nsegs) {
+		s -= sg->n > r->nsegs ? (long)(sg->n - r->nsegs) :
+		    (long)(r->nsegs - sg->n);
+		if (first == SIZE_MAX)
+			first = sg->n < r->nsegs ? sg->n : r->nsegs;
+	}
+	*score = s;
+	return first;
 }
 
 /* One line saying where rule r stops matching. */
@@ -133,7 +145,8 @@ explain_denied_route(FILE *f, const struct policy *p, const char *method,
     const char *path, size_t plen)
 {
 	struct segs sg;
-	size_t best = 0, shown = 0;
+	long best = 0;
+	size_t shown = 0;
 	bool any = false;
 
 	fprintf(f, "why:      no %s rule matches %s\n", method, path);
@@ -142,31 +155,39 @@ explain_denied_route(FILE *f, const struct policy *p, const char *method,
 		    KH_PATH_SEGS_MAX);
 		return;
 	}
-	/* The same-method rules that got furthest. */
+	/* The same-method rules that came closest (first three of them). */
 	for (size_t i = 0; i < p->nrules; i++) {
-		const struct pol_rule *r = &p->rules[i];
-		if (strcmp(r->method, method) != 0)
+		long score;
+		if (strcmp(p->rules[i].method, method) != 0)
 			continue;
-		size_t reach = rule_reach(p, r, &sg);
-		if (!any || reach > best)
-			best = reach;
+		(void)rule_miss(p, &p->rules[i], &sg, &score);
+		if (!any || score > best)
+			best = score;
 		any = true;
 	}
-	if (!any) {
+	if (!any)
 		fprintf(f, "          the policy has no %s rule at all\n", method);
-	} else {
-		for (size_t i = 0; i < p->nrules && shown < 3; i++) {
-			const struct pol_rule *r = &p->rules[i];
-			if (strcmp(r->method, method) != 0 ||
-			    rule_reach(p, r, &sg) != best)
-				continue;
-			fprintf(f, "%sline %u: ", shown ? "          " :
-			    "closest:  ", r->line);
-			policy_print_rule(f, r);
-			fputc('\n', f);
-			why_not(f, p, r, &sg, best);
-			shown++;
-		}
+	for (size_t i = 0; any && i < p->nrules && shown < 3; i++) {
+		const struct pol_rule *r = &p->rules[i];
+		long score;
+		if (strcmp(r->method, method) != 0)
+			continue;
+		size_t at = rule_miss(p, r, &sg, &score);
+		if (score != best)
+			continue;
+		fprintf(f, "%sline %u: ", shown ? "          " : "closest:  ",
+		    r->line);
+		policy_print_rule(f, r);
+		fputc('\n', f);
+		why_not(f, p, r, &sg, at);
+		shown++;
+	}
+	/* A trailing '/' is the commonest near miss: say what would match. */
+	if (plen > 1 && path[plen - 1] == '/') {
+		int ri = policy_match(p, method, path, plen - 1);
+		if (ri >= 0)
+			fprintf(f, "hint:     without the trailing '/', line %u "
+			    "allows it\n", p->rules[ri].line);
 	}
 	static const char *const others[] = { "GET", "HEAD", "POST", "PUT",
 	    "PATCH", "DELETE", "OPTIONS" };
@@ -215,6 +236,8 @@ explain_checks(FILE *f, const struct policy *p, const struct pol_rule *r,
 		} else if (r->flags & POL_BODY_JSON) {
 			fprintf(f, "%sbody required: one JSON value (else 400)\n",
 			    pre);
+		} else if (!policy_rule_ctype_allowed(r, "application/json", 16)) {
+			fprintf(f, "%sbody optional, passed on unparsed\n", pre);
 		} else {
 			fprintf(f, "%sbody optional; a JSON body must be one "
 			    "valid JSON value (else 400)\n", pre);
@@ -227,8 +250,18 @@ explain_checks(FILE *f, const struct policy *p, const struct pol_rule *r,
 			print_names(f, r->nctypes, r->ctypes[0],
 			    sizeof(r->ctypes[0]));
 		fputs(" (else 415)\n", f);
-		fprintf(f, "%sbody at most %llu bytes (else 413)\n", pre,
-		    (unsigned long long)policy_body_limit(p, r, op_max));
+		uint64_t want = policy_body_limit(p, r, UINT64_MAX);
+		uint64_t got = policy_body_limit(p, r, op_max);
+		fprintf(f, "%sbody at most %llu bytes (else 413)", pre,
+		    (unsigned long long)got);
+		if (want != got && want != UINT64_MAX) {
+			fputs(": the rule says ", f);
+			policy_print_size(f, want);
+			fputs(", the default --max-body caps it; serve with "
+			    "--max-body ", f);
+			fprintf(f, "%llu for all of it", (unsigned long long)want);
+		}
+		fputc('\n', f);
 	}
 	fprintf(f, "%squery string %s\n", pre, (r->flags & POL_QUERY_NONE) ?
 	    "refused (else 403)" : "allowed");
