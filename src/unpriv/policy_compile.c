@@ -21,6 +21,9 @@ pc_col(const struct compiler *c, const char *at)
 	return (uint32_t)(at - c->lstart) + 1;
 }
 
+static void pc_emit(struct compiler *, bool, uint32_t, uint32_t,
+    const char *, va_list) __attribute__((format(printf, 5, 0)));
+
 static void
 pc_emit(struct compiler *c, bool warning, uint32_t line, uint32_t col,
     const char *fmt, va_list ap)
