@@ -254,6 +254,83 @@ compiler_names_line_column_and_fix_for_each_v2_error(void)
 	    "variables") != NULL);
 }
 
+/* The remaining messages: limits and rarer spellings. */
+static void
+compiler_names_limits_and_rare_spellings(void)
+{
+	char text[2048], big[400];
+	struct policy p;
+	struct diags d;
+
+	strcpy(text, OK "allow POST /a keys k0");
+	for (int i = 1; i <= (int)KH_POLICY_KEYS_MAX; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		    ",k%d", i);
+	strcat(text, "\n");
+	CHECK_EQ_INT(compile_text(text, &p, &d), 1);
+	CHECK(strstr(d.first, "t.policy:2:") == d.first &&
+	    strstr(d.first, ": more than 32 entries in 'keys'") != NULL);
+
+	memset(big, 'k', 65);
+	big[65] = '\0';
+	snprintf(text, sizeof(text), OK "allow POST /a keys %s\n", big);
+	CHECK_EQ_INT(compile_text(text, &p, &d), 1);
+	CHECK(strstr(d.first, "t.policy:2:20: key 'kkkk") == d.first &&
+	    strstr(d.first, "' is longer than 64 bytes") != NULL);
+
+	memset(big, 's', 257);
+	big[257] = '\0';
+	snprintf(text, sizeof(text), OK "allow GET /a/%s\n", big);
+	CHECK_EQ_INT(compile_text(text, &p, &d), 1);
+	CHECK(strstr(d.first, "t.policy:2:14: a segment of pattern") == d.first &&
+	    strstr(d.first, "is longer than 256 bytes") != NULL);
+
+	strcpy(text, OK "allow GET ");
+	for (int i = 0; i < (int)KH_POLICY_SEGS_MAX + 1; i++)
+		strcat(text, "/x");
+	strcat(text, "\n");
+	CHECK_EQ_INT(compile_text(text, &p, &d), 1);
+	CHECK(strstr(d.first, "t.policy:2:76: pattern '/x/x") == d.first &&
+	    strstr(d.first, "' has more than 32 segments") != NULL);
+
+	expect_error(OK "allow GET /a\\b\n", "t.policy:2:13: '\\' in pattern "
+	    "'/a\\b' can never match (keyhole refuses it in paths)");
+	expect_error(OK "allow GET /a\"b\n", "t.policy:2:13: character '\"' in "
+	    "pattern '/a\"b' is not allowed in a path segment (percent-encode "
+	    "it as '%22')");
+	expect_error(OK "allow GET /a%G1\n", "t.policy:2:13: bad percent-escape "
+	    "in pattern '/a%G1' (write '%' as %25 and escapes as %XX with two "
+	    "hex digits)");
+	expect_error(OK "allow GET /a%2\n", "t.policy:2:13: bad percent-escape "
+	    "in pattern '/a%2' (write '%' as %25 and escapes as %XX with two "
+	    "hex digits)");
+	expect_error(OK "max-body\n", "t.policy:2:1: 'max-body' needs one size, "
+	    "e.g. 'max-body 1m'");
+	expect_error(OK "allow GET /a\x7f\n", "t.policy:2:13: DEL byte");
+	memset(big, 'h', 65);
+	big[65] = '\0';
+	snprintf(text, sizeof(text), OK "request-header %s\n", big);
+	CHECK_EQ_INT(compile_text(text, &p, &d), 1);
+	CHECK(strstr(d.first, "t.policy:2:16: header name 'hhh") == d.first &&
+	    strstr(d.first, "' is longer than 64 bytes") != NULL);
+
+	strcpy(text, OK);
+	for (int i = 0; i <= (int)KH_POLICY_HDRS_MAX; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		    "response-header x-%d\n", i);
+	CHECK_EQ_INT(compile_text(text, &p, &d), 1);
+	CHECK_EQ_STR(d.first, "t.policy:34:1: more than 32 'response-header' "
+	    "lines");
+
+	CHECK(compile_text(OK "allow POST /a body json keys a content-type "
+	    "application/json request-header x max-body 1k query none rate 1/s "
+	    "x y z\n", &p, &d) >= 1);
+	CHECK(strstr(d.all, "t.policy:2:115: too many fields on one line "
+	    "(each constraint may be given once)\n") != NULL);
+	if (strstr(d.all, "too many fields") == NULL)
+		fprintf(stderr, "%s", d.all);
+}
+
 static void
 unbound_variable_is_reported_once_at_its_first_use(void)
 {
@@ -958,6 +1035,7 @@ int
 main(void)
 {
 	compiler_names_line_column_and_fix_for_each_v2_error();
+	compiler_names_limits_and_rare_spellings();
 	unbound_variable_is_reported_once_at_its_first_use();
 	warnings_for_shadowed_rules_and_unused_names();
 	matcher_variables_wildcards_methods_and_trailing_slash();
