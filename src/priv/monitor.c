@@ -265,8 +265,22 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	if (p->policy == NULL) {
+		char vars[512] = "";
+		size_t n = 0;
+		/* The audit trail says what {variables} mean for this run
+		 * (the parent's own values; they are operator input). */
+		for (size_t i = 0; i < pol->nvars && n < sizeof(vars); i++)
+			n += (size_t)snprintf(vars + n, sizeof(vars) - n, "%s%s=%s",
+			    i ? ", " : "; variables: ", pol->vars[i].name,
+			    pol->vars[i].bound ? pol->vars[i].value : "(unbound)");
 		p->policy = pol;
-		log_info("policy accepted: %zu rules", pol->nrules);
+		if (pol->max_mutations != 0)
+			log_info("policy accepted: %zu rules%s; at most %u "
+			    "mutations per run", pol->nrules, vars,
+			    pol->max_mutations);
+		else
+			log_info("policy accepted: %zu rules%s", pol->nrules,
+			    vars);
 	} else {
 		/* A restarted child reads the same bytes, so it must produce
 		 * the same table; anything else is tampering. */
