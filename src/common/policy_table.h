@@ -168,7 +168,7 @@ bool policy_rule_ctype_allowed(const struct pol_rule *r, const char *t,
 bool policy_method_mutates(const char *method);
 
 /* ---- names and tokens shared with the compiler and the parent's
- * option parser (policy_table.c) ---- */
+ * option parser (policy_names.c) ---- */
 
 /* Header names that neither direction's allowlist may ever hold
  * (authorization, host, cookie, accept-encoding, framing headers …). */
