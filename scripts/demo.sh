@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run the demo: keyhole with
-# policy/paperclip.policy in front of a local stand-in for the Paperclip
-# API, then a few requests from "the sandbox" with their outcomes.
+# policy/paperclip.policy, bound to the run's issue BRI-7 (--var
+# issue=BRI-7), in front of a local stand-in for the Paperclip API, then a
+# few requests from "the sandbox" with their outcomes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -29,7 +30,8 @@ uport=$(cat "$work/upstream.port")
 
 build/keyhole serve --policy policy/paperclip.policy \
   --upstream "http://127.0.0.1:$uport" --credential-file "$work/credential" \
-  --token-file "$work/token" --run-id demo-run-1 --listen tcp:127.0.0.1:0 \
+  --token-file "$work/token" --run-id demo-run-1 --var issue=BRI-7 \
+  --listen tcp:127.0.0.1:0 \
   --ready-file "$work/ready.json" 2> "$work/keyhole.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
@@ -53,6 +55,12 @@ show "allowed: GET /api/agents/me (credential injected upstream)" \
 show "allowed: POST a comment (JSON body; x-evil header dropped)" \
   "${auth[@]}" -H 'content-type: application/json' -H 'x-evil: 1' \
   -d '{"body":"hello from the sandbox"}' "$base/api/issues/BRI-7/comments"
+show "another issue: PATCH /api/issues/BRI-8 -> 403 (writes are bound to {issue}=BRI-7)" \
+  "${auth[@]}" -X PATCH -H 'content-type: application/json' \
+  -d '{"status":"done"}' "$base/api/issues/BRI-8"
+show "own issue, unlisted key: PATCH /api/issues/BRI-7 {\"assigneeAdapterOverrides\"} -> 422" \
+  "${auth[@]}" -X PATCH -H 'content-type: application/json' \
+  -d '{"status":"done","assigneeAdapterOverrides":{}}' "$base/api/issues/BRI-7"
 show "denied route: DELETE /api/issues/BRI-7 -> 403" \
   "${auth[@]}" -X DELETE "$base/api/issues/BRI-7"
 show "path trick: /api/issues/X/interactions/../accept -> rejected, never forwarded" \

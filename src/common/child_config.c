@@ -1,4 +1,5 @@
 /* keyhole child configuration message: see child_config.h. */
+#include <stdio.h>
 #include <string.h>
 
 #include "child_config.h"
@@ -26,6 +27,40 @@ child_config_encode(const struct child_config *c, struct wbuf *w)
 	msg_put_u8(w, c->queue_inotify);
 	msg_put_u32(w, c->queue_poll_ms);
 	msg_put_u8(w, c->queue_chroot);
+	if (c->vars.n > KH_POLICY_VARS_MAX) {
+		w->failed = true;
+		return;
+	}
+	msg_put_u8(w, (uint8_t)c->vars.n);
+	for (size_t i = 0; i < c->vars.n; i++) {
+		msg_put_cstr(w, c->vars.b[i].name);
+		msg_put_str(w, c->vars.b[i].value, c->vars.b[i].vlen);
+	}
+	msg_put_u32(w, c->mutations_used);
+}
+
+/* The bindings, re-checked as policy_binding_add() checks an option. */
+static int
+child_config_decode_vars(struct msg_reader *r, struct pol_bindings *b)
+{
+	uint8_t n;
+	char arg[KH_POLICY_VAR_MAX + KH_POLICY_SEG_MAX + 2], why[8];
+
+	if (msg_get_u8(r, &n) < 0 || n > KH_POLICY_VARS_MAX)
+		return -1;
+	for (uint8_t i = 0; i < n; i++) {
+		const char *name, *value;
+		size_t nl, vl;
+		if (msg_get_str(r, &name, &nl, KH_POLICY_VAR_MAX) < 0 ||
+		    msg_get_str(r, &value, &vl, KH_POLICY_SEG_MAX) < 0)
+			return -1;
+		snprintf(arg, sizeof(arg), "%.*s=%.*s", (int)nl, name, (int)vl,
+		    value);
+		if (memchr(name, '=', nl) != NULL ||
+		    policy_binding_add(b, arg, why, sizeof(why)) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int
@@ -54,6 +89,9 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 	msg_get_u8(r, &qi);
 	msg_get_u32(r, &c->queue_poll_ms);
 	msg_get_u8(r, &qc);
+	if (child_config_decode_vars(r, &c->vars) < 0)
+		return -1;
+	msg_get_u32(r, &c->mutations_used);
 	if (msg_end(r) < 0)
 		return -1;
 	if (q > 1 || qi > 1 || qc > 1 || (!q && (qi || qc)))

@@ -19,6 +19,14 @@
  *                                     the queue directory itself, which
  *                                     the child chroots into and closes
  *                                     (when queue_chroot, i.e. root)
+ *   u8 nvars (0..KH_POLICY_VARS_MAX), nvars * ( str name, str value )
+ *                                     the run's variable bindings (--var):
+ *                                     distinct valid names, each value one
+ *                                     canonical path segment
+ *   u32 mutations_used                mutations the parent has already
+ *                                     forwarded this run, so a restarted
+ *                                     child continues the policy's `max N`
+ *                                     budget instead of starting afresh
  */
 #ifndef KH_CHILD_CONFIG_H
 #define KH_CHILD_CONFIG_H
@@ -27,6 +35,7 @@
 #include <stdint.h>
 
 #include "kh_limits.h"
+#include "policy_table.h"
 #include "wire.h"
 
 #define KH_LISTENERS_MAX  8u
@@ -64,6 +73,8 @@ struct child_config {
 	bool queue_inotify;		/* fd 16 is an inotify instance */
 	uint32_t queue_poll_ms;		/* scan interval without inotify */
 	bool queue_chroot;		/* chroot into fd 17 (root only) */
+	struct pol_bindings vars;
+	uint32_t mutations_used;
 };
 
 void child_config_encode(const struct child_config *c, struct wbuf *w);

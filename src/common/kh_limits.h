@@ -50,6 +50,31 @@
 #define KH_POLICY_SEGS_MAX    32u
 #define KH_POLICY_SEG_MAX     256u
 #define KH_POLICY_HDRS_MAX    32u
+/* Policy v2, per rule: top-level JSON keys named by `keys`, bytes per key
+ * name; media types named by `content-type`, bytes each; extra request
+ * headers named by a route's `request-header`.  Each is a short list an
+ * auditor reads on one line. */
+#define KH_POLICY_KEYS_MAX    32u
+#define KH_POLICY_KEY_MAX     64u
+#define KH_POLICY_CTYPES_MAX  8u
+#define KH_POLICY_CTYPE_MAX   127u
+#define KH_POLICY_RHDRS_MAX   8u
+/* Variables ({name} segments): distinct names per policy and per run, and
+ * bytes per name.  A bound value is one path segment (KH_POLICY_SEG_MAX). */
+#define KH_POLICY_VARS_MAX    16u
+#define KH_POLICY_VAR_MAX     32u
+/* `rate N/s|N/min`: most requests per period a rule may allow. */
+#define KH_POLICY_RATE_MAX    1000000u
+/* `max N`: largest mutation budget per run. */
+#define KH_POLICY_BUDGET_MAX  100000000u
+/* Segments a request path may have to match any rule (a '**' rule matches
+ * deep paths; a path of more segments is simply denied).  Bounds the
+ * matcher's per-request work and its stack array in both processes. */
+#define KH_PATH_SEGS_MAX      256u
+/* JSON nesting depth ([ and {) a request body may have.  cJSON's own limit
+ * is 1000; real API bodies nest a handful of levels, and the shallow bound
+ * keeps cJSON's recursion and a later consumer's well away from trouble. */
+#define KH_JSON_DEPTH_MAX     32u
 
 /* Connections the child accepts at once; beyond it: 503 and close. */
 #define KH_DEF_CONNS          256u

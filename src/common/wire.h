@@ -36,7 +36,7 @@
  *                 nheaders * (str name, str value), blob body
  *                                                       serving only
  * Parent -> child
- *   MSG_CONFIG    see config_msg.h; first frame a child receives
+ *   MSG_CONFIG    see child_config.h; first frame a child receives
  *   MSG_POLICY_OK (empty)                              after MSG_POLICY
  *   MSG_RESPONSE  id=request id; u16 status, u16 nheaders,
  *                 nheaders * (str name, str value), blob body
@@ -49,7 +49,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KH_WIRE_VERSION 1
+/* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
+ * the mutation count.  A parent and a child from different builds refuse
+ * each other at the first frame header. */
+#define KH_WIRE_VERSION 2
 #define KH_WIRE_HDR     16u
 
 enum msg_type {

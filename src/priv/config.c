@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "listen.h"
@@ -21,7 +22,8 @@ config_usage(FILE *f)
 "usage: keyhole serve --policy FILE --upstream URL [options]\n"
 "       keyhole run [serve options] -- CMD [ARGS...]\n"
 "       keyhole gateway            (in the sandbox; see keyhole-gateway --help)\n"
-"       keyhole check-policy FILE\n"
+"       keyhole check-policy FILE [--var NAME=VALUE]...\n"
+"       keyhole explain FILE METHOD PATH [--var NAME=VALUE]...\n"
 "       keyhole --help | --version\n"
 "\n"
 "keyhole lets code in a sandbox call the routes a policy allows on ONE\n"
@@ -45,6 +47,9 @@ config_usage(FILE *f)
 "                           'Authorization: Bearer TOKEN'; else\n"
 "                           $PAPERCLIP_BRIDGE_TOKEN (at least %u bytes)\n"
 "  --run-id ID              sent upstream as x-paperclip-run-id\n"
+"  --var NAME=VALUE         bind the policy variable {NAME} for this run\n"
+"                           (repeatable; also $KEYHOLE_VAR_NAME); VALUE is\n"
+"                           one path segment, e.g. --var issue=BRI-7\n"
 "  --listen tcp:HOST:PORT   listening address (default 127.0.0.1:0, or\n"
 "                           $PAPERCLIP_BRIDGE_HOST/$PAPERCLIP_BRIDGE_PORT);\n"
 "                           port 0 picks a free port\n"
@@ -157,7 +162,7 @@ enum {
 	OPT_MAXRESP, OPT_INFLIGHT, OPT_CONNS, OPT_HEAD, OPT_HEADERS,
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
 	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
-	OPT_QDIR, OPT_QWATCH, OPT_QPOLL,
+	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR,
 };
 
 static const struct option config_opts[] = {
@@ -191,6 +196,7 @@ static const struct option config_opts[] = {
 	{ "queue-dir", required_argument, NULL, OPT_QDIR },
 	{ "queue-watch", required_argument, NULL, OPT_QWATCH },
 	{ "queue-poll-ms", required_argument, NULL, OPT_QPOLL },
+	{ "var", required_argument, NULL, OPT_VAR },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -215,6 +221,25 @@ config_env(struct kh_config *cfg)
 		cfg->queue_poll_ms = (uint32_t)config_num(
 		    "PAPERCLIP_BRIDGE_POLL_INTERVAL_MS", v, 1,
 		    KH_QUEUE_POLL_MAX_MS);
+}
+
+/* KEYHOLE_VAR_name=value for every name no --var bound. */
+static void
+config_env_vars(struct kh_config *cfg)
+{
+	static const char prefix[] = "KEYHOLE_VAR_";
+	char why[512];
+
+	for (char **e = environ; *e != NULL; e++) {
+		const char *kv = *e + sizeof(prefix) - 1;
+		const char *eq = strchr(kv, '=');
+		if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
+			continue;
+		if (policy_binding_find(&cfg->vars, kv, (size_t)(eq - kv)) != NULL)
+			continue;	/* --var wins */
+		if (policy_binding_add(&cfg->vars, kv, why, sizeof(why)) < 0)
+			config_die("%.*s: %s", (int)(eq - *e), *e, why);
+	}
 }
 
 static void
@@ -292,6 +317,13 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 			cfg->queue_poll_ms = (uint32_t)config_num(
 			    "--queue-poll-ms", optarg, 1, KH_QUEUE_POLL_MAX_MS);
 			break;
+		case OPT_VAR: {
+			char why[512];
+			if (policy_binding_add(&cfg->vars, optarg, why,
+			    sizeof(why)) < 0)
+				config_die("--var %s: %s", optarg, why);
+			break;
+		}
 		case OPT_MAXBODY:
 			cfg->max_body = config_num("--max-body", optarg, 0,
 			    KH_BODY_MAX);
@@ -374,6 +406,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	}
 	if (optind != argc)
 		config_die("%s: unexpected argument '%s'", "serve", argv[optind]);
+	config_env_vars(cfg);
 	if (cfg->policy_file == NULL)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)

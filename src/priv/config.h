@@ -47,6 +47,7 @@ struct kh_config {
 	uint32_t body_timeout_ms;
 	uint32_t idle_timeout_ms;
 	uint32_t drain_ms;
+	struct pol_bindings vars;	/* --var / KEYHOLE_VAR_* */
 	bool verbose;
 	int log_format;			/* enum log_format; -1 = by isatty */
 	bool log_syslog;

@@ -76,6 +76,7 @@ monitor_send_config(struct parent *p, struct child *c)
 	struct wbuf w;
 	wbuf_init(&w);
 	msg_begin(&w, MSG_CONFIG, 0);
+	p->ccfg.mutations_used = p->mutations_used;
 	child_config_encode(&p->ccfg, &w);
 	monitor_send(c, &w);
 }
@@ -348,14 +349,29 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	policy_init(pol);
-	if (policy_decode(r, pol, err, sizeof(err)) < 0) {
+	/* {name} segments resolve against the parent's own --var values. */
+	if (policy_decode(r, &p->cfg->vars, pol, err, sizeof(err)) < 0) {
 		free(pol);
 		*why = err;
 		return -1;
 	}
 	if (p->policy == NULL) {
+		char vars[512] = "";
+		size_t n = 0;
+		/* The audit trail says what {variables} mean for this run
+		 * (the parent's own values; they are operator input). */
+		for (size_t i = 0; i < pol->nvars && n < sizeof(vars); i++)
+			n += (size_t)snprintf(vars + n, sizeof(vars) - n, "%s%s=%s",
+			    i ? ", " : "; variables: ", pol->vars[i].name,
+			    pol->vars[i].bound ? pol->vars[i].value : "(unbound)");
 		p->policy = pol;
-		log_info("policy accepted: %zu rules", pol->nrules);
+		if (pol->max_mutations != 0)
+			log_info("policy accepted: %zu rules%s; at most %u "
+			    "mutations per run", pol->nrules, vars,
+			    pol->max_mutations);
+		else
+			log_info("policy accepted: %zu rules%s", pol->nrules,
+			    vars);
 	} else {
 		/* A restarted child reads the same bytes, so it must produce
 		 * the same table; anything else is tampering. */
@@ -399,10 +415,11 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
-/* Read and check one forwarded header; appends it to r->hdrs. */
+/* Read and check one forwarded header (the global allowlist or the
+ * matched rule's own); appends it to r->hdrs. */
 static int
-mon_request_header(struct parent *p, struct msg_reader *rd, struct up_req *r,
-    const char **why)
+mon_request_header(struct parent *p, const struct pol_rule *rule,
+    struct msg_reader *rd, struct up_req *r, const char **why)
 {
 	const char *name, *value;
 	size_t nl, vl;
@@ -414,7 +431,7 @@ mon_request_header(struct parent *p, struct msg_reader *rd, struct up_req *r,
 		return -1;
 	}
 	if (!util_lower_token(name, nl) ||
-	    !policy_req_header_allowed(p->policy, name, nl) ||
+	    !policy_rule_header_allowed(p->policy, rule, name, nl) ||
 	    policy_header_forbidden(name, nl)) {
 		*why = "header name outside the allowlist";
 		return -1;
@@ -495,10 +512,17 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	char methodz[KH_METHOD_MAX + 1];
 	memcpy(methodz, method, ml);
 	methodz[ml] = '\0';
-	/* Invariant 3: the parent's own copy of the policy decides. */
-	int rule = policy_match(p->policy, methodz, pathz, pl);
-	if (rule < 0) {
+	/* Invariant 3: the parent's own copy of the policy decides, with
+	 * its own variable bindings; then every property of the matched
+	 * rule it can check without parsing the body. */
+	int ri = policy_match(p->policy, methodz, pathz, pl);
+	if (ri < 0) {
 		*why = "request outside the policy";
+		return -1;
+	}
+	const struct pol_rule *rule = &p->policy->rules[ri];
+	if ((rule->flags & POL_QUERY_NONE) && has_query) {
+		*why = "query string on a 'query none' rule";
 		return -1;
 	}
 	r = calloc(1, sizeof(*r));
@@ -507,21 +531,30 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	r->id = h->id;
-	r->rule_line = p->policy->rules[rule].line;
+	r->rule_line = rule->line;
 	r->owner = c;
 	r->done = monitor_upstream_done;
 	memcpy(r->method, methodz, ml + 1);
 	for (uint16_t i = 0; i < nh; i++)
-		if (mon_request_header(p, rd, r, why) < 0) {
+		if (mon_request_header(p, rule, rd, r, why) < 0) {
 			up_req_free(r);
 			return -1;
 		}
-	uint64_t max_body = p->ccfg.max_body;
-	if (p->policy->max_body != 0 && p->policy->max_body < max_body)
-		max_body = p->policy->max_body;
-	if (msg_get_blob(rd, &body, &blen, (size_t)max_body) < 0 ||
+	if (msg_get_blob(rd, &body, &blen, (size_t)p->ccfg.max_body) < 0 ||
 	    msg_end(rd) < 0) {
 		*why = "malformed request body or trailing bytes";
+		up_req_free(r);
+		return -1;
+	}
+	/* The rule's max-body (0 for `body none`), never the operator's
+	 * more: the child answered 413 for anything larger. */
+	if (blen > policy_body_limit(p->policy, rule, p->ccfg.max_body)) {
+		*why = "body over the rule's limit";
+		up_req_free(r);
+		return -1;
+	}
+	if ((rule->flags & POL_BODY_JSON || rule->nkeys > 0) && blen == 0) {
+		*why = "no body on a rule that requires one";
 		up_req_free(r);
 		return -1;
 	}
@@ -530,6 +563,18 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "body on GET or HEAD";
 		up_req_free(r);
 		return -1;
+	}
+	/* The run's mutation budget, counted by the parent itself across
+	 * child restarts.  An honest child answers 429 before this (it was
+	 * told the count in MSG_CONFIG), so one over the budget is an attack
+	 * and never reaches the upstream. */
+	if (policy_method_mutates(methodz) && p->policy->max_mutations != 0) {
+		if (p->mutations_used >= p->policy->max_mutations) {
+			*why = "mutation over the policy's 'max' budget";
+			up_req_free(r);
+			return -1;
+		}
+		p->mutations_used++;
 	}
 	memcpy(r->path, pathz, pl + 1);
 	if (peerl >= sizeof(r->peer))

@@ -66,6 +66,9 @@ struct parent {
 	bool draining;
 	struct event *drain_ev;
 	bool ready_written;
+	/* Mutations forwarded this run, across child restarts: the parent's
+	 * own count against the policy's `max N`, sent to every new child. */
+	uint32_t mutations_used;
 	int exit_code;
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */

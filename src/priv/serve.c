@@ -206,6 +206,9 @@ serve_child_config(struct parent *p)
 	cc->token_len = p->token.len;
 	snprintf(cc->policy_name, sizeof(cc->policy_name), "%s",
 	    cfg->policy_file);
+	/* The child gets the bindings to compile with; the parent keeps its
+	 * own copy (cfg->vars) and never takes a value back from the child. */
+	cc->vars = cfg->vars;
 }
 
 static void

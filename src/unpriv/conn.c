@@ -211,6 +211,8 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		break;
 	case HTTP_BODY_CHUNKED:
 		http_chunked_init(&c->chunk, &n->lim);
+		/* The matched rule's limit (gate_head), not the largest. */
+		c->chunk.lim.max_body = c->body_limit;
 		break;
 	}
 	if (c->req.expect_continue)
@@ -387,6 +389,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	c->net = n;
 	conn_peer(c->peer, sizeof(c->peer), sa);
+	c->rule = -1;
 	if (sa->sa_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -7,11 +7,15 @@
  *   conn.c           client connections: reading, deadlines, writing
  *   gate.c           the decision on one parsed request (token, policy,
  *                    headers, body) and its MSG_REQUEST
+ *   body_check.c     `body json`, `keys` and JSON validity of a body
+ *   budget.c         `rate` and `max` counters
+ *   policy_explain.c `keyhole explain`
  *   respond.c        HTTP responses and JSON error bodies
  *   http_parse.c     the strict HTTP/1.1 parser
- *   policy_compile.c the policy text compiler
  *   queue.c          the queue_v1 transport: request files in, response
  *                    files out (queue_envelope.c parses one file)
+ *   policy_compile.c the policy text compiler (with policy_rule.c and
+ *                    policy_lint.c)
  */
 #ifndef KH_NET_H
 #define KH_NET_H
@@ -23,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "budget.h"
 #include "child_config.h"
 #include "log.h"
 #include "http_parse.h"
@@ -54,6 +59,8 @@ struct conn {
 	struct http_chunked chunk;
 	struct pending *pending;	/* while PH_UPSTREAM */
 	bool close_after;		/* close once the response is written */
+	int rule;			/* matched policy rule, -1 before */
+	uint64_t body_limit;		/* that rule's body limit, bytes */
 	struct conn *prev, *next;	/* net->conns */
 };
 
@@ -73,7 +80,8 @@ struct net {
 	struct event_base *base;
 	struct child_config cfg;
 	struct policy policy;
-	uint64_t max_body;		/* min(operator, policy) */
+	uint64_t max_body;		/* largest body any rule accepts */
+	struct budget budget;		/* rate and `max` counters */
 	struct http_limits lim;
 	struct evconnlistener *listeners[KH_LISTENERS_MAX];
 	size_t nlisteners;
@@ -124,8 +132,10 @@ void queue_deliver(struct net *n, struct qitem *q, int status,
 
 /* respond.c */
 void respond_error(struct conn *c, int status, const char *message);
+/* A JSON answer the child decided itself; `reason` goes to the parent's
+ * access log. */
 void respond_json(struct conn *c, int status, const char *json,
-    const char *extra_name, const char *extra_value);
+    const char *reason, const char *extra_name, const char *extra_value);
 void respond_write(struct conn *c, int status, const char *const *names,
     const char *const *values, const size_t *vlens, size_t n,
     const uint8_t *body, size_t blen);

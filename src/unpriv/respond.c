@@ -94,11 +94,15 @@ respond_write(struct conn *c, int status, const char *const *names,
 
 void
 respond_json(struct conn *c, int status, const char *json,
-    const char *extra_name, const char *extra_value)
+    const char *reason, const char *extra_name, const char *extra_value)
 {
 	const char *names[2] = { "content-type", extra_name };
 	const char *values[2] = { "application/json", extra_value };
 	size_t vlens[2] = { 16, extra_value ? strlen(extra_value) : 0 };
+
+	/* Every answer the child makes itself is logged by the parent. */
+	link_send_access(c->net, c->peer, c->req.method, c->req.path, status,
+	    reason, evbuffer_get_length(c->body), strlen(json));
 
 	respond_write(c, status, names, values, vlens, extra_name ? 2 : 1,
 	    (const uint8_t *)json, strlen(json));
@@ -113,11 +117,8 @@ respond_error(struct conn *c, int status, const char *message)
 
 	if (o != NULL && cJSON_AddStringToObject(o, "error", message) != NULL)
 		s = cJSON_PrintUnformatted(o);
-	const char *body = s ? s : "{\"error\":\"Bridge error.\"}";
-	/* Every answer the child makes itself is logged by the parent. */
-	link_send_access(c->net, c->peer, c->req.method, c->req.path, status,
-	    message, evbuffer_get_length(c->body), strlen(body));
-	respond_json(c, status, body, NULL, NULL);
+	respond_json(c, status, s ? s : "{\"error\":\"Bridge error.\"}",
+	    message, NULL, NULL);
 	cJSON_free(s);
 	cJSON_Delete(o);
 }

@@ -11,7 +11,7 @@ temporary directory, and is killed by the test's cleanups:
              sends and sees every byte keyhole answers
 
 Environment: KEYHOLE_BUILD (build directory holding keyhole, keyhole-net,
-hostile_child) and KEYHOLE_SRC (source tree, for policy/paperclip.policy);
+hostile_child) and KEYHOLE_SRC (source tree, for policy/*.policy);
 both default from this file's location.  A missing binary is a test FAILURE,
 never a skip: only properties that need root are skipped.
 """
@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("KEYHOLE_SRC") or os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("KEYHOLE_BUILD") or os.path.join(SRC, "build")
 PAPERCLIP_POLICY = os.path.join(SRC, "policy", "paperclip.policy")
+PAPERCLIP_MINIMAL_POLICY = os.path.join(SRC, "policy", "paperclip-minimal.policy")
 
 IS_ROOT = os.geteuid() == 0
 

@@ -188,7 +188,8 @@ class UpstreamBasePathTest(KeyholeTestCase):
 
 
 class PaperclipPolicyTest(KeyholeTestCase):
-    """The shipped policy/paperclip.policy: the agent surface, no more."""
+    """The shipped policy/paperclip-minimal.policy: the reference bridge's
+    surface, no more."""
 
     ALLOWED = [
         ("GET", "/api/agents/me", None),
@@ -221,12 +222,12 @@ class PaperclipPolicyTest(KeyholeTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not os.path.isfile(khtest.PAPERCLIP_POLICY):
-            raise AssertionError("missing %s" % khtest.PAPERCLIP_POLICY)
+        if not os.path.isfile(khtest.PAPERCLIP_MINIMAL_POLICY):
+            raise AssertionError("missing %s" % khtest.PAPERCLIP_MINIMAL_POLICY)
 
     def setUp(self):
         self.up = self.upstream()
-        self.kh = self.keyhole(self.up.url, policy_file=khtest.PAPERCLIP_POLICY,
+        self.kh = self.keyhole(self.up.url, policy_file=khtest.PAPERCLIP_MINIMAL_POLICY,
                                run_id="run-paperclip")
 
     def test_paperclip_policy_allows_agent_routes(self):

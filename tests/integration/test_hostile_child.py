@@ -54,6 +54,29 @@ ATTACKS = {
 }
 
 
+# Policy v2: what the parent checks with its OWN bindings and counters.
+# The parent runs with --var issue=BRI-7; the fake child compiles this
+# leniently with nothing bound, so only the parent gives {issue} a value.
+V2_POLICY_BODY = """\
+max 2
+allow GET /api/agents/me
+allow PATCH /api/issues/{issue} body json
+allow GET /api/q query none
+allow POST /api/cap request-header x-cap
+allow POST /api/issues/*/comments max-body 16
+allow DELETE /api/x/* body none
+"""
+V2_ARGS = ["--var", "issue=BRI-7"]
+
+V2_ATTACKS = {
+    "other-issue": "PATCH /api/issues/BRI-8 where the parent binds {issue}=BRI-7",
+    "query-on-query-none": "a query string on a 'query none' rule",
+    "header-off-route": "x-cap on a route whose rule does not list it",
+    "body-over-rule": "17 bytes on a rule with max-body 16",
+    "body-on-body-none": "a body on a 'body none' rule",
+}
+
+
 def violation_line(ln):
     # The parent's own lines, never relayed ones (keyhole-net[...]).
     return ln.startswith("keyhole[") and "protocol violation" in ln
@@ -61,12 +84,12 @@ def violation_line(ln):
 
 class HostileChildTest(KeyholeTestCase):
 
-    def start_hostile(self, scenario, extra_header=""):
+    def start_hostile(self, scenario, extra_header="", body=POLICY_BODY, args=()):
         self.up = self.upstream()
-        text = "# scenario: %s\n%s%s" % (scenario, extra_header, POLICY_BODY)
+        text = "# scenario: %s\n%s%s" % (scenario, extra_header, body)
         self.kh = self.keyhole(self.up.url, policy=text,
                                net_binary=khtest.binary("hostile_child"),
-                               args=["--drain-ms", "1000"], wait_ready=False)
+                               args=["--drain-ms", "1000"] + list(args), wait_ready=False)
         self.pids = set()
         return self.up, self.kh
 
@@ -95,8 +118,8 @@ class HostileChildTest(KeyholeTestCase):
         self.assertTrue(self.kh.alive(), "the parent died (exit %r):\n%s"
                         % (self.kh.proc.returncode, self.kh.output_text()[-4000:]))
 
-    def run_attack(self, scenario):
-        up, kh = self.start_hostile(scenario)
+    def run_attack(self, scenario, body=POLICY_BODY, args=()):
+        up, kh = self.start_hostile(scenario, body=body, args=args)
         self.watch(lambda: self.violations() >= 1, 5.0, "a 'protocol violation' line")
         self.watch(None, 1.0, None)
         self.assertParentAlive()
@@ -122,6 +145,32 @@ class HostileChildTest(KeyholeTestCase):
         self.assertParentAlive()
         self.assertEqual(self.violations(), 0, kh.output_text())
         self.assertEqual(up.count(), 2, up.snapshot())
+
+    def test_valid_child_own_issue_is_forwarded(self):
+        # Control for the v2 attacks: {issue} as the PARENT binds it.
+        up, kh = self.start_hostile("own-issue", body=V2_POLICY_BODY, args=V2_ARGS)
+        rec = up.wait_requests(1, timeout=5)[0]
+        self.assertEqual((rec.method, urlsplit(rec.path).path), ("PATCH", "/api/issues/BRI-7"))
+        self.assertEqual(rec.body, b'{"status":"done"}')
+        self.watch(None, 0.5, None)
+        self.assertParentAlive()
+        self.assertEqual(self.violations(), 0, kh.output_text())
+
+    def test_parent_enforces_run_mutation_budget_itself(self):
+        # `max 2`: the fake child gets two comments forwarded (each answered
+        # before the next), then sends a third.  The parent's own count
+        # refuses it, kills the child, and tells the restarted one the
+        # count; that one's first POST is refused again.  The upstream
+        # sees exactly two mutations, ever.
+        up, kh = self.start_hostile("over-budget", body=V2_POLICY_BODY, args=V2_ARGS)
+        self.watch(lambda: self.violations() >= 2, 10.0,
+                   "two violations: the third POST, then the restarted child's first")
+        self.watch(None, 0.5, None)
+        self.assertParentAlive()
+        posts = [r for r in up.snapshot() if r.method == "POST"]
+        self.assertEqual(len(posts), 2, up.snapshot())
+        lines = [ln for ln in kh.stderr_lines() if violation_line(ln)]
+        self.assertTrue(all("'max' budget" in ln for ln in lines[:2]), lines)
 
     # -- special cases -----------------------------------------------------------
 
@@ -192,6 +241,18 @@ def _make_attack_test(scenario, what):
 for _name, _what in ATTACKS.items():
     setattr(HostileChildTest, "test_parent_rejects_" + _name.replace("-", "_"),
             _make_attack_test(_name, _what))
+
+
+def _make_v2_attack_test(scenario, what):
+    def test(self):
+        self.run_attack(scenario, body=V2_POLICY_BODY, args=V2_ARGS)
+    test.__doc__ = "parent rejects %s (%s)" % (scenario, what)
+    return test
+
+
+for _name, _what in V2_ATTACKS.items():
+    setattr(HostileChildTest, "test_parent_rejects_" + _name.replace("-", "_"),
+            _make_v2_attack_test(_name, _what))
 
 
 if __name__ == "__main__":

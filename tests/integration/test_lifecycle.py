@@ -217,8 +217,8 @@ class CommandLineTest(KeyholeTestCase):
         self.assertEqual(code, 0)
         self.assertEqual(out.strip(), "keyhole 0.1.0")
 
-    def test_check_policy_prints_paperclip_policy(self):
-        code, out, err = khtest.run_keyhole(["check-policy", khtest.PAPERCLIP_POLICY])
+    def test_check_policy_prints_paperclip_minimal_policy(self):
+        code, out, err = khtest.run_keyhole(["check-policy", khtest.PAPERCLIP_MINIMAL_POLICY])
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
         for want in ("allow GET /api/agents/me",
@@ -234,18 +234,22 @@ class CommandLineTest(KeyholeTestCase):
                      "allow PATCH /api/issues/*"):
             self.assertIn(want, lines)
         allows = [ln for ln in lines if ln.startswith("allow ")]
-        self.assertEqual(len(allows), 11, "paperclip.policy allows exactly the agent surface:\n" + out)
+        self.assertEqual(len(allows), 11, "paperclip-minimal.policy allows exactly the "
+                         "reference bridge's surface:\n" + out)
 
     def test_check_policy_output_is_a_fixed_point(self):
-        code, out, err = khtest.run_keyhole(["check-policy", khtest.PAPERCLIP_POLICY])
-        self.assertEqual(code, 0, err)
-        d = khtest.make_tempdir(self)
-        p = os.path.join(d, "canonical.policy")
-        with open(p, "w") as f:
-            f.write(out)
-        code2, out2, err2 = khtest.run_keyhole(["check-policy", p])
-        self.assertEqual(code2, 0, err2)
-        self.assertEqual(out2, out)
+        for policy in (khtest.PAPERCLIP_POLICY, khtest.PAPERCLIP_MINIMAL_POLICY):
+            with self.subTest(policy=os.path.basename(policy)):
+                code, out, err = khtest.run_keyhole(["check-policy", policy])
+                self.assertEqual(code, 0, err)
+                self.assertEqual(err, "", "shipped policies compile without warnings")
+                d = khtest.make_tempdir(self)
+                p = os.path.join(d, "canonical.policy")
+                with open(p, "w") as f:
+                    f.write(out)
+                code2, out2, err2 = khtest.run_keyhole(["check-policy", p])
+                self.assertEqual(code2, 0, err2)
+                self.assertEqual(out2, out)
 
     def test_check_policy_reports_file_and_line(self):
         d = khtest.make_tempdir(self)

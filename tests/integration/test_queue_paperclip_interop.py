@@ -60,7 +60,7 @@ class PaperclipGatewayInteropTest(KeyholeTestCase):
     def setUp(self):
         self.up = self.upstream()
         self.q = QueueDir(self)
-        self.kh = keyhole_queue(self, self.up.url, self.q, policy_file=khtest.PAPERCLIP_POLICY)
+        self.kh = keyhole_queue(self, self.up.url, self.q, policy_file=khtest.PAPERCLIP_MINIMAL_POLICY)
         self.gw = Gateway(self, ["node", self.source], self.q, self.kh.token,
                           env={"PAPERCLIP_API_BRIDGE_MODE": "queue_v1",
                                "PAPERCLIP_BRIDGE_POLL_INTERVAL_MS": "20"})
@@ -115,7 +115,7 @@ class PaperclipGatewayInteropTest(KeyholeTestCase):
         r = self.gw.request("POST", "/api/issues/i-1/comments", body=ok, timeout=20)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.up.wait_requests(1)[0].body, ok)
-        # over paperclip.policy's max-body 1m: refused by keyhole's host
+        # over paperclip-minimal.policy's max-body 1m: refused by keyhole's host
         big = json.dumps({"body": "x" * (1024 * 1024 + 10)}).encode()
         r = self.gw.request("POST", "/api/issues/i-1/comments", body=big, timeout=20)
         self.assertJsonError(r, 413, {"error": "Request body too large."})

@@ -13,7 +13,8 @@
  * MSG_POLICY, so every attack below happens in the state the parent
  * expects unless the scenario says otherwise.
  *
- * Every scenario except `valid` breaks one rule of wire.h / policy_table.h.
+ * Every scenario except `valid` and `own-issue` breaks one rule of wire.h
+ * / policy_table.h.
  * The parent must treat it as an attack: log "protocol violation", kill us,
  * restart us with back-off, and send nothing upstream.  After the attack we
  * "sleep" by blocking in read(2) on fd 3 until the parent closes it or
@@ -171,9 +172,10 @@ wbuf_send(struct wbuf *w)
 /* ---- policy -------------------------------------------------------- */
 
 static void
-diag_ignore(void *arg, const char *msg)
+diag_ignore(void *arg, bool warning, const char *msg)
 {
 	(void)arg;
+	(void)warning;
 	(void)msg;
 }
 
@@ -214,8 +216,8 @@ policy_send(const uint8_t *text, size_t len)
 	struct wbuf w;
 
 	policy_init(&pol);
-	if (policy_compile("hostile.policy", text, len, &pol, diag_ignore,
-	    NULL) != 0)
+	if (policy_compile("hostile.policy", text, len, NULL, POLICY_LENIENT,
+	    &pol, diag_ignore, NULL) != 0)
 		hc_die(2);
 	wbuf_init(&w);
 	msg_begin(&w, MSG_POLICY, 0);
@@ -713,10 +715,132 @@ sc_log_injection(void)
 	hold();
 }
 
+/* ---- policy v2: what the parent re-checks on its own ------------------
+ * These run with the test's V2 policy and `--var issue=BRI-7` given to
+ * the PARENT; we compile the policy leniently with nothing bound, so our
+ * table names {issue} and the parent alone decides what it means. */
+
+/* One request with an optional body and query; the headers are
+ * (name, value) pairs. */
+static void
+send_req(uint64_t id, const char *method, const char *path, bool with_query,
+    const struct hdr_pair *h, size_t nh, const char *body)
+{
+	struct wbuf w;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, id);
+	put_request_fields(&w, method, strlen(method), path, strlen(path),
+	    with_query ? 1 : 0, with_query ? pid_query : "", (uint16_t)nh, h,
+	    nh, body, strlen(body));
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+}
+
+/* Wait for the parent's answer to request `id`. */
+static void
+wait_response(uint64_t want)
+{
+	static uint8_t buf[HC_RECV_CAP];
+	uint64_t id;
+
+	for (;;) {
+		(void)frame_expect(MSG_RESPONSE, &id, buf);
+		if (id == want)
+			return;
+	}
+}
+
+/* Control: our own issue, as the parent binds it, is forwarded. */
+static void
+sc_own_issue(void)
+{
+	policy_send_wait_ok();
+	send_req(1, "PATCH", "/api/issues/BRI-7", true, accept_json, 1,
+	    "{\"status\":\"done\"}");
+	hold();
+}
+
+/* Another issue: only the parent's binding of {issue} can refuse it (we
+ * left {issue} unbound, and could have sent any table naming it). */
+static void
+sc_other_issue(void)
+{
+	policy_send_wait_ok();
+	send_req(1, "PATCH", "/api/issues/BRI-8", true, accept_json, 1,
+	    "{\"status\":\"done\"}");
+	hold();
+}
+
+static void
+sc_query_on_query_none(void)
+{
+	policy_send_wait_ok();
+	send_req(1, "GET", "/api/q", true, accept_json, 1, "");
+	hold();
+}
+
+/* x-cap is allowlisted on POST /api/cap only. */
+static void
+sc_header_off_route(void)
+{
+	static const struct hdr_pair cap[] = { { "x-cap", "secret" } };
+
+	policy_send_wait_ok();
+	send_req(1, "GET", "/api/agents/me", true, cap, 1, "");
+	hold();
+}
+
+/* 17 bytes on a rule with max-body 16 (the operator allows far more). */
+static void
+sc_body_over_rule(void)
+{
+	policy_send_wait_ok();
+	send_req(1, "POST", "/api/issues/1/comments", true, accept_json, 1,
+	    "{\"body\":\"1234567\"}");
+	hold();
+}
+
+static void
+sc_body_on_body_none(void)
+{
+	policy_send_wait_ok();
+	send_req(1, "DELETE", "/api/x/1", true, accept_json, 1, "{}");
+	hold();
+}
+
+/* The policy says `max 2`.  Two comments, each answered before the next
+ * (so both are really forwarded), then a third: the parent's own count
+ * must refuse it.  A restarted instance is told the count in MSG_CONFIG
+ * and tries again at once: refused again. */
+static void
+sc_over_budget(void)
+{
+	policy_send_wait_ok();
+	send_req(1, "POST", "/api/issues/1/comments", true, accept_json, 1,
+	    "{}");
+	wait_response(1);
+	send_req(2, "POST", "/api/issues/1/comments", true, accept_json, 1,
+	    "{}");
+	wait_response(2);
+	send_req(3, "POST", "/api/issues/1/comments", true, accept_json, 1,
+	    "{}");
+	hold();
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } scenarios[] = {
+	{ "own-issue", sc_own_issue },
+	{ "other-issue", sc_other_issue },
+	{ "query-on-query-none", sc_query_on_query_none },
+	{ "header-off-route", sc_header_off_route },
+	{ "body-over-rule", sc_body_over_rule },
+	{ "body-on-body-none", sc_body_on_body_none },
+	{ "over-budget", sc_over_budget },
 	{ "valid", sc_valid },
 	{ "length-short", sc_length_short },
 	{ "length-long", sc_length_long },

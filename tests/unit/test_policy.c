@@ -1,7 +1,8 @@
 /*
- * Route policy v1: the compiler (child), the binary table and its decoder
- * (parent), and the matcher both use.  Each test is named after the
- * property it guards.
+ * Route policy: the compiler (child), the binary table and its decoder
+ * (parent), and the matcher both use -- the v1 subset (literal and '*'
+ * patterns, header allowlists, max-body).  The v2 additions are in
+ * test_policy_v2.c.  Each test is named after the property it guards.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,8 +14,9 @@
 #include "policy_table.h"
 #include "wire.h"
 
-/* A copy of policy/paperclip.policy's directives; the shipped file is
- * also compiled when it can be found and must print the same table. */
+/* A copy of policy/paperclip-minimal.policy's directives (the reference
+ * bridge's routes); the shipped file is also compiled when it can be
+ * found and must print the same table. */
 static const char paperclip_text[] =
     "# Paperclip agent surface\n"
     "max-body 1m\n"
@@ -39,14 +41,21 @@ static const char paperclip_text[] =
 
 struct diags {
 	int n;
+	int nwarn;
 	char all[16384];
 	char first[2048];
 };
 
 static void
-diag_collect(void *arg, const char *msg)
+diag_collect(void *arg, bool warning, const char *msg)
 {
 	struct diags *d = arg;
+	if (warning) {
+		d->nwarn++;
+		size_t l = strlen(d->all);
+		snprintf(d->all + l, sizeof(d->all) - l, "%s\n", msg);
+		return;
+	}
 	if (d->n++ == 0)
 		snprintf(d->first, sizeof(d->first), "%s", msg);
 	size_t l = strlen(d->all);
@@ -58,7 +67,7 @@ compile_text(const char *text, struct policy *p, struct diags *d)
 {
 	memset(d, 0, sizeof(*d));
 	return policy_compile("t.policy", (const uint8_t *)text, strlen(text),
-	    p, diag_collect, d);
+	    NULL, 0, p, diag_collect, d);
 }
 
 static char *
@@ -153,13 +162,15 @@ static void
 shipped_policy_compiles_to_the_embedded_copy(void)
 {
 	const char *src = getenv("KEYHOLE_SRC");
-	const char *cands[] = { NULL, "policy/paperclip.policy",
-	    "../policy/paperclip.policy", "../../policy/paperclip.policy" };
+	const char *cands[] = { NULL, "policy/paperclip-minimal.policy",
+	    "../policy/paperclip-minimal.policy",
+	    "../../policy/paperclip-minimal.policy" };
 	char path[4096];
 	FILE *f = NULL;
 
 	if (src != NULL) {
-		snprintf(path, sizeof(path), "%s/policy/paperclip.policy", src);
+		snprintf(path, sizeof(path), "%s/policy/paperclip-minimal.policy",
+		    src);
 		f = fopen(path, "r");
 		CHECK(f != NULL);	/* KEYHOLE_SRC set: the file must exist */
 	}
@@ -168,7 +179,7 @@ shipped_policy_compiles_to_the_embedded_copy(void)
 		f = fopen(path, "r");
 	}
 	if (f == NULL) {
-		printf("note: policy/paperclip.policy not found; set "
+		printf("note: policy/paperclip-minimal.policy not found; set "
 		    "KEYHOLE_SRC\n");
 		return;
 	}
@@ -178,7 +189,8 @@ shipped_policy_compiles_to_the_embedded_copy(void)
 	struct policy shipped, embedded;
 	struct diags d;
 	memset(&d, 0, sizeof(d));
-	CHECK_EQ_INT(policy_compile(path, buf, n, &shipped, diag_collect, &d), 0);
+	CHECK_EQ_INT(policy_compile(path, buf, n, NULL, 0, &shipped,
+	    diag_collect, &d), 0);
 	if (d.n)
 		fprintf(stderr, "%s", d.all);
 	CHECK_EQ_INT(compile_text(paperclip_text, &embedded, &d), 0);
@@ -253,7 +265,7 @@ decode_bytes(const uint8_t *b, size_t n, struct policy *p, char *err)
 {
 	struct msg_reader r;
 	msg_reader_init(&r, b, n);
-	return policy_decode(&r, p, err, 128);
+	return policy_decode(&r, NULL, p, err, 128);
 }
 
 static void
@@ -324,6 +336,7 @@ decode_hostile(const struct hostile *h, char *err)
 	wbuf_init(&w);
 	msg_begin(&w, MSG_POLICY, 0);
 	msg_put_u64(&w, h->max_body);
+	msg_put_u32(&w, 0);		/* max_mutations */
 	msg_put_u16(&w, h->nrules);
 	for (size_t i = 0; i < (h->nrules ? 1u : 0u); i++) {
 		msg_put_cstr(&w, h->method);
@@ -340,6 +353,13 @@ decode_hostile(const struct hostile *h, char *err)
 				msg_put_str(&w, "", 0);
 			}
 		}
+		msg_put_u8(&w, 0);		/* flags */
+		msg_put_u64(&w, 0);		/* rule max_body */
+		msg_put_u16(&w, 0);		/* keys */
+		msg_put_u16(&w, 0);		/* content types */
+		msg_put_u16(&w, 0);		/* rule headers */
+		msg_put_u32(&w, 0);		/* rate */
+		msg_put_u32(&w, 0);
 	}
 	msg_put_u16(&w, h->nreq);
 	for (size_t i = 0; i < h->nreq; i++) {
@@ -381,7 +401,9 @@ decode_rejects_hostile_tables(void)
 	CHECK_EQ_INT(decode_hostile(&h, err), 0);
 	h = ok; h.kind = 0;
 	CHECK_EQ_INT(decode_hostile(&h, err), -1);
-	h = ok; h.kind = 3;
+	h = ok; h.kind = 5;
+	CHECK_EQ_INT(decode_hostile(&h, err), -1);
+	h = ok; h.kind = SEG_GLOB;	/* '**' carries no text either */
 	CHECK_EQ_INT(decode_hostile(&h, err), -1);
 	h = ok; h.kind = SEG_STAR;	/* a star carries no literal */
 	CHECK_EQ_INT(decode_hostile(&h, err), -1);
@@ -413,7 +435,7 @@ decode_rejects_hostile_tables(void)
 	}
 	h = ok; h.nreq = 2; h.req[1] = "accept";
 	CHECK_EQ_INT(decode_hostile(&h, err), -1);
-	CHECK_EQ_STR(err, "policy: request headers: duplicate header name");
+	CHECK_EQ_STR(err, "policy: request headers: duplicate name");
 	h = ok; h.nreq = 2; h.req[1] = "if-match";
 	CHECK_EQ_INT(decode_hostile(&h, err), 0);
 	h = ok; h.nreq = KH_POLICY_HDRS_MAX + 1;
@@ -499,73 +521,78 @@ expect_error(const char *text, const char *where, const char *what)
 static void
 compiler_names_line_and_fix_for_each_error(void)
 {
-	expect_error(OK "allow FETCH /a\n", "t.policy:2: ",
+	expect_error(OK "allow FETCH /a\n", "t.policy:2:7: ",
 	    "unknown method 'FETCH' (expected GET, HEAD, POST, PUT, PATCH, "
 	    "DELETE or OPTIONS)");
-	expect_error(OK "allow get /a\n", "t.policy:2: ", "must be upper-case: 'GET'");
-	expect_error(OK "\n\nalow GET /a\n", "t.policy:4: ", "unknown directive 'alow'");
-	expect_error(OK "allow GET\n", "t.policy:2: ", "needs a method and a pattern");
-	expect_error(OK "allow GET /a json\n", "t.policy:2: ", "unexpected 'json'");
-	expect_error(OK "allow GET a/b\n", "t.policy:2: ", "must start with '/'");
-	expect_error(OK "allow GET /a//b\n", "t.policy:2: ", "empty segment");
-	expect_error(OK "allow GET /a/\n", "t.policy:2: ", "trailing '/'");
-	expect_error(OK "allow GET /a/../b\n", "t.policy:2: ", "dot segment '..'");
-	expect_error(OK "allow GET /a/./b\n", "t.policy:2: ", "dot segment '.'");
-	expect_error(OK "allow GET /a?x=1\n", "t.policy:2: ", "'?' in pattern");
-	expect_error(OK "allow GET /a#x\n", "t.policy:2: ", "'#' in pattern");
-	expect_error(OK "allow GET /a%2Fb\n", "t.policy:2: ", "'%2F' in pattern");
-	expect_error(OK "allow GET /a/**\n", "t.policy:2: ", "'**'");
-	expect_error(OK "allow GET /a/b*\n", "t.policy:2: ", "'*' must be a whole segment");
-	expect_error(OK "allow GET /a/{id}\n", "t.policy:2: ", "variables");
-	expect_error(OK "allow GET /%41\n", "t.policy:2: ", "write 'A'");
-	expect_error(OK "allow GET /%3a\n", "t.policy:2: ", "'%3A'");
-	expect_error(OK "allow GET /a\nallow GET /a\n", "t.policy:3: ",
+	expect_error(OK "allow get /a\n", "t.policy:2:7: ", "must be upper-case: 'GET'");
+	expect_error(OK "\n\nalow GET /a\n", "t.policy:4:1: ", "unknown directive 'alow'");
+	expect_error(OK "allow GET\n", "t.policy:2:1: ", "needs a method and a pattern");
+	expect_error(OK "allow GET /a json\n", "t.policy:2:14: ",
+	    "unknown constraint 'json'");
+	expect_error(OK "allow GET a/b\n", "t.policy:2:11: ", "must start with '/'");
+	expect_error(OK "allow GET /a//b\n", "t.policy:2:14: ", "empty segment");
+	expect_error(OK "allow GET /a/\n", "t.policy:2:13: ", "trailing '/'");
+	expect_error(OK "allow GET /a/../b\n", "t.policy:2:14: ", "dot segment '..'");
+	expect_error(OK "allow GET /a/./b\n", "t.policy:2:14: ", "dot segment '.'");
+	expect_error(OK "allow GET /a?x=1\n", "t.policy:2:13: ", "'?' in pattern");
+	expect_error(OK "allow GET /a#x\n", "t.policy:2:13: ", "'#' in pattern");
+	expect_error(OK "allow GET /a%2Fb\n", "t.policy:2:13: ", "'%2F' in pattern");
+	expect_error(OK "allow GET /a/**/b\n", "t.policy:2:14: ",
+	    "'**' in pattern '/a/**/b' must be the last segment");
+	expect_error(OK "allow GET /a/b*\n", "t.policy:2:14: ",
+	    "'*' and '**' must be whole segments");
+	expect_error(OK "allow GET /a/x{id}\n", "t.policy:2:14: ",
+	    "a variable must be a whole segment");
+	expect_error(OK "allow GET /%41\n", "t.policy:2:12: ", "write 'A'");
+	expect_error(OK "allow GET /%3a\n", "t.policy:2:12: ", "'%3A'");
+	expect_error(OK "allow GET /a\nallow GET /a\n", "t.policy:3:11: ",
 	    "duplicate rule 'allow GET /a' (first at line 2)");
-	expect_error(OK "request-header Authorization\n", "t.policy:2: ",
+	expect_error(OK "request-header Authorization\n", "t.policy:2:16: ",
 	    "header 'authorization' may never be allowlisted");
-	expect_error(OK "response-header set-cookie\n", "t.policy:2: ",
+	expect_error(OK "response-header set-cookie\n", "t.policy:2:17: ",
 	    "'set-cookie' may never");
-	expect_error(OK "request-header x:y\n", "t.policy:2: ", "invalid header name 'x:y'");
-	expect_error(OK "request-header\n", "t.policy:2: ", "needs one header name");
-	expect_error(OK "request-header a b\n", "t.policy:2: ", "unexpected 'b'");
+	expect_error(OK "request-header x:y\n", "t.policy:2:16: ", "invalid header name 'x:y'");
+	expect_error(OK "request-header\n", "t.policy:2:1: ", "needs one header name");
+	expect_error(OK "request-header a b\n", "t.policy:2:18: ", "unexpected 'b'");
 	expect_error(OK "request-header accept\nrequest-header ACCEPT\n",
-	    "t.policy:3: ", "duplicate request-header 'accept' (first at line 2)");
-	expect_error(OK "max-body 1.5m\n", "t.policy:2: ", "bad size '1.5m'");
-	expect_error(OK "max-body 1g\n", "t.policy:2: ", "bad size '1g'");
-	expect_error(OK "max-body m\n", "t.policy:2: ", "bad size 'm'");
-	expect_error(OK "max-body 9m\n", "t.policy:2: ", "over the limit of 8m");
-	expect_error(OK "max-body 99999999999999999999999k\n", "t.policy:2: ",
+	    "t.policy:3:16: ", "duplicate request-header 'accept' (first at line 2)");
+	expect_error(OK "max-body 1.5m\n", "t.policy:2:10: ", "bad size '1.5m'");
+	expect_error(OK "max-body 1g\n", "t.policy:2:10: ", "bad size '1g'");
+	expect_error(OK "max-body m\n", "t.policy:2:10: ", "bad size 'm'");
+	expect_error(OK "max-body 9m\n", "t.policy:2:10: ", "over the limit of 8m");
+	expect_error(OK "max-body 99999999999999999999999k\n", "t.policy:2:10: ",
 	    "over the limit");
-	expect_error(OK "max-body 0\n", "t.policy:2: ", "at least 1 byte");
-	expect_error(OK "max-body 1m\nmax-body 2m\n", "t.policy:3: ",
+	expect_error(OK "max-body 0\n", "t.policy:2:10: ", "at least 1 byte");
+	expect_error(OK "max-body 1m\nmax-body 2m\n", "t.policy:3:1: ",
 	    "max-body given twice (first at line 2)");
-	expect_error("# nothing\n\n", "t.policy:2: ", "no 'allow' rule");
-	expect_error("", "t.policy:1: ", "no 'allow' rule");
-	expect_error(OK "allow GET /a\r\n", "t.policy:2: ", "LF line endings");
-	expect_error(OK "# caf\xc3\xa9\n", "t.policy:2: ", "non-ASCII byte 0xc3 in column 6");
-	expect_error(OK "allow GET /\x01\n", "t.policy:2: ", "control byte 0x01");
+	expect_error("# nothing\n\n", "t.policy:2:1: ", "no 'allow' rule");
+	expect_error("", "t.policy:1:1: ", "no 'allow' rule");
+	expect_error(OK "allow GET /a\r\n", "t.policy:2:13: ", "LF line endings");
+	expect_error(OK "# caf\xc3\xa9\n", "t.policy:2:6: ", "non-ASCII byte 0xc3");
+	expect_error(OK "allow GET /\x01\n", "t.policy:2:12: ", "control byte 0x01");
 
 	char big[1100];
 	memset(big, ' ', sizeof(big));
 	memcpy(big, OK "#", 15);
 	big[1099] = '\0';
-	expect_error(big, "t.policy:2: ", "line is 1085 bytes; the limit is 1024");
+	expect_error(big, "t.policy:2:1: ", "line is 1085 bytes; the limit is 1024");
 
 	static const uint8_t nul[] = "allow GET /a\nallow GET /b\0\n";
 	struct policy p;
 	struct diags d;
 	memset(&d, 0, sizeof(d));
-	CHECK_EQ_INT(policy_compile("n.policy", nul, sizeof(nul) - 1, &p,
-	    diag_collect, &d), 1);
-	CHECK_EQ_STR(d.first, "n.policy:2: NUL byte in column 13 (a policy is "
-	    "plain ASCII text)");
+	CHECK_EQ_INT(policy_compile("n.policy", nul, sizeof(nul) - 1, NULL, 0,
+	    &p, diag_collect, &d), 1);
+	CHECK_EQ_STR(d.first, "n.policy:2:13: NUL byte (a policy is plain "
+	    "ASCII text)");
 
 	size_t n = KH_POLICY_TEXT_MAX + 1;
 	uint8_t *huge = malloc(n);
 	memset(huge, '\n', n);
 	memset(&d, 0, sizeof(d));
-	CHECK_EQ_INT(policy_compile("h.policy", huge, n, &p, diag_collect, &d), 1);
-	CHECK(strncmp(d.first, "h.policy:1: policy is 262145 bytes", 34) == 0);
+	CHECK_EQ_INT(policy_compile("h.policy", huge, n, NULL, 0, &p,
+	    diag_collect, &d), 1);
+	CHECK(strncmp(d.first, "h.policy:1:1: policy is 262145 bytes", 36) == 0);
 	free(huge);
 }
 
@@ -582,11 +609,11 @@ compiler_reports_every_error(void)
 	    "max-body lots\n", &p, &d);
 	CHECK_EQ_INT(n, 5);
 	CHECK_EQ_INT(d.n, 5);
-	CHECK(strstr(d.all, "t.policy:1: unknown method") != NULL);
-	CHECK(strstr(d.all, "t.policy:3: unknown directive") != NULL);
-	CHECK(strstr(d.all, "t.policy:4: trailing") != NULL);
-	CHECK(strstr(d.all, "t.policy:5: header 'host'") != NULL);
-	CHECK(strstr(d.all, "t.policy:6: bad size") != NULL);
+	CHECK(strstr(d.all, "t.policy:1:7: unknown method") != NULL);
+	CHECK(strstr(d.all, "t.policy:3:1: unknown directive") != NULL);
+	CHECK(strstr(d.all, "t.policy:4:13: trailing") != NULL);
+	CHECK(strstr(d.all, "t.policy:5:16: header 'host'") != NULL);
+	CHECK(strstr(d.all, "t.policy:6:10: bad size") != NULL);
 	CHECK(p.rules == NULL && p.nrules == 0);
 
 	/* Too many rules is reported once, not once per extra rule. */
@@ -595,7 +622,7 @@ compiler_reports_every_error(void)
 	for (unsigned i = 0; i < KH_POLICY_RULES_MAX + 3; i++)
 		q += sprintf(q, "allow GET /r%u\n", i);
 	CHECK_EQ_INT(compile_text(t, &p, &d), 1);
-	CHECK(strstr(d.first, "t.policy:513: more than 512") != NULL);
+	CHECK(strstr(d.first, "t.policy:513:1: more than 512") != NULL);
 	free(t);
 }
 

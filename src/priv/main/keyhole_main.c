@@ -1,13 +1,18 @@
 /*
  * keyhole: command dispatch.
  *
- *   keyhole serve ...         the bridge (src/priv/serve.c)
- *   keyhole run ... -- CMD    the bridge around one command (src/priv/run.c)
- *   keyhole gateway           the sandbox side of queue_v1 (execs
- *                             keyhole-gateway, src/gateway)
- *   keyhole check-policy FILE validate and print a policy.  The policy
- *                             text is parsed only by keyhole-net, so this
- *                             execs `keyhole-net check-policy FILE`.
+ *   keyhole serve ...          the bridge (src/priv/serve.c)
+ *   keyhole run ... -- CMD     the bridge around one command (src/priv/run.c)
+ *   keyhole gateway            the sandbox side of queue_v1 (execs
+ *                              keyhole-gateway, src/gateway)
+ *   keyhole check-policy FILE [--var K=V]...
+ *                              validate and print a policy
+ *   keyhole explain FILE METHOD PATH [--var K=V]...
+ *                              which rule allows a request, or why not
+ *
+ * The policy text is parsed only by keyhole-net, so the last two exec
+ * `keyhole-net check-policy|explain ...` (the binary beside this one)
+ * with the same arguments.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "kh_limits.h"
 #include "priv.h"
 
 /* `keyhole gateway`: the sandbox side of queue_v1 is its own small
@@ -41,21 +47,46 @@ main_gateway(int argc, char **argv)
 }
 
 static int
-main_check_policy(int argc, char **argv)
+main_policy_help(const char *cmd, bool explain)
 {
+	if (explain)
+		printf("usage: keyhole explain FILE METHOD PATH[?QUERY] "
+		    "[--var NAME=VALUE]...\n"
+		    "Compiles FILE (variables bound with --var; unbound ones "
+		    "match nothing) and\nprints which rule allows METHOD PATH, "
+		    "what that rule still checks, or why\nthe request is "
+		    "denied and which rules came closest.  Exit status: 0 "
+		    "allowed,\n1 denied, 2 bad policy or arguments.\n");
+	else
+		printf("usage: keyhole check-policy FILE [--var NAME=VALUE]...\n"
+		    "Compiles FILE and prints it in canonical form.  Every error "
+		    "is printed as\nFILE:LINE:COL: message and the exit status "
+		    "is 1; warnings (a rule an earlier\nrule shadows, an unused "
+		    "declaration) read FILE:LINE:COL: warning: message.\n"
+		    "Without --var, {variables} may stay unbound; with --var, "
+		    "FILE is compiled\nexactly as `keyhole serve` would.\n");
+	printf("The policy language, with an example of every directive: "
+	    "docs/policy.md\n(man 5 keyhole.policy).\n");
+	(void)cmd;
+	return 0;
+}
+
+static int
+main_exec_net(const char *cmd, int argc, char **argv)
+{
+	bool explain = strcmp(cmd, "explain") == 0;
+	int need = explain ? 4 : 2;
 	char self[PATH_MAX], path[PATH_MAX + 32];
+	char *nargv[64];
 	ssize_t n;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-		    strcmp(argv[1], "-h") == 0)) {
-			printf("usage: keyhole check-policy FILE\n"
-			    "Compiles FILE and prints it in canonical form; on "
-			    "errors prints FILE:LINE: message\nfor each and "
-			    "exits 1.  The language: docs/policy.md.\n");
-			return 0;
-		}
-		fprintf(stderr, "usage: keyhole check-policy FILE\n");
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return main_policy_help(cmd, explain);
+	if (argc < need || argc > 60 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: keyhole %s\n", explain ?
+		    "explain FILE METHOD PATH [--var NAME=VALUE]..." :
+		    "check-policy FILE [--var NAME=VALUE]...");
 		return 2;
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -67,7 +98,10 @@ main_check_policy(int argc, char **argv)
 		return 1;
 	*slash = '\0';
 	snprintf(path, sizeof(path), "%s/keyhole-net", self);
-	char *const nargv[] = { "keyhole-net", "check-policy", argv[1], NULL };
+	nargv[0] = "keyhole-net";
+	for (int i = 0; i < argc; i++)
+		nargv[i + 1] = argv[i];
+	nargv[argc + 1] = NULL;
 	execv(path, nargv);
 	fprintf(stderr, "keyhole: cannot run %s\n", path);
 	return 1;
@@ -96,8 +130,9 @@ main(int argc, char **argv)
 		return run_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "gateway") == 0)
 		return main_gateway(argc - 1, argv + 1);
-	if (strcmp(argv[1], "check-policy") == 0)
-		return main_check_policy(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check-policy") == 0 ||
+	    strcmp(argv[1], "explain") == 0)
+		return main_exec_net(argv[1], argc - 1, argv + 1);
 	fprintf(stderr, "keyhole: unknown command '%s'\n", argv[1]);
 	config_usage(stderr);
 	return 2;

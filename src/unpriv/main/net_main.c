@@ -3,7 +3,11 @@
  *
  *   keyhole-net child N        started by keyhole only: fds 3 (parent),
  *                              4 (policy text), 5..5+N-1 (listeners)
- *   keyhole-net check-policy F compile F, print it or its errors
+ *   keyhole-net check-policy F [--var K=V]...
+ *                              compile F, print it or its errors
+ *   keyhole-net explain F METHOD PATH [--var K=V]...
+ *                              which rule of F allows the request, or why
+ *                              it is denied
  *
  * Start-up order (DESIGN.md): check the fixed fds → close every other fd →
  * read MSG_CONFIG → read the policy text → create the event base →
@@ -24,6 +28,7 @@
 #include "log.h"
 #include "net.h"
 #include "policy_compile.h"
+#include "policy_explain.h"
 #include "sandbox.h"
 
 static void __attribute__((noreturn))
@@ -39,16 +44,22 @@ net_fatal(const char *why)
 }
 
 static void
-net_diag_to_parent(void *arg, const char *msg)
+net_diag_to_parent(void *arg, bool warning, const char *msg)
 {
 	(void)arg;
-	log_error("%s", msg);
+	if (warning)
+		log_warn("%s", msg);
+	else
+		log_error("%s", msg);
 }
 
 static void
-net_diag_to_stderr(void *arg, const char *msg)
+net_diag_to_stderr(void *arg, bool warning, const char *msg)
 {
-	(void)arg;
+	int *nwarn = arg;
+
+	if (warning && nwarn != NULL)
+		(*nwarn)++;
 	fprintf(stderr, "%s\n", msg);
 }
 
@@ -79,12 +90,15 @@ net_read_fd(int fd, uint8_t *buf, size_t cap, size_t *len)
 	}
 }
 
+/* Read and compile FILE for check-policy / explain (operator tools, run
+ * outside any sandbox).  Returns 0, 1 (errors, reported) or 2. */
 static int
-net_check_policy(const char *file)
+net_compile_file(const char *file, const struct pol_bindings *bind,
+    unsigned flags, struct policy *pol)
 {
 	static uint8_t text[KH_POLICY_TEXT_MAX + 1];
-	struct policy pol;
 	size_t len;
+	int nwarn = 0;
 	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
@@ -98,17 +112,75 @@ net_check_policy(const char *file)
 		return 1;
 	}
 	close(fd);
-	policy_init(&pol);
-	int errs = policy_compile(file, text, len, &pol, net_diag_to_stderr,
-	    NULL);
+	int errs = policy_compile(file, text, len, bind, flags, pol,
+	    net_diag_to_stderr, &nwarn);
 	if (errs > 0) {
 		fprintf(stderr, "%s: %d error%s\n", file, errs,
 		    errs == 1 ? "" : "s");
 		return 1;
 	}
+	return 0;
+}
+
+/* argv[from..argc) must be `--var NAME=VALUE` pairs.  Returns 0 or 2. */
+static int
+net_parse_vars(int argc, char **argv, int from, struct pol_bindings *b)
+{
+	char why[512];
+
+	for (int i = from; i < argc; i += 2) {
+		if (strcmp(argv[i], "--var") != 0 || i + 1 == argc) {
+			fprintf(stderr, "keyhole: unexpected argument '%s' "
+			    "(expected --var NAME=VALUE)\n", argv[i]);
+			return 2;
+		}
+		if (policy_binding_add(b, argv[i + 1], why, sizeof(why)) < 0) {
+			fprintf(stderr, "keyhole: --var %s: %s\n", argv[i + 1],
+			    why);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+/* check-policy FILE [--var K=V]...: without --var, variables may stay
+ * unbound (the policy is audited, not run); with any --var, exactly as
+ * `keyhole serve` with those options would compile it. */
+static int
+net_check_policy(int argc, char **argv)
+{
+	struct pol_bindings bind;
+	struct policy pol;
+	int rc;
+
+	memset(&bind, 0, sizeof(bind));
+	if ((rc = net_parse_vars(argc, argv, 3, &bind)) != 0)
+		return rc;
+	if ((rc = net_compile_file(argv[2], &bind, argc > 3 ? 0 :
+	    POLICY_LENIENT, &pol)) != 0)
+		return rc;
 	policy_print(stdout, &pol);
 	policy_free(&pol);
 	return 0;
+}
+
+/* explain FILE METHOD PATH [--var K=V]...: exit 0 allowed, 1 denied, 2
+ * when the policy or the arguments are wrong. */
+static int
+net_explain(int argc, char **argv)
+{
+	struct pol_bindings bind;
+	struct policy pol;
+	int rc;
+
+	memset(&bind, 0, sizeof(bind));
+	if ((rc = net_parse_vars(argc, argv, 5, &bind)) != 0)
+		return rc;
+	if (net_compile_file(argv[2], &bind, POLICY_LENIENT, &pol) != 0)
+		return 2;
+	rc = policy_explain(stdout, &pol, argv[3], argv[4], KH_DEF_BODY);
+	policy_free(&pol);
+	return rc;
 }
 
 /* The parent promised exactly these fds; anything else is a bug worth
@@ -163,7 +235,7 @@ net_child(unsigned nlisten)
 {
 	static struct net N;
 	static uint8_t text[KH_POLICY_TEXT_MAX + 1];
-	static uint8_t cbuf[4096];
+	static uint8_t cbuf[16384];	/* MSG_CONFIG: token, names, vars */
 	struct net *n = &N;
 	struct msg_hdr h;
 	struct msg_reader r;
@@ -192,17 +264,20 @@ net_child(unsigned nlisten)
 
 	/* From here on every byte is parsed under the full sandbox. */
 	policy_init(&n->policy);
-	int errs = policy_compile(n->cfg.policy_name, text, len, &n->policy,
-	    net_diag_to_parent, NULL);
+	int errs = policy_compile(n->cfg.policy_name, text, len, &n->cfg.vars,
+	    0, &n->policy, net_diag_to_parent, NULL);
 	if (errs > 0) {
 		char why[64];
 		snprintf(why, sizeof(why), "policy has %d error%s", errs,
 		    errs == 1 ? "" : "s");
 		net_fatal(why);
 	}
-	n->max_body = n->cfg.max_body;
-	if (n->policy.max_body != 0 && n->policy.max_body < n->max_body)
-		n->max_body = n->policy.max_body;
+	/* The parser reads up to the largest limit of any rule; gate_head
+	 * then holds each request to its own rule's. */
+	n->max_body = policy_body_limit_any(&n->policy, n->cfg.max_body);
+	if (budget_init(&n->budget, &n->policy, n->cfg.mutations_used,
+	    budget_now_ms()) < 0)
+		net_fatal("out of memory for the budgets");
 	n->lim.max_head = n->cfg.max_head;
 	n->lim.max_fields = n->cfg.max_headers;
 	n->lim.max_body = n->max_body;
@@ -222,8 +297,10 @@ net_child(unsigned nlisten)
 int
 main(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "check-policy") == 0)
-		return net_check_policy(argv[2]);
+	if (argc >= 3 && strcmp(argv[1], "check-policy") == 0)
+		return net_check_policy(argc, argv);
+	if (argc >= 5 && strcmp(argv[1], "explain") == 0)
+		return net_explain(argc, argv);
 	if (argc == 3 && strcmp(argv[1], "child") == 0 &&
 	    argv[2][0] >= '0' && argv[2][0] <= '0' + (int)KH_LISTENERS_MAX &&
 	    argv[2][1] == '\0')

@@ -1,0 +1,279 @@
+/*
+ * keyhole route policy: the names a policy may use, and variable
+ * bindings.  One definition of each rule, shared by the compiler (child),
+ * the table decoder (parent) and the parent's --var option parser, so the
+ * three can never disagree about what a header name, a media type, a JSON
+ * key, a variable name or a path segment is.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "policy_table.h"
+
+/* NULL-terminated, in the order Paperclip's bridge lists them. */
+const char *const policy_default_req_hdrs[] = {
+	"accept", "content-type", "if-match", "if-none-match", NULL
+};
+const char *const policy_default_resp_hdrs[] = {
+	"content-type", "etag", "last-modified", NULL
+};
+
+/*
+ * Never allowlistable, in either direction, globally or per rule.  Each
+ * line says why.
+ */
+static const char *const forbidden_hdrs[] = {
+	/* credentials: only the parent sets them, from its own secret */
+	"authorization", "proxy-authorization", "cookie", "set-cookie",
+	/* the parent chooses the upstream and its framing */
+	"host", "content-length", "transfer-encoding", "connection",
+	"keep-alive", "upgrade", "te", "trailer", "expect",
+	"proxy-connection", "http2-settings",
+	/* Paperclip gzips when asked; the parent never decodes bodies */
+	"accept-encoding", "content-encoding",
+	/* the parent sets the run id; a sandbox must not pick another run */
+	"x-paperclip-run-id",
+	/* client-address and proxy claims the upstream might trust */
+	"forwarded", "x-forwarded-for", "x-forwarded-host",
+	"x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix",
+	"x-forwarded-server", "x-real-ip", "via",
+	/* frameworks honour these to change the method or route after the
+	 * policy matched */
+	"x-http-method-override", "x-http-method", "x-method-override",
+	"x-original-url", "x-rewrite-url",
+	NULL
+};
+
+static const char *const methods[] = {
+	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL
+};
+
+static unsigned char
+ascii_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* Case-insensitive (ASCII only, locale-free) compare of s[0..len) with a
+ * lower-case C string. */
+static bool
+name_eq(const char *s, size_t len, const char *lower)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (lower[i] == '\0' ||
+		    ascii_lower((unsigned char)s[i]) != (unsigned char)lower[i])
+			return false;
+	}
+	return lower[i] == '\0';
+}
+
+bool
+policy_header_forbidden(const char *name, size_t len)
+{
+	for (size_t i = 0; forbidden_hdrs[i] != NULL; i++)
+		if (name_eq(name, len, forbidden_hdrs[i]))
+			return true;
+	return false;
+}
+
+bool
+policy_method_valid(const char *m, size_t len)
+{
+	for (size_t i = 0; methods[i] != NULL; i++)
+		if (strlen(methods[i]) == len && memcmp(methods[i], m, len) == 0)
+			return true;
+	return false;
+}
+
+static bool
+is_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	    c == '~';
+}
+
+static int
+hex_upper(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A dot segment in any spelling a canonical path could still carry. */
+static bool
+seg_is_dot(const char *s, size_t len)
+{
+	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+		return true;
+	if (len >= 2 && s[0] == '.' && s[1] == ';')
+		return true;
+	return len >= 3 && s[0] == '.' && s[1] == '.' && s[2] == ';';
+}
+
+/*
+ * A literal segment exactly as path_canonicalize() could emit it, so a
+ * rule (or a bound value) can only name a path that can actually arrive:
+ * pchar bytes, or %XX with upper-case hex for a byte that is not
+ * unreserved (those are decoded), not '/', '\\', NUL or >= 0x80 (those
+ * are refused).  Not a dot segment, and not "*" or "**" (the wildcards).
+ */
+bool
+policy_segment_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > KH_POLICY_SEG_MAX || seg_is_dot(s, len))
+		return false;
+	if ((len == 1 && s[0] == '*') || (len == 2 && s[0] == '*' &&
+	    s[1] == '*'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '%') {
+			if (len - i < 3)
+				return false;
+			int hi = hex_upper((unsigned char)s[i + 1]);
+			int lo = hex_upper((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return false;
+			unsigned char d = (unsigned char)(hi << 4 | lo);
+			if (is_unreserved(d) || d == '/' || d == '\\' || d == 0 ||
+			    d >= 0x80)
+				return false;
+			i += 2;
+			continue;
+		}
+		if (is_unreserved(c) ||
+		    (c != '\0' && strchr("!$&'()*+,;=:@", c) != NULL))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+bool
+policy_var_name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > KH_POLICY_VAR_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
+			continue;
+		if (i > 0 && c >= '0' && c <= '9')
+			continue;
+		return false;
+	}
+	return true;
+}
+
+bool
+policy_key_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > KH_POLICY_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') ||
+		    (c != '\0' && strchr("_.$@-", c) != NULL))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/* RFC 9110 tchar, upper-case letters excluded: tables hold names folded. */
+static bool
+is_lower_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+bool
+policy_hname_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > KH_HNAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_lower_tchar((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+bool
+policy_ctype_valid(const char *s, size_t len)
+{
+	const char *slash = len ? memchr(s, '/', len) : NULL;
+
+	if (len == 0 || len > KH_POLICY_CTYPE_MAX || slash == NULL ||
+	    slash == s || slash == s + len - 1 || memchr(s, '*', len) != NULL)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s + i != slash && !is_lower_tchar((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+const struct pol_binding *
+policy_binding_find(const struct pol_bindings *b, const char *name,
+    size_t len)
+{
+	if (b == NULL)
+		return NULL;
+	for (size_t i = 0; i < b->n; i++)
+		if (strlen(b->b[i].name) == len &&
+		    memcmp(b->b[i].name, name, len) == 0)
+			return &b->b[i];
+	return NULL;
+}
+
+int
+policy_binding_add(struct pol_bindings *b, const char *arg, char *why,
+    size_t whylen)
+{
+	const char *eq = strchr(arg, '=');
+	size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+	const char *v = eq ? eq + 1 : "";
+	size_t vlen = strlen(v);
+
+	if (eq == NULL) {
+		snprintf(why, whylen, "'%s' is not NAME=VALUE", arg);
+		return -1;
+	}
+	if (!policy_var_name_valid(arg, nlen)) {
+		snprintf(why, whylen, "'%.*s' is not a variable name (letters, "
+		    "digits and '_', not starting with a digit, at most %u "
+		    "bytes)", (int)nlen, arg, KH_POLICY_VAR_MAX);
+		return -1;
+	}
+	if (!policy_segment_valid(v, vlen)) {
+		snprintf(why, whylen, "value '%s' of '%.*s' is not one path "
+		    "segment as keyhole matches it (non-empty, no '/', not "
+		    "'.', '..', '*' or '**'; bytes other than letters, digits "
+		    "and -._~!$&'()*+,;=:@ percent-encoded with upper-case hex; "
+		    "at most %u bytes)", v, (int)nlen, arg, KH_POLICY_SEG_MAX);
+		return -1;
+	}
+	if (policy_binding_find(b, arg, nlen) != NULL) {
+		snprintf(why, whylen, "variable '%.*s' is bound twice",
+		    (int)nlen, arg);
+		return -1;
+	}
+	if (b->n == KH_POLICY_VARS_MAX) {
+		snprintf(why, whylen, "more than %u variables",
+		    KH_POLICY_VARS_MAX);
+		return -1;
+	}
+	struct pol_binding *e = &b->b[b->n++];
+	memcpy(e->name, arg, nlen);
+	e->name[nlen] = '\0';
+	memcpy(e->value, v, vlen + 1);
+	e->vlen = vlen;
+	return 0;
+}
