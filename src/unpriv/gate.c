@@ -1,29 +1,22 @@
 /*
- * keyhole-net gate: the decision on one parsed request (Invariant 4).
+ * keyhole-net gate: the HTTP transport's side of the decision on one
+ * parsed request (Invariant 4).
  *
- * After the head: bridge token (constant time) → 401; route policy on the
- * canonical path (the first matching rule decides) → 403; the rule's
- * `query none` → 403; a body on a `body none` rule → 400; a body whose
- * media type the rule does not accept (application/json unless the rule
- * lists others) → 415; Content-Length over the rule's limit → 413 before
- * any body byte is read; no body where `body json`/`keys` need one →
- * 400; the rule's rate or the run's mutation budget → 429.  After the
- * body: JSON validity, `body json` and `keys` (body_check.c) → 400, 415
- * or 422; the in-flight limit → 503.  Then headers are reduced to the
- * allowlist (global plus the rule's own), the budgets are charged, and
- * the request goes to the parent as one MSG_REQUEST.
+ * After the head: the bridge token (constant time) → 401, which only this
+ * transport has (a queue request is authenticated by the gateway); then
+ * decide_head (decide.c: route, query, body rules, 413 from
+ * Content-Length before any body byte is read, budgets).  After the body:
+ * decide_body and decide_forward.  This file only turns the HTTP request
+ * into a decide_req and a refusal into an HTTP answer.
  */
-#include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
-#include "body_check.h"
-#include "log.h"
+#include "decide.h"
 #include "net.h"
 #include "util.h"
 
@@ -49,289 +42,94 @@ gate_token_ok(const struct conn *c)
 	    (const uint8_t *)n->cfg.token, n->cfg.token_len);
 }
 
-/* The media type of a Content-Type value: up to ';', surrounding
- * whitespace dropped.  len 0 when there is none. */
+/* The request as the decision sees it; h holds KH_HEADERS_MAX. */
 static void
-gate_media_type(const struct http_field *ct, const char **t, size_t *len)
+gate_describe(struct conn *c, struct decide_req *q, struct decide_hdr *h)
 {
-	const char *v = ct ? (const char *)ct->value : "";
-	size_t n = ct ? ct->vlen : 0;
-	const char *semi = n ? memchr(v, ';', n) : NULL;
+	const struct http_req *r = &c->req;
+	size_t blen = evbuffer_get_length(c->body);
 
-	if (semi != NULL)
-		n = (size_t)(semi - v);
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	*t = v;
-	*len = n;
-}
-
-/* application/json, with or without parameters; the queue transport
- * applies the same rule to its envelope's content-type. */
-bool
-gate_ctype_is_json(const char *v, size_t len)
-{
-	struct http_field f = { .value = (const uint8_t *)v, .vlen = len };
-	const char *t;
-	size_t n;
-
-	gate_media_type(v != NULL ? &f : NULL, &t, &n);
-	return n == 16 && strncasecmp(t, "application/json", 16) == 0;
-}
-
-static bool
-gate_is_json(const struct http_req *r)
-{
-	const struct http_field *ct = http_req_field(r, "content-type");
-
-	return ct != NULL && gate_ctype_is_json((const char *)ct->value,
-	    ct->vlen);
-}
-
-static bool
-gate_has_body(const struct http_req *r)
-{
-	return r->body == HTTP_BODY_CHUNKED ||
+	for (size_t i = 0; i < r->nfields; i++) {
+		h[i].name = (const char *)r->fields[i].name;
+		h[i].nlen = r->fields[i].nlen;
+		h[i].value = (const char *)r->fields[i].value;
+		h[i].vlen = r->fields[i].vlen;
+	}
+	memset(q, 0, sizeof(*q));
+	q->method = r->method;
+	q->path = r->path;
+	q->path_len = r->path_len;
+	q->has_query = r->has_query;
+	q->query = r->query;
+	q->query_len = r->query_len;
+	q->peer = c->peer;
+	q->hdrs = h;
+	q->nhdrs = r->nfields;
+	q->has_body = r->body == HTTP_BODY_CHUNKED ||
 	    (r->body == HTTP_BODY_LENGTH && r->content_length > 0);
+	q->len_known = r->body == HTTP_BODY_LENGTH;
+	q->len = r->content_length;
+	q->body = blen ? evbuffer_pullup(c->body, -1) : NULL;
+	q->body_len = blen;
 }
 
-/* Close after an early answer if the body was announced but not read:
- * its bytes must never be taken for the next request. */
+/* The refusal as an HTTP answer.  close: a body was announced and may not
+ * have been read; its bytes must never be taken for the next request. */
 static int
-gate_deny(struct conn *c, int status, const char *message)
+gate_refuse(struct conn *c, const struct decide_verdict *v, bool close)
 {
-	if (c->req.body != HTTP_BODY_NONE)
+	char *json = decide_json(v);
+	char ra[16];
+
+	if (close && c->req.body != HTTP_BODY_NONE)
 		c->close_after = true;
-	respond_error(c, status, message);
-	return status;
-}
-
-/* 429: a rate (with retry-after) or the spent run budget. */
-static int
-gate_budget(struct conn *c, const struct pol_rule *rule)
-{
-	struct net *n = c->net;
-	const struct http_req *r = &c->req;
-	uint32_t retry = 0;
-	char msg[160], ra[16];
-
-	switch (budget_check(&n->budget, &n->policy, (size_t)c->rule,
-	    r->method, budget_now_ms(), &retry)) {
-	case BUDGET_OK:
-		return 0;
-	case BUDGET_RATE:
-		snprintf(msg, sizeof(msg), "{\"error\":\"Rate limit for this "
-		    "route exceeded (%u per %s).\",\"retryAfter\":%u}",
-		    rule->rate_count, rule->rate_period_s == 60 ? "minute" :
-		    "second", retry);
-		snprintf(ra, sizeof(ra), "%u", retry);
-		if (r->body != HTTP_BODY_NONE)
-			c->close_after = true;
-		respond_json(c, 429, msg, "rate limit", "retry-after", ra);
-		return 429;
-	case BUDGET_SPENT:
-		snprintf(msg, sizeof(msg), "Mutation budget for this run is "
-		    "spent (max %u).", n->policy.max_mutations);
-		return gate_deny(c, 429, msg);
-	}
-	return 0;
-}
-
-/* What the rule says about a body, from the head alone. */
-static int
-gate_head_body(struct conn *c, const struct pol_rule *rule)
-{
-	const struct http_req *r = &c->req;
-	const char *t;
-	size_t tl;
-	char msg[64 + KH_POLICY_CTYPE_MAX];
-
-	if (!gate_has_body(r)) {
-		if ((rule->flags & POL_BODY_JSON) || rule->nkeys > 0)
-			return gate_deny(c, 400, rule->nkeys ? "Request body "
-			    "must be a JSON object." : "Request body must be "
-			    "one JSON value.");
-		return 0;
-	}
-	if (rule->flags & POL_BODY_NONE)
-		return gate_deny(c, 400, "Request body not allowed on this "
-		    "route.");
-	gate_media_type(http_req_field(r, "content-type"), &t, &tl);
-	if (!policy_rule_ctype_allowed(rule, t, tl)) {
-		if (rule->nctypes == 0)
-			return gate_deny(c, 415, "Bridge only accepts JSON "
-			    "request bodies.");
-		snprintf(msg, sizeof(msg), "Content-Type not accepted on this "
-		    "route: %.*s", (int)(tl < KH_POLICY_CTYPE_MAX ? tl :
-		    KH_POLICY_CTYPE_MAX), t);
-		return gate_deny(c, 415, msg);
-	}
-	if (r->body == HTTP_BODY_LENGTH && r->content_length > c->body_limit)
-		return gate_deny(c, 413, "Request body too large.");
-	return 0;
+	snprintf(ra, sizeof(ra), "%u", v->retry_after);
+	respond_json(c, v->status, json ? json : "{\"error\":\"Bridge error.\"}",
+	    decide_reason(v), v->retry_after ? "retry-after" : NULL,
+	    v->retry_after ? ra : NULL);
+	cJSON_free(json);
+	return v->status;
 }
 
 int
 gate_head(struct conn *c)
 {
-	struct net *n = c->net;
-	const struct http_req *r = &c->req;
-	char msg[64 + KH_PATH_MAX];
-	int st;
+	struct decide_hdr h[KH_HEADERS_MAX];
+	struct decide_req q;
+	struct decide_verdict v;
 
 	c->rule = -1;
-	if (!gate_token_ok(c))
-		return gate_deny(c, 401, "Invalid bridge token.");
-	int ri = policy_match(&n->policy, r->method, r->path, r->path_len);
-	if (ri < 0) {
-		snprintf(msg, sizeof(msg), "Route not allowed: %s %s", r->method,
-		    r->path);
-		return gate_deny(c, 403, msg);
+	if (!gate_token_ok(c)) {
+		if (c->req.body != HTTP_BODY_NONE)
+			c->close_after = true;
+		respond_error(c, 401, "Invalid bridge token.");
+		return 401;
 	}
-	const struct pol_rule *rule = &n->policy.rules[ri];
-	c->rule = ri;
-	c->body_limit = policy_body_limit(&n->policy, rule, n->cfg.max_body);
-	if ((rule->flags & POL_QUERY_NONE) && r->has_query) {
-		snprintf(msg, sizeof(msg), "Query string not allowed: %s %s",
-		    r->method, r->path);
-		return gate_deny(c, 403, msg);
-	}
-	if ((st = gate_head_body(c, rule)) != 0)
-		return st;
-	return gate_budget(c, rule);
-}
-
-/* Add the allowlisted headers; 400 for a duplicate or a value keyhole
- * will not forward (the parent would rightly treat it as an attack). */
-static int
-gate_put_headers(struct conn *c, const struct pol_rule *rule, struct wbuf *w)
-{
-	const struct http_req *r = &c->req;
-	char names[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
-	size_t idx[KH_FWD_HEADERS_MAX], nfwd = 0;
-
-	for (size_t i = 0; i < r->nfields; i++) {
-		const struct http_field *f = &r->fields[i];
-		char name[KH_HNAME_MAX + 1];
-		if (f->nlen > KH_HNAME_MAX)
-			continue;
-		for (size_t k = 0; k < f->nlen; k++)
-			name[k] = (char)tolower(f->name[k]);
-		name[f->nlen] = '\0';
-		if (!policy_rule_header_allowed(&c->net->policy, rule, name,
-		    f->nlen))
-			continue;
-		for (size_t k = 0; k < nfwd; k++)
-			if (strcmp(names[k], name) == 0)
-				return 400;
-		if (!util_hvalue_forwardable((const char *)f->value, f->vlen))
-			return 400;
-		if (nfwd == KH_FWD_HEADERS_MAX)
-			return 431;
-		memcpy(names[nfwd], name, f->nlen + 1);
-		idx[nfwd++] = i;
-	}
-	msg_put_u16(w, (uint16_t)nfwd);
-	for (size_t k = 0; k < nfwd; k++) {
-		const struct http_field *f = &r->fields[idx[k]];
-		msg_put_cstr(w, names[k]);
-		msg_put_str(w, (const char *)f->value, f->vlen);
-	}
+	gate_describe(c, &q, h);
+	decide_head(c->net, &q, &v);
+	c->rule = v.rule;
+	c->body_limit = v.body_limit;
+	if (v.status != 0)
+		return gate_refuse(c, &v, true);
 	return 0;
-}
-
-/* 400/415/422 from body_check, with the offending key for 422. */
-static void
-gate_body_error(struct conn *c, const struct body_verdict *v)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *s = NULL, msg[64 + sizeof(v->key)];
-
-	/* The error text names the key too, for a reader of the message
-	 * alone; "key" carries it for a program. */
-	if (v->status == 422 && v->key[0] != '\0')
-		snprintf(msg, sizeof(msg), "Key not allowed on this route: %s",
-		    v->key);
-	else
-		snprintf(msg, sizeof(msg), "%s", v->error);
-	if (o != NULL && cJSON_AddStringToObject(o, "error", msg) &&
-	    (v->status != 422 || v->key[0] == '\0' ||
-	    cJSON_AddStringToObject(o, "key", v->key)))
-		s = cJSON_PrintUnformatted(o);
-	respond_json(c, v->status, s ? s : "{\"error\":\"Bridge error.\"}",
-	    msg, NULL, NULL);
-	cJSON_free(s);
-	cJSON_Delete(o);
 }
 
 int
 gate_request(struct conn *c)
 {
-	struct net *n = c->net;
-	const struct http_req *r = &c->req;
-	size_t blen = evbuffer_get_length(c->body);
-	const uint8_t *body = blen ? evbuffer_pullup(c->body, -1) : NULL;
-	const struct pol_rule *rule;
-	struct body_verdict v;
-	struct wbuf w;
+	struct decide_hdr h[KH_HEADERS_MAX];
+	struct decide_req q;
+	struct decide_verdict v;
 	struct pending *p;
-	int st;
 
-	if (c->rule < 0 || (size_t)c->rule >= n->policy.nrules) {
-		respond_error(c, 500, "Bridge error.");
-		return 500;
-	}
-	rule = &n->policy.rules[c->rule];
-	body_check(rule, gate_is_json(r), body, blen, &v);
-	if (v.status != 0) {
-		gate_body_error(c, &v);
-		return v.status;
-	}
-	if (n->shutting_down) {
-		respond_error(c, 503, "Bridge is shutting down.");
-		return 503;
-	}
-	if (n->npending >= n->cfg.max_inflight) {
-		log_warn("peer=%s %s %s -> 503 queue full", c->peer, r->method,
-		    r->path);
-		respond_error(c, 503, "Bridge request queue is full.");
-		return 503;
-	}
-	/* Again: another connection may have spent the budget while this
-	 * body arrived. */
-	if ((st = gate_budget(c, rule)) != 0)
-		return st;
-	p = calloc(1, sizeof(*p));
-	if (p == NULL) {
-		respond_error(c, 503, "Bridge is out of memory.");
-		return 503;
-	}
-	p->id = ++n->next_id;
-	wbuf_init(&w);
-	msg_begin(&w, MSG_REQUEST, p->id);
-	msg_put_cstr(&w, r->method);
-	msg_put_str(&w, r->path, r->path_len);
-	msg_put_u8(&w, r->has_query ? 1 : 0);
-	msg_put_str(&w, r->query, r->query_len);
-	msg_put_cstr(&w, c->peer);
-	if ((st = gate_put_headers(c, rule, &w)) != 0) {
-		wbuf_free(&w);
-		free(p);
-		respond_error(c, st, st == 400 ?
-		    "Duplicate or invalid forwarded header." :
-		    "Request header fields too large.");
-		return st;
-	}
-	msg_put_blob(&w, body, blen);
-	/* Charged only for a request that goes to the parent, which counts
-	 * mutations the same way. */
-	budget_take(&n->budget, &n->policy, (size_t)c->rule, r->method,
-	    budget_now_ms());
-	link_send(n, &w);
+	gate_describe(c, &q, h);
+	v.rule = c->rule;
+	/* A 429 here closes the connection as one from the head would. */
+	if (decide_body(c->net, &q, &v) != 0)
+		return gate_refuse(c, &v, v.status == 429);
+	if ((p = decide_forward(c->net, &q, &v)) == NULL)
+		return gate_refuse(c, &v, false);
 	p->conn = c;
-	p->next = n->pending;
-	n->pending = p;
-	n->npending++;
 	c->pending = p;
 	return 0;
 }

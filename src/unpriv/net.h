@@ -5,15 +5,19 @@
  *   sandbox.c        chroot, setuid, capabilities, rlimits, seccomp
  *   link.c           frames to and from the parent
  *   conn.c           client connections: reading, deadlines, writing
- *   gate.c           the decision on one parsed request (token, policy,
- *                    headers, body) and its MSG_REQUEST
+ *   decide.c         the decision on one request, for every transport
+ *                    (policy, body rules, budgets, headers) and its
+ *                    MSG_REQUEST
+ *   gate.c           the HTTP side of it: bridge token, HTTP answers
  *   body_check.c     `body json`, `keys` and JSON validity of a body
  *   budget.c         `rate` and `max` counters
  *   policy_explain.c `keyhole explain`
  *   respond.c        HTTP responses and JSON error bodies
  *   http_parse.c     the strict HTTP/1.1 parser
  *   queue.c          the queue_v1 transport: request files in, response
- *                    files out (queue_envelope.c parses one file)
+ *                    files out (queue_file.c reads one file safely,
+ *                    queue_envelope.c parses it, queue_answer.c writes
+ *                    the answer)
  *   policy_compile.c the policy text compiler (with policy_rule.c and
  *                    policy_lint.c)
  */
@@ -121,7 +125,6 @@ void conn_maybe_exit(struct net *n);
  * request.  Each returns 0 to go on, or an HTTP status already answered. */
 int gate_head(struct conn *c);
 int gate_request(struct conn *c);
-bool gate_ctype_is_json(const char *v, size_t len);
 
 /* queue.c */
 void queue_start(struct net *n);

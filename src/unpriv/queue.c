@@ -24,13 +24,16 @@
  *      only, size checked against the envelope bound before reading, then
  *      opened O_NOFOLLOW|O_NONBLOCK, the same inode, read to exactly the
  *      size fstat gave, and fstat again: a file that changed is refused;
- *   5. qenv_parse (queue_envelope.c), the id must be the file's stem; the
- *      policy (403), body rules (400/415) and the header allowlist as on
- *      the HTTP transport; then one MSG_REQUEST to the parent, which
- *      re-checks it exactly as an HTTP request;
+ *   5. qenv_parse (queue_envelope.c), the id must be the file's stem;
+ *      then the same decision as for an HTTP request (decide.c: policy
+ *      with its variables, the rule's query/body/media type/size rules,
+ *      `keys`, rate and `max`, headers reduced to the global allowlist
+ *      plus the rule's own), with the same answers; then one MSG_REQUEST
+ *      to the parent, which re-checks it exactly as an HTTP request;
  *   6. the answer (the parent's MSG_RESPONSE, or the child's own error) is
  *      written responses/<id>.json.tmp (O_CREAT|O_EXCL|O_NOFOLLOW) then
- *      renamed into place, and only then is processing/<id>.json removed.
+ *      renamed into place, and only then is processing/<id>.json removed
+ *      (queue_answer.c).
  *
  * New files are noticed through an inotify instance the parent set up on
  * requests/ (fd 16; the child needs no inotify syscall), with a full
@@ -47,15 +50,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
+#include "decide.h"
 #include "net.h"
 #include "qcodec.h"
+#include "queue_answer.h"
 #include "queue_envelope.h"
 #include "queue_file.h"
 #include "util.h"
-
-#define QUEUE_NAME_MAX (KH_QUEUE_ID_MAX + sizeof(".json.tmp"))
 
 struct qitem {
 	char id[KH_QUEUE_ID_MAX + 1];
@@ -99,150 +100,6 @@ queue_name_id(const char *name, char id[KH_QUEUE_ID_MAX + 1])
 	return true;
 }
 
-static void
-queue_unclaim(const char *name)
-{
-	if (unlinkat(KH_CHILD_FD_QPROC, name, 0) == 0 || errno == ENOENT)
-		return;
-	if (errno == EISDIR &&
-	    unlinkat(KH_CHILD_FD_QPROC, name, AT_REMOVEDIR) == 0)
-		return;
-	log_warn("queue: cannot remove processing/%s: %s", name,
-	    strerror(errno));
-}
-
-static int
-queue_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* responses/<id>.json via <id>.json.tmp + rename.  A stale tmp name (a
- * crash, or the sandbox planting a symlink there) is unlinked — the link
- * itself, never its target — and creation retried once. */
-static int
-queue_write_file(const char *id, const struct sbuf *s)
-{
-	char tmp[QUEUE_NAME_MAX], fin[QUEUE_NAME_MAX];
-	int fd = -1;
-
-	snprintf(tmp, sizeof(tmp), "%s.json.tmp", id);
-	snprintf(fin, sizeof(fin), "%s.json", id);
-	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
-		fd = openat(KH_CHILD_FD_QRESP, tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-		if (fd < 0 && errno == EEXIST && attempt == 0)
-			(void)unlinkat(KH_CHILD_FD_QRESP, tmp, 0);
-	}
-	if (fd < 0) {
-		log_error("queue: cannot create responses/%s: %s", tmp,
-		    strerror(errno));
-		return -1;
-	}
-	if (queue_write_all(fd, s->buf, s->len) < 0) {
-		log_error("queue: cannot write responses/%s: %s", tmp,
-		    strerror(errno));
-		close(fd);
-		(void)unlinkat(KH_CHILD_FD_QRESP, tmp, 0);
-		return -1;
-	}
-	close(fd);
-	if (renameat(KH_CHILD_FD_QRESP, tmp, KH_CHILD_FD_QRESP, fin) < 0) {
-		log_error("queue: cannot rename responses/%s into place: %s",
-		    tmp, strerror(errno));
-		(void)unlinkat(KH_CHILD_FD_QRESP, tmp, 0);
-		return -1;
-	}
-	return 0;
-}
-
-/* {"id","status","headers":{…},"body", "bodyEncoding"?, "completedAt"}:
- * the body as a plain string when that is cheap and exact (valid UTF-8,
- * no control but TAB/LF/CR), else base64 (Paperclip's gateway decodes
- * both). */
-static int
-queue_write_response(const char *id, int status, const char *const *names,
-    const char *const *values, const size_t *vlens, size_t nh,
-    const uint8_t *body, size_t blen)
-{
-	struct sbuf s;
-	char when[QC_ISO_LEN];
-	bool plain = qc_text_plain(body, blen);
-	int rc;
-
-	sbuf_init(&s, KH_QUEUE_RESPONSE_FILE_MAX);
-	sbuf_adds(&s, "{\"id\":");
-	sbuf_add_jstr(&s, (const uint8_t *)id, strlen(id));
-	sbuf_addf(&s, ",\"status\":%d,\"headers\":{", status);
-	for (size_t i = 0; i < nh; i++) {
-		if (i > 0)
-			sbuf_adds(&s, ",");
-		sbuf_add_jstr(&s, (const uint8_t *)names[i], strlen(names[i]));
-		sbuf_adds(&s, ":");
-		sbuf_add_jstr(&s, (const uint8_t *)values[i], vlens[i]);
-	}
-	sbuf_adds(&s, "},\"body\":");
-	if (plain) {
-		sbuf_add_jstr(&s, body, blen);
-	} else {
-		sbuf_adds(&s, "\"");
-		sbuf_add_b64(&s, body, blen);
-		sbuf_adds(&s, "\",\"bodyEncoding\":\"base64\"");
-	}
-	qc_iso8601_now(when);
-	sbuf_addf(&s, ",\"completedAt\":\"%s\"}\n", when);
-	if (s.failed) {
-		log_error("queue: response for %s too large to write", id);
-		sbuf_free(&s);
-		return -1;
-	}
-	rc = queue_write_file(id, &s);
-	sbuf_free(&s);
-	return rc;
-}
-
-/* The child's own answer: {"error": message} (+ the indeterminate-outcome
- * fields), then the claim is released. */
-static void
-queue_answer(const char *id, const char *name, int status, const char *message,
-    bool indeterminate, const struct qenv *e, const char *reason)
-{
-	char peer[64];
-
-	/* Every answer the child makes itself is logged by the parent. */
-	snprintf(peer, sizeof(peer), "queue:%s", id);
-	link_send_access(kh_net, peer, e != NULL ? e->method : "",
-	    e != NULL ? e->path : "", status, reason != NULL ? reason : message,
-	    0, strlen(message));
-
-	struct sbuf b;
-	const char *names[2] = { "content-type", "x-paperclip-bridge-outcome" };
-	const char *values[2] = { "application/json", "indeterminate" };
-	size_t vlens[2] = { 16, 13 };
-
-	sbuf_init(&b, 4 * KH_PATH_MAX);
-	sbuf_adds(&b, "{\"error\":");
-	sbuf_add_jstr(&b, (const uint8_t *)message, strlen(message));
-	if (indeterminate)
-		sbuf_adds(&b, ",\"outcome\":\"indeterminate\",\"retryable\":false");
-	sbuf_adds(&b, "}");
-	if (!b.failed)
-		(void)queue_write_response(id, status, names, values, vlens,
-		    indeterminate ? 2 : 1, (const uint8_t *)b.buf, b.len);
-	sbuf_free(&b);
-	if (name != NULL)
-		queue_unclaim(name);
-}
-
 static int
 queue_read_claimed(const struct queue *q, const char *name, uint8_t **out,
     size_t *len, const char **why)
@@ -261,102 +118,75 @@ queue_status_message(int status)
 	}
 }
 
-/* Step 5: the decision on one parsed envelope, and its MSG_REQUEST.
- * Returns 0 when forwarded, else answers and returns the status. */
+/* The request as the decision sees it; h holds KH_HEADERS_MAX. */
+static void
+queue_describe(const struct qenv *e, const char *peer, struct decide_req *r,
+    struct decide_hdr *h)
+{
+	for (size_t i = 0; i < e->nheaders; i++) {
+		h[i].name = e->headers[i].name;
+		h[i].nlen = e->headers[i].nlen;
+		h[i].value = e->headers[i].value;
+		h[i].vlen = e->headers[i].vlen;
+	}
+	memset(r, 0, sizeof(*r));
+	r->method = e->method;
+	r->path = e->path;
+	r->path_len = e->path_len;
+	r->has_query = e->has_query;
+	r->query = e->query;
+	r->query_len = e->query_len;
+	r->peer = peer;
+	r->hdrs = h;
+	r->nhdrs = e->nheaders;
+	r->has_body = e->body_len > 0;
+	r->len_known = true;
+	r->len = e->body_len;
+	r->body = e->body;
+	r->body_len = e->body_len;
+}
+
+/* Step 5: the decision on one parsed envelope (decide.c, exactly as for
+ * an HTTP request but for the bridge token: the gateway authenticated
+ * it), and its MSG_REQUEST.  Returns 0 when forwarded, else answers and
+ * returns the status. */
 static int
 queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 {
 	struct net *n = q->net;
-	const char *ctype = NULL;
-	size_t ctlen = 0, nfwd = 0, idx[KH_FWD_HEADERS_MAX];
-	char msg[64 + KH_PATH_MAX];
-	struct wbuf w;
+	struct decide_hdr h[KH_HEADERS_MAX];
+	struct decide_req r;
+	struct decide_verdict v;
 	struct pending *p;
 	struct qitem *keep;
+	char peer[sizeof("queue:") + KH_QUEUE_ID_MAX];
 
-	if (policy_match(&n->policy, e->method, e->path, e->path_len) < 0) {
-		log_info("queue %s: %s %s -> 403 no rule", it->id, e->method,
-		    e->path);
-		snprintf(msg, sizeof(msg), "Route not allowed: %s %s", e->method,
-		    e->path);
-		queue_answer(it->id, it->name, 403, msg, false, e, "no rule");
-		return 403;
-	}
-	for (size_t i = 0; i < e->nheaders; i++)
-		if (strcmp(e->headers[i].name, "content-type") == 0) {
-			ctype = e->headers[i].value;
-			ctlen = e->headers[i].vlen;
-		}
+	/* What the HTTP parser refuses before any rule is consulted. */
 	if (e->body_len > 0 && (strcmp(e->method, "GET") == 0 ||
 	    strcmp(e->method, "HEAD") == 0)) {
 		log_info("queue %s: body on %s -> 400", it->id, e->method);
-		queue_answer(it->id, it->name, 400, queue_msg_invalid, false, e,
-		    "body on GET or HEAD");
+		queue_answer_error(it->id, it->name, 400, queue_msg_invalid,
+		    false, e, "body on GET or HEAD");
 		return 400;
 	}
-	if (e->body_len > 0 && !gate_ctype_is_json(ctype, ctlen)) {
-		queue_answer(it->id, it->name, 415,
-		    "Bridge only accepts JSON request bodies.", false, e, NULL);
-		return 415;
+	snprintf(peer, sizeof(peer), "queue:%s", it->id);
+	queue_describe(e, peer, &r, h);
+	if (decide_head(n, &r, &v) != 0 || decide_body(n, &r, &v) != 0) {
+		queue_answer_verdict(it->id, it->name, e, &v);
+		return v.status;
 	}
-	if (e->body_len > 0) {
-		cJSON *j = cJSON_ParseWithLength((const char *)e->body,
-		    e->body_len);
-		if (j == NULL) {
-			queue_answer(it->id, it->name, 400,
-			    "Request body is not valid JSON.", false, e, NULL);
-			return 400;
-		}
-		cJSON_Delete(j);
-	}
-	/* The header allowlist, re-applied here: whatever the file says, only
-	 * the policy's request headers travel (the rest is dropped, as on the
-	 * HTTP transport). */
-	for (size_t i = 0; i < e->nheaders; i++) {
-		const struct qenv_header *h = &e->headers[i];
-		if (!policy_req_header_allowed(&n->policy, h->name, h->nlen) ||
-		    policy_header_forbidden(h->name, h->nlen)) {
-			log_debug("queue %s: header %s dropped", it->id, h->name);
-			continue;
-		}
-		if (nfwd == KH_FWD_HEADERS_MAX) {
-			queue_answer(it->id, it->name, 431,
-			    "Request header fields too large.", false, NULL, NULL);
-			return 431;
-		}
-		idx[nfwd++] = i;
-	}
-	p = calloc(1, sizeof(*p));
-	keep = malloc(sizeof(*keep));
-	if (p == NULL || keep == NULL) {
-		free(p);
-		free(keep);
-		queue_answer(it->id, it->name, 503, "Bridge is out of memory.",
-		    false, NULL, NULL);
+	if ((keep = malloc(sizeof(*keep))) == NULL) {
+		queue_answer_error(it->id, it->name, 503,
+		    "Bridge is out of memory.", false, e, NULL);
 		return 503;
 	}
 	*keep = *it;
-	p->id = ++n->next_id;
-	p->qitem = keep;
-	wbuf_init(&w);
-	msg_begin(&w, MSG_REQUEST, p->id);
-	msg_put_cstr(&w, e->method);
-	msg_put_str(&w, e->path, e->path_len);
-	msg_put_u8(&w, e->has_query ? 1 : 0);
-	msg_put_str(&w, e->query, e->query_len);
-	snprintf(msg, sizeof(msg), "queue:%s", it->id);
-	msg_put_cstr(&w, msg);
-	msg_put_u16(&w, (uint16_t)nfwd);
-	for (size_t k = 0; k < nfwd; k++) {
-		const struct qenv_header *h = &e->headers[idx[k]];
-		msg_put_str(&w, h->name, h->nlen);
-		msg_put_str(&w, h->value, h->vlen);
+	if ((p = decide_forward(n, &r, &v)) == NULL) {
+		free(keep);
+		queue_answer_verdict(it->id, it->name, e, &v);
+		return v.status;
 	}
-	msg_put_blob(&w, e->body, e->body_len);
-	link_send(n, &w);
-	p->next = n->pending;
-	n->pending = p;
-	n->npending++;
+	p->qitem = keep;
 	return 0;
 }
 
@@ -373,7 +203,7 @@ queue_process(struct queue *q, const struct qitem *it)
 	st = queue_read_claimed(q, it->name, &buf, &len, &why);
 	if (st != 0) {
 		log_info("queue %s: refused (%s) -> %d", it->id, why, st);
-		queue_answer(it->id, it->name, st, queue_status_message(st),
+		queue_answer_error(it->id, it->name, st, queue_status_message(st),
 		    false, NULL, why);
 		return;
 	}
@@ -385,7 +215,7 @@ queue_process(struct queue *q, const struct qitem *it)
 	}
 	if (st != 0) {
 		log_info("queue %s: refused (%s) -> %d", it->id, why, st);
-		queue_answer(it->id, it->name, st, st == 413 ?
+		queue_answer_error(it->id, it->name, st, st == 413 ?
 		    "Request body too large." : queue_msg_invalid, false, &e, why);
 		qenv_free(&e);
 		return;
@@ -437,7 +267,7 @@ queue_consider(struct queue *q, const char *name, bool create_only)
 		    it.id, S_ISLNK(st.st_mode) ? "symlink" :
 		    S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ?
 		    "FIFO" : "special file");
-		queue_answer(it.id, NULL, 400, queue_msg_invalid, false, NULL,
+		queue_answer_error(it.id, NULL, 400, queue_msg_invalid, false, NULL,
 		    "not a regular file");
 		if (unlinkat(KH_CHILD_FD_QREQ, name, S_ISDIR(st.st_mode) ?
 		    AT_REMOVEDIR : 0) < 0)
@@ -583,12 +413,12 @@ queue_recover(struct queue *q)
 			    O_NOFOLLOW | O_CLOEXEC);
 			if (rfd >= 0) {
 				close(rfd);
-				queue_unclaim(it.name);
+				queue_answer_release(it.name);
 				continue;
 			}
 			int st = queue_read_claimed(q, it.name, &body, &len, &why);
 			if (st != 0) {
-				queue_answer(it.id, it.name, st,
+				queue_answer_error(it.id, it.name, st,
 				    queue_status_message(st), false, NULL, NULL);
 				continue;
 			}
@@ -596,20 +426,20 @@ queue_recover(struct queue *q)
 			free(body);
 			if (st != 0) {
 				/* Never valid, so never forwarded. */
-				queue_answer(it.id, it.name, st, st == 413 ?
+				queue_answer_error(it.id, it.name, st, st == 413 ?
 				    "Request body too large." :
 				    queue_msg_invalid, false, NULL, NULL);
 			} else if (util_method_safe(e.method)) {
 				log_warn("queue %s: claimed before a restart; "
 				    "answering 503", it.id);
-				queue_answer(it.id, it.name, 503, "Bridge "
+				queue_answer_error(it.id, it.name, 503, "Bridge "
 				    "restarted before the request was answered.",
 				    false, &e, "claimed before a restart");
 			} else {
 				log_warn("queue %s: claimed before a restart "
 				    "and maybe sent; answering 409 "
 				    "indeterminate", it.id);
-				queue_answer(it.id, it.name, 409, "Bridge "
+				queue_answer_error(it.id, it.name, 409, "Bridge "
 				    "restarted after the request was claimed; "
 				    "it may have taken effect.", true, &e,
 				    "claimed before a restart");
@@ -683,12 +513,12 @@ queue_deliver(struct net *n, struct qitem *it, int status,
 {
 	struct queue *q = n->queue;
 
-	if (queue_write_response(it->id, status, names, values, vlens, nh,
+	if (queue_answer_write(it->id, status, names, values, vlens, nh,
 	    body, blen) < 0)
 		log_error("queue %s: the answer (status %d) could not be "
 		    "written; the claim stays in processing/", it->id, status);
 	else
-		queue_unclaim(it->name);
+		queue_answer_release(it->name);
 	free(it);
 	if (q != NULL && q->deferred && !q->stopped) {
 		q->deferred = false;

@@ -1,0 +1,320 @@
+/*
+ * keyhole-net decision on one request, for every transport (decide.h has
+ * the order of the checks).  Nothing here knows a socket or a file: the
+ * transport describes the request, this says yes or why not, and sends
+ * what it allowed to the parent.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "body_check.h"
+#include "decide.h"
+#include "log.h"
+#include "net.h"
+#include "util.h"
+
+static int decide_refuse(struct decide_verdict *v, int status,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+decide_refuse(struct decide_verdict *v, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	va_end(ap);
+	v->status = status;
+	return status;
+}
+
+/* A fresh verdict for one step; the rule found by decide_head stays. */
+static void
+decide_clear(struct decide_verdict *v)
+{
+	v->status = 0;
+	v->retry_after = 0;
+	v->message[0] = '\0';
+	v->key[0] = '\0';
+}
+
+/* The first header of that name (lower-case name, any-case field). */
+static const struct decide_hdr *
+decide_field(const struct decide_req *q, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < q->nhdrs; i++)
+		if (q->hdrs[i].nlen == len &&
+		    strncasecmp(q->hdrs[i].name, name, len) == 0)
+			return &q->hdrs[i];
+	return NULL;
+}
+
+/* The media type of the Content-Type: up to ';', trailing whitespace
+ * dropped.  len 0 when there is none. */
+static void
+decide_media_type(const struct decide_req *q, const char **t, size_t *len)
+{
+	const struct decide_hdr *ct = decide_field(q, "content-type");
+	const char *v = ct ? ct->value : "";
+	size_t n = ct ? ct->vlen : 0;
+	const char *semi = n ? memchr(v, ';', n) : NULL;
+
+	if (semi != NULL)
+		n = (size_t)(semi - v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	*t = v;
+	*len = n;
+}
+
+static bool
+decide_is_json(const struct decide_req *q)
+{
+	const char *t;
+	size_t n;
+
+	decide_media_type(q, &t, &n);
+	return n == 16 && strncasecmp(t, "application/json", 16) == 0;
+}
+
+static const struct pol_rule *
+decide_rule(const struct net *n, const struct decide_verdict *v)
+{
+	if (v->rule < 0 || (size_t)v->rule >= n->policy.nrules)
+		return NULL;
+	return &n->policy.rules[v->rule];
+}
+
+/* 429: the rule's rate (with retry-after) or the spent run budget.  Takes
+ * nothing: decide_forward charges. */
+static int
+decide_budget(struct net *n, const struct decide_req *q,
+    const struct pol_rule *rule, struct decide_verdict *v)
+{
+	uint32_t retry = 0;
+
+	switch (budget_check(&n->budget, &n->policy, (size_t)v->rule,
+	    q->method, budget_now_ms(), &retry)) {
+	case BUDGET_OK:
+		return 0;
+	case BUDGET_RATE:
+		v->retry_after = retry;
+		return decide_refuse(v, 429, "Rate limit for this route "
+		    "exceeded (%u per %s).", rule->rate_count,
+		    rule->rate_period_s == 60 ? "minute" : "second");
+	case BUDGET_SPENT:
+		return decide_refuse(v, 429, "Mutation budget for this run is "
+		    "spent (max %u).", n->policy.max_mutations);
+	}
+	return 0;
+}
+
+/* What the rule says about a body, from what was announced alone. */
+static int
+decide_head_body(const struct decide_req *q, const struct pol_rule *rule,
+    struct decide_verdict *v)
+{
+	const char *t;
+	size_t tl;
+
+	if (!q->has_body) {
+		if ((rule->flags & POL_BODY_JSON) || rule->nkeys > 0)
+			return decide_refuse(v, 400, "%s", rule->nkeys ?
+			    "Request body must be a JSON object." :
+			    "Request body must be one JSON value.");
+		return 0;
+	}
+	if (rule->flags & POL_BODY_NONE)
+		return decide_refuse(v, 400, "Request body not allowed on this "
+		    "route.");
+	decide_media_type(q, &t, &tl);
+	if (!policy_rule_ctype_allowed(rule, t, tl)) {
+		if (rule->nctypes == 0)
+			return decide_refuse(v, 415, "Bridge only accepts JSON "
+			    "request bodies.");
+		return decide_refuse(v, 415, "Content-Type not accepted on "
+		    "this route: %.*s", (int)(tl < KH_POLICY_CTYPE_MAX ? tl :
+		    KH_POLICY_CTYPE_MAX), t);
+	}
+	if (q->len_known && q->len > v->body_limit)
+		return decide_refuse(v, 413, "Request body too large.");
+	return 0;
+}
+
+int
+decide_head(struct net *n, const struct decide_req *q,
+    struct decide_verdict *v)
+{
+	const struct pol_rule *rule;
+	int st;
+
+	decide_clear(v);
+	v->rule = policy_match(&n->policy, q->method, q->path, q->path_len);
+	v->body_limit = 0;
+	if ((rule = decide_rule(n, v)) == NULL) {
+		v->rule = -1;
+		return decide_refuse(v, 403, "Route not allowed: %s %.*s",
+		    q->method, (int)q->path_len, q->path);
+	}
+	v->body_limit = policy_body_limit(&n->policy, rule, n->cfg.max_body);
+	if ((rule->flags & POL_QUERY_NONE) && q->has_query)
+		return decide_refuse(v, 403, "Query string not allowed: %s %.*s",
+		    q->method, (int)q->path_len, q->path);
+	if ((st = decide_head_body(q, rule, v)) != 0)
+		return st;
+	return decide_budget(n, q, rule, v);
+}
+
+int
+decide_body(struct net *n, const struct decide_req *q,
+    struct decide_verdict *v)
+{
+	const struct pol_rule *rule;
+	struct body_verdict b;
+
+	decide_clear(v);
+	if ((rule = decide_rule(n, v)) == NULL)
+		return decide_refuse(v, 500, "Bridge error.");
+	/* The transport enforced the limit while reading; this is what the
+	 * parent will hold it to. */
+	v->body_limit = policy_body_limit(&n->policy, rule, n->cfg.max_body);
+	if (q->body_len > v->body_limit)
+		return decide_refuse(v, 413, "Request body too large.");
+	body_check(rule, decide_is_json(q), q->body, q->body_len, &b);
+	if (b.status == 422 && b.key[0] != '\0') {
+		/* The text names the key for a reader of the message alone;
+		 * "key" carries it for a program. */
+		memcpy(v->key, b.key, sizeof(v->key));
+		v->key[sizeof(v->key) - 1] = '\0';
+		return decide_refuse(v, 422, "Key not allowed on this route: "
+		    "%s", v->key);
+	}
+	if (b.status != 0)
+		return decide_refuse(v, b.status, "%s", b.error);
+	if (n->shutting_down)
+		return decide_refuse(v, 503, "Bridge is shutting down.");
+	if (n->npending >= n->cfg.max_inflight) {
+		log_warn("peer=%s %s %s -> 503 queue full", q->peer, q->method,
+		    q->path);
+		return decide_refuse(v, 503, "Bridge request queue is full.");
+	}
+	/* Again: another request may have spent the budget while this body
+	 * arrived. */
+	return decide_budget(n, q, rule, v);
+}
+
+/* The allowlisted headers (the global list plus the rule's own), names
+ * in lower case: 400 for a duplicate or a value keyhole will not forward
+ * (the parent would rightly treat either as an attack), 431 for too
+ * many. */
+static int
+decide_put_headers(struct net *n, const struct decide_req *q,
+    const struct pol_rule *rule, struct wbuf *w)
+{
+	char names[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
+	size_t idx[KH_FWD_HEADERS_MAX], nfwd = 0;
+
+	for (size_t i = 0; i < q->nhdrs; i++) {
+		const struct decide_hdr *h = &q->hdrs[i];
+		char name[KH_HNAME_MAX + 1];
+		if (h->nlen > KH_HNAME_MAX)
+			continue;
+		for (size_t k = 0; k < h->nlen; k++)
+			name[k] = (char)tolower((unsigned char)h->name[k]);
+		name[h->nlen] = '\0';
+		if (!policy_rule_header_allowed(&n->policy, rule, name,
+		    h->nlen) || policy_header_forbidden(name, h->nlen))
+			continue;
+		for (size_t k = 0; k < nfwd; k++)
+			if (strcmp(names[k], name) == 0)
+				return 400;
+		if (!util_hvalue_forwardable(h->value, h->vlen))
+			return 400;
+		if (nfwd == KH_FWD_HEADERS_MAX)
+			return 431;
+		memcpy(names[nfwd], name, h->nlen + 1);
+		idx[nfwd++] = i;
+	}
+	msg_put_u16(w, (uint16_t)nfwd);
+	for (size_t k = 0; k < nfwd; k++) {
+		const struct decide_hdr *h = &q->hdrs[idx[k]];
+		msg_put_cstr(w, names[k]);
+		msg_put_str(w, h->value, h->vlen);
+	}
+	return 0;
+}
+
+struct pending *
+decide_forward(struct net *n, const struct decide_req *q,
+    struct decide_verdict *v)
+{
+	const struct pol_rule *rule;
+	struct pending *p;
+	struct wbuf w;
+	int st;
+
+	decide_clear(v);
+	if ((rule = decide_rule(n, v)) == NULL) {
+		decide_refuse(v, 500, "Bridge error.");
+		return NULL;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		decide_refuse(v, 503, "Bridge is out of memory.");
+		return NULL;
+	}
+	p->id = ++n->next_id;
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, p->id);
+	msg_put_cstr(&w, q->method);
+	msg_put_str(&w, q->path, q->path_len);
+	msg_put_u8(&w, q->has_query ? 1 : 0);
+	msg_put_str(&w, q->query, q->query_len);
+	msg_put_cstr(&w, q->peer);
+	if ((st = decide_put_headers(n, q, rule, &w)) != 0) {
+		wbuf_free(&w);
+		free(p);
+		decide_refuse(v, st, "%s", st == 400 ?
+		    "Duplicate or invalid forwarded header." :
+		    "Request header fields too large.");
+		return NULL;
+	}
+	msg_put_blob(&w, q->body, q->body_len);
+	/* Charged only for a request that goes to the parent, which counts
+	 * mutations the same way. */
+	budget_take(&n->budget, &n->policy, (size_t)v->rule, q->method,
+	    budget_now_ms());
+	link_send(n, &w);
+	p->next = n->pending;
+	n->pending = p;
+	n->npending++;
+	return p;
+}
+
+char *
+decide_json(const struct decide_verdict *v)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if (o != NULL && cJSON_AddStringToObject(o, "error", v->message) &&
+	    (v->key[0] == '\0' || cJSON_AddStringToObject(o, "key", v->key)) &&
+	    (v->retry_after == 0 ||
+	    cJSON_AddNumberToObject(o, "retryAfter", v->retry_after)))
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+const char *
+decide_reason(const struct decide_verdict *v)
+{
+	return v->retry_after != 0 ? "rate limit" : v->message;
+}
