@@ -39,6 +39,8 @@ struct kh_config {
 	uint32_t head_timeout_ms;
 	uint32_t body_timeout_ms;
 	uint32_t idle_timeout_ms;
+	uint32_t write_timeout_ms;
+	uint32_t body_min_rate;
 	uint32_t drain_ms;
 	bool verbose;
 };

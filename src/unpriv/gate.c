@@ -144,8 +144,8 @@ gate_request(struct conn *c)
 {
 	struct net *n = c->net;
 	const struct http_req *r = &c->req;
-	size_t blen = evbuffer_get_length(c->body);
-	const uint8_t *body = blen ? evbuffer_pullup(c->body, -1) : NULL;
+	size_t blen = c->body_len;
+	const uint8_t *body = c->body;
 	struct wbuf w;
 	struct pending *p;
 	int st;
@@ -189,8 +189,12 @@ gate_request(struct conn *c)
 		    "Request header fields too large.");
 		return st;
 	}
-	msg_put_blob(&w, body, blen);
-	link_send(n, &w);
+	/* The body goes to the parent by reference: conn_read.c's copy out
+	 * of the client's input is the only one the child makes. */
+	msg_put_blob_deferred(&w, blen);
+	link_send_owned(n, &w, c->body, blen);
+	c->body = NULL;
+	c->body_len = c->body_cap = 0;
 	p->conn = c;
 	p->next = n->pending;
 	n->pending = p;
