@@ -88,7 +88,7 @@ conn_reset_request(struct conn *c)
 	c->head = NULL;
 	c->head_len = 0;
 	c->head_scanned = 0;
-	memset(&c->req, 0, sizeof(c->req));
+	http_req_reset(&c->req);
 	free(c->body);
 	c->body = NULL;
 	c->body_len = 0;
