@@ -192,9 +192,14 @@ gate_request(struct conn *c)
 	/* The body goes to the parent by reference: conn_read.c's copy out
 	 * of the client's input is the only one the child makes. */
 	msg_put_blob_deferred(&w, blen);
-	link_send_owned(n, &w, c->body, blen);
+	st = link_send_owned(n, &w, c->body, blen);
 	c->body = NULL;
 	c->body_len = c->body_cap = 0;
+	if (st != 0) {
+		free(p);
+		respond_error(c, 503, "Bridge is out of memory.");
+		return 503;
+	}
 	p->conn = c;
 	p->next = n->pending;
 	n->pending = p;

@@ -58,9 +58,10 @@ link_blob_free(const void *data, size_t len, void *extra)
  * Queue w's frame, whose last field is a deferred blob of len bytes
  * (msg_put_blob_deferred), followed by blob[0..len).  The blob goes to the
  * output buffer by reference, not by copy, and is freed once written;
- * this function owns it in every case.
+ * this function owns it in every case.  Returns 0, or -1 when nothing
+ * was queued (the frame could not be built).
  */
-void
+int
 link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob, size_t len)
 {
 	struct evbuffer *out;
@@ -68,7 +69,7 @@ link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob, size_t len)
 	if (msg_finish(w) < 0 || w->deferred != len || n->parent == NULL) {
 		free(blob);
 		wbuf_free(w);
-		return;
+		return -1;
 	}
 	out = bufferevent_get_output(n->parent);
 	if (evbuffer_add(out, w->buf, w->len) < 0 || (len > 0 &&
@@ -80,6 +81,7 @@ link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob, size_t len)
 	if (len == 0)
 		free(blob);
 	wbuf_free(w);
+	return 0;
 }
 
 /* Log lines go to the parent, which alone writes logs.  Before the event

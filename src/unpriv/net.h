@@ -99,7 +99,7 @@ int link_send_blocking(struct wbuf *w);
 int link_read_frame_blocking(uint8_t *buf, size_t cap, struct msg_hdr *h);
 void link_attach(struct net *n);
 void link_send(struct net *n, struct wbuf *w);
-void link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob,
+int link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob,
     size_t len);
 
 /* conn.c: connection lifecycle, deadlines, writing, closing */

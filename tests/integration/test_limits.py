@@ -21,6 +21,13 @@ from khtest import KeyholeTestCase  # noqa: E402
 from httpcheck import Reader  # noqa: E402
 
 
+def sanitized():
+    """The child was built with AddressSanitizer: its quarantine keeps
+    freed memory resident on purpose, so RSS bounds say nothing there."""
+    with open(khtest.binary("keyhole-net"), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def vm_rss_kib(pid):
     return int(khtest.proc_status(pid)["VmRSS"].split()[0])
 
@@ -363,6 +370,8 @@ class BackPressureTest(Base):
         self.assertEqual(err, [])
         self.assertEqual([x.path for x in self.up.snapshot()[before:]],
                          ["/api/agents/me?seq=%05d" % i for i in range(999, n, 1000)])
+        if sanitized():
+            return
         self.assertLess(peak - base, 4096,
                         "child VmRSS grew by %d KiB under a %d-byte pipeline (%d KiB while "
                         "stalled)" % (peak - base, len(data), stalled - base))
@@ -390,9 +399,10 @@ class BackPressureTest(Base):
         forwarded = len(self.up.snapshot())
         self.assertLess(forwarded, 16, "keyhole kept reading requests from a client that "
                         "does not read its answers (%d forwarded)" % forwarded)
-        self.assertLess(peak - base, 8 * 1024,
-                        "child VmRSS grew by %d KiB for a client that never reads"
-                        % (peak - base))
+        if not sanitized():
+            self.assertLess(peak - base, 8 * 1024,
+                            "child VmRSS grew by %d KiB for a client that never reads"
+                            % (peak - base))
         time.sleep(0.5)
         self.assertEqual(len(self.up.snapshot()), forwarded, "nothing more after the close")
         # The connection is gone: the client finds its end closed.
