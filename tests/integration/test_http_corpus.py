@@ -105,7 +105,7 @@ class HttpCorpusTest(KeyholeTestCase):
         """Returns a list of problems (empty: the vector behaved)."""
         up = self.up
         before = up.count()
-        deadline = time.monotonic() + 15.0
+        deadline = time.monotonic() + 5.0
         problems = []
         n = None
         sock = socket.create_connection(("127.0.0.1", self.kh.port), timeout=5)
@@ -153,7 +153,9 @@ class HttpCorpusTest(KeyholeTestCase):
         slow = []
         start = self.up.count()
         nsent = self.nsentinel
+        ran = []
         for v in corpus.VECTORS:
+            ran.append(v)
             t0 = time.monotonic()
             try:
                 problems = self.run_vector(v, split)
@@ -161,12 +163,15 @@ class HttpCorpusTest(KeyholeTestCase):
                 problems = [str(e)]
             if problems:
                 failures.append("%s [%s]: %s" % (v.name, v.category, "; ".join(problems)))
+                if len(failures) >= 25:    # each may have waited seconds
+                    failures.append("... stopped after 25 failing vectors")
+                    break
             slow.append((time.monotonic() - t0, v.name))
         # Whatever the attribution above, the upstream saw exactly the
         # listed requests and the sentinels, nothing more.
         time.sleep(0.3)
         total = self.up.count() - start
-        listed = sum(len(v.forwarded) for v in corpus.VECTORS) + self.nsentinel - nsent
+        listed = sum(len(v.forwarded) for v in ran) + self.nsentinel - nsent
         if total != listed:
             failures.append("the upstream received %d requests in all, the table lists %d"
                             % (total, listed))
@@ -176,7 +181,7 @@ class HttpCorpusTest(KeyholeTestCase):
         self.assertTrue(self.kh.alive(), "keyhole died:\n" + self.kh.output_text()[-3000:])
         if failures:
             self.fail("%d of %d vectors failed (%s):\n  %s" % (
-                len(failures), len(corpus.VECTORS), "split" if split else "whole",
+                len(failures), len(ran), "split" if split else "whole",
                 "\n  ".join(failures)))
 
     def test_corpus_has_every_category(self):
