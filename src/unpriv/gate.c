@@ -269,8 +269,8 @@ gate_request(struct conn *c)
 {
 	struct net *n = c->net;
 	const struct http_req *r = &c->req;
-	size_t blen = evbuffer_get_length(c->body);
-	const uint8_t *body = blen ? evbuffer_pullup(c->body, -1) : NULL;
+	size_t blen = c->body_len;
+	const uint8_t *body = c->body;
 	const struct pol_rule *rule;
 	struct body_verdict v;
 	struct wbuf w;
@@ -322,12 +322,21 @@ gate_request(struct conn *c)
 		    "Request header fields too large.");
 		return st;
 	}
-	msg_put_blob(&w, body, blen);
-	/* Charged only for a request that goes to the parent, which counts
-	 * mutations the same way. */
+	/* The body goes to the parent by reference: conn_read.c's copy out
+	 * of the client's input is the only one the child makes. */
+	msg_put_blob_deferred(&w, blen);
+	st = link_send_owned(n, &w, c->body, blen);
+	c->body = NULL;
+	c->body_len = c->body_cap = 0;
+	if (st != 0) {
+		free(p);
+		respond_error(c, 503, "Bridge is out of memory.");
+		return 503;
+	}
+	/* Charged only for a request that went to the parent, which
+	 * counts mutations the same way. */
 	budget_take(&n->budget, &n->policy, (size_t)c->rule, r->method,
 	    budget_now_ms());
-	link_send(n, &w);
 	p->conn = c;
 	p->next = n->pending;
 	n->pending = p;
