@@ -15,6 +15,8 @@ child_config_encode(const struct child_config *c, struct wbuf *w)
 	msg_put_u32(w, c->head_timeout_ms);
 	msg_put_u32(w, c->body_timeout_ms);
 	msg_put_u32(w, c->idle_timeout_ms);
+	msg_put_u32(w, c->write_timeout_ms);
+	msg_put_u32(w, c->body_min_rate);
 	msg_put_u8(w, c->nlisteners);
 	msg_put_u8(w, c->drop_user);
 	msg_put_u32(w, c->uid);
@@ -77,6 +79,8 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 	msg_get_u32(r, &c->head_timeout_ms);
 	msg_get_u32(r, &c->body_timeout_ms);
 	msg_get_u32(r, &c->idle_timeout_ms);
+	msg_get_u32(r, &c->write_timeout_ms);
+	msg_get_u32(r, &c->body_min_rate);
 	msg_get_u8(r, &c->nlisteners);
 	msg_get_u8(r, &drop);
 	msg_get_u32(r, &c->uid);
@@ -112,6 +116,8 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 	    c->head_timeout_ms == 0 || c->head_timeout_ms > KH_TIMEOUT_MAX_MS ||
 	    c->body_timeout_ms == 0 || c->body_timeout_ms > KH_TIMEOUT_MAX_MS ||
 	    c->idle_timeout_ms == 0 || c->idle_timeout_ms > KH_TIMEOUT_MAX_MS ||
+	    c->write_timeout_ms == 0 || c->write_timeout_ms > KH_TIMEOUT_MAX_MS ||
+	    c->body_min_rate > KH_BODY_MIN_RATE_MAX ||
 	    (c->nlisteners == 0 && !c->queue) ||
 	    c->nlisteners > KH_LISTENERS_MAX ||
 	    (c->queue && (c->queue_poll_ms == 0 ||

@@ -6,7 +6,8 @@
  * Payload (integers big-endian, str as in wire.h), in this order:
  *   u32 max_conns, u32 max_inflight, u32 max_head, u32 max_headers,
  *   u64 max_body, u32 head_timeout_ms, u32 body_timeout_ms,
- *   u32 idle_timeout_ms, u8 nlisteners,
+ *   u32 idle_timeout_ms, u32 write_timeout_ms, u32 body_min_rate
+ *   (bytes/s, 0 = off), u8 nlisteners,
  *   u8 drop_user, u32 uid, u32 gid,   setresgid/setresuid when drop_user
  *   u8 do_chroot, str chroot_dir,     chroot when do_chroot
  *   str token                         the bridge token (NOT the credential:
@@ -60,6 +61,8 @@ struct child_config {
 	uint32_t head_timeout_ms;
 	uint32_t body_timeout_ms;
 	uint32_t idle_timeout_ms;
+	uint32_t write_timeout_ms;
+	uint32_t body_min_rate;
 	uint8_t nlisteners;
 	bool drop_user;
 	uint32_t uid;

@@ -82,16 +82,39 @@
 /* Requests in flight to the upstream (Paperclip: MAX_QUEUE_DEPTH). */
 #define KH_DEF_INFLIGHT       64u
 #define KH_INFLIGHT_MAX       4096u
-/* Pipelined requests parsed ahead per connection. */
-#define KH_PIPELINE_MAX       8u
+/* Pipelining: the child parses ONE request per connection at a time and
+ * stops reading while it is upstream or its response is being written, so
+ * at most one request is buffered per connection; further pipelined bytes
+ * wait in the kernel (TCP back-pressure).  Beyond a head's worth
+ * (max_head), at most KH_READ_AHEAD more input bytes are buffered, bytes. */
+#define KH_READ_AHEAD         (64u * 1024)
 
 /* Deadlines, milliseconds. */
 #define KH_DEF_HEAD_TIMEOUT_MS      10000u  /* whole head must arrive */
 #define KH_DEF_BODY_TIMEOUT_MS      30000u  /* whole body must arrive */
 #define KH_DEF_IDLE_TIMEOUT_MS      60000u  /* keep-alive idle */
+#define KH_DEF_WRITE_TIMEOUT_MS     30000u  /* whole response must be
+                                               taken by the client */
 #define KH_DEF_UPSTREAM_TIMEOUT_MS  30000u  /* Paperclip RESPONSE_TIMEOUT_MS */
 #define KH_DEF_DRAIN_MS             10000u  /* SIGTERM: finish in-flight */
 #define KH_TIMEOUT_MAX_MS           3600000u
+
+/* Minimum request body rate, bytes per second (0 = off): in every window
+ * of KH_BODY_RATE_WINDOW_MS the client must send this rate's worth of
+ * body bytes (or the rest of its body), else 408.  A client trickling one
+ * byte per second is cut off after one window instead of holding a
+ * connection and a body buffer for the whole body deadline. */
+#define KH_DEF_BODY_MIN_RATE        1024u
+#define KH_BODY_MIN_RATE_MAX        (64u * 1024 * 1024)
+#define KH_BODY_RATE_WINDOW_MS      2000u
+
+/* After an answer that closes the connection, keep reading (and
+ * discarding) for at most this long / this many bytes before close():
+ * closing with unread input makes the kernel send RST, which can destroy
+ * the answer before the client reads it (the "lingering close" of
+ * Apache and nginx). */
+#define KH_LINGER_MS          2000u
+#define KH_LINGER_BYTES       (256u * 1024)
 
 /* Bridge token and credential, bytes. */
 #define KH_TOKEN_MIN          16u

@@ -9,7 +9,7 @@
  * rather than normalized, because "normalize" is where the reference
  * bridge let `../` through.
  *
- * Choices beyond the list in path.h, each stricter than RFC 3986:
+ * Why the choices in path.h that are stricter than RFC 3986 were made:
  *  - encoded controls (%01-%1F, %7F) are rejected like %00: no legitimate
  *    API path carries them and an upstream that decodes a segment would
  *    get a raw CR/LF/ESC in an identifier or a log line;

@@ -6,13 +6,29 @@
  * bytes.  The parent re-checks the result with path_is_canonical() before
  * it builds a URL.
  *
- * Canonical form: starts with '/'; segments separated by single '/'; no
- * empty segment except a trailing one (a path ending in '/'); no segment
- * that is '.' or '..' (checked after percent-decoding and before any ';'
- * parameter); bytes only from RFC 3986 pchar (unreserved, sub-delims, ':',
- * '@') or '%' followed by two UPPER-case hex digits; percent-encoded
- * unreserved characters are decoded; %2F, %5C, %00, and any encoded byte
- * >= 0x80 are rejected, as are raw bytes >= 0x80, controls, '\\' and '//'.
+ * Canonical form (what path_canonicalize writes, and all it accepts):
+ *  - it starts with '/'; segments are separated by single '/'; no segment
+ *    is empty except a trailing one (a path ending in '/'), so no '//';
+ *  - raw bytes only from RFC 3986 pchar: unreserved (ALPHA DIGIT - . _ ~),
+ *    sub-delims (! $ & ' ( ) * + , ; =), ':' and '@'.  Everything else is
+ *    refused: controls, SP, DEL, bytes >= 0x80, '"' '<' '>' '\\' '^' '`'
+ *    '{' '|' '}' '[' ']' '#' '?';
+ *  - '%' must be followed by two hex digits (else refused); a
+ *    percent-encoded unreserved byte is decoded, any other is kept
+ *    encoded with upper-case hex; refused when encoded: '/' (%2F), '\\'
+ *    (%5C), every control (%00-%1F, %7F) and every byte >= 0x80 (%80-%FF,
+ *    which also covers overlong UTF-8 such as %C0%AE for '.');
+ *  - a segment's name is its bytes before the first ';' or "%3B" (path
+ *    parameters, which some servers strip before or after decoding); no
+ *    name may be '.' or '..' in any spelling ('.', '%2e', '..;x',
+ *    '%2E%2e%3Bx', ...), and a segment whose name is empty but which has
+ *    parameters ('/;x/', '/%3Bx/') is refused, because a server that
+ *    strips parameters turns it into '//';
+ *  - '...' and longer runs of dots, and names that merely contain dots
+ *    ('..a', ' ..'), are ordinary names; '%25' stays encoded, so a
+ *    double-encoded '%252e' is the text "%2e", never a dot.
+ * Every refusal is 400; a canonical result longer than the caller's
+ * buffer (KH_PATH_MAX for a request) is 414.
  */
 #ifndef KH_PATH_H
 #define KH_PATH_H
@@ -31,8 +47,11 @@ int path_canonicalize(const uint8_t *in, size_t len, char *out,
 /* True when p[0..len) is already canonical (the parent's re-check). */
 bool path_is_canonical(const char *p, size_t len);
 
-/* Query string (without '?'): bytes from pchar, '/', '?', or %XX with hex
- * digits; no raw byte >= 0x80, no control, no space, no '#'. */
+/* Query string (without '?'): raw bytes from pchar, '/' and '?', or '%'
+ * with two hex digits (either case); so no raw byte >= 0x80, control, SP,
+ * '#', '"', '<', '>', '\\', '^', '`', '{', '|', '}', '[' or ']'.  Encoded
+ * bytes are not judged: keyhole never decodes the query, the upstream gets
+ * it byte for byte. */
 bool query_is_valid(const uint8_t *q, size_t len);
 
 #endif

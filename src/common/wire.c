@@ -27,6 +27,10 @@ wbuf_put(struct wbuf *w, const void *p, size_t n)
 {
 	if (w->failed)
 		return;
+	if (w->deferred != 0) {
+		w->failed = true;	/* the deferred blob must be last */
+		return;
+	}
 	if (n > KH_MSG_MAX || w->len + n > KH_MSG_MAX) {
 		w->failed = true;
 		return;
@@ -52,6 +56,7 @@ void
 msg_begin(struct wbuf *w, enum msg_type type, uint64_t id)
 {
 	w->len = 0;
+	w->deferred = 0;
 	w->failed = false;
 	msg_put_u8(w, KH_WIRE_VERSION);
 	msg_put_u8(w, (uint8_t)type);
@@ -116,12 +121,24 @@ msg_put_blob(struct wbuf *w, const void *p, size_t len)
 	wbuf_put(w, p, len);
 }
 
+void
+msg_put_blob_deferred(struct wbuf *w, size_t len)
+{
+	if (w->deferred != 0 || len > KH_MSG_MAX) {
+		w->failed = true;
+		return;
+	}
+	msg_put_u32(w, (uint32_t)len);
+	w->deferred = len;
+}
+
 int
 msg_finish(struct wbuf *w)
 {
-	if (w->failed || w->len < KH_WIRE_HDR)
+	if (w->failed || w->len < KH_WIRE_HDR ||
+	    w->deferred > KH_MSG_MAX - w->len)
 		return -1;
-	uint32_t plen = (uint32_t)(w->len - KH_WIRE_HDR);
+	uint32_t plen = (uint32_t)(w->len - KH_WIRE_HDR + w->deferred);
 	w->buf[4] = (uint8_t)(plen >> 24);
 	w->buf[5] = (uint8_t)(plen >> 16);
 	w->buf[6] = (uint8_t)(plen >> 8);

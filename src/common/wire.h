@@ -82,6 +82,7 @@ struct wbuf {
 	uint8_t *buf;
 	size_t len;
 	size_t cap;
+	size_t deferred;	/* payload bytes the caller sends after buf */
 	bool failed;		/* allocation failed or frame too large */
 };
 
@@ -97,7 +98,11 @@ void msg_put_u64(struct wbuf *w, uint64_t v);
 void msg_put_str(struct wbuf *w, const char *s, size_t len);
 void msg_put_cstr(struct wbuf *w, const char *s);
 void msg_put_blob(struct wbuf *w, const void *p, size_t len);
-/* Finish the frame: patch the length. Returns 0, or -1 if anything failed. */
+/* The last field: a blob's length only.  Its len bytes are not copied
+ * into the wbuf; the caller sends them right after buf[0..len) (the
+ * child hands a request body to its output buffer by reference this
+ * way).  msg_finish counts them in the frame's length. */
+void msg_put_blob_deferred(struct wbuf *w, size_t len);/* Finish the frame: patch the length. Returns 0, or -1 if anything failed. */
 int msg_finish(struct wbuf *w);
 
 /* Decode and check a 16-byte header.  Returns 0 or -1 (bad version,

@@ -87,7 +87,11 @@ config_usage(FILE *f)
 "  --upstream-timeout-ms MS (default %u; $PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS)\n"
 "  --head-timeout-ms MS     whole request head must arrive (default %u)\n"
 "  --body-timeout-ms MS     whole request body must arrive (default %u)\n"
+"  --body-min-rate BYTES    minimum request body rate in bytes/s over\n"
+"                           %u ms windows, else 408 (default %u; 0 = off)\n"
 "  --idle-timeout-ms MS     keep-alive idle limit (default %u)\n"
+"  --write-timeout-ms MS    a response must be taken by the client within\n"
+"                           this, else the connection is closed (default %u)\n"
 "  --drain-ms MS            on SIGTERM/SIGINT, time to finish in-flight\n"
 "                           requests (default %u)\n"
 "  --net-binary PATH        run PATH as the child (tests only)\n"
@@ -100,7 +104,9 @@ config_usage(FILE *f)
 	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_DEF_CONNS, KH_DEF_HEAD,
 	    KH_HEAD_MAX, KH_DEF_HEADERS, KH_HEADERS_MAX,
 	    KH_DEF_UPSTREAM_TIMEOUT_MS, KH_DEF_HEAD_TIMEOUT_MS,
-	    KH_DEF_BODY_TIMEOUT_MS, KH_DEF_IDLE_TIMEOUT_MS, KH_DEF_DRAIN_MS);
+	    KH_DEF_BODY_TIMEOUT_MS, KH_BODY_RATE_WINDOW_MS,
+	    KH_DEF_BODY_MIN_RATE, KH_DEF_IDLE_TIMEOUT_MS,
+	    KH_DEF_WRITE_TIMEOUT_MS, KH_DEF_DRAIN_MS);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -162,7 +168,7 @@ enum {
 	OPT_MAXRESP, OPT_INFLIGHT, OPT_CONNS, OPT_HEAD, OPT_HEADERS,
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
 	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
-	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR,
+	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
 };
 
 static const struct option config_opts[] = {
@@ -186,6 +192,8 @@ static const struct option config_opts[] = {
 	{ "head-timeout-ms", required_argument, NULL, OPT_HTIMEOUT },
 	{ "body-timeout-ms", required_argument, NULL, OPT_BTIMEOUT },
 	{ "idle-timeout-ms", required_argument, NULL, OPT_ITIMEOUT },
+	{ "write-timeout-ms", required_argument, NULL, OPT_WTIMEOUT },
+	{ "body-min-rate", required_argument, NULL, OPT_MINRATE },
 	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
 	{ "net-binary", required_argument, NULL, OPT_NETBIN },
 	{ "log-format", required_argument, NULL, OPT_LOGFMT },
@@ -277,6 +285,8 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->head_timeout_ms = KH_DEF_HEAD_TIMEOUT_MS;
 	cfg->body_timeout_ms = KH_DEF_BODY_TIMEOUT_MS;
 	cfg->idle_timeout_ms = KH_DEF_IDLE_TIMEOUT_MS;
+	cfg->write_timeout_ms = KH_DEF_WRITE_TIMEOUT_MS;
+	cfg->body_min_rate = KH_DEF_BODY_MIN_RATE;
 	cfg->drain_ms = KH_DEF_DRAIN_MS;
 	cfg->chroot_dir = "/run/keyhole/empty";
 	cfg->log_format = -1;
@@ -363,6 +373,14 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		case OPT_ITIMEOUT:
 			cfg->idle_timeout_ms = (uint32_t)config_num(
 			    "--idle-timeout-ms", optarg, 1, KH_TIMEOUT_MAX_MS);
+			break;
+		case OPT_WTIMEOUT:
+			cfg->write_timeout_ms = (uint32_t)config_num(
+			    "--write-timeout-ms", optarg, 1, KH_TIMEOUT_MAX_MS);
+			break;
+		case OPT_MINRATE:
+			cfg->body_min_rate = (uint32_t)config_num(
+			    "--body-min-rate", optarg, 0, KH_BODY_MIN_RATE_MAX);
 			break;
 		case OPT_DRAIN:
 			cfg->drain_ms = (uint32_t)config_num("--drain-ms", optarg,

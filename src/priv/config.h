@@ -46,6 +46,8 @@ struct kh_config {
 	uint32_t head_timeout_ms;
 	uint32_t body_timeout_ms;
 	uint32_t idle_timeout_ms;
+	uint32_t write_timeout_ms;
+	uint32_t body_min_rate;
 	uint32_t drain_ms;
 	struct pol_bindings vars;	/* --var / KEYHOLE_VAR_* */
 	bool verbose;

@@ -200,6 +200,8 @@ serve_child_config(struct parent *p)
 	cc->head_timeout_ms = cfg->head_timeout_ms;
 	cc->body_timeout_ms = cfg->body_timeout_ms;
 	cc->idle_timeout_ms = cfg->idle_timeout_ms;
+	cc->write_timeout_ms = cfg->write_timeout_ms;
+	cc->body_min_rate = cfg->body_min_rate;
 	cc->nlisteners = (uint8_t)p->nlisteners;
 	memcpy(cc->token, p->token.buf, p->token.len);
 	cc->token[p->token.len] = '\0';

@@ -363,6 +363,18 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 	if ((h = curl_slist_append(r->hdrs, "Expect:")) == NULL)
 		return -1;
 	r->hdrs = h;
+	/* libcurl would invent "content-type: application/x-www-form-
+	 * urlencoded" for a request body; forward only what the client sent. */
+	bool has_ctype = false;
+	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
+		if (strncmp(s->data, "content-type", 12) == 0 &&
+		    (s->data[12] == ':' || s->data[12] == ';'))
+			has_ctype = true;
+	if (!has_ctype) {
+		if ((h = curl_slist_append(r->hdrs, "Content-Type:")) == NULL)
+			return -1;
+		r->hdrs = h;
+	}
 
 	e = curl_easy_init();
 	if (e == NULL)

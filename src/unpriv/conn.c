@@ -1,11 +1,18 @@
 /*
- * keyhole-net client connections.
+ * keyhole-net client connections: accepting, deadlines, writing answers,
+ * closing.  Reading a request is conn_read.c.
  *
  * One request at a time per connection: while a request is with the
  * parent or its response is being written, reading is paused, so a client
  * that pipelines or never reads its responses only fills its own socket
- * buffers (TCP back-pressure), never keyhole's memory.  Each phase has an
- * absolute deadline: idle (keep-alive), head, body, and writing.
+ * buffers (TCP back-pressure), never keyhole's memory: per connection the
+ * child holds at most one head (max_head), KH_READ_AHEAD bytes of input
+ * beyond it, one body (max_body) and one response (max_response).
+ *
+ * Every phase has a deadline: idle (keep-alive; on a new connection the
+ * head deadline), head, body (plus a minimum rate), and writing (a client
+ * that does not take its answer is dropped).  An answer that ends the
+ * connection is followed by a bounded lingering close.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,8 +27,6 @@
 
 #include "log.h"
 #include "net.h"
-
-static void conn_arm(struct conn *c, uint32_t ms);
 
 static void
 conn_unlink(struct conn *c)
@@ -47,10 +52,11 @@ conn_free(struct conn *c)
 	conn_unlink(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (c->rate_timer != NULL)
+		event_free(c->rate_timer);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
-	if (c->body != NULL)
-		evbuffer_free(c->body);
+	free(c->body);
 	free(c->head);
 	free(c);
 	n->nconns--;
@@ -64,7 +70,7 @@ conn_maybe_exit(struct net *n)
 	if (!n->shutting_down)
 		return;
 	for (struct conn *c = n->conns; c != NULL; c = c->next)
-		if (c->phase != PH_IDLE)
+		if (c->phase != PH_IDLE && c->phase != PH_CLOSING)
 			return;
 	if (n->npending > 0)
 		return;
@@ -82,24 +88,42 @@ conn_reset_request(struct conn *c)
 	c->head = NULL;
 	c->head_len = 0;
 	c->head_scanned = 0;
-	memset(&c->req, 0, sizeof(c->req));
-	if (c->body != NULL)
-		evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	http_req_reset(&c->req);
+	free(c->body);
+	c->body = NULL;
+	c->body_len = 0;
+	c->body_cap = 0;
 	c->body_left = 0;
+}
+
+void
+conn_arm(struct conn *c, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(c->timer, &tv);
+}
+
+/* A response is queued (respond.c): nothing more is read until it is
+ * out, and the client has write_timeout_ms to take it. */
+void
+conn_writing(struct conn *c)
+{
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->rate_timer);
+	c->phase = PH_WRITING;
+	conn_arm(c, c->net->cfg.write_timeout_ms);
 }
 
 /* Answer an error and close: used whenever the request's bytes can no
  * longer be trusted to delimit the next one. */
-static void
+void
 conn_fail(struct conn *c, int status, const char *message)
 {
 	c->close_after = true;
-	bufferevent_disable(c->bev, EV_READ);
 	respond_error(c, status, message);
-	conn_arm(c, c->net->cfg.idle_timeout_ms);
 }
 
-static const char *
+const char *
 conn_status_message(int status)
 {
 	switch (status) {
@@ -132,24 +156,23 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case PH_UPSTREAM:
 		break;	/* the parent's upstream timeout answers */
-	case PH_IDLE:
 	case PH_WRITING:
-		conn_free(c);	/* idle, or a client that does not read */
+		log_info("peer=%s: response not taken within %u ms: closing",
+		    c->peer, c->net->cfg.write_timeout_ms);
+		conn_free(c);
+		break;
+	case PH_IDLE:		/* nothing was sent: close without a word */
+	case PH_CLOSING:
+		conn_free(c);
 		break;
 	}
 }
 
-static void
-conn_arm(struct conn *c, uint32_t ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	evtimer_add(c->timer, &tv);
-}
-
-static void
+void
 conn_send_request(struct conn *c)
 {
 	bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->rate_timer);
 	if (gate_request(c) != 0)
 		return;		/* answered */
 	/* gate_request queued the MSG_REQUEST and set c->pending. */
@@ -157,136 +180,28 @@ conn_send_request(struct conn *c)
 	evtimer_del(c->timer);
 }
 
-static bool
-conn_read_head(struct conn *c, struct evbuffer *in)
-{
-	struct net *n = c->net;
-	size_t len = evbuffer_get_length(in), hl = 0;
-	size_t take = len < n->lim.max_head ? len : n->lim.max_head;
-	const uint8_t *p;
-	int r;
-
-	if (len == 0)
-		return false;
-	if (c->phase == PH_IDLE) {
-		c->phase = PH_HEAD;
-		conn_arm(c, n->cfg.head_timeout_ms);
-	}
-	p = evbuffer_pullup(in, (ssize_t)take);
-	r = http_head_end_from(p, take, c->head_scanned > 0 ?
-	    c->head_scanned - 1 : 0, &n->lim, &hl);
-	if (r == HTTP_NEED_MORE) {
-		c->head_scanned = take;
-		if (take >= n->lim.max_head)
-			conn_fail(c, 431, conn_status_message(431));
-		return false;
-	}
-	c->head_scanned = 0;
-	if (r != HTTP_OK) {
-		conn_fail(c, r, conn_status_message(r));
-		return false;
-	}
-	c->head = malloc(hl);
-	if (c->head == NULL) {
-		conn_fail(c, 503, "Bridge is out of memory.");
-		return false;
-	}
-	evbuffer_remove(in, c->head, hl);
-	c->head_len = hl;
-	r = http_head_parse(c->head, hl, &n->lim, &c->req);
-	if (r != HTTP_OK) {
-		conn_fail(c, r, conn_status_message(r));
-		return false;
-	}
-	if (!c->req.keep_alive)
-		c->close_after = true;
-	if (gate_head(c) != 0)
-		return false;	/* answered (and closing if a body is unread) */
-	switch (c->req.body) {
-	case HTTP_BODY_NONE:
-		conn_send_request(c);
-		return false;
-	case HTTP_BODY_LENGTH:
-		c->body_left = c->req.content_length;
-		break;
-	case HTTP_BODY_CHUNKED:
-		http_chunked_init(&c->chunk, &n->lim);
-		/* The matched rule's limit (gate_head), not the largest. */
-		c->chunk.lim.max_body = c->body_limit;
-		break;
-	}
-	if (c->req.expect_continue)
-		evbuffer_add_printf(bufferevent_get_output(c->bev),
-		    "HTTP/1.1 100 Continue\r\n\r\n");
-	c->phase = PH_BODY;
-	conn_arm(c, n->cfg.body_timeout_ms);
-	if (c->req.body == HTTP_BODY_LENGTH && c->body_left == 0) {
-		conn_send_request(c);
-		return false;
-	}
-	return true;
-}
-
-static bool
-conn_read_body(struct conn *c, struct evbuffer *in)
-{
-	size_t len = evbuffer_get_length(in);
-
-	if (len == 0)
-		return false;
-	if (c->req.body == HTTP_BODY_LENGTH) {
-		size_t take = len < c->body_left ? len : (size_t)c->body_left;
-		evbuffer_remove_buffer(in, c->body, take);
-		c->body_left -= take;
-		if (c->body_left == 0)
-			conn_send_request(c);
-		return false;
-	}
-	for (;;) {
-		size_t avail = evbuffer_get_length(in), used = 0, dlen = 0;
-		const uint8_t *data = NULL;
-		if (avail == 0)
-			return false;
-		const uint8_t *p = evbuffer_pullup(in, -1);
-		int r = http_chunked_feed(&c->chunk, p, avail, &used, &data,
-		    &dlen);
-		if (r != HTTP_OK && r != HTTP_NEED_MORE) {
-			conn_fail(c, r, conn_status_message(r));
-			return false;
-		}
-		if (dlen > 0)
-			evbuffer_add(c->body, data, dlen);
-		evbuffer_drain(in, used);
-		if (r == HTTP_OK) {
-			conn_send_request(c);
-			return false;
-		}
-		if (used == 0)
-			return false;
-	}
-}
-
-void
-conn_process(struct conn *c)
+/*
+ * The answer is out and the connection ends.  Closing a socket with
+ * unread input makes the kernel send RST, and an RST can discard the
+ * answer before the client has read it.  So: send FIN (shutdown), then
+ * read and discard for at most KH_LINGER_MS / KH_LINGER_BYTES, then close.
+ */
+static void
+conn_linger(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
-	for (;;) {
-		switch (c->phase) {
-		case PH_IDLE:
-		case PH_HEAD:
-			if (!conn_read_head(c, in))
-				return;
-			break;
-		case PH_BODY:
-			if (!conn_read_body(c, in))
-				return;
-			break;
-		case PH_UPSTREAM:
-		case PH_WRITING:
-			return;
-		}
+	evtimer_del(c->rate_timer);
+	c->phase = PH_CLOSING;
+	c->linger_left = KH_LINGER_BYTES;
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
+		conn_free(c);
+		return;
 	}
+	conn_arm(c, KH_LINGER_MS);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_maybe_exit(c->net);
 }
 
 static void
@@ -307,7 +222,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->phase != PH_WRITING)
 		return;
 	if (c->close_after || c->net->shutting_down) {
-		conn_free(c);
+		conn_linger(c);
 		return;
 	}
 	conn_reset_request(c);
@@ -394,16 +309,16 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(n->base, conn_timer_cb, c);
-	c->body = evbuffer_new();
-	if (c->bev == NULL || c->timer == NULL || c->body == NULL) {
+	c->rate_timer = evtimer_new(n->base, conn_rate_cb, c);
+	if (c->bev == NULL || c->timer == NULL || c->rate_timer == NULL) {
 		if (c->bev == NULL)
 			close(fd);
 		if (c->bev)
 			bufferevent_free(c->bev);
 		if (c->timer)
 			event_free(c->timer);
-		if (c->body)
-			evbuffer_free(c->body);
+		if (c->rate_timer)
+			event_free(c->rate_timer);
 		free(c);
 		return;
 	}
@@ -414,12 +329,14 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	n->conns = c;
 	c->phase = PH_IDLE;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	/* Read at most a head's worth ahead while parsing a head; body bytes
-	 * are moved out as they arrive. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, n->lim.max_head + 65536);
+	/* Read at most a head's worth and KH_READ_AHEAD beyond it; body
+	 * bytes are moved out as they arrive. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    n->lim.max_head + KH_READ_AHEAD);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* The first head must be complete within the head deadline from
+	 * now; a client that sends nothing is closed silently then. */
 	conn_arm(c, n->cfg.head_timeout_ms);
-	c->phase = PH_HEAD;
 }
 
 static void
@@ -488,7 +405,7 @@ conn_shutdown(struct net *n)
 		next = c->next;
 		/* Nothing in progress: close now.  A partial request cannot
 		 * be served any more: 503. */
-		if (c->phase == PH_IDLE ||
+		if (c->phase == PH_IDLE || c->phase == PH_CLOSING ||
 		    (c->phase == PH_HEAD &&
 		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)) {
 			conn_free(c);
@@ -560,5 +477,4 @@ conn_deliver(struct net *n, uint64_t id, struct msg_reader *r)
 	/* The parent logs forwarded requests; the child logs only what it
 	 * decides itself (denials, errors). */
 	respond_write(c, status, names, values, vlens, nh, body, blen);
-	conn_arm(c, n->cfg.idle_timeout_ms);
 }

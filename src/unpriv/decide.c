@@ -253,7 +253,7 @@ decide_put_headers(struct net *n, const struct decide_req *q,
 }
 
 struct pending *
-decide_forward(struct net *n, const struct decide_req *q,
+decide_forward(struct net *n, const struct decide_req *q, uint8_t *body,
     struct decide_verdict *v)
 {
 	const struct pol_rule *rule;
@@ -263,10 +263,12 @@ decide_forward(struct net *n, const struct decide_req *q,
 
 	decide_clear(v);
 	if ((rule = decide_rule(n, v)) == NULL) {
+		free(body);
 		decide_refuse(v, 500, "Bridge error.");
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		free(body);
 		decide_refuse(v, 503, "Bridge is out of memory.");
 		return NULL;
 	}
@@ -281,17 +283,22 @@ decide_forward(struct net *n, const struct decide_req *q,
 	if ((st = decide_put_headers(n, q, rule, &w)) != 0) {
 		wbuf_free(&w);
 		free(p);
+		free(body);
 		decide_refuse(v, st, "%s", st == 400 ?
 		    "Duplicate or invalid forwarded header." :
 		    "Request header fields too large.");
 		return NULL;
 	}
-	msg_put_blob(&w, q->body, q->body_len);
-	/* Charged only for a request that goes to the parent, which counts
+	msg_put_blob_deferred(&w, q->body_len);
+	if (link_send_owned(n, &w, body, q->body_len) != 0) {
+		free(p);
+		decide_refuse(v, 503, "Bridge is out of memory.");
+		return NULL;
+	}
+	/* Charged only for a request that went to the parent, which counts
 	 * mutations the same way. */
 	budget_take(&n->budget, &n->policy, (size_t)v->rule, q->method,
 	    budget_now_ms());
-	link_send(n, &w);
 	p->next = n->pending;
 	n->pending = p;
 	n->npending++;

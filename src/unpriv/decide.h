@@ -87,11 +87,14 @@ int decide_head(struct net *n, const struct decide_req *q,
 int decide_body(struct net *n, const struct decide_req *q,
     struct decide_verdict *v);
 /* After decide_body: one MSG_REQUEST to the parent, budgets charged.
- * Returns the pending request, already linked into n->pending (the
- * caller sets its conn or qitem before returning to the event loop), or
- * NULL with the refusal in v. */
+ * body is q->body's heap buffer (or NULL when empty), which this takes
+ * over in every case: it goes to the parent by reference, not copied,
+ * and is freed once written, or at once on a refusal.  Returns the
+ * pending request, already linked into n->pending (the caller sets its
+ * conn or qitem before returning to the event loop), or NULL with the
+ * refusal in v. */
 struct pending *decide_forward(struct net *n, const struct decide_req *q,
-    struct decide_verdict *v);
+    uint8_t *body, struct decide_verdict *v);
 
 /* The answer's JSON body: {"error"} plus "key" (422) or "retryAfter"
  * (a rate's 429).  Free with cJSON_free; NULL when out of memory. */

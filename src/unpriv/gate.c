@@ -14,7 +14,6 @@
 #include <strings.h>
 
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 
 #include "decide.h"
 #include "net.h"
@@ -47,7 +46,6 @@ static void
 gate_describe(struct conn *c, struct decide_req *q, struct decide_hdr *h)
 {
 	const struct http_req *r = &c->req;
-	size_t blen = evbuffer_get_length(c->body);
 
 	for (size_t i = 0; i < r->nfields; i++) {
 		h[i].name = (const char *)r->fields[i].name;
@@ -69,8 +67,8 @@ gate_describe(struct conn *c, struct decide_req *q, struct decide_hdr *h)
 	    (r->body == HTTP_BODY_LENGTH && r->content_length > 0);
 	q->len_known = r->body == HTTP_BODY_LENGTH;
 	q->len = r->content_length;
-	q->body = blen ? evbuffer_pullup(c->body, -1) : NULL;
-	q->body_len = blen;
+	q->body = c->body;
+	q->body_len = c->body_len;
 }
 
 /* The refusal as an HTTP answer.  close: a body was announced and may not
@@ -127,8 +125,14 @@ gate_request(struct conn *c)
 	/* A 429 here closes the connection as one from the head would. */
 	if (decide_body(c->net, &q, &v) != 0)
 		return gate_refuse(c, &v, v.status == 429);
-	if ((p = decide_forward(c->net, &q, &v)) == NULL)
+	/* The body goes to the parent by reference: conn_read.c's copy out
+	 * of the client's input is the only one the child makes. */
+	p = decide_forward(c->net, &q, c->body, &v);
+	c->body = NULL;
+	c->body_cap = 0;
+	if (p == NULL)
 		return gate_refuse(c, &v, false);
+	c->body_len = 0;
 	p->conn = c;
 	c->pending = p;
 	return 0;

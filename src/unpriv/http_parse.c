@@ -129,12 +129,10 @@ http_case_eq(const uint8_t *a, const uint8_t *b, size_t n)
 	return true;
 }
 
-/* a[0..n) equals the lower-case string s, ignoring ASCII case. */
-static bool
-http_case_is(const uint8_t *a, size_t n, const char *s)
-{
-	return strlen(s) == n && http_case_eq(a, (const uint8_t *)s, n);
-}
+/* a[0..n) equals the lower-case string literal lit, ignoring ASCII case
+ * (a macro so the literal's length is known at compile time). */
+#define http_case_is(a, n, lit) ((n) == sizeof(lit) - 1 && \
+	http_case_eq((a), (const uint8_t *)(lit), sizeof(lit) - 1))
 
 int
 http_head_end(const uint8_t *buf, size_t len, const struct http_limits *lim,
@@ -158,6 +156,8 @@ http_head_end_from(const uint8_t *buf, size_t len, size_t from,
 	for (i = from; i < scan; i++) {
 		uint8_t ch = buf[i];
 
+		if (ch > '\r')
+			continue;	/* nearly every byte: one comparison */
 		if (ch == '\0')
 			return 400;
 		if (ch == '\r') {
@@ -193,6 +193,8 @@ http_line_next(const uint8_t *buf, size_t len, size_t *pos,
 	size_t i;
 
 	for (i = *pos; i < len; i++) {
+		if (buf[i] > '\r')
+			continue;
 		if (buf[i] == '\0' || buf[i] == '\n')
 			return 400;
 		if (buf[i] != '\r')
@@ -383,23 +385,28 @@ http_field_parse(const uint8_t *l, size_t n, struct http_field *f)
 	return HTTP_OK;
 }
 
-/* Number of fields named name (lower-case); *first is the first one. */
+/* Number of fields named name[0..nlen) (lower-case); *first is the first
+ * one.  http_count() passes a literal's length. */
 static size_t
-http_field_count(const struct http_req *req, const char *name,
+http_field_count(const struct http_req *req, const char *name, size_t nlen,
     const struct http_field **first)
 {
 	size_t i, count = 0;
 
 	*first = NULL;
 	for (i = 0; i < req->nfields; i++) {
-		if (!http_case_is(req->fields[i].name, req->fields[i].nlen,
-		    name))
+		if (req->fields[i].nlen != nlen ||
+		    !http_case_eq(req->fields[i].name, (const uint8_t *)name,
+		    nlen))
 			continue;
 		if (count++ == 0)
 			*first = &req->fields[i];
 	}
 	return count;
 }
+
+#define http_count(req, lit, first) \
+	http_field_count((req), (lit), sizeof(lit) - 1, (first))
 
 /*
  * Host = uri-host [ ":" port ], restricted to what a client legitimately
@@ -451,7 +458,7 @@ static int
 http_host_check(const struct http_req *req, const struct http_target *t)
 {
 	const struct http_field *h;
-	size_t n = http_field_count(req, "host", &h);
+	size_t n = http_count(req, "host", &h);
 
 	if (n > 1)
 		return 400;
@@ -499,8 +506,8 @@ static int
 http_framing_check(struct http_req *req, const struct http_limits *lim)
 {
 	const struct http_field *cl, *te;
-	size_t ncl = http_field_count(req, "content-length", &cl);
-	size_t nte = http_field_count(req, "transfer-encoding", &te);
+	size_t ncl = http_count(req, "content-length", &cl);
+	size_t nte = http_count(req, "transfer-encoding", &te);
 	bool bodyless = strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0;
 	uint64_t v;
@@ -582,18 +589,41 @@ http_fields_check(struct http_req *req, const struct http_target *t,
 		return r;
 	/* No protocol switch (websocket, h2c): keyhole speaks HTTP/1.1
 	 * and nothing after the head may be read as anything else. */
-	if (http_field_count(req, "upgrade", &f) > 0 ||
-	    http_field_count(req, "http2-settings", &f) > 0)
+	if (http_count(req, "upgrade", &f) > 0 ||
+	    http_count(req, "http2-settings", &f) > 0)
 		return 400;
 	if ((r = http_framing_check(req, lim)) != HTTP_OK)
 		return r;
-	n = http_field_count(req, "expect", &f);
+	n = http_count(req, "expect", &f);
 	if (n > 1 || (n == 1 && !http_case_is(f->value, f->vlen,
 	    "100-continue")))
 		return 417;
 	/* RFC 9110 10.1.1: ignore 100-continue from an HTTP/1.0 client. */
 	req->expect_continue = n == 1 && req->minor == 1;
 	return http_connection_check(req);
+}
+
+/*
+ * Everything the parser reads back is reset here; path, query and fields
+ * are written before they are read (their lengths and nfields bound
+ * them).  Clearing the whole struct (12 KiB) instead took half of the
+ * parser's time per request.
+ */
+void
+http_req_reset(struct http_req *req)
+{
+	req->method[0] = '\0';
+	req->minor = 0;
+	req->path[0] = '\0';
+	req->path_len = 0;
+	req->query[0] = '\0';
+	req->query_len = 0;
+	req->has_query = false;
+	req->nfields = 0;
+	req->body = HTTP_BODY_NONE;
+	req->content_length = 0;
+	req->keep_alive = false;
+	req->expect_continue = false;
 }
 
 int
@@ -607,7 +637,7 @@ http_head_parse(const uint8_t *buf, size_t len, const struct http_limits *lim,
 	const uint8_t *line = NULL;
 	int r;
 
-	memset(req, 0, sizeof(*req));
+	http_req_reset(req);
 	if (len > lim->max_head)
 		return 431;
 	if ((r = http_line_next(buf, len, &pos, &line, &llen)) != HTTP_OK)
@@ -637,7 +667,7 @@ http_req_field(const struct http_req *req, const char *name)
 {
 	const struct http_field *f;
 
-	(void)http_field_count(req, name, &f);
+	(void)http_field_count(req, name, strlen(name), &f);
 	return f;
 }
 

@@ -82,6 +82,10 @@ int http_head_end_from(const uint8_t *buf, size_t len, size_t from,
 int http_head_parse(const uint8_t *buf, size_t len,
     const struct http_limits *lim, struct http_req *req);
 
+/* Reset req to "nothing parsed" (method "", no fields, no body) without
+ * clearing its buffers; http_head_parse starts with it. */
+void http_req_reset(struct http_req *req);
+
 /* Case-insensitive lookup of the first field named name (lower-case). */
 const struct http_field *http_req_field(const struct http_req *req,
     const char *name);

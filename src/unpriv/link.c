@@ -46,6 +46,44 @@ link_send(struct net *n, struct wbuf *w)
 	wbuf_free(w);
 }
 
+static void
+link_blob_free(const void *data, size_t len, void *extra)
+{
+	(void)len;
+	(void)extra;
+	free((void *)data);
+}
+
+/*
+ * Queue w's frame, whose last field is a deferred blob of len bytes
+ * (msg_put_blob_deferred), followed by blob[0..len).  The blob goes to the
+ * output buffer by reference, not by copy, and is freed once written;
+ * this function owns it in every case.  Returns 0, or -1 when nothing
+ * was queued (the frame could not be built).
+ */
+int
+link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob, size_t len)
+{
+	struct evbuffer *out;
+
+	if (msg_finish(w) < 0 || w->deferred != len || n->parent == NULL) {
+		free(blob);
+		wbuf_free(w);
+		return -1;
+	}
+	out = bufferevent_get_output(n->parent);
+	if (evbuffer_add(out, w->buf, w->len) < 0 || (len > 0 &&
+	    evbuffer_add_reference(out, blob, len, link_blob_free, NULL) < 0)) {
+		/* Half a frame may be queued: the stream is lost. */
+		log_error("cannot queue a frame for the parent");
+		_exit(1);
+	}
+	if (len == 0)
+		free(blob);
+	wbuf_free(w);
+	return 0;
+}
+
 /* Log lines go to the parent, which alone writes logs.  Before the event
  * loop exists the write is blocking; after, it is queued. */
 void

@@ -39,11 +39,14 @@
 #include "wire.h"
 
 enum conn_phase {
-	PH_IDLE,	/* between requests: idle deadline */
+	PH_IDLE,	/* between requests: idle deadline (head deadline on a
+			   new connection), closed silently when it passes */
 	PH_HEAD,	/* reading a head: head deadline */
-	PH_BODY,	/* reading a body: body deadline */
+	PH_BODY,	/* reading a body: body deadline and minimum rate */
 	PH_UPSTREAM,	/* request with the parent; reading paused */
-	PH_WRITING,	/* response queued; reading paused */
+	PH_WRITING,	/* response queued; reading paused; write deadline */
+	PH_CLOSING,	/* answered, write side shut: discarding input for a
+			   bounded time so close() does not reset the answer */
 };
 
 struct pending;
@@ -51,16 +54,23 @@ struct pending;
 struct conn {
 	struct net *net;
 	struct bufferevent *bev;
-	struct event *timer;
+	struct event *timer;		/* the phase's deadline */
+	struct event *rate_timer;	/* PH_BODY: minimum-rate windows */
 	enum conn_phase phase;
 	char peer[64];
+	uint32_t nrequests;		/* heads parsed on this connection */
 	size_t head_scanned;		/* input bytes already scanned */
 	uint8_t *head;			/* copy of the current head */
 	size_t head_len;
 	struct http_req req;
-	struct evbuffer *body;
+	uint8_t *body;			/* the body, contiguous (malloc) */
+	size_t body_len;
+	size_t body_cap;
 	uint64_t body_left;		/* HTTP_BODY_LENGTH */
 	struct http_chunked chunk;
+	uint64_t rate_got;		/* body bytes in this rate window */
+	uint64_t rate_need;		/* ... that it must reach */
+	size_t linger_left;		/* PH_CLOSING: bytes still discarded */
 	struct pending *pending;	/* while PH_UPSTREAM */
 	bool close_after;		/* close once the response is written */
 	int rule;			/* matched policy rule, -1 before */
@@ -111,8 +121,10 @@ void link_send(struct net *n, struct wbuf *w);
 void link_send_access(struct net *n, const char *peer, const char *method,
     const char *path, int status, const char *reason, uint64_t bytes_in,
     uint64_t bytes_out);
+int link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob,
+    size_t len);
 
-/* conn.c */
+/* conn.c: connection lifecycle, deadlines, writing, closing */
 void conn_listen_enable(struct net *n);
 void conn_listen_disable(struct net *n);
 void conn_deliver(struct net *n, uint64_t id, struct msg_reader *r);
@@ -120,6 +132,14 @@ void conn_shutdown(struct net *n);
 void conn_process(struct conn *c);
 void conn_free(struct conn *c);
 void conn_maybe_exit(struct net *n);
+void conn_arm(struct conn *c, uint32_t ms);
+void conn_fail(struct conn *c, int status, const char *message);
+const char *conn_status_message(int status);
+void conn_send_request(struct conn *c);
+void conn_writing(struct conn *c);
+
+/* conn_read.c: reading one request (head, body, minimum body rate) */
+void conn_rate_cb(evutil_socket_t fd, short what, void *arg);
 
 /* gate.c: decide on a complete head (before the body) and a complete
  * request.  Each returns 0 to go on, or an HTTP status already answered. */

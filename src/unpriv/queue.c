@@ -181,7 +181,9 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 		return 503;
 	}
 	*keep = *it;
-	if ((p = decide_forward(n, &r, &v)) == NULL) {
+	p = decide_forward(n, &r, e->body, &v);
+	e->body = NULL;			/* the frame's now, or freed */
+	if (p == NULL) {
 		free(keep);
 		queue_answer_verdict(it->id, it->name, e, &v);
 		return v.status;

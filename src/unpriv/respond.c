@@ -67,10 +67,8 @@ respond_write(struct conn *c, int status, const char *const *names,
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	bool head = strcmp(c->req.method, "HEAD") == 0;
 
-	if (status < 100 || status > 999)
+	if (status < 100 || status > 599)
 		status = 502;
-	/* One request at a time: nothing more is read until this is out. */
-	bufferevent_disable(c->bev, EV_READ);
 	if (respond_bodyless(status))
 		blen = 0;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
@@ -80,7 +78,10 @@ respond_write(struct conn *c, int status, const char *const *names,
 		evbuffer_add(out, values[i], vlens[i]);
 		evbuffer_add(out, "\r\n", 2);
 	}
-	if (!respond_bodyless(status))
+	/* A HEAD answer from the upstream arrives without its body, so its
+	 * length is unknown here: say nothing rather than 0.  keyhole's own
+	 * errors to a HEAD give the length the GET answer would have. */
+	if (!respond_bodyless(status) && !(head && blen == 0))
 		evbuffer_add_printf(out, "content-length: %zu\r\n", blen);
 	if (c->close_after || c->net->shutting_down)
 		evbuffer_add_printf(out, "connection: close\r\n");
@@ -89,7 +90,8 @@ respond_write(struct conn *c, int status, const char *const *names,
 	evbuffer_add(out, "\r\n", 2);
 	if (!head && blen > 0)
 		evbuffer_add(out, body, blen);
-	c->phase = PH_WRITING;
+	/* One request at a time: nothing more is read until this is out. */
+	conn_writing(c);
 }
 
 void
@@ -102,7 +104,7 @@ respond_json(struct conn *c, int status, const char *json,
 
 	/* Every answer the child makes itself is logged by the parent. */
 	link_send_access(c->net, c->peer, c->req.method, c->req.path, status,
-	    reason, evbuffer_get_length(c->body), strlen(json));
+	    reason, c->body_len, strlen(json));
 
 	respond_write(c, status, names, values, vlens, extra_name ? 2 : 1,
 	    (const uint8_t *)json, strlen(json));

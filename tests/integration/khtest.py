@@ -289,6 +289,13 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        # The handler writes the head and the body separately: without
+        # TCP_NODELAY, Nagle + the client's delayed ACK add 40 ms to every
+        # request on a kept-alive connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _body(self):
         te = (self.headers.get("Transfer-Encoding") or "").lower()
         if te == "chunked":

@@ -63,6 +63,16 @@ class ForwardingTest(KeyholeTestCase):
         rec = self.up.wait_requests(1)[0]
         self.assertEqual(rec.body, body)
 
+    def test_bodiless_post_gets_no_invented_content_type(self):
+        # libcurl adds application/x-www-form-urlencoded to a POST unless
+        # told not to: the upstream must see only what the client sent.
+        r = self.kh.request("POST", "/api/issues/1/checkout")
+        self.assertEqual(r.status, 200, r)
+        rec = self.up.snapshot()[-1]
+        self.assertEqual(rec.method, "POST")
+        self.assertIsNone(rec.header("content-type"), rec)
+        self.assertEqual(rec.body, b"")
+
     def test_patch_forwarded(self):
         body = b'{"status":"done"}'
         r = self.kh.request("PATCH", "/api/issues/issue-42", body=body,

@@ -104,5 +104,39 @@ class LogTest(khtest.KeyholeTestCase):
         self.assertTrue(any("*" * len(t) in ln for ln in kh.stderr_lines()))
 
 
+class SyslogTest(khtest.KeyholeTestCase):
+    """--log syslog: lines go to /dev/log (journald/rsyslog), not stderr.
+    The test gives keyhole a private /dev (a mount namespace it creates)
+    whose log socket is one the test reads."""
+
+    def test_log_syslog_sends_lines_to_dev_log(self):
+        import os, shutil, socket, subprocess
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            self.fail("this test needs root and unshare(1) for a private /dev")
+        up = self.upstream()
+        d = khtest.make_tempdir(self)
+        path = os.path.join(d, "log.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        s.settimeout(10)
+        self.addCleanup(s.close)
+        kh = self.keyhole(up.url, args=["--log", "syslog"], start=False)
+        script = ("mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && "
+                  "mknod -m 444 /dev/urandom c 1 9 && ln -s %s /dev/log && exec \"$@\"" % path)
+        kh.argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                   "sh"] + kh.argv
+        kh.start()
+        kh.wait_ready()
+        self.assertEqual(kh.request("GET", "/api/agents/me").status, 200)
+        got = []
+        while not any("request" in g and "/api/agents/me" in g for g in got):
+            got.append(s.recv(4096).decode("utf-8", "replace"))
+        self.assertTrue(any(g.startswith("<") and "keyhole" in g and "serving on" in g
+                            for g in got), got)
+        self.assertFalse(any(kh.credential in g or kh.token in g for g in got))
+        kh.stop()
+        self.assertNotIn(b"serving on", kh.stderr())
+
+
 if __name__ == "__main__":
     khtest.main()

@@ -1121,6 +1121,41 @@ head_end_resume_agrees_with_whole_scan(void)
 	}
 }
 
+/*
+ * http_req_reset (used by http_head_parse and by conn.c between requests)
+ * forgets everything the parser reports without clearing the 12 KiB of
+ * buffers: a refusal answered after it must not look like a HEAD, keep
+ * a body or keep fields from the previous request.
+ */
+static void
+req_reset_forgets_the_previous_request(void)
+{
+	CHECK_EQ_INT(parse("HEAD /a?q=1 HTTP/1.0\r\n" HOST
+	    "Connection: keep-alive\r\nExpect: 100-continue\r\n" END), 0);
+	CHECK_EQ_STR(req.method, "HEAD");
+	http_req_reset(&req);
+	CHECK_EQ_STR(req.method, "");
+	CHECK_EQ_STR(req.path, "");
+	CHECK_EQ_STR(req.query, "");
+	CHECK_EQ_INT(req.path_len, 0);
+	CHECK_EQ_INT(req.query_len, 0);
+	CHECK(!req.has_query);
+	CHECK_EQ_INT(req.nfields, 0);
+	CHECK(http_req_field(&req, "host") == NULL);
+	CHECK_EQ_INT(req.body, HTTP_BODY_NONE);
+	CHECK_EQ_INT(req.content_length, 0);
+	CHECK(!req.keep_alive);
+	CHECK(!req.expect_continue);
+	CHECK_EQ_INT(req.minor, 0);
+	/* A parse that fails at the version leaves the method unset too. */
+	CHECK_EQ_INT(parse("POST /a HTTP/1.1\r\n" HOST
+	    "Content-Length: 5\r\n" END), 0);
+	CHECK_EQ_INT(parse("HEAD /a HTTP/1.01\r\n" HOST END), 400);
+	CHECK_EQ_STR(req.method, "");
+	CHECK_EQ_INT(req.body, HTTP_BODY_NONE);
+	CHECK_EQ_INT(req.nfields, 0);
+}
+
 int
 main(void)
 {
@@ -1176,5 +1211,6 @@ main(void)
 	trailer_limits_answer_431();
 	chunked_failure_is_sticky();
 	chunked_yields_one_span_per_call();
+	req_reset_forgets_the_previous_request();
 	TEST_DONE();
 }

@@ -279,6 +279,94 @@ query_validation(void)
 	CHECK(!query_is_valid((const uint8_t *)"a\0b", 3));
 }
 
+/*
+ * Every path spelling of the HTTP corpus (tests/http/corpus.py, category
+ * "path"), so the canonical-path function alone, without the rest of the
+ * parser in front of it, gives the corpus's answer for each.
+ */
+static void
+corpus_path_spellings_are_refused(void)
+{
+	CHECK_REJECT("/api/issues/1/interactions/../accept", 400);
+	CHECK_REJECT("/../api/agents/me", 400);
+	CHECK_REJECT("/api/agents/me/..", 400);
+	CHECK_REJECT("/api/./agents/me", 400);
+	CHECK_REJECT("/api/agents/me/.", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%2e%2e/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%2E%2E/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%2e%2E/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/.%2e/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%2E./accept", 400);
+	CHECK_REJECT("/api/%2e/agents/me", 400);
+	CHECK_REJECT("/api/issues/1/interactions/..;/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/..;x=1/accept", 400);
+	CHECK_REJECT("/api/.;/agents/me", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%2e%2e;/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/..%3B/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/..%3b/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%c0%ae%c0%ae/accept", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%C0%AE%C0%AE/accept", 400);
+	CHECK_REJECT("/api/%e0%80%ae%e0%80%ae/agents/me", 400);
+	CHECK_REJECT("/api/issues%c0%af..%c0%afagents/me", 400);
+	CHECK_REJECT("/api/issues/1%2Finteractions/comments", 400);
+	CHECK_REJECT("/api/issues/1%2finteractions/comments", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%2e%2e%2faccept", 400);
+	CHECK_REJECT("/api/issues/1%5Cx/comments", 400);
+	CHECK_REJECT("/api/issues/1%5cx/comments", 400);
+	CHECK_REJECT("/api/agents/me%00", 400);
+	CHECK_REJECT("/api/agents%00/me", 400);
+	CHECK_REJECT("/api/agents/me%0a", 400);
+	CHECK_REJECT("/api/agents/me%0d%0aX-Injected:%201", 400);
+	CHECK_REJECT("/api/agents/me%7f", 400);
+	CHECK_REJECT("/api/agents/m%e9", 400);
+	CHECK_REJECT("/api/agents/m%zze", 400);
+	CHECK_REJECT("/api/agents/me%4", 400);
+	CHECK_REJECT("/api/agents/me%", 400);
+	CHECK_REJECT("/api/agents/%+1me", 400);
+	CHECK_REJECT("/api/agents/m\xe9""", 400);
+	CHECK_REJECT("/api/agents/caf\xc3""\xa9""", 400);
+	CHECK_REJECT("/api/\x80""/me", 400);
+	CHECK_REJECT("/api//agents/me", 400);
+	CHECK_REJECT("//api/agents/me", 400);
+	CHECK_REJECT("/api/agents/me//", 400);
+	CHECK_REJECT("/api\\agents\\me", 400);
+	CHECK_REJECT("/api/issues/1/interactions\\..\\accept", 400);
+	CHECK_REJECT("/api/;x/agents/me", 400);
+	CHECK_REJECT("/api/%3Bx/agents/me", 400);
+	CHECK_REJECT("/api/agents/me#/../../admin", 400);
+}
+
+static void
+corpus_path_spellings_are_canonicalized(void)
+{
+	CHECK_CANON("/api/agents/%6De",
+	    "/api/agents/me");
+	CHECK_CANON("/%61pi/agents/%6de",
+	    "/api/agents/me");
+	CHECK_CANON("/api/issues/a%3ab/comments",
+	    "/api/issues/a%3Ab/comments");
+	CHECK_CANON("/api/issues/.../comments",
+	    "/api/issues/.../comments");
+	CHECK_CANON("/api/issues/..a/comments",
+	    "/api/issues/..a/comments");
+	CHECK_CANON("/api/issues/%2e.x/comments",
+	    "/api/issues/..x/comments");
+	CHECK_CANON("/api/issues/%252e%252e/comments",
+	    "/api/issues/%252e%252e/comments");
+	CHECK_CANON("/api/issues/a%20b/comments",
+	    "/api/issues/a%20b/comments");
+	CHECK_CANON("/api/%20../agents/me",
+	    "/api/%20../agents/me");
+	CHECK_CANON("/api/issues/%7e/comments",
+	    "/api/issues/~/comments");
+	CHECK_CANON("/api/issues/a;b/comments",
+	    "/api/issues/a;b/comments");
+	CHECK_CANON("/api/issues/a%3bb/comments",
+	    "/api/issues/a%3Bb/comments");
+	CHECK_CANON("/api/issues/@:!$&'()*+,=/comments",
+	    "/api/issues/@:!$&'()*+,=/comments");
+}
+
 int
 main(void)
 {
@@ -297,5 +385,7 @@ main(void)
 	is_canonical_accepts_only_fixed_points();
 	canonicalization_is_idempotent();
 	query_validation();
+	corpus_path_spellings_are_refused();
+	corpus_path_spellings_are_canonicalized();
 	TEST_DONE();
 }

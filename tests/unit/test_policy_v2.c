@@ -1002,6 +1002,7 @@ child_config_carries_bindings_and_mutation_count(void)
 	c.max_conns = c.max_inflight = c.max_headers = 8;
 	c.max_head = 1024;
 	c.head_timeout_ms = c.body_timeout_ms = c.idle_timeout_ms = 1000;
+	c.write_timeout_ms = 1000;
 	c.nlisteners = 1;
 	strcpy(c.token, "0123456789abcdef0123");
 	c.token_len = strlen(c.token);
