@@ -85,6 +85,15 @@ decide_is_json(const struct decide_req *q)
 	return n == 16 && strncasecmp(t, "application/json", 16) == 0;
 }
 
+/* GET and HEAD never carry a body.  The HTTP parser and the queue's
+ * envelope check refuse one first, with their own answers; this is the
+ * backstop, because the parent would take one for an attack. */
+static bool
+decide_bodyless(const struct decide_req *q)
+{
+	return strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0;
+}
+
 static const struct pol_rule *
 decide_rule(const struct net *n, const struct decide_verdict *v)
 {
@@ -132,7 +141,7 @@ decide_head_body(const struct decide_req *q, const struct pol_rule *rule,
 			    "Request body must be one JSON value.");
 		return 0;
 	}
-	if (rule->flags & POL_BODY_NONE)
+	if ((rule->flags & POL_BODY_NONE) || decide_bodyless(q))
 		return decide_refuse(v, 400, "Request body not allowed on this "
 		    "route.");
 	decide_media_type(q, &t, &tl);
@@ -183,11 +192,14 @@ decide_body(struct net *n, const struct decide_req *q,
 	decide_clear(v);
 	if ((rule = decide_rule(n, v)) == NULL)
 		return decide_refuse(v, 500, "Bridge error.");
-	/* The transport enforced the limit while reading; this is what the
-	 * parent will hold it to. */
+	/* The transport enforced the limit while reading (a chunked body has
+	 * no length up front); this is what the parent will hold it to. */
 	v->body_limit = policy_body_limit(&n->policy, rule, n->cfg.max_body);
 	if (q->body_len > v->body_limit)
 		return decide_refuse(v, 413, "Request body too large.");
+	if (q->body_len > 0 && decide_bodyless(q))
+		return decide_refuse(v, 400, "Request body not allowed on this "
+		    "route.");
 	body_check(rule, decide_is_json(q), q->body, q->body_len, &b);
 	if (b.status == 422 && b.key[0] != '\0') {
 		/* The text names the key for a reader of the message alone;

@@ -12,13 +12,16 @@
  *   decide_head  (before any body byte is read)
  *     first matching rule; none                     403 Route not allowed
  *     the rule's `query none`                       403
- *     a body on `body none`                         400
+ *     a body on `body none` (or GET/HEAD)           400
  *     the body's media type (the rule's list, else
  *       application/json only)                      415
  *     announced length over the rule's max-body     413
  *     no body where `body json` / `keys` need one   400
  *     the rule's `rate`, the run's `max`            429
  *   decide_body  (the complete body)
+ *     its length over the rule's max-body; a body
+ *       on GET/HEAD (backstops: the transports
+ *       refuse both before)                         413, 400
  *     JSON validity, depth, \u0000; `body json`,
  *       `keys` (body_check.c)                       400, 415, 422
  *     shutting down; requests in flight             503
@@ -31,7 +34,9 @@
  *     the budgets are charged and one MSG_REQUEST goes to the parent.
  *
  * The bridge token (HTTP) and the envelope checks (queue) come before,
- * in the transports: they are not the policy's.
+ * in the transports: they are not the policy's.  Whatever passes
+ * decide_body also passes every check the parent repeats (unit.test_decide
+ * tries every combination of a set of requests).
  */
 #ifndef KH_DECIDE_H
 #define KH_DECIDE_H
