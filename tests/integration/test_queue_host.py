@@ -182,7 +182,12 @@ class QueueHostTest(KeyholeTestCase):
         os.mkdir(self.q.request_path("dir"))
         self.assertRefused("dir")
         self.assertFalse(os.path.lexists(self.q.request_path("dir")))
-        os.makedirs(os.path.join(self.q.request_path("full"), "sub"))
+        # A non-empty directory, renamed in whole (keyhole may act on a
+        # name between two mkdir calls).
+        staging = os.path.join(os.path.dirname(os.path.dirname(
+            self.q.request_path("full"))), "staging-full")
+        os.makedirs(os.path.join(staging, "sub"))
+        os.rename(staging, self.q.request_path("full"))
         resp = self.q.wait_response("full", keep=True)
         self.assertJsonResponse(resp, 400, INVALID)
         self.up.assert_nothing(self)
