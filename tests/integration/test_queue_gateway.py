@@ -35,6 +35,11 @@ class GatewayHostRoundTripTest(KeyholeTestCase):
         self.gw = gateway(self, self.q, self.kh.token)
 
     def assertNoFiles(self):
+        # keyhole publishes the answer (rename into responses/) before it
+        # drops its claim in processing/, and the gateway may read the
+        # answer in between: give the claim a moment to go.
+        khtest.wait_until(lambda: self.q.listing("processing") == [], 3,
+                          "the claim in processing/ to be removed")
         self.assertEqual(self.q.listing("requests"), [])
         self.assertEqual(self.q.listing("processing"), [])
         self.assertEqual(self.q.listing("responses"), [])
