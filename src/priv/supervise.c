@@ -5,7 +5,8 @@
  * parent across restarts.
  *
  * The child's fds are fixed (child_config.h): 0-2 /dev/null, 3 the
- * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners.
+ * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners
+ * (in sanitizer builds fd 2 is the parent's stderr, for their reports).
  * Its environment is empty.
  */
 #include <errno.h>
@@ -90,7 +91,15 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (int i = 0; i < n; i++)
 		if (src[i] < 0)
 			_exit(127);
+#ifdef KH_SANITIZE
+	/* Sanitizer builds only: the child's fd 2 stays the parent's stderr,
+	 * where ASan/UBSan write their reports (the child writes nothing
+	 * else there: its log lines go through the parent).  Otherwise a
+	 * memory error in the child would end it silently. */
+	if (dup2(src[0], 0) < 0 || dup2(src[0], 1) < 0 ||
+#else
 	if (dup2(src[0], 0) < 0 || dup2(src[0], 1) < 0 || dup2(src[0], 2) < 0 ||
+#endif
 	    dup2(src[1], KH_CHILD_FD_PARENT) < 0 ||
 	    dup2(src[2], KH_CHILD_FD_POLICY) < 0)
 		_exit(127);
