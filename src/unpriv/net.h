@@ -89,15 +89,27 @@ int link_send_blocking(struct wbuf *w);
 int link_read_frame_blocking(uint8_t *buf, size_t cap, struct msg_hdr *h);
 void link_attach(struct net *n);
 void link_send(struct net *n, struct wbuf *w);
+/* Decode and act on every complete frame in `in` (draining each).
+ * Returns 0 when it needs more bytes, or -1 with *why set at the first
+ * frame the child must not accept, left in `in`: the caller ends the
+ * child (link_read_cb) or, in tests/fuzz/fuzz_child_msgs.c, records it. */
+int link_feed(struct net *n, struct evbuffer *in, const char **why);
 
 /* conn.c */
 void conn_listen_enable(struct net *n);
 void conn_listen_disable(struct net *n);
-void conn_deliver(struct net *n, uint64_t id, struct msg_reader *r);
+/* MSG_RESPONSE: 0, or -1 with *why set, nothing changed, for a frame the
+ * child must not accept (unknown id, malformed, a header it would not
+ * write to a client). */
+int conn_deliver(struct net *n, uint64_t id, struct msg_reader *r,
+    const char **why);
 void conn_shutdown(struct net *n);
 void conn_process(struct conn *c);
 void conn_free(struct conn *c);
 void conn_maybe_exit(struct net *n);
+/* Shutdown is complete: flush what is queued for the parent and _exit(0).
+ * Weak, so tests/fuzz/fuzz_child_msgs.c can observe the exit instead. */
+void conn_exit(struct net *n) __attribute__((noreturn));
 
 /* gate.c: decide on a complete head (before the body) and a complete
  * request.  Each returns 0 to go on, or an HTTP status already answered. */
