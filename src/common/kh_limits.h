@@ -42,6 +42,10 @@
 #define KH_FWD_HEADERS_MAX    32u
 /* Chunk-size line including extensions, bytes. */
 #define KH_CHUNK_LINE_MAX     1024u
+/* Nesting of a JSON request body (arrays and objects), levels.  cJSON's
+ * limit, which the gate used before its own check; Paperclip's bodies
+ * nest a few levels.  The check keeps one bit per level. */
+#define KH_JSON_DEPTH_MAX     1000u
 
 /* Route policy: source text bytes, rules, segments per pattern, allowlist
  * entries per direction.  An auditor reads it in one sitting. */

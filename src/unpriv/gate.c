@@ -4,8 +4,8 @@
  * After the head: bridge token (constant time) → 401; route policy on the
  * canonical path → 403; a body on a method other than GET/HEAD must be
  * JSON → 415; Content-Length over the limit → 413 before any body byte
- * is read.  After the body: JSON bodies must parse (cJSON) → 400; the
- * in-flight limit → 503.  Then headers are reduced to the allowlist and
+ * is read.  After the body: JSON bodies must be one JSON text
+ * (json_check.c) → 400; the in-flight limit → 503.  Then headers are reduced to the allowlist and
  * the request goes to the parent as one MSG_REQUEST.
  */
 #include <ctype.h>
@@ -14,9 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
+#include "json_check.h"
 #include "log.h"
 #include "net.h"
 #include "util.h"
@@ -44,7 +44,7 @@ gate_token_ok(const struct conn *c)
 }
 
 /* application/json, optionally with parameters (; charset=utf-8). */
-static bool
+bool
 gate_is_json(const struct http_field *ct)
 {
 	static const char want[] = "application/json";
@@ -139,6 +139,12 @@ gate_put_headers(struct conn *c, struct wbuf *w)
 	return 0;
 }
 
+bool
+gate_json_valid(const uint8_t *body, size_t len)
+{
+	return json_check(body, len);
+}
+
 int
 gate_request(struct conn *c)
 {
@@ -150,13 +156,10 @@ gate_request(struct conn *c)
 	struct pending *p;
 	int st;
 
-	if (blen > 0 && gate_is_json(http_req_field(r, "content-type"))) {
-		cJSON *j = cJSON_ParseWithLength((const char *)body, blen);
-		if (j == NULL) {
-			respond_error(c, 400, "Request body is not valid JSON.");
-			return 400;
-		}
-		cJSON_Delete(j);
+	if (blen > 0 && gate_is_json(http_req_field(r, "content-type")) &&
+	    !gate_json_valid(body, blen)) {
+		respond_error(c, 400, "Request body is not valid JSON.");
+		return 400;
 	}
 	if (n->shutting_down) {
 		respond_error(c, 503, "Bridge is shutting down.");

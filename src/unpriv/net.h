@@ -115,6 +115,10 @@ void conn_exit(struct net *n) __attribute__((noreturn));
  * request.  Each returns 0 to go on, or an HTTP status already answered. */
 int gate_head(struct conn *c);
 int gate_request(struct conn *c);
+/* The body checks, apart for tests/fuzz/fuzz_json_body.c: a content-type
+ * field naming JSON, and a body that is one JSON text. */
+bool gate_is_json(const struct http_field *ct);
+bool gate_json_valid(const uint8_t *body, size_t len);
 
 /* respond.c */
 void respond_error(struct conn *c, int status, const char *message);
