@@ -59,7 +59,8 @@ summary() {
   [ -n "$line" ] || line=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1 || true)
   printf '%s' "$line" | sed -E 's/^#([0-9]+)[[:space:]]+[A-Z]+[[:space:]]*/runs=\1 /;
     s/cov: ([0-9]+)/cov=\1/; s/ft: ([0-9]+)/ft=\1/; s/corp: ([0-9]+)[^ ]*/corpus=\1/;
-    s/lim: [0-9]+ //; s/exec\/s: ([0-9]+)/exec\/s=\1/; s/rss: ([0-9]+Mb)/rss=\1/'
+    s/lim: [0-9]+ //; s/exec\/s: ([0-9]+)/exec\/s=\1/; s/rss: ([0-9]+Mb)/rss=\1/;
+    s/ L: .*//'
 }
 
 # Run one target; returns 0 when nothing was found.
