@@ -423,6 +423,18 @@ fuzz_teardown(void)
 	event_base_loop(fz.base, EVLOOP_NONBLOCK);
 }
 
+/* link_feed(); returns true instead when the child exited (conn_exit()
+ * longjmps back here; a function calling setjmp is never inlined, so the
+ * caller's locals are safe). */
+static bool
+fuzz_feed(struct evbuffer *in, int *rc, const char **why)
+{
+	if (setjmp(fz.exit_jmp) != 0)
+		return true;
+	*rc = link_feed(&fz.n, in, why);
+	return false;
+}
+
 static uint64_t
 fuzz_seed(const uint8_t *d, size_t n)
 {
@@ -437,12 +449,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct evbuffer *in;
-	static const char *why;
-	static volatile int rc;
+	const char *why = NULL;
+	int rc = 0;
 	const uint8_t *s;
-	size_t n;
-	/* Live across the longjmp from conn_exit(). */
-	volatile size_t off = 0, walked = 0;
+	size_t n, off = 0, walked = 0;
 
 	if (fz.base == NULL) {
 		fz.base = event_base_new();
@@ -460,8 +470,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = data + 1;
 	n = size - 1;
 	evbuffer_drain(in, evbuffer_get_length(in));
-	rc = 0;
-	why = NULL;
 	fuzz_setup(data[0]);
 
 	/* Feed piece by piece; judge each frame the child consumed. */
@@ -473,8 +481,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			piece = n - off;
 		evbuffer_add(in, s + off, piece);
 		off += piece;
-		if (setjmp(fz.exit_jmp) == 0)
-			rc = link_feed(&fz.n, in, &why);
+		(void)fuzz_feed(in, &rc, &why);
 		/* Frames fully consumed: s[walked..off - left). */
 		size_t done = off - evbuffer_get_length(in);
 		while (walked < done) {
