@@ -15,7 +15,8 @@
  *   bit 0      0 = no policy yet (the stream's MSG_POLICY is the first one
  *              accepted), 1 = preloaded (a restarted child: it must send
  *              the table of fuzz_policy_text below, byte for byte)
- *   bit 1      draining (SIGTERM came before the child's policy)
+ *   bit 1      draining (SIGTERM came before the child's policy); the
+ *              PRNG may also deliver SIGTERM and the drain deadline later
  *   bits 2-3   --max-inflight { 1, 2, 4, 64 }
  *   bits 4-5   --max-body     { 0, 16, 4096, KH_DEF_BODY }
  *   bits 6-7   upstream: how often upstream_start fails and requests
@@ -713,9 +714,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_complete(false);
 			fuzz_check_replies();
 		}
-		if ((x >> 40) % 64 == 0) {
-			/* The drain deadline passes: in-flight requests are
-			 * cancelled and answered (503, or 409 indeterminate). */
+		if ((x >> 40) % 32 == 0 && !fz.p.draining) {
+			/* SIGTERM, as serve_signal_cb() handles it. */
+			fz.p.draining = true;
+			if (fz.c->state == CS_SERVING) {
+				fz.c->state = CS_DRAINING;
+				monitor_send_simple(fz.c, MSG_SHUTDOWN);
+			}
+			fuzz_check_replies();
+		} else if ((x >> 40) % 32 == 1 && fz.p.draining) {
+			/* The drain deadline, as serve_drain_deadline(): the
+			 * requests in flight are cancelled and answered (503,
+			 * or 409 indeterminate for a mutation). */
 			monitor_abort_inflight(&fz.p, fz.c, true);
 			fuzz_check_replies();
 		}
