@@ -1,8 +1,42 @@
 #!/usr/bin/env bash
-# Install what is missing, build, and run the whole test suite with ctest.
+# Install what is missing, build, and run every test; what CI runs.
+#
+#   1. build/        the normal build (gcc) and its ctest: unit,
+#                    integration, and every fuzz corpus replayed
+#   2. build-asan/   the same suite built with ASan + UBSan
+#                    (-DKH_SANITIZE=ON) and run again; leaks are checked
+#                    by the unit tests and replays (the two processes run
+#                    confined, where LeakSanitizer cannot work)
+#   3. build-fuzz/   the libFuzzer harnesses (clang), each run for
+#                    KH_FUZZ_SECONDS (default 35) from its seed corpus;
+#                    a crash, leak, timeout or sanitizer report fails, and
+#                    the reproducer is saved in tests/fuzz/corpus/<name>/
+#                    (scripts/fuzz.sh explains what to do with it)
+#
+# scripts/test.sh --quick runs stage 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+
+stage() { printf '\n==== %s (%ss)\n' "$1" "$SECONDS"; }
+
+if [ $quick = 1 ]; then
+  scripts/deps.sh
+else
+  KH_WITH_FUZZ=1 scripts/deps.sh
+fi
+
+stage "normal build and tests"
 scripts/build.sh
-cd build
-ctest --output-on-failure -j2 --timeout 300
+(cd build && ctest --output-on-failure -j2 --timeout 300)
+[ $quick = 1 ] && exit 0
+
+stage "sanitizer build (ASan + UBSan) and tests"
+KH_BUILD_DIR=build-asan scripts/build.sh -DKH_SANITIZE=ON
+(cd build-asan && ctest --output-on-failure -j2 --timeout 300)
+
+stage "fuzzing, ${KH_FUZZ_SECONDS:-35}s per harness"
+KH_FUZZ_QUIET=1 scripts/fuzz.sh all "${KH_FUZZ_SECONDS:-35}"
+stage "all passed"

@@ -42,7 +42,6 @@
 #define KH_FWD_HEADERS_MAX    32u
 /* Chunk-size line including extensions, bytes. */
 #define KH_CHUNK_LINE_MAX     1024u
-
 /* Route policy: source text bytes, rules, segments per pattern, allowlist
  * entries per direction.  An auditor reads it in one sitting. */
 #define KH_POLICY_TEXT_MAX    (256u * 1024)
@@ -73,7 +72,8 @@
 #define KH_PATH_SEGS_MAX      256u
 /* JSON nesting depth ([ and {) a request body may have.  cJSON's own limit
  * is 1000; real API bodies nest a handful of levels, and the shallow bound
- * keeps cJSON's recursion and a later consumer's well away from trouble. */
+ * keeps cJSON's recursion and a later consumer's well away from trouble.
+ * json_check.c keeps one bit per level. */
 #define KH_JSON_DEPTH_MAX     32u
 
 /* Connections the child accepts at once; beyond it: 503 and close. */

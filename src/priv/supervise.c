@@ -6,7 +6,8 @@
  *
  * The child's fds are fixed (child_config.h): 0-2 /dev/null, 3 the
  * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners,
- * 13-17 the queue transport's directories (queue_dirs.c).
+ * 13-17 the queue transport's directories (queue_dirs.c); in sanitizer
+ * builds fd 2 is the parent's stderr, for their reports.
  * Its environment is empty.
  */
 #include <errno.h>
@@ -98,7 +99,15 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 		    (qsrc[i] = fcntl(p->queue_fds[i], F_DUPFD, 64)) < 0)
 			_exit(127);
 	}
+#ifdef KH_SANITIZE
+	/* Sanitizer builds only: the child's fd 2 stays the parent's stderr,
+	 * where ASan/UBSan write their reports (the child writes nothing
+	 * else there: its log lines go through the parent).  Otherwise a
+	 * memory error in the child would end it silently. */
+	if (dup2(src[0], 0) < 0 || dup2(src[0], 1) < 0 ||
+#else
 	if (dup2(src[0], 0) < 0 || dup2(src[0], 1) < 0 || dup2(src[0], 2) < 0 ||
+#endif
 	    dup2(src[1], KH_CHILD_FD_PARENT) < 0 ||
 	    dup2(src[2], KH_CHILD_FD_POLICY) < 0)
 		_exit(127);

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "body_check.h"
+#include "json_check.h"
 
 int
 body_json_prescan(const uint8_t *s, size_t len, unsigned max_depth)
@@ -122,7 +123,10 @@ body_check(const struct pol_rule *r, bool is_json, const uint8_t *body,
 		verdict(v, 400, "Request body JSON holds a \\u0000 escape.");
 		return;
 	}
-	cJSON *j = body_parse(body, len);
+	/* cJSON accepts some texts that are not JSON (json_check.c says
+	 * which); the upstream must never see a body it would parse
+	 * differently from keyhole. */
+	cJSON *j = json_check(body, len) ? body_parse(body, len) : NULL;
 	if (j == NULL) {
 		verdict(v, 400, "Request body is not valid JSON.");
 		return;

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "util.h"
 
 static void
 conn_unlink(struct conn *c)
@@ -75,6 +76,14 @@ conn_maybe_exit(struct net *n)
 	if (n->npending > 0)
 		return;
 	log_debug("shutdown complete");
+	conn_exit(n);
+}
+
+/* Weak: the fuzz harness for the parent's replies links its own, which
+ * records the exit (this one would end the fuzzer). */
+__attribute__((weak)) void
+conn_exit(struct net *n)
+{
 	/* Flush queued log frames to the parent before leaving. */
 	struct evbuffer *out = bufferevent_get_output(n->parent);
 	evbuffer_write(out, KH_CHILD_FD_PARENT);
@@ -416,9 +425,14 @@ conn_shutdown(struct net *n)
 	conn_maybe_exit(n);
 }
 
-/* MSG_RESPONSE: u16 status, u16 nheaders, nheaders*(str, str), blob. */
-void
-conn_deliver(struct net *n, uint64_t id, struct msg_reader *r)
+/* MSG_RESPONSE: u16 status, u16 nheaders, nheaders*(str, str), blob.
+ * Checked whole before anything changes.  The parent only sends a final
+ * status and headers it took from its allowlist with forwardable values;
+ * anything else would be written into a client's response (a 1xx as the
+ * final answer, CR LF in a value), so it is refused here too. */
+int
+conn_deliver(struct net *n, uint64_t id, struct msg_reader *r,
+    const char **why)
 {
 	struct pending **pp, *p = NULL;
 	uint16_t status, nh;
@@ -431,50 +445,55 @@ conn_deliver(struct net *n, uint64_t id, struct msg_reader *r)
 	for (pp = &n->pending; *pp != NULL; pp = &(*pp)->next)
 		if ((*pp)->id == id) {
 			p = *pp;
-			*pp = p->next;
-			n->npending--;
 			break;
 		}
 	if (p == NULL) {
-		log_error("response for unknown request id %llu",
-		    (unsigned long long)id);
-		_exit(1);
+		*why = "response for an unknown request id";
+		return -1;
 	}
 	msg_get_u16(r, &status);
 	msg_get_u16(r, &nh);
 	if (nh > KH_FWD_HEADERS_MAX) {
-		log_error("response with too many headers");
-		_exit(1);
+		*why = "response with too many headers";
+		return -1;
 	}
 	for (size_t i = 0; i < nh; i++) {
 		msg_get_str(r, &names[i], &nl, KH_HNAME_MAX);
 		msg_get_str(r, &values[i], &vlens[i], KH_HVALUE_MAX);
 		if (r->failed)
 			break;
+		if (!util_lower_token(names[i], nl) ||
+		    !util_hvalue_forwardable(values[i], vlens[i])) {
+			*why = "response header the child would not write";
+			return -1;
+		}
 		memcpy(namez[i], names[i], nl);
 		namez[i][nl] = '\0';
 		names[i] = namez[i];
 	}
 	msg_get_blob(r, &body, &blen, KH_RESPONSE_MAX);
-	if (msg_end(r) < 0 || status < 100 || status > 599) {
-		log_error("malformed response frame from the parent");
-		_exit(1);
+	if (msg_end(r) < 0 || status < 200 || status > 599) {
+		*why = "malformed response frame";
+		return -1;
 	}
+	*pp = p->next;
+	n->npending--;
 	if (p->qitem != NULL) {
 		queue_deliver(n, p->qitem, status, names, values, vlens, nh,
 		    body, blen);
 		free(p);
 		conn_maybe_exit(n);
-		return;
+		return 0;
 	}
 	struct conn *c = p->conn;
 	free(p);
 	if (c == NULL) {
 		conn_maybe_exit(n);
-		return;		/* the client left */
+		return 0;	/* the client left */
 	}
 	c->pending = NULL;
 	/* The parent logs forwarded requests; the child logs only what it
 	 * decides itself (denials, errors). */
 	respond_write(c, status, names, values, vlens, nh, body, blen);
+	return 0;
 }

@@ -85,6 +85,16 @@ decide_is_json(const struct decide_req *q)
 	return n == 16 && strncasecmp(t, "application/json", 16) == 0;
 }
 
+/* The same test on a bare Content-Type value (the body-check fuzzer). */
+bool
+decide_ctype_is_json(const char *v, size_t len)
+{
+	struct decide_hdr h = { "content-type", 12, v, len };
+	struct decide_req q = { .hdrs = &h, .nhdrs = 1 };
+
+	return decide_is_json(&q);
+}
+
 /* GET and HEAD never carry a body.  The HTTP parser and the queue's
  * envelope check refuse one first, with their own answers; this is the
  * backstop, because the parent would take one for an attack. */

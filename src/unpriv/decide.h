@@ -104,6 +104,8 @@ struct pending *decide_forward(struct net *n, const struct decide_req *q,
 /* The answer's JSON body: {"error"} plus "key" (422) or "retryAfter"
  * (a rate's 429).  Free with cJSON_free; NULL when out of memory. */
 char *decide_json(const struct decide_verdict *v);
+/* application/json as the media type of this Content-Type value. */
+bool decide_ctype_is_json(const char *v, size_t len);
 /* What the access log says about a refusal. */
 const char *decide_reason(const struct decide_verdict *v);
 

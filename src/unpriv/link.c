@@ -154,62 +154,82 @@ link_die(const char *why)
 	_exit(1);
 }
 
-static void
-link_dispatch(struct net *n, const struct msg_hdr *h, const uint8_t *payload)
+/* One frame.  Returns 0, or -1 with *why set when the child must not
+ * accept it (before acting on any of it). */
+static int
+link_dispatch(struct net *n, const struct msg_hdr *h, const uint8_t *payload,
+    const char **why)
 {
 	struct msg_reader r;
 
 	msg_reader_init(&r, payload, h->length);
 	switch (h->type) {
 	case MSG_POLICY_OK:
-		if (n->serving || msg_end(&r) < 0)
-			link_die("unexpected POLICY_OK");
+		if (n->serving || msg_end(&r) < 0) {
+			*why = "unexpected POLICY_OK";
+			return -1;
+		}
 		n->serving = true;
 		conn_listen_enable(n);
 		if (n->cfg.queue)
 			queue_start(n);
 		log_debug("serving");
-		break;
+		return 0;
 	case MSG_RESPONSE:
-		if (!n->serving)
-			link_die("RESPONSE before POLICY_OK");
-		conn_deliver(n, h->id, &r);
-		break;
+		if (!n->serving) {
+			*why = "RESPONSE before POLICY_OK";
+			return -1;
+		}
+		return conn_deliver(n, h->id, &r, why);
 	case MSG_SHUTDOWN:
-		if (msg_end(&r) < 0)
-			link_die("malformed SHUTDOWN");
+		if (msg_end(&r) < 0) {
+			*why = "malformed SHUTDOWN";
+			return -1;
+		}
 		queue_shutdown(n);
 		conn_shutdown(n);
-		break;
+		return 0;
 	default:
-		link_die("unknown message type");
+		*why = "unknown message type";
+		return -1;
 	}
 }
 
-static void
-link_read_cb(struct bufferevent *bev, void *arg)
+int
+link_feed(struct net *n, struct evbuffer *in, const char **why)
 {
-	struct net *n = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
 	for (;;) {
 		uint8_t hb[KH_WIRE_HDR];
 		struct msg_hdr h;
 		size_t have = evbuffer_get_length(in);
 
 		if (have < KH_WIRE_HDR)
-			return;
+			return 0;
 		evbuffer_copyout(in, hb, KH_WIRE_HDR);
-		if (msg_hdr_decode(hb, &h) < 0)
-			link_die("header");
+		if (msg_hdr_decode(hb, &h) < 0) {
+			*why = "header";
+			return -1;
+		}
 		if (have < KH_WIRE_HDR + (size_t)h.length)
-			return;
+			return 0;
 		const uint8_t *f = evbuffer_pullup(in, KH_WIRE_HDR + h.length);
-		if (f == NULL)
-			link_die("cannot buffer");
-		link_dispatch(n, &h, f + KH_WIRE_HDR);
+		if (f == NULL) {
+			*why = "cannot buffer";
+			return -1;
+		}
+		if (link_dispatch(n, &h, f + KH_WIRE_HDR, why) < 0)
+			return -1;
 		evbuffer_drain(in, KH_WIRE_HDR + h.length);
 	}
+}
+
+static void
+link_read_cb(struct bufferevent *bev, void *arg)
+{
+	const char *why = NULL;
+
+	if (link_feed(arg, bufferevent_get_input(bev), &why) < 0)
+		link_die(why);
 }
 
 static void

@@ -123,11 +123,20 @@ void link_send_access(struct net *n, const char *peer, const char *method,
     uint64_t bytes_out);
 int link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob,
     size_t len);
+/* Decode and act on every complete frame in `in` (draining each).
+ * Returns 0 when it needs more bytes, or -1 with *why set at the first
+ * frame the child must not accept, left in `in`: the caller ends the
+ * child (link_read_cb) or, in tests/fuzz/fuzz_child_msgs.c, records it. */
+int link_feed(struct net *n, struct evbuffer *in, const char **why);
 
 /* conn.c: connection lifecycle, deadlines, writing, closing */
 void conn_listen_enable(struct net *n);
 void conn_listen_disable(struct net *n);
-void conn_deliver(struct net *n, uint64_t id, struct msg_reader *r);
+/* MSG_RESPONSE: 0, or -1 with *why set, nothing changed, for a frame the
+ * child must not accept (unknown id, malformed, a header it would not
+ * write to a client). */
+int conn_deliver(struct net *n, uint64_t id, struct msg_reader *r,
+    const char **why);
 void conn_shutdown(struct net *n);
 void conn_process(struct conn *c);
 void conn_free(struct conn *c);
@@ -140,11 +149,18 @@ void conn_writing(struct conn *c);
 
 /* conn_read.c: reading one request (head, body, minimum body rate) */
 void conn_rate_cb(evutil_socket_t fd, short what, void *arg);
+/* Shutdown is complete: flush what is queued for the parent and _exit(0).
+ * Weak, so tests/fuzz/fuzz_child_msgs.c can observe the exit instead. */
+void conn_exit(struct net *n) __attribute__((noreturn));
 
 /* gate.c: decide on a complete head (before the body) and a complete
  * request.  Each returns 0 to go on, or an HTTP status already answered. */
 int gate_head(struct conn *c);
 int gate_request(struct conn *c);
+/* The body checks, apart for tests/fuzz/fuzz_json_body.c: a content-type
+ * field naming JSON, and a body that is one JSON text. */
+bool gate_is_json(const struct http_field *ct);
+bool gate_json_valid(const uint8_t *body, size_t len);
 
 /* queue.c */
 void queue_start(struct net *n);

@@ -33,6 +33,9 @@
 
 #include <cap-ng.h>
 #include <seccomp.h>
+#ifdef KH_SANITIZE
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #include "log.h"
 #include "sandbox.h"
@@ -120,6 +123,37 @@ sandbox_queue_rules(scmp_filter_ctx ctx)
 	return rc == 0 ? 0 : -1;
 }
 
+#ifdef KH_SANITIZE
+/*
+ * Sanitizer builds only (cmake -DKH_SANITIZE=ON, for tests; never a
+ * release).  The ASan/UBSan runtime inside the child needs:
+ *  - sigaltstack(NULL, &old): __asan_handle_no_return, run before every
+ *    noreturn call such as _exit(), queries the alternate signal stack.
+ *    Only the query (first argument NULL) is allowed: no stack can be
+ *    installed.  Without it every exit of an ASan child is a SIGSYS.
+ *  - open/openat/readlink failing instead of killing: a report re-reads
+ *    /proc/self/maps and falls back to the copy cached by
+ *    __sanitizer_sandbox_on_notify() only when the open fails.  They fail
+ *    with EACCES: the child still opens nothing.
+ * test_sandbox_filter checks both builds: a normal build kills all four.
+ */
+static int
+sandbox_sanitizer_rules(scmp_filter_ctx ctx)
+{
+	static const char *const fail[] = {
+		"open", "openat", "readlink", "pipe", "pipe2", NULL,
+	};
+
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 1,
+	    SCMP_A0(SCMP_CMP_EQ, 0)) != 0)
+		return -1;
+	for (const char *const *n = fail; *n != NULL; n++)
+		if (sbx_rule(ctx, SCMP_ACT_ERRNO(EACCES), *n) < 0)
+			return -1;
+	return 0;
+}
+#endif
+
 int
 sandbox_filter_install(void)
 {
@@ -146,6 +180,10 @@ sandbox_filter_install_for(bool queue)
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) != 0)
 		goto out;
+#ifdef KH_SANITIZE
+	if (sandbox_sanitizer_rules(ctx) < 0)
+		goto out;
+#endif
 	rc = seccomp_load(ctx);
 out:
 	seccomp_release(ctx);
@@ -311,6 +349,13 @@ sandbox_landlock(void)
 void
 sandbox_confine(const struct child_config *cfg)
 {
+#ifdef KH_SANITIZE
+	/* Sanitizer builds only: let ASan/UBSan read what a report needs
+	 * (the binary's name, the memory map) while /proc is still reachable;
+	 * inside the sandbox they could not, and a report would end in
+	 * SIGSYS instead of being printed. */
+	__sanitizer_sandbox_on_notify(NULL);
+#endif
 	sandbox_drop_user(cfg);
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (capng_apply(CAPNG_SELECT_BOTH) != 0) {

@@ -87,6 +87,19 @@ class AuthAndPolicyErrorsTest(KeyholeTestCase):
         self.assertJsonError(r, 415, khtest.BODY_415)
         self.up.assert_nothing(self)
 
+    def test_body_not_exactly_one_json_text_400_not_forwarded(self):
+        # RFC 8259, strictly (src/unpriv/json_check.c); each of these got
+        # through the cJSON check before (tests/fuzz/fuzz_json_body.c).
+        bodies = [b'{"a":1}garbage', b'{} {}', b'\x01{"a":1}', b'{"n":01}',
+                  b'{"n":1.}', b'{"n":-.5}', b'{"s":"a\x01b"}', b'{"s":"\xff"}',
+                  b'{"s":"\xc0\xaf"}']
+        for body in bodies:
+            with self.subTest(body=body):
+                r = self.kh.request("POST", "/api/issues/i1/comments", body=body,
+                                    content_type="application/json")
+                self.assertJsonError(r, 400, {"error": "Request body is not valid JSON."})
+        self.up.assert_nothing(self)
+
     def test_json_with_charset_parameter_accepted(self):
         # Positive control for the 415 tests.
         r = self.kh.request("POST", "/api/issues/i1/comments", body=b'{"a":1}',

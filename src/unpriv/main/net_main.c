@@ -31,6 +31,36 @@
 #include "policy_explain.h"
 #include "sandbox.h"
 
+#ifdef KH_SANITIZE
+/*
+ * Sanitizer builds only (cmake -DKH_SANITIZE=ON, for tests).  The child
+ * starts with an empty environment, so ASAN_OPTIONS cannot reach it; these
+ * are its defaults.  Its reports go to fd 2, the parent's stderr in these
+ * builds (supervise.c), unsymbolized inside the sandbox (module+offset:
+ * `addr2line -e keyhole-net OFFSET`).
+ *  - detect_leaks=0: LeakSanitizer's exit-time check stops the world with
+ *    a ptrace()ing thread (clone + ptrace), which the child's seccomp
+ *    filter kills.  Leaks are the unit tests' and the fuzzers' job, where
+ *    nothing is confined.
+ *  - color=never: deciding on colours calls isatty(), an ioctl the filter
+ *    kills, before a word of the report is written.
+ */
+const char *__asan_default_options(void);
+const char *__ubsan_default_options(void);
+
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0:color=never";
+}
+
+const char *
+__ubsan_default_options(void)
+{
+	return "color=never:print_stacktrace=1";
+}
+#endif
+
 static void __attribute__((noreturn))
 net_fatal(const char *why)
 {

@@ -1,0 +1,13 @@
+/* keyhole-net JSON check (json_check.c). */
+#ifndef KH_JSON_CHECK_H
+#define KH_JSON_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* True when p[0..n) is exactly one JSON text (RFC 8259) nested at most
+ * KH_JSON_DEPTH_MAX deep.  Reads nothing outside p[0..n). */
+bool json_check(const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * libFuzzer harness for child_config_decode() (src/common/child_config.c):
+ * the child reads MSG_CONFIG, its only source of settings (empty
+ * environment, fixed argv), before it confines itself.
+ *
+ * Input: the MSG_CONFIG payload.
+ *
+ * Properties (abort() when broken):
+ *  - an accepted config is within every limit, re-checked here from
+ *    kh_limits.h: counts, sizes and deadlines non-zero and bounded, a
+ *    token of KH_TOKEN_MIN..KH_TOKEN_MAX bytes without NUL, an absolute
+ *    chroot directory when chroot is asked for, a non-root uid/gid when
+ *    dropping privileges, NUL-terminated strings;
+ *  - it re-encodes to exactly the input bytes (one spelling per config:
+ *    nothing the decoder ignored or normalized);
+ *  - a strict prefix of an accepted input is refused.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "child_config.h"
+
+static void
+fuzz_check(const struct child_config *c)
+{
+	if (c->max_conns == 0 || c->max_conns > KH_CONNS_MAX ||
+	    c->max_inflight == 0 || c->max_inflight > KH_INFLIGHT_MAX ||
+	    c->max_head < 256 || c->max_head > KH_HEAD_MAX ||
+	    c->max_headers == 0 || c->max_headers > KH_HEADERS_MAX ||
+	    c->max_body > KH_BODY_MAX)
+		abort();
+	if (c->head_timeout_ms == 0 || c->head_timeout_ms > KH_TIMEOUT_MAX_MS ||
+	    c->body_timeout_ms == 0 || c->body_timeout_ms > KH_TIMEOUT_MAX_MS ||
+	    c->idle_timeout_ms == 0 || c->idle_timeout_ms > KH_TIMEOUT_MAX_MS)
+		abort();
+	if (c->nlisteners == 0 || c->nlisteners > KH_LISTENERS_MAX)
+		abort();
+	if (memchr(c->token, '\0', sizeof(c->token)) == NULL ||
+	    strlen(c->token) != c->token_len || c->token_len < KH_TOKEN_MIN ||
+	    c->token_len > KH_TOKEN_MAX)
+		abort();
+	if (memchr(c->chroot_dir, '\0', sizeof(c->chroot_dir)) == NULL ||
+	    memchr(c->policy_name, '\0', sizeof(c->policy_name)) == NULL)
+		abort();
+	if (c->do_chroot && c->chroot_dir[0] != '/')
+		abort();
+	if (c->drop_user && (c->uid == 0 || c->gid == 0))
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct child_config c, again;
+	struct msg_reader r;
+	struct wbuf w;
+
+	msg_reader_init(&r, data, size);
+	if (child_config_decode(&r, &c) < 0)
+		return 0;
+	fuzz_check(&c);
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_CONFIG, 0);
+	child_config_encode(&c, &w);
+	if (msg_finish(&w) < 0 || w.len - KH_WIRE_HDR != size ||
+	    memcmp(w.buf + KH_WIRE_HDR, data, size) != 0)
+		abort();
+	wbuf_free(&w);
+
+	/* Every field is needed: cut the input anywhere and it fails. */
+	size_t cut = size > 0 ? (size_t)data[size - 1] % size : 0;
+	msg_reader_init(&r, data, cut);
+	if (child_config_decode(&r, &again) == 0)
+		abort();
+	msg_reader_init(&r, data, size - 1);
+	if (size > 0 && child_config_decode(&r, &again) == 0)
+		abort();
+	return 0;
+}

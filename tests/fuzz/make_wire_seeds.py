@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the wire-format harnesses:
+
+  tests/fuzz/corpus/parent_msgs/   child -> parent streams (fuzz_parent_msgs.c)
+  tests/fuzz/corpus/child_msgs/    parent -> child streams (fuzz_child_msgs.c)
+  tests/fuzz/corpus/child_config/  MSG_CONFIG payloads (fuzz_child_config.c)
+
+Frames are built here from the format as src/common/wire.h,
+policy_table.h and child_config.h document it, not with keyhole's own
+encoder, so a seed the harness refuses points at a disagreement.  Each
+stream seed starts with the harness's configuration byte.  Run it after
+changing the wire format; files it does not name are left alone (saved
+reproducers and minimised finds stay).
+
+    python3 tests/fuzz/make_wire_seeds.py
+"""
+
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+VERSION = 2
+LOG, FATAL, POLICY, REQUEST = 1, 2, 3, 4
+CONFIG, POLICY_OK, RESPONSE, SHUTDOWN = 64, 65, 66, 67
+SEG_LIT, SEG_STAR = 1, 2
+
+
+def frame(mtype, payload=b"", mid=0, version=VERSION, reserved=0, length=None):
+    if length is None:
+        length = len(payload)
+    return struct.pack(">BBHIQ", version, mtype, reserved, length, mid) + payload
+
+
+def u8(v):
+    return struct.pack(">B", v)
+
+
+def u16(v):
+    return struct.pack(">H", v)
+
+
+def u32(v):
+    return struct.pack(">I", v)
+
+
+def u64(v):
+    return struct.pack(">Q", v)
+
+
+def s(v):
+    if isinstance(v, str):
+        v = v.encode()
+    return u32(len(v)) + v
+
+
+# The table fuzz_parent_msgs.c compiles from fuzz_policy_text (rule lines
+# are the text's line numbers).
+RULES = [
+    ("GET", 7, "/api/agents/me"),
+    ("GET", 8, "/api/issues/*/comments"),
+    ("POST", 9, "/api/issues/*/comments"),
+    ("PATCH", 10, "/api/issues/*"),
+    ("HEAD", 11, "/"),
+    ("DELETE", 12, "/a/*/*/*/*"),
+]
+REQ_HDRS = ["accept", "content-type", "if-match"]
+RESP_HDRS = ["content-type", "etag"]
+
+
+def policy_payload(rules=RULES, max_body=4096, req=REQ_HDRS, resp=RESP_HDRS,
+                   max_mutations=0):
+    # policy_table.h, v2: u64 max_body, u32 max_mutations, u16 nrules, rules,
+    # then the two header lists; each rule ends with its (here empty)
+    # constraints: u8 flags, u64 max_body, u16 nkeys, u16 nctypes,
+    # u16 nhdrs, u32 rate_count, u32 rate_period_s.
+    out = u64(max_body) + u32(max_mutations) + u16(len(rules))
+    for method, line, pattern in rules:
+        segs = [] if pattern == "/" else pattern[1:].split("/")
+        out += s(method) + u32(line) + u16(len(segs))
+        for g in segs:
+            out += u8(SEG_STAR) + s("") if g == "*" else u8(SEG_LIT) + s(g)
+        out += u8(0) + u64(0) + u16(0) + u16(0) + u16(0) + u32(0) + u32(0)
+    out += u16(len(req)) + b"".join(s(h) for h in req)
+    out += u16(len(resp)) + b"".join(s(h) for h in resp)
+    return out
+
+
+def request(mid, method, path, query=None, headers=(), body=b"", peer="127.0.0.1:40000"):
+    p = s(method) + s(path) + u8(0 if query is None else 1) + s(query or "")
+    p += s(peer) + u16(len(headers))
+    for name, value in headers:
+        p += s(name) + s(value)
+    p += u32(len(body)) + body
+    return frame(REQUEST, p, mid)
+
+
+def log(level, line):
+    return frame(LOG, u8(level) + s(line))
+
+
+# fuzz_parent_msgs configuration byte
+PRELOAD, DRAINING = 0x01, 0x02
+INFLIGHT = {1: 0x00, 2: 0x04, 4: 0x08, 64: 0x0C}
+BODY = {0: 0x00, 16: 0x10, 4096: 0x20, 1 << 20: 0x30}
+UPSTREAM = {"never": 0x00, "1/8": 0x40, "1/4": 0x80, "1/2": 0xC0}
+
+
+def pcfg(preload=True, draining=False, inflight=64, body=4096, upstream="1/4"):
+    return bytes([(PRELOAD if preload else 0) | (DRAINING if draining else 0) |
+                  INFLIGHT[inflight] | BODY[body] | UPSTREAM[upstream]])
+
+
+POL = frame(POLICY, policy_payload())
+GOOD = [
+    request(1, "GET", "/api/agents/me", headers=[("accept", "application/json")]),
+    request(2, "POST", "/api/issues/BRI-7/comments",
+            headers=[("content-type", "application/json"), ("accept", "*/*")],
+            body=b'{"body":"hello"}'),
+    request(3, "PATCH", "/api/issues/BRI-7", query="x=1&y=%20",
+            headers=[("if-match", '"v1"'), ("content-type", "application/json")],
+            body=b'{"status":"done"}'),
+    request(4, "HEAD", "/"),
+    request(5, "DELETE", "/a/b/c%3Bd/e;f=1/g", headers=[("accept", "")]),
+]
+
+
+def parent_seeds():
+    seeds = {
+        "serve_preloaded": pcfg() + log(2, "hello from the child") + POL + b"".join(GOOD),
+        "serve_first_policy": pcfg(preload=False) + POL + b"".join(GOOD) + log(0, "bye"),
+        "serve_draining": pcfg(draining=True, upstream="1/2") + POL + b"".join(GOOD[:2]),
+        "overload_inflight_1": pcfg(inflight=1, upstream="never") + POL + b"".join(GOOD),
+        "upstream_fails_often": pcfg(upstream="1/2", body=1 << 20) + POL + b"".join(GOOD * 2),
+        "fatal_then_more": pcfg() + frame(FATAL, s("policy has 1 error")) + log(1, "x"),
+        "log_levels": pcfg() + b"".join(log(i, "level %d \x7f\x1b[31m" % i) for i in range(4)),
+        # Violations (tests/progs/hostile_child.c has the same list).
+        "bad_version": pcfg() + frame(LOG, u8(2) + s("x"), version=2),
+        "reserved_bits": pcfg() + frame(LOG, u8(2) + s("x"), reserved=1),
+        "oversize_length": pcfg() + frame(LOG, b"", length=17 * 1024 * 1024),
+        "unknown_type": pcfg() + POL + frame(200, b""),
+        "wrong_direction": pcfg() + POL + frame(RESPONSE, u16(200) + u16(0) + u32(0), 1),
+        "request_before_policy": pcfg() + GOOD[0],
+        "second_policy": pcfg() + POL + POL,
+        "policy_differs": pcfg() + frame(POLICY, policy_payload(max_body=0)),
+        "policy_forbidden_header": pcfg(preload=False) + frame(
+            POLICY, policy_payload(req=["accept", "authorization"])),
+        "trailing_byte": pcfg() + POL + GOOD[0][:4] + u32(len(GOOD[0]) - 16 + 1) +
+        GOOD[0][8:] + b"\x00",
+        "length_short": pcfg() + POL + GOOD[1][:4] + u32(len(GOOD[1]) - 16 - 3) + GOOD[1][8:-3],
+        "zero_id": pcfg() + POL + request(0, "GET", "/api/agents/me"),
+        "duplicate_id": pcfg(upstream="never") + POL + GOOD[0] + GOOD[0],
+        "path_outside_policy": pcfg() + POL + request(9, "GET", "/api/admin/secrets"),
+        "dotdot_path": pcfg() + POL + request(9, "DELETE", "/a/1/../../admin"),
+        "encoded_slash": pcfg() + POL + request(9, "DELETE", "/a/1/%2F/x/y"),
+        "trailing_slash": pcfg() + POL + request(9, "GET", "/api/agents/me/"),
+        "crlf_in_path": pcfg() + POL + request(9, "GET", "/api/agents/me\r\nx: 1"),
+        "bad_query": pcfg() + POL + request(9, "GET", "/api/agents/me", query="a b\r\n"),
+        "query_without_flag": pcfg() + POL + frame(REQUEST, s("GET") + s("/api/agents/me") +
+                                                   u8(0) + s("a=1") + s("p") + u16(0) + u32(0), 9),
+        "crlf_in_header": pcfg() + POL + request(9, "GET", "/api/agents/me",
+                                                 headers=[("accept", "a\r\nx-evil: 1")]),
+        "nul_in_string": pcfg() + POL + request(9, "GET", "/api/agents/me\x00x"),
+        "forbidden_header": pcfg() + POL + request(9, "GET", "/api/agents/me",
+                                                   headers=[("authorization", "Bearer x")]),
+        "header_not_allowlisted": pcfg() + POL + request(9, "GET", "/api/agents/me",
+                                                         headers=[("x-evil", "1")]),
+        "header_upper_case": pcfg() + POL + request(9, "GET", "/api/agents/me",
+                                                    headers=[("Accept", "x")]),
+        "duplicate_header": pcfg() + POL + request(9, "GET", "/api/agents/me",
+                                                   headers=[("accept", "a"), ("accept", "b")]),
+        "bad_method": pcfg() + POL + request(9, "get", "/api/agents/me"),
+        "body_on_get": pcfg() + POL + request(9, "GET", "/api/agents/me", body=b"{}"),
+        "body_over_limit": pcfg(body=16) + POL + request(
+            9, "POST", "/api/issues/1/comments", body=b'{"body":"' + b"x" * 40 + b'"}'),
+        "huge_nheaders": pcfg() + POL + frame(REQUEST, s("GET") + s("/api/agents/me") + u8(0) +
+                                              s("") + s("p") + u16(65535), 9),
+    }
+    return seeds
+
+
+# fuzz_child_msgs configuration byte: bit 0 serving, bits 1-3 pending
+# requests (ids 1..N), bits 4-6 other clients, bit 7 HTTP/1.0.
+def ccfg(serving=True, pending=3, others=3, http10=False):
+    return bytes([(1 if serving else 0) | pending << 1 | others << 4 | (0x80 if http10 else 0)])
+
+
+def response(mid, status=200, headers=(("content-type", "application/json"),), body=b"{}"):
+    p = u16(status) + u16(len(headers))
+    for name, value in headers:
+        p += s(name) + s(value)
+    return frame(RESPONSE, p + u32(len(body)) + body, mid)
+
+
+def child_seeds():
+    return {
+        "policy_ok_then_answers": ccfg(serving=False) + frame(POLICY_OK),
+        "answers": ccfg() + response(1) + response(2, 201, [("etag", '"v2"')], b'{"id":1}') +
+        response(3, 409, [("content-type", "application/json"),
+                          ("x-paperclip-bridge-outcome", "indeterminate")], b'{"error":"x"}'),
+        "answers_http10": ccfg(http10=True) + response(2, 204, [], b"") + response(1, 304, [], b"x"),
+        "shutdown_then_answers": ccfg(pending=2, others=4) + frame(SHUTDOWN) + response(2) + response(1),
+        "shutdown_idle": ccfg(pending=0, others=0) + frame(SHUTDOWN),
+        "shutdown_twice": ccfg(pending=1, others=1) + frame(SHUTDOWN) + frame(SHUTDOWN) + response(1),
+        "unknown_id": ccfg() + response(7),
+        "zero_id": ccfg() + response(0),
+        "answer_twice": ccfg() + response(1) + response(1),
+        "policy_ok_twice": ccfg() + frame(POLICY_OK),
+        "response_before_policy_ok": ccfg(serving=False) + response(1),
+        "status_1xx": ccfg() + response(1, 101),
+        "status_600": ccfg() + response(1, 600),
+        "crlf_in_value": ccfg() + response(1, 200, [("etag", '"a"\r\nset-cookie: x=1')]),
+        "header_name_upper": ccfg() + response(1, 200, [("ETag", "x")]),
+        "header_name_space": ccfg() + response(1, 200, [("e tag", "x")]),
+        "too_many_headers": ccfg() + response(1, 200, [("etag", "x")] * 33),
+        "trailing_byte": ccfg() + response(1)[:4] + u32(len(response(1)) - 16 + 1) +
+        response(1)[8:] + b"\x00",
+        "bad_version": ccfg() + frame(SHUTDOWN, version=0),
+        "unknown_type": ccfg() + frame(3),
+        "shutdown_payload": ccfg() + frame(SHUTDOWN, b"\x00"),
+        "split_header": ccfg() + response(1) + response(2)[:10],
+    }
+
+
+def config_payload(max_conns=256, max_inflight=64, max_head=16384, max_headers=64,
+                   max_body=1 << 20, head_ms=10000, body_ms=30000, idle_ms=60000,
+                   write_ms=30000, min_rate=1024,
+                   nlisteners=1, drop_user=0, uid=0, gid=0, do_chroot=0, chroot_dir="",
+                   token="bridge-token-0123456789abcdef", policy_name="paperclip.policy",
+                   queue=0, queue_inotify=0, queue_poll_ms=0, queue_chroot=0,
+                   bindings=(), mutations_used=0):
+    # child_config.h, in its order.
+    return (u32(max_conns) + u32(max_inflight) + u32(max_head) + u32(max_headers) +
+            u64(max_body) + u32(head_ms) + u32(body_ms) + u32(idle_ms) + u32(write_ms) +
+            u32(min_rate) + u8(nlisteners) +
+            u8(drop_user) + u32(uid) + u32(gid) + u8(do_chroot) + s(chroot_dir) + s(token) +
+            s(policy_name) + u8(queue) + u8(queue_inotify) + u32(queue_poll_ms) +
+            u8(queue_chroot) + u8(len(bindings)) +
+            b"".join(s(k) + s(v) for k, v in bindings) + u32(mutations_used))
+
+
+def config_seeds():
+    return {
+        "defaults": config_payload(),
+        "root_confined": config_payload(drop_user=1, uid=65534, gid=65534, do_chroot=1,
+                                        chroot_dir="/var/empty", nlisteners=8),
+        "limits_max": config_payload(max_conns=16384, max_inflight=4096, max_head=65536,
+                                     max_headers=128, max_body=8 << 20, head_ms=3600000,
+                                     body_ms=3600000, idle_ms=3600000, token="t" * 512),
+        "limits_min": config_payload(max_conns=1, max_inflight=1, max_head=256, max_headers=1,
+                                     max_body=0, head_ms=1, body_ms=1, idle_ms=1,
+                                     token="t" * 16),
+        "token_short": config_payload(token="t" * 15),
+        "chroot_relative": config_payload(do_chroot=1, chroot_dir="var/empty"),
+        "uid_root": config_payload(drop_user=1, uid=0, gid=65534),
+        "bool_2": config_payload(drop_user=2, uid=1, gid=1),
+        "queue_inotify": config_payload(queue=1, queue_inotify=1, queue_poll_ms=100,
+                                        nlisteners=0),
+        "queue_chroot_and_chroot": config_payload(queue=1, queue_chroot=1, queue_poll_ms=100,
+                                                  do_chroot=1, chroot_dir="/var/empty"),
+        "bindings": config_payload(bindings=(("issue", "BRI-7"), ("company", "c%201")),
+                                   mutations_used=41),
+        "binding_dup": config_payload(bindings=(("issue", "a"), ("issue", "b"))),
+        "binding_dotdot": config_payload(bindings=(("issue", ".."),)),
+        "write_timeout_zero": config_payload(write_ms=0),
+        "trailing": config_payload() + b"\x00",
+    }
+
+
+def write(name, seeds):
+    d = os.path.join(HERE, "corpus", name)
+    os.makedirs(d, exist_ok=True)
+    for fname, data in seeds.items():
+        with open(os.path.join(d, fname), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    write("parent_msgs", parent_seeds())
+    write("child_msgs", child_seeds())
+    write("child_config", config_seeds())
