@@ -19,6 +19,9 @@ bool util_lower_token(const char *s, size_t len);
 /* Methods whose outcome is harmless when unknown (retry-safe to report
  * 504 instead of the indeterminate-outcome 409). */
 bool util_method_safe(const char *method);
+/* write(2) all of p[0..n) to a blocking fd, retrying on EINTR and short
+ * writes.  Returns 0, or -1 (errno set) when the fd fails. */
+int util_write_all(int fd, const void *p, size_t n);
 /* Parse a non-negative decimal within [min,max]; returns 0 or -1. */
 int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

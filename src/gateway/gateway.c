@@ -147,22 +147,7 @@ gw_fail(struct gw_conn *c, int status, const char *message)
 static bool
 gw_token_ok(const struct gw_conn *c)
 {
-	const struct http_field *auth = NULL;
-	size_t count = 0;
-
-	for (size_t i = 0; i < c->req.nfields; i++) {
-		const struct http_field *f = &c->req.fields[i];
-		if (f->nlen == 13 &&
-		    strncasecmp((const char *)f->name, "authorization", 13) == 0) {
-			auth = f;
-			count++;
-		}
-	}
-	if (count != 1 || auth->vlen < 7 ||
-	    strncasecmp((const char *)auth->value, "Bearer ", 7) != 0)
-		return false;
-	return util_ct_equal(auth->value + 7, auth->vlen - 7,
-	    (const uint8_t *)c->gw->token, c->gw->token_len);
+	return http_req_bearer(&c->req, c->gw->token, c->gw->token_len);
 }
 
 static bool

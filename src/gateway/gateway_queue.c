@@ -508,21 +508,6 @@ gw_queue_watch(struct gw *g)
 	}
 }
 
-static int
-gw_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 void
 gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
     bool base64)
@@ -589,7 +574,7 @@ gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
 	snprintf(tmp, sizeof(tmp), "%s.json.tmp", q->id);
 	fd = openat(g->reqfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644);
-	if (fd < 0 || gw_write_all(fd, s.buf, s.len) < 0) {
+	if (fd < 0 || util_write_all(fd, s.buf, s.len) < 0) {
 		if (fd >= 0)
 			close(fd);
 		(void)unlinkat(g->reqfd, tmp, 0);
@@ -637,7 +622,7 @@ gw_write_ready(struct gw *g)
 	sbuf_addf(&s, ",\"startedAt\":\"%s\"}", when);
 	fd = openat(g->qfd, "ready.json.tmp", O_WRONLY | O_CREAT | O_TRUNC |
 	    O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (s.failed || fd < 0 || gw_write_all(fd, s.buf, s.len) < 0) {
+	if (s.failed || fd < 0 || util_write_all(fd, s.buf, s.len) < 0) {
 		if (fd >= 0)
 			close(fd);
 		sbuf_free(&s);

@@ -22,23 +22,7 @@
 static bool
 gate_token_ok(const struct conn *c)
 {
-	const struct net *n = c->net;
-	const struct http_field *auth = NULL;
-	size_t count = 0;
-
-	for (size_t i = 0; i < c->req.nfields; i++) {
-		const struct http_field *f = &c->req.fields[i];
-		if (f->nlen == 13 &&
-		    strncasecmp((const char *)f->name, "authorization", 13) == 0) {
-			auth = f;
-			count++;
-		}
-	}
-	if (count != 1 || auth->vlen < 7 ||
-	    strncasecmp((const char *)auth->value, "Bearer ", 7) != 0)
-		return false;
-	return util_ct_equal(auth->value + 7, auth->vlen - 7,
-	    (const uint8_t *)n->cfg.token, n->cfg.token_len);
+	return http_req_bearer(&c->req, c->net->cfg.token, c->net->cfg.token_len);
 }
 
 /* The request as the decision sees it; h holds KH_HEADERS_MAX. */

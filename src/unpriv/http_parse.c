@@ -34,8 +34,10 @@
  * it means no later stage has to decide what charset it is.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "http_parse.h"
+#include "util.h"
 #include "path.h"
 
 /* Chunked decoder states.  Values at or above 100 are the status the
@@ -896,4 +898,25 @@ http_chunked_feed(struct http_chunked *c, const uint8_t *in, size_t len,
 	if (r != HTTP_NEED_MORE && r != HTTP_OK)
 		c->state = r;
 	return r;
+}
+
+bool
+http_req_bearer(const struct http_req *req, const char *token, size_t len)
+{
+	const struct http_field *auth = NULL;
+	size_t count = 0;
+
+	for (size_t i = 0; i < req->nfields; i++) {
+		const struct http_field *f = &req->fields[i];
+		if (f->nlen == 13 &&
+		    strncasecmp((const char *)f->name, "authorization", 13) == 0) {
+			auth = f;
+			count++;
+		}
+	}
+	if (count != 1 || auth->vlen < 7 ||
+	    strncasecmp((const char *)auth->value, "Bearer ", 7) != 0)
+		return false;
+	return util_ct_equal(auth->value + 7, auth->vlen - 7,
+	    (const uint8_t *)token, len);
 }

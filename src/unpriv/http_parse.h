@@ -90,6 +90,12 @@ void http_req_reset(struct http_req *req);
 const struct http_field *http_req_field(const struct http_req *req,
     const char *name);
 
+/* True when the request carries exactly one Authorization field and it is
+ * "Bearer " (scheme in any case) followed by exactly token[0..len),
+ * compared in constant time (util_ct_equal). */
+bool http_req_bearer(const struct http_req *req, const char *token,
+    size_t len);
+
 /*
  * Incremental chunked-body decoder.  Each call consumes some bytes of
  * in[0..len) and yields at most one span of body data (*data points into

@@ -11,29 +11,16 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "util.h"
 #include "net.h"
 
 struct net *kh_net;
 
-static int
-link_write_all(const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(KH_CHILD_FD_PARENT, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 link_send_blocking(struct wbuf *w)
 {
-	int rc = msg_finish(w) == 0 ? link_write_all(w->buf, w->len) : -1;
+	int rc = msg_finish(w) == 0 ?
+	    util_write_all(KH_CHILD_FD_PARENT, w->buf, w->len) : -1;
 	wbuf_free(w);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include "qcodec.h"
 #include "queue_answer.h"
 #include "queue_envelope.h"
+#include "util.h"
 
 void
 queue_answer_release(const char *name)
@@ -27,21 +28,6 @@ queue_answer_release(const char *name)
 		return;
 	log_warn("queue: cannot remove processing/%s: %s", name,
 	    strerror(errno));
-}
-
-static int
-queue_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* responses/<id>.json via <id>.json.tmp + rename.  A stale tmp name (a
@@ -66,7 +52,7 @@ queue_write_file(const char *id, const struct sbuf *s)
 		    strerror(errno));
 		return -1;
 	}
-	if (queue_write_all(fd, s->buf, s->len) < 0) {
+	if (util_write_all(fd, s->buf, s->len) < 0) {
 		log_error("queue: cannot write responses/%s: %s", tmp,
 		    strerror(errno));
 		close(fd);

@@ -33,7 +33,17 @@ fuzz_check(const struct child_config *c)
 	    c->body_timeout_ms == 0 || c->body_timeout_ms > KH_TIMEOUT_MAX_MS ||
 	    c->idle_timeout_ms == 0 || c->idle_timeout_ms > KH_TIMEOUT_MAX_MS)
 		abort();
-	if (c->nlisteners == 0 || c->nlisteners > KH_LISTENERS_MAX)
+	if (c->write_timeout_ms == 0 || c->write_timeout_ms > KH_TIMEOUT_MAX_MS ||
+	    c->body_min_rate > KH_BODY_MIN_RATE_MAX)
+		abort();
+	/* No listener only for a queue-only child. */
+	if ((c->nlisteners == 0 && !c->queue) ||
+	    c->nlisteners > KH_LISTENERS_MAX)
+		abort();
+	if (c->queue && (c->queue_poll_ms == 0 ||
+	    c->queue_poll_ms > KH_QUEUE_POLL_MAX_MS))
+		abort();
+	if (c->vars.n > KH_POLICY_VARS_MAX)
 		abort();
 	if (memchr(c->token, '\0', sizeof(c->token)) == NULL ||
 	    strlen(c->token) != c->token_len || c->token_len < KH_TOKEN_MIN ||

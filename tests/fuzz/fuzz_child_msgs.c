@@ -340,7 +340,8 @@ fuzz_add_conn(enum conn_phase phase, bool head_bytes, int pending,
 	c->net = n;
 	c->bev = k->pair[0];
 	c->timer = evtimer_new(fz.base, fuzz_timer_cb, c);
-	if (c->timer == NULL)
+	c->rate_timer = evtimer_new(fz.base, fuzz_timer_cb, c);
+	if (c->timer == NULL || c->rate_timer == NULL)
 		abort();
 	snprintf(c->peer, sizeof(c->peer), "127.0.0.1:%zu", fz.nconns);
 	snprintf(c->req.method, sizeof(c->req.method), "%s", method);
