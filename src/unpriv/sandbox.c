@@ -131,8 +131,8 @@ sandbox_queue_rules(scmp_filter_ctx ctx)
  *    noreturn call such as _exit(), queries the alternate signal stack.
  *    Only the query (first argument NULL) is allowed: no stack can be
  *    installed.  Without it every exit of an ASan child is a SIGSYS.
- *  - open/openat/readlink failing instead of killing: a report re-reads
- *    /proc/self/maps and falls back to the copy cached by
+ *  - open/openat(AT_FDCWD)/readlink failing instead of killing: a report
+ *    re-reads /proc/self/maps and falls back to the copy cached by
  *    __sanitizer_sandbox_on_notify() only when the open fails.  They fail
  *    with EACCES: the child still opens nothing.
  * test_sandbox_filter checks both builds: a normal build kills all four.
@@ -141,7 +141,7 @@ static int
 sandbox_sanitizer_rules(scmp_filter_ctx ctx)
 {
 	static const char *const fail[] = {
-		"open", "openat", "readlink", "pipe", "pipe2", NULL,
+		"open", "readlink", "pipe", "pipe2", NULL,
 	};
 
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 1,
@@ -150,6 +150,12 @@ sandbox_sanitizer_rules(scmp_filter_ctx ctx)
 	for (const char *const *n = fail; *n != NULL; n++)
 		if (sbx_rule(ctx, SCMP_ACT_ERRNO(EACCES), *n) < 0)
 			return -1;
+	/* openat only from AT_FDCWD (the runtime's /proc/self/maps): the
+	 * queue's openat rules on its directory fds stay as they are, and
+	 * openat on any other fd is still killed. */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+	    SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)AT_FDCWD)) != 0)
+		return -1;
 	return 0;
 }
 #endif

@@ -408,6 +408,10 @@ class QueueModesTest(KeyholeTestCase):
         dirs = set()
         for fd in os.listdir("/proc/%d/fd" % child):
             target = os.readlink("/proc/%d/fd/%s" % (child, fd))
+            # Sanitizer builds keep the parent's stderr as the child's
+            # fd 2, for their reports (supervise.c); nothing else.
+            if fd == "2" and target == kh.stderr_path:
+                continue
             if target.startswith("/"):
                 dirs.add(target)
         self.assertEqual(dirs, {q.sub("requests"), q.sub("processing"), q.sub("responses")}

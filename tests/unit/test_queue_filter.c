@@ -56,6 +56,13 @@ sigsys(int st)
 	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
 }
 
+/* Sanitizer builds answer openat(AT_FDCWD) EACCES instead of killing
+ * (sandbox.c: the runtime re-reads /proc/self/maps); it must still fail. */
+static void p_open_cwd_fails(void)
+{
+	long r = syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY | O_NOFOLLOW);
+	_exit(r == -1 && errno == EACCES ? 0 : 1);
+}
 static void p_open_cwd(void) { (void)syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY | O_NOFOLLOW); }
 static void p_open_follow(void) { (void)syscall(SYS_openat, KH_CHILD_FD_QREQ, "a.json", O_RDONLY); }
 static void p_open_other_fd(void) { (void)syscall(SYS_openat, 0, "a.json", O_RDONLY | O_NOFOLLOW); }
@@ -102,7 +109,9 @@ int
 main(void)
 {
 	static const struct { const char *name; probe_fn fn; } forbidden[] = {
+#ifndef KH_SANITIZE
 		{ "openat(AT_FDCWD)", p_open_cwd },
+#endif
 		{ "openat without O_NOFOLLOW", p_open_follow },
 		{ "openat(other fd)", p_open_other_fd },
 		{ "unlinkat(AT_FDCWD)", p_unlink_cwd },
@@ -136,6 +145,13 @@ main(void)
 			    forbidden[i].name, st);
 		CHECK(sigsys(st));
 	}
+#ifdef KH_SANITIZE
+	int stc = run_confined(p_open_cwd_fails);
+	CHECK(WIFEXITED(stc) && WEXITSTATUS(stc) == 0);
+	(void)p_open_cwd;
+#else
+	(void)p_open_cwd_fails;
+#endif
 	int st = run_confined(p_allowed);
 	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
 		fprintf(stderr, "queue_filter_allows_its_calls: status 0x%x\n", st);
