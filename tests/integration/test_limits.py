@@ -323,11 +323,14 @@ class BackPressureTest(Base):
         # a time and stops reading while an answer waits, so the flood
         # stays in the socket buffers, not in keyhole's memory.  Then
         # every answer comes back, in order.
-        kh = self.start(policy=self.POLICY)
+        # Deadlines well above what a slow (sanitizer, loaded) machine
+        # needs to move 32 MB: this test is about memory, not deadlines.
+        kh = self.start("--head-timeout-ms", "120000", "--write-timeout-ms",
+                        "120000", policy=self.POLICY)
         child = kh.child_pid()
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        s.settimeout(10)
+        s.settimeout(60)
         s.connect(("127.0.0.1", kh.port))
         self.addCleanup(s.close)
         self.assertEqual(self.one(s, self.get_bytes())[0], 200)    # warm up
