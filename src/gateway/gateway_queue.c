@@ -34,10 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
 #include "gateway.h"
+#include "gateway_response.h"
 #include "qcodec.h"
 #include "util.h"
 
@@ -236,143 +236,20 @@ gw_req_finish(struct gw_req *q)
 		event_base_loopbreak(g->base);
 }
 
-/* Paperclip's decodeSandboxBridgeBody. Returns NULL with *err. */
-static uint8_t *
-gw_decode_body(const struct gw *g, const cJSON *resp, size_t *len,
-    const char **err)
-{
-	const cJSON *b = cJSON_GetObjectItemCaseSensitive(resp, "body");
-	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(resp, "bodyEncoding");
-	uint8_t *out;
-	size_t n;
-
-	*len = 0;
-	if (!cJSON_IsString(b)) {
-		*err = "Invalid bridge body.";
-		return NULL;
-	}
-	n = strlen(b->valuestring);
-	if (enc == NULL || (cJSON_IsString(enc) &&
-	    strcmp(enc->valuestring, "utf8") == 0)) {
-		if (n > g->max_body) {
-			*err = "Bridge body exceeded the configured size limit.";
-			return NULL;
-		}
-		out = malloc(n + 1);
-		if (out != NULL)
-			memcpy(out, b->valuestring, n);
-		*len = n;
-		if (out == NULL)
-			*err = "Out of memory.";
-		return out;
-	}
-	if (!cJSON_IsString(enc) || strcmp(enc->valuestring, "base64") != 0) {
-		*err = "Unsupported bridge body encoding.";
-		return NULL;
-	}
-	if (n > 4 * ((g->max_body + 2) / 3)) {
-		*err = "Bridge body exceeded the configured size limit.";
-		return NULL;
-	}
-	out = malloc(n / 4 * 3 + 1);
-	if (out == NULL) {
-		*err = "Out of memory.";
-		return NULL;
-	}
-	long long got = qc_b64_decode(b->valuestring, n, out, n / 4 * 3);
-	if (got < 0) {
-		free(out);
-		*err = "Invalid bridge base64 body.";
-		return NULL;
-	}
-	if ((uint64_t)got > g->max_body) {
-		free(out);
-		*err = "Bridge body exceeded the configured size limit.";
-		return NULL;
-	}
-	*len = (size_t)got;
-	return out;
-}
-
-/* Headers a response may not set: our framing and hop-by-hop fields. */
-static bool
-gw_resp_header_skipped(const char *name)
-{
-	static const char *const skip[] = { "content-length", "transfer-encoding",
-	    "connection", "keep-alive", "upgrade", "proxy-connection", "trailer",
-	    NULL };
-	for (const char *const *s = skip; *s != NULL; s++)
-		if (strcasecmp(name, *s) == 0)
-			return true;
-	return false;
-}
-
-static bool
-gw_token_name(const char *s)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-	if (*s == '\0' || strlen(s) > KH_HNAME_MAX)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr(extra, *s) != NULL))
-			return false;
-	return true;
-}
-
 /* The response file, parsed: answer the client.  Returns an error message
  * or NULL when answered. */
 static const char *
 gw_deliver(struct gw_req *q, const uint8_t *text, size_t len)
 {
-	const char *names[KH_FWD_HEADERS_MAX], *values[KH_FWD_HEADERS_MAX];
-	size_t vlens[KH_FWD_HEADERS_MAX], nh = 0, blen;
-	const char *err = NULL;
-	cJSON *resp = cJSON_ParseWithLength((const char *)text, len);
-	const cJSON *st, *hdrs, *outcome;
-	int status = 200;
-	uint8_t *body;
+	struct gw_response r;
+	const char *err = gw_response_parse(text, len, q->gw->max_body, &r);
 
-	if (resp == NULL || !cJSON_IsObject(resp)) {
-		cJSON_Delete(resp);
-		return "Bridge response is not valid JSON.";
-	}
-	hdrs = cJSON_GetObjectItemCaseSensitive(resp, "headers");
-	st = cJSON_GetObjectItemCaseSensitive(resp, "status");
-	outcome = cJSON_IsObject(hdrs) ? cJSON_GetObjectItemCaseSensitive(hdrs,
-	    "x-paperclip-bridge-outcome") : NULL;
-	if (cJSON_IsString(outcome) &&
-	    strcmp(outcome->valuestring, "indeterminate") == 0)
-		status = 409;
-	else if (cJSON_IsNumber(st))
-		status = (int)st->valuedouble;
-	if (status < 100 || status > 599) {
-		cJSON_Delete(resp);
-		return "Bridge response has an invalid status.";
-	}
-	if (cJSON_IsObject(hdrs))
-		for (const cJSON *h = hdrs->child; h != NULL; h = h->next) {
-			if (!cJSON_IsString(h) || gw_resp_header_skipped(h->string))
-				continue;
-			if (!gw_token_name(h->string) ||
-			    !util_hvalue_forwardable(h->valuestring,
-			    strlen(h->valuestring)) || nh == KH_FWD_HEADERS_MAX) {
-				cJSON_Delete(resp);
-				return "Bridge response has an invalid header.";
-			}
-			names[nh] = h->string;
-			values[nh] = h->valuestring;
-			vlens[nh++] = strlen(h->valuestring);
-		}
-	body = gw_decode_body(q->gw, resp, &blen, &err);
-	if (body == NULL) {
-		cJSON_Delete(resp);
+	if (err != NULL)
 		return err;
-	}
 	if (q->conn != NULL)
-		gw_answer(q->conn, status, names, values, vlens, nh, body, blen);
-	free(body);
-	cJSON_Delete(resp);
+		gw_answer(q->conn, r.status, r.names, r.values, r.vlens, r.nh,
+		    r.body, r.blen);
+	gw_response_free(&r);
 	return NULL;
 }
 

@@ -256,12 +256,30 @@ class GatewayQueueBehaviourTest(KeyholeTestCase):
             {"status": 200, "headers": {"x-a": "1\r\nset-cookie: a=b"}, "body": ""},
             {"status": 99, "headers": {}, "body": ""},
             {"status": 200, "headers": {}},
+            # no final answer (a 1xx would leave the client waiting for
+            # the real one), not an integer, or out of any int's range
+            {"status": 101, "headers": {"upgrade": "websocket"}, "body": ""},
+            {"status": 200.5, "headers": {}, "body": ""},
+            b'{"status": 1e300, "headers": {}, "body": ""}',
+            # not one JSON text (cJSON alone would take these)
+            b'\xef\xbb\xbf{"status": 200, "headers": {}, "body": ""}',
+            b'{"status": 200, "headers": {}, "body": ""} trailing',
         ]
         for data in cases:
             self.answer_with(lambda env, path, d=data: self.write(path, d))
             r = self.gw.request("GET", "/api/agents/me")
             self.assertEqual(r.status, 502, (data, r))
+            self.assertIn(json.loads(r.body)["error"].split()[0], ("Bridge", "Invalid", "Unsupported"))
             self.assertIsNone(r.header("set-cookie"))
+            self.assertIsNone(r.header("upgrade"))
+        # after a mutation was handed over, a broken answer cannot prove
+        # that it failed: 409 indeterminate, as Paperclip's gateway
+        self.answer_with(lambda env, path: self.write(path, {"status": 101, "body": ""}))
+        r = self.gw.request("PATCH", "/api/issues/x", body=b"{}")
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual(r.header("x-paperclip-bridge-outcome"), "indeterminate")
+        self.assertEqual(json.loads(r.body), {"error": "Bridge response has an invalid status.",
+                                              "outcome": "indeterminate", "retryable": False})
         secret = os.path.join(khtest.make_tempdir(self), "secret")
         with open(secret, "w") as f:
             json.dump({"status": 200, "headers": {}, "body": "SECRET"}, f)
