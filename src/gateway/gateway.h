@@ -7,6 +7,7 @@
  *   gateway.c        environment, listener, connections, HTTP answers
  *   gateway_queue.c  request files out, response files in, queue depth,
  *                    stale-request sweep
+ *   gateway_envelope.c  the request file written (pure; fuzzed)
  *   gateway_response.c  the response file parsed (pure; fuzzed)
  *
  * It holds no credential (only the bridge token the sandbox has anyway)

@@ -37,14 +37,10 @@
 #include <event2/buffer.h>
 
 #include "gateway.h"
+#include "gateway_envelope.h"
 #include "gateway_response.h"
 #include "qcodec.h"
 #include "util.h"
-
-/* Paperclip's header allowlist for what goes into a request file. */
-static const char *const gw_fwd_headers[] = {
-	"accept", "content-type", "if-match", "if-none-match", NULL,
-};
 
 static uint64_t
 gw_envelope_limit(const struct gw *g)
@@ -160,45 +156,6 @@ gw_uuid(char out[40])
 	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
 	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-/* Paperclip's normalizeHeaders: the allowlist, names lower-cased,
- * repeated fields joined with ", ". */
-static void
-gw_put_headers(struct sbuf *s, const struct http_req *r)
-{
-	bool first = true;
-
-	sbuf_adds(s, "{");
-	for (const char *const *h = gw_fwd_headers; *h != NULL; h++) {
-		struct sbuf v;
-		size_t hl = strlen(*h), count = 0;
-		sbuf_init(&v, KH_HEAD_MAX);
-		for (size_t i = 0; i < r->nfields; i++) {
-			const struct http_field *f = &r->fields[i];
-			if (f->nlen != hl ||
-			    strncasecmp((const char *)f->name, *h, hl) != 0)
-				continue;
-			if (count++ > 0)
-				sbuf_adds(&v, ", ");
-			sbuf_add(&v, f->value, f->vlen);
-		}
-		if (count > 0) {
-			if (!first)
-				sbuf_adds(s, ",");
-			first = false;
-			sbuf_add_jstr(s, (const uint8_t *)*h, hl);
-			sbuf_adds(s, ":");
-			/* the parser allows only visible bytes, SP and HTAB, plus
-			 * obs-text; keep the file valid JSON either way */
-			if (qc_utf8_valid((const uint8_t *)v.buf, v.len))
-				sbuf_add_jstr(s, (const uint8_t *)v.buf, v.len);
-			else
-				sbuf_add_jstr(s, (const uint8_t *)"", 0);
-		}
-		sbuf_free(&v);
-	}
-	sbuf_adds(s, "}");
 }
 
 static void gw_req_finish(struct gw_req *q);
@@ -415,32 +372,9 @@ gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
 		gw_req_fail(q, "Out of memory.", true);
 		return;
 	}
-	if (!base64 && !qc_text_plain(body, blen))
-		base64 = true;	/* NUL or non-UTF-8: exact bytes, not U+FFFD */
-	sbuf_init(&s, gw_envelope_limit(g));
-	sbuf_adds(&s, "{\"id\":\"");
-	sbuf_adds(&s, q->id);
-	sbuf_adds(&s, "\",\"method\":");
-	sbuf_add_jstr(&s, (const uint8_t *)r->method, strlen(r->method));
-	sbuf_adds(&s, ",\"path\":");
-	sbuf_add_jstr(&s, (const uint8_t *)r->path, r->path_len);
-	sbuf_adds(&s, ",\"query\":\"");
-	if (r->has_query && r->query_len > 0) {
-		sbuf_adds(&s, "?");
-		sbuf_add(&s, r->query, r->query_len);	/* query_is_valid: no '"' */
-	}
-	sbuf_adds(&s, "\",\"headers\":");
-	gw_put_headers(&s, r);
-	sbuf_adds(&s, ",\"body\":");
-	if (base64) {
-		sbuf_adds(&s, "\"");
-		sbuf_add_b64(&s, body, blen);
-		sbuf_adds(&s, "\",\"bodyEncoding\":\"base64\"");
-	} else {
-		sbuf_add_jstr(&s, body, blen);
-	}
 	qc_iso8601_now(when);
-	sbuf_addf(&s, ",\"createdAt\":\"%s\"}\n", when);
+	sbuf_init(&s, gw_envelope_limit(g));
+	gw_envelope_build(&s, q->id, r, body, blen, base64, when);
 	if (s.failed) {
 		sbuf_free(&s);
 		gw_req_fail(q, "Bridge body exceeded the configured size limit.",
