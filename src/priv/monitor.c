@@ -14,12 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <event2/buffer.h>
 
 #include "log.h"
-#include "path.h"
 #include "priv.h"
+#include "request_check.h"
 #include "sdnotify.h"
 #include "util.h"
 
@@ -415,63 +414,11 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
-/* Read and check one forwarded header (the global allowlist or the
- * matched rule's own); appends it to r->hdrs. */
-static int
-mon_request_header(struct parent *p, const struct pol_rule *rule,
-    struct msg_reader *rd, struct up_req *r, const char **why)
-{
-	const char *name, *value;
-	size_t nl, vl;
-	char line[KH_HNAME_MAX + KH_HVALUE_MAX + 4];
-
-	if (msg_get_str(rd, &name, &nl, KH_HNAME_MAX) < 0 ||
-	    msg_get_str(rd, &value, &vl, KH_HVALUE_MAX) < 0) {
-		*why = "malformed header field";
-		return -1;
-	}
-	if (!util_lower_token(name, nl) ||
-	    !policy_rule_header_allowed(p->policy, rule, name, nl) ||
-	    policy_header_forbidden(name, nl)) {
-		*why = "header name outside the allowlist";
-		return -1;
-	}
-	if (!util_hvalue_forwardable(value, vl)) {
-		*why = "header value with a forbidden byte";
-		return -1;
-	}
-	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
-		if (strncmp(s->data, name, nl) == 0 &&
-		    (s->data[nl] == ':' || s->data[nl] == ';')) {
-			*why = "duplicate header";
-			return -1;
-		}
-	/* An empty value is sent as "name;" (curl's spelling for "name:"
-	 * with no value; "name:" alone would delete the header). */
-	if (vl == 0)
-		snprintf(line, sizeof(line), "%.*s;", (int)nl, name);
-	else
-		snprintf(line, sizeof(line), "%.*s: %.*s", (int)nl, name,
-		    (int)vl, value);
-	struct curl_slist *n = curl_slist_append(r->hdrs, line);
-	if (n == NULL) {
-		*why = "out of memory";
-		return -1;
-	}
-	r->hdrs = n;
-	return 0;
-}
-
 static int
 mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *rd, const char **why)
 {
-	const char *method, *path, *query, *peer;
-	size_t ml, pl, ql, peerl, blen;
-	const uint8_t *body;
-	uint8_t has_query;
-	uint16_t nh;
-	char pathz[KH_PATH_MAX + 1], queryz[KH_QUERY_MAX + 1];
+	struct req_checked ck;
 	struct up_req *r;
 
 	if (h->id == 0) {
@@ -483,116 +430,24 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 			*why = "duplicate request id";
 			return -1;
 		}
-	msg_get_str(rd, &method, &ml, KH_METHOD_MAX);
-	msg_get_str(rd, &path, &pl, KH_PATH_MAX);
-	msg_get_u8(rd, &has_query);
-	msg_get_str(rd, &query, &ql, KH_QUERY_MAX);
-	msg_get_str(rd, &peer, &peerl, 128);
-	if (msg_get_u16(rd, &nh) < 0 || nh > KH_FWD_HEADERS_MAX) {
-		*why = "malformed request or too many headers";
-		return -1;
-	}
-	if (!policy_method_valid(method, ml)) {
-		*why = "invalid method";
-		return -1;
-	}
-	if (!path_is_canonical(path, pl)) {
-		*why = "path is not canonical";
-		return -1;
-	}
-	if (has_query > 1 || (!has_query && ql != 0) ||
-	    !query_is_valid((const uint8_t *)query, ql)) {
-		*why = "invalid query";
-		return -1;
-	}
-	memcpy(pathz, path, pl);
-	pathz[pl] = '\0';
-	memcpy(queryz, query, ql);
-	queryz[ql] = '\0';
-	char methodz[KH_METHOD_MAX + 1];
-	memcpy(methodz, method, ml);
-	methodz[ml] = '\0';
-	/* Invariant 3: the parent's own copy of the policy decides, with
-	 * its own variable bindings; then every property of the matched
-	 * rule it can check without parsing the body. */
-	int ri = policy_match(p->policy, methodz, pathz, pl);
-	if (ri < 0) {
-		*why = "request outside the policy";
-		return -1;
-	}
-	const struct pol_rule *rule = &p->policy->rules[ri];
-	if ((rule->flags & POL_QUERY_NONE) && has_query) {
-		*why = "query string on a 'query none' rule";
-		return -1;
-	}
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		*why = "out of memory";
 		return -1;
 	}
 	r->id = h->id;
-	r->rule_line = rule->line;
 	r->owner = c;
 	r->done = monitor_upstream_done;
-	memcpy(r->method, methodz, ml + 1);
-	for (uint16_t i = 0; i < nh; i++)
-		if (mon_request_header(p, rule, rd, r, why) < 0) {
-			up_req_free(r);
-			return -1;
-		}
-	if (msg_get_blob(rd, &body, &blen, (size_t)p->ccfg.max_body) < 0 ||
-	    msg_end(rd) < 0) {
-		*why = "malformed request body or trailing bytes";
+	/* Invariant 3: request_check.c, against the parent's own policy,
+	 * limits and mutation count. */
+	if (request_check(p->policy, p->ccfg.max_body, p->mutations_used, rd,
+	    r, &ck, why) < 0) {
 		up_req_free(r);
 		return -1;
 	}
-	/* The rule's max-body (0 for `body none`), never the operator's
-	 * more: the child answered 413 for anything larger. */
-	if (blen > policy_body_limit(p->policy, rule, p->ccfg.max_body)) {
-		*why = "body over the rule's limit";
-		up_req_free(r);
-		return -1;
-	}
-	if ((rule->flags & POL_BODY_JSON || rule->nkeys > 0) && blen == 0) {
-		*why = "no body on a rule that requires one";
-		up_req_free(r);
-		return -1;
-	}
-	if (blen > 0 && (strcmp(methodz, "GET") == 0 ||
-	    strcmp(methodz, "HEAD") == 0)) {
-		*why = "body on GET or HEAD";
-		up_req_free(r);
-		return -1;
-	}
-	/* The run's mutation budget, counted by the parent itself across
-	 * child restarts.  An honest child answers 429 before this (it was
-	 * told the count in MSG_CONFIG), so one over the budget is an attack
-	 * and never reaches the upstream. */
-	if (policy_method_mutates(methodz) && p->policy->max_mutations != 0) {
-		if (p->mutations_used >= p->policy->max_mutations) {
-			*why = "mutation over the policy's 'max' budget";
-			up_req_free(r);
-			return -1;
-		}
+	if (ck.counts)
 		p->mutations_used++;
-	}
-	memcpy(r->path, pathz, pl + 1);
-	if (peerl >= sizeof(r->peer))
-		peerl = sizeof(r->peer) - 1;
-	memcpy(r->peer, peer, peerl);
-	r->peer[peerl] = '\0';
-	log_sanitize(r->peer, peerl);
 	r->started_ms = supervise_now_ms();
-	if (blen > 0) {
-		r->body = malloc(blen);
-		if (r->body == NULL) {
-			*why = "out of memory";
-			up_req_free(r);
-			return -1;
-		}
-		memcpy(r->body, body, blen);
-		r->body_len = blen;
-	}
 	/* Overload and shutdown are answered, not violations: the child
 	 * may race the parent's own view. */
 	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
@@ -602,7 +457,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		up_req_free(r);
 		return 0;
 	}
-	if (upstream_start(p->up, r, pathz, queryz, has_query) < 0) {
+	if (upstream_start(p->up, r, ck.path, ck.query, ck.has_query) < 0) {
 		monitor_send_error(c, r->id, 502,
 		    "{\"error\":\"Bridge upstream request failed.\"}", false);
 		up_req_free(r);

@@ -1,0 +1,52 @@
+/*
+ * keyhole parent: one MSG_REQUEST payload, decoded and re-checked against
+ * the parent's own copy of the policy (Invariant 3), before anything is
+ * forwarded.  Pure apart from allocation (no I/O, no parent state), so
+ * tests/fuzz/fuzz_forward_agreement.c runs exactly this code on what an
+ * honest child sends: nothing the child lets through may fail here (the
+ * parent kills a child that forwards a violation, so a disagreement would
+ * let a hostile request crash-loop keyhole-net).
+ *
+ * Payload: str method, str path, u8 has_query, str query, str peer,
+ * u16 nheaders, nheaders × (str name, str value), blob body.
+ */
+#ifndef KH_REQUEST_CHECK_H
+#define KH_REQUEST_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kh_limits.h"
+#include "policy_table.h"
+#include "upstream.h"
+#include "wire.h"
+
+struct req_checked {
+	char path[KH_PATH_MAX + 1];	/* canonical, NUL-terminated */
+	char query[KH_QUERY_MAX + 1];	/* without '?' */
+	bool has_query;
+	const struct pol_rule *rule;	/* the parent's own match */
+	bool counts;			/* a mutation under the policy's `max` */
+};
+
+/*
+ * Decodes rd's payload and checks, in this order: method, canonical
+ * path, query syntax; the parent's own policy match (with its own --var
+ * values); the rule's `query none`; each header (lower-case token, on the
+ * global allowlist or the rule's own, never a forbidden name, a
+ * forwardable value, no duplicate); the body within max_body, the rule's
+ * body limit (0 for `body none`), present where the rule needs one,
+ * absent on GET/HEAD; no trailing bytes; and a mutation only while
+ * mutations_used < the policy's `max`.
+ *
+ * Fills r's method, path, hdrs (curl list, "name: value" / "name;") and a
+ * copy of the body, and *out.  Returns 0, or -1 with *why (a fixed
+ * string): the child broke the protocol.  r is the caller's to free
+ * (up_req_free) either way.
+ */
+int request_check(const struct policy *pol, uint64_t max_body,
+    uint32_t mutations_used, struct msg_reader *rd, struct up_req *r,
+    struct req_checked *out, const char **why);
+
+#endif
