@@ -102,7 +102,8 @@ void msg_put_blob(struct wbuf *w, const void *p, size_t len);
  * into the wbuf; the caller sends them right after buf[0..len) (the
  * child hands a request body to its output buffer by reference this
  * way).  msg_finish counts them in the frame's length. */
-void msg_put_blob_deferred(struct wbuf *w, size_t len);/* Finish the frame: patch the length. Returns 0, or -1 if anything failed. */
+void msg_put_blob_deferred(struct wbuf *w, size_t len);
+/* Finish the frame: patch the length. Returns 0, or -1 if anything failed. */
 int msg_finish(struct wbuf *w);
 
 /* Decode and check a 16-byte header.  Returns 0 or -1 (bad version,

@@ -25,12 +25,11 @@ gate_token_ok(const struct conn *c)
 	return http_req_bearer(&c->req, c->net->cfg.token, c->net->cfg.token_len);
 }
 
-/* The request as the decision sees it; h holds KH_HEADERS_MAX. */
-static void
-gate_describe(struct conn *c, struct decide_req *q, struct decide_hdr *h)
+void
+gate_describe(const struct http_req *r, const char *peer,
+    const uint8_t *body, size_t blen, struct decide_req *q,
+    struct decide_hdr *h)
 {
-	const struct http_req *r = &c->req;
-
 	for (size_t i = 0; i < r->nfields; i++) {
 		h[i].name = (const char *)r->fields[i].name;
 		h[i].nlen = r->fields[i].nlen;
@@ -44,15 +43,15 @@ gate_describe(struct conn *c, struct decide_req *q, struct decide_hdr *h)
 	q->has_query = r->has_query;
 	q->query = r->query;
 	q->query_len = r->query_len;
-	q->peer = c->peer;
+	q->peer = peer;
 	q->hdrs = h;
 	q->nhdrs = r->nfields;
 	q->has_body = r->body == HTTP_BODY_CHUNKED ||
 	    (r->body == HTTP_BODY_LENGTH && r->content_length > 0);
 	q->len_known = r->body == HTTP_BODY_LENGTH;
 	q->len = r->content_length;
-	q->body = c->body;
-	q->body_len = c->body_len;
+	q->body = body;
+	q->body_len = blen;
 }
 
 /* The refusal as an HTTP answer.  close: a body was announced and may not
@@ -87,7 +86,7 @@ gate_head(struct conn *c)
 		respond_error(c, 401, "Invalid bridge token.");
 		return 401;
 	}
-	gate_describe(c, &q, h);
+	gate_describe(&c->req, c->peer, c->body, c->body_len, &q, h);
 	decide_head(c->net, &q, &v);
 	c->rule = v.rule;
 	c->body_limit = v.body_limit;
@@ -104,7 +103,7 @@ gate_request(struct conn *c)
 	struct decide_verdict v;
 	struct pending *p;
 
-	gate_describe(c, &q, h);
+	gate_describe(&c->req, c->peer, c->body, c->body_len, &q, h);
 	v.rule = c->rule;
 	/* A 429 here closes the connection as one from the head would. */
 	if (decide_body(c->net, &q, &v) != 0)

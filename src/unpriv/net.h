@@ -157,6 +157,13 @@ void conn_exit(struct net *n) __attribute__((noreturn));
  * request.  Each returns 0 to go on, or an HTTP status already answered. */
 int gate_head(struct conn *c);
 int gate_request(struct conn *c);
+/* The HTTP request as the decision sees it (h holds KH_HEADERS_MAX; q
+ * points into r, h and body). */
+struct decide_req;
+struct decide_hdr;
+void gate_describe(const struct http_req *r, const char *peer,
+    const uint8_t *body, size_t blen, struct decide_req *q,
+    struct decide_hdr *h);
 /* The body checks, apart for tests/fuzz/fuzz_json_body.c: a content-type
  * field naming JSON, and a body that is one JSON text. */
 bool gate_is_json(const struct http_field *ct);

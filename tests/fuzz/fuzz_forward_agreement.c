@@ -1,0 +1,356 @@
+/*
+ * libFuzzer harness: the child's decision and the parent's re-check agree.
+ *
+ * An HTTP request from the sandbox goes through the child's real code —
+ * the strict parser (http_parse.c), the chunked decoder, gate_describe and
+ * decide_head / decide_body / decide_forward (decide.c), which write the
+ * MSG_REQUEST frame — and the frame is handed to the parent's real
+ * re-check (src/priv/request_check.c) with the parent's own copy of the
+ * policy: the table the child compiled, encoded as MSG_POLICY carries it
+ * and decoded with the parent's own --var bindings (policy_decode), as
+ * mon_policy does.  The parent kills a child that forwards anything its
+ * re-check refuses, so a request the child lets through and the parent
+ * refuses is a way for a sandbox to crash-loop keyhole-net.
+ *
+ * Input: one configuration byte, then the request: a head, then its body
+ * as the head frames it (Content-Length bytes, or chunked).
+ *   bits 0-1   mutations already spent of the policy's `max 3` { 0..3 }
+ *   bits 2-3   operator --max-body { 0, 64, 4096, KH_DEF_BODY }
+ *   bit 4      --var issue=BRI-7 given (else {issue} is unbound)
+ *   bit 5      the child is shutting down
+ *
+ * Properties (abort() when broken):
+ *  - every request decide lets through is accepted by request_check,
+ *    given the same bindings, limits and spent budget;
+ *  - what the parent would forward is what the client sent: method,
+ *    canonical path, query, body bytes, and each forwarded header is one
+ *    of the request's fields (name case-folded, value byte-exact);
+ *  - a refusal sends nothing to the parent and has a 4xx/5xx status with
+ *    a JSON body {"error": "..."}.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "budget.h"
+#include "decide.h"
+#include "net.h"
+#include "policy_compile.h"
+#include "request_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Every kind of rule the policy language has. */
+static const char fuzz_policy_text[] =
+    "optional-var issue\n"
+    "max-body 1k\n"
+    "max 3\n"
+    "request-header accept\n"
+    "request-header content-type\n"
+    "request-header if-match\n"
+    "response-header etag\n"
+    "allow GET /api/agents/me\n"
+    "allow GET /api/issues/*\n"
+    "allow GET /api/q query none\n"
+    "allow PATCH /api/issues/{issue} keys status,comment query none\n"
+    "allow POST /api/issues/{issue}/comments keys body,reopen rate 30/min\n"
+    "allow POST /api/json body json\n"
+    "allow DELETE /api/drafts/* body none\n"
+    "allow POST /api/upload content-type multipart/form-data max-body 4k\n"
+    "allow POST /api/small max-body 64\n"
+    "allow PUT /api/files/** content-type application/octet-stream,text/plain\n"
+    "allow POST /api/cap body json request-header x-capability query none\n"
+    "allow GET /api/rated rate 2/min\n"
+    "allow HEAD /api/agents/me\n"
+    "allow OPTIONS /api/free\n"
+    "allow POST /api/free\n";
+
+static struct {
+	struct event_base *base;
+	struct bufferevent *pair[2];	/* [0] the child's link to the parent */
+	struct policy child[2];		/* compiled: issue unbound / bound */
+	struct policy parent[2];	/* decoded by the parent's rules */
+	struct pol_bindings bind[2];
+	bool ready;
+} fz;
+
+static struct net N;
+static struct http_req fuzz_req;
+
+static void
+fuzz_diag(void *arg, bool warning, const char *msg)
+{
+	(void)arg;
+	if (!warning)
+		fprintf(stderr, "fuzz policy: %s\n", msg);
+}
+
+static void
+fuzz_init(void)
+{
+	char why[128];
+
+	fz.base = event_base_new();
+	if (fz.base == NULL ||
+	    bufferevent_pair_new(fz.base, 0, fz.pair) != 0 ||
+	    policy_binding_add(&fz.bind[1], "issue=BRI-7", why, sizeof(why)) != 0)
+		abort();
+	bufferevent_enable(fz.pair[0], EV_READ | EV_WRITE);
+	bufferevent_enable(fz.pair[1], EV_READ | EV_WRITE);
+	for (int b = 0; b < 2; b++) {
+		struct wbuf w;
+		struct msg_reader rd;
+		struct msg_hdr h;
+
+		policy_init(&fz.child[b]);
+		policy_init(&fz.parent[b]);
+		if (policy_compile("fuzz.policy", (const uint8_t *)fuzz_policy_text,
+		    strlen(fuzz_policy_text), &fz.bind[b], 0, &fz.child[b],
+		    fuzz_diag, NULL) != 0)
+			abort();
+		/* As MSG_POLICY carries it, decoded as mon_policy does. */
+		wbuf_init(&w);
+		msg_begin(&w, MSG_POLICY, 0);
+		policy_encode(&fz.child[b], &w);
+		if (msg_finish(&w) != 0 || msg_hdr_decode((uint8_t *)w.buf, &h) != 0)
+			abort();
+		msg_reader_init(&rd, (uint8_t *)w.buf + KH_WIRE_HDR,
+		    w.len - KH_WIRE_HDR);
+		if (policy_decode(&rd, &fz.bind[b], &fz.parent[b], why,
+		    sizeof(why)) != 0) {
+			fprintf(stderr, "fuzz policy: parent refuses: %s\n", why);
+			abort();
+		}
+		wbuf_free(&w);
+	}
+	fz.ready = true;
+}
+
+/* Everything the child queued for the parent, drained into out. */
+static void
+fuzz_take_link(struct evbuffer *out)
+{
+	evbuffer_add_buffer(out, bufferevent_get_output(fz.pair[0]));
+	evbuffer_add_buffer(out, bufferevent_get_input(fz.pair[1]));
+}
+
+/* The body as the child's conn_read.c would have it: the next
+ * content-length bytes, or the chunked body decoded within the rule's
+ * limit.  Returns false when the transport itself refuses or the input
+ * ends first. */
+static bool
+fuzz_body(const uint8_t *p, size_t n, uint64_t limit, uint8_t **body,
+    size_t *blen)
+{
+	*body = NULL;
+	*blen = 0;
+	if (fuzz_req.body == HTTP_BODY_NONE)
+		return true;
+	if (fuzz_req.body == HTTP_BODY_LENGTH) {
+		if (fuzz_req.content_length > n)
+			return false;
+		*blen = (size_t)fuzz_req.content_length;
+		if (*blen > 0 && (*body = malloc(*blen)) == NULL)
+			abort();
+		if (*blen > 0)
+			memcpy(*body, p, *blen);
+		return true;
+	}
+	struct http_limits lim = { KH_DEF_HEAD, KH_DEF_HEADERS, limit };
+	struct http_chunked c;
+	size_t off = 0, used, dlen;
+	const uint8_t *d;
+	int r = HTTP_NEED_MORE;
+
+	if ((*body = malloc(n + 1)) == NULL)
+		abort();
+	http_chunked_init(&c, &lim);
+	while (r == HTTP_NEED_MORE && off < n) {
+		r = http_chunked_feed(&c, p + off, n - off, &used, &d, &dlen);
+		if (dlen > 0)
+			memcpy(*body + *blen, d, dlen);
+		*blen += dlen;
+		off += used;
+	}
+	if (r != HTTP_OK) {
+		free(*body);
+		*body = NULL;
+		*blen = 0;
+		return false;
+	}
+	return true;
+}
+
+static void
+fuzz_check_refusal(const struct decide_verdict *v, struct evbuffer *link)
+{
+	char *json;
+	cJSON *j;
+
+	fuzz_take_link(link);
+	if (evbuffer_get_length(link) != 0 || v->status < 400 || v->status > 599)
+		abort();
+	json = decide_json(v);
+	j = json != NULL ? cJSON_Parse(json) : NULL;
+	if (j == NULL || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j,
+	    "error")))
+		abort();
+	cJSON_Delete(j);
+	cJSON_free(json);
+}
+
+/* Each forwarded "name: value" / "name;" line is a field of the request. */
+static void
+fuzz_check_header(const char *line)
+{
+	const char *colon = strpbrk(line, ":;");
+	size_t nl, vl;
+	const char *v;
+
+	if (colon == NULL)
+		abort();
+	nl = (size_t)(colon - line);
+	if (*colon == ';') {
+		v = "";
+		if (colon[1] != '\0')
+			abort();
+	} else {
+		if (colon[1] != ' ')
+			abort();
+		v = colon + 2;
+	}
+	vl = strlen(v);
+	for (size_t i = 0; i < fuzz_req.nfields; i++) {
+		const struct http_field *f = &fuzz_req.fields[i];
+		if (f->nlen == nl &&
+		    strncasecmp((const char *)f->name, line, nl) == 0 &&
+		    f->vlen == vl && memcmp(f->value, v, vl) == 0)
+			return;
+	}
+	abort();
+}
+
+static void
+fuzz_check_forwarded(struct evbuffer *link, uint32_t used, uint64_t max_body,
+    int b, const struct decide_req *q)
+{
+	struct msg_hdr h;
+	struct msg_reader rd;
+	struct req_checked ck;
+	struct up_req *r;
+	const char *why = NULL;
+	size_t len;
+	uint8_t *frame;
+
+	fuzz_take_link(link);
+	len = evbuffer_get_length(link);
+	frame = evbuffer_pullup(link, -1);
+	if (len < KH_WIRE_HDR || frame == NULL ||
+	    msg_hdr_decode(frame, &h) != 0 || h.type != MSG_REQUEST ||
+	    h.length != len - KH_WIRE_HDR || h.id == 0)
+		abort();
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		abort();
+	msg_reader_init(&rd, frame + KH_WIRE_HDR, len - KH_WIRE_HDR);
+	if (request_check(&fz.parent[b], max_body, used, &rd, r, &ck, &why) != 0) {
+		fprintf(stderr, "parent refuses what the child forwarded: %s "
+		    "(%s %s)\n", why, fuzz_req.method, fuzz_req.path);
+		abort();
+	}
+	if (strcmp(r->method, fuzz_req.method) != 0 ||
+	    strcmp(ck.path, fuzz_req.path) != 0 ||
+	    ck.has_query != fuzz_req.has_query ||
+	    strcmp(ck.query, fuzz_req.query) != 0 ||
+	    r->body_len != q->body_len ||
+	    (q->body_len > 0 && memcmp(r->body, q->body, q->body_len) != 0))
+		abort();
+	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
+		fuzz_check_header(s->data);
+	free(r->body);
+	curl_slist_free_all(r->hdrs);
+	free(r);
+	evbuffer_drain(link, len);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint64_t bodies[] = { 0, 64, 4096, KH_DEF_BODY };
+	struct decide_hdr hdrs[KH_HEADERS_MAX];
+	struct decide_req q;
+	struct decide_verdict v;
+	struct evbuffer *link;
+	size_t head_len, blen;
+	uint8_t *body;
+	uint32_t used;
+	int b;
+
+	if (!fz.ready)
+		fuzz_init();
+	if (size < 1)
+		return 0;
+	used = data[0] & 3;
+	b = (data[0] >> 4) & 1;
+	memset(&N, 0, sizeof(N));
+	N.base = fz.base;
+	N.parent = fz.pair[0];
+	N.policy = fz.child[b];		/* borrowed: never freed here */
+	N.cfg.max_body = bodies[(data[0] >> 2) & 3];
+	N.cfg.max_inflight = 8;
+	N.max_body = policy_body_limit_any(&N.policy, N.cfg.max_body);
+	N.shutting_down = (data[0] >> 5) & 1;
+	if (budget_init(&N.budget, &N.policy, used, budget_now_ms()) != 0)
+		abort();
+	struct http_limits lim = { KH_DEF_HEAD, KH_DEF_HEADERS, N.max_body };
+	data++;
+	size--;
+	link = evbuffer_new();
+	if (link == NULL)
+		abort();
+	if (http_head_end(data, size, &lim, &head_len) != HTTP_OK ||
+	    http_head_parse(data, head_len, &lim, &fuzz_req) != HTTP_OK)
+		goto out;
+	gate_describe(&fuzz_req, "127.0.0.1:4000", NULL, 0, &q, hdrs);
+	if (decide_head(&N, &q, &v) != 0) {
+		fuzz_check_refusal(&v, link);
+		goto out;
+	}
+	if (!fuzz_body(data + head_len, size - head_len, v.body_limit, &body,
+	    &blen))
+		goto out;	/* the transport's own 400/413, or input ended */
+	gate_describe(&fuzz_req, "127.0.0.1:4000", body, blen, &q, hdrs);
+	if (decide_body(&N, &q, &v) != 0) {
+		free(body);
+		fuzz_check_refusal(&v, link);
+		goto out;
+	}
+	/* decide_forward takes the body over; keep a copy to compare. */
+	uint8_t *sent = blen > 0 ? malloc(blen) : NULL;
+	if (blen > 0 && sent == NULL)
+		abort();
+	if (blen > 0)
+		memcpy(sent, body, blen);
+	q.body = sent;
+	struct pending *p = decide_forward(&N, &q, body, &v);
+	if (p == NULL)
+		fuzz_check_refusal(&v, link);
+	else
+		fuzz_check_forwarded(link, used, N.cfg.max_body, b, &q);
+	free(sent);
+	while (N.pending != NULL) {
+		struct pending *next = N.pending->next;
+		free(N.pending);
+		N.pending = next;
+	}
+out:
+	evbuffer_free(link);
+	budget_free(&N.budget);
+	return 0;
+}
