@@ -170,6 +170,11 @@ bool gate_is_json(const struct http_field *ct);
 bool gate_json_valid(const uint8_t *body, size_t len);
 
 /* queue.c */
+/* A request file's envelope as the decision sees it (h holds
+ * KH_HEADERS_MAX; r points into e and h). */
+struct qenv;
+void queue_describe(const struct qenv *e, const char *peer,
+    struct decide_req *r, struct decide_hdr *h);
 void queue_start(struct net *n);
 void queue_shutdown(struct net *n);
 void queue_deliver(struct net *n, struct qitem *q, int status,

@@ -118,8 +118,7 @@ queue_status_message(int status)
 	}
 }
 
-/* The request as the decision sees it; h holds KH_HEADERS_MAX. */
-static void
+void
 queue_describe(const struct qenv *e, const char *peer, struct decide_req *r,
     struct decide_hdr *h)
 {

@@ -12,19 +12,28 @@
  * re-check refuses, so a request the child lets through and the parent
  * refuses is a way for a sandbox to crash-loop keyhole-net.
  *
+ * With bit 6 the request takes the queue_v1 way instead: keyhole-gateway's
+ * request file for it (gateway_envelope.c), read by the host's envelope
+ * parser (queue_envelope.c) and queue_describe — sandbox to upstream
+ * through every layer but the file system.
+ *
  * Input: one configuration byte, then the request: a head, then its body
  * as the head frames it (Content-Length bytes, or chunked).
  *   bits 0-1   mutations already spent of the policy's `max 3` { 0..3 }
  *   bits 2-3   operator --max-body { 0, 64, 4096, KH_DEF_BODY }
  *   bit 4      --var issue=BRI-7 given (else {issue} is unbound)
  *   bit 5      the child is shutting down
+ *   bit 6      queue_v1 transport (gateway request file), else HTTP
+ *   bit 7      queue: the gateway writes the body base64-encoded
  *
  * Properties (abort() when broken):
  *  - every request decide lets through is accepted by request_check,
  *    given the same bindings, limits and spent budget;
  *  - what the parent would forward is what the client sent: method,
  *    canonical path, query, body bytes, and each forwarded header is one
- *    of the request's fields (name case-folded, value byte-exact);
+ *    of the request's fields (name case-folded, value byte-exact; on the
+ *    queue way, a header of the request file, whose fidelity to the
+ *    client's request fuzz_gateway_request checks);
  *  - a refusal sends nothing to the parent and has a 4xx/5xx status with
  *    a JSON body {"error": "..."}.
  */
@@ -41,8 +50,11 @@
 
 #include "budget.h"
 #include "decide.h"
+#include "gateway_envelope.h"
 #include "net.h"
 #include "policy_compile.h"
+#include "policy_table.h"
+#include "queue_envelope.h"
 #include "request_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -83,6 +95,8 @@ static struct {
 
 static struct net N;
 static struct http_req fuzz_req;
+static struct qenv fuzz_env;		/* the queue way's request file */
+static bool fuzz_queue;
 
 static void
 fuzz_diag(void *arg, bool warning, const char *msg)
@@ -188,6 +202,45 @@ fuzz_body(const uint8_t *p, size_t n, uint64_t limit, uint8_t **body,
 	return true;
 }
 
+/* The queue way: the body is the rest of the input (the gateway reads it
+ * with the same framing code the http_parse harness covers); the
+ * gateway's request file for the request, parsed by the host as
+ * queue_process does, checked as queue_gate does before deciding.
+ * Returns false when the host refuses the file or the transport answers
+ * by itself; else *body is the envelope's body (owned by the caller). */
+static bool
+fuzz_queue_describe(const uint8_t *p, size_t n, bool base64,
+    struct decide_req *q, struct decide_hdr *hdrs, uint8_t **body,
+    size_t *blen)
+{
+	const struct qenv_limits ql = { N.max_body, KH_DEF_HEADERS };
+	struct sbuf s;
+	const char *why;
+	int st;
+
+	sbuf_init(&s, KH_QUEUE_ENVELOPE_MAX(KH_DEF_BODY));
+	gw_envelope_build(&s, "0b6c8f4e-1d2a-4c1b-9e7f-3a5b6c7d8e9f",
+	    &fuzz_req, p, n, base64, "2026-11-22T10:00:00.000Z");
+	if (s.failed)
+		abort();
+	st = qenv_parse((const uint8_t *)s.buf, s.len, &ql, &fuzz_env, &why);
+	sbuf_free(&s);
+	/* The host refuses what the gateway wrote only for a method keyhole
+	 * never forwards, or a body over its limit (413). */
+	if (st != 0 && st != 413 &&
+	    policy_method_valid(fuzz_req.method, strlen(fuzz_req.method)))
+		abort();
+	if (st != 0 || (fuzz_env.body_len > 0 &&
+	    (strcmp(fuzz_env.method, "GET") == 0 ||
+	    strcmp(fuzz_env.method, "HEAD") == 0)))
+		return false;	/* queue_gate's 400 / the host's 413 */
+	queue_describe(&fuzz_env, "queue:0b6c8f4e", q, hdrs);
+	*body = fuzz_env.body;		/* decide_forward takes it over */
+	*blen = fuzz_env.body_len;
+	fuzz_env.body = NULL;
+	return true;
+}
+
 static void
 fuzz_check_refusal(const struct decide_verdict *v, struct evbuffer *link)
 {
@@ -227,6 +280,15 @@ fuzz_check_header(const char *line)
 		v = colon + 2;
 	}
 	vl = strlen(v);
+	if (fuzz_queue) {
+		for (size_t i = 0; i < fuzz_env.nheaders; i++) {
+			const struct qenv_header *h = &fuzz_env.headers[i];
+			if (h->nlen == nl && strncasecmp(h->name, line, nl) == 0 &&
+			    h->vlen == vl && memcmp(h->value, v, vl) == 0)
+				return;
+		}
+		abort();
+	}
 	for (size_t i = 0; i < fuzz_req.nfields; i++) {
 		const struct http_field *f = &fuzz_req.fields[i];
 		if (f->nlen == nl &&
@@ -264,10 +326,19 @@ fuzz_check_forwarded(struct evbuffer *link, uint32_t used, uint64_t max_body,
 		    "(%s %s)\n", why, fuzz_req.method, fuzz_req.path);
 		abort();
 	}
-	if (strcmp(r->method, fuzz_req.method) != 0 ||
+	/* q is the transport's view: fuzz_req itself on HTTP, the request
+	 * file on the queue way. */
+	if (strcmp(r->method, q->method) != 0 ||
+	    strlen(ck.path) != q->path_len ||
+	    memcmp(ck.path, q->path, q->path_len) != 0 ||
+	    ck.has_query != q->has_query || strlen(ck.query) != q->query_len ||
+	    memcmp(ck.query, q->query, q->query_len) != 0 ||
+	    strcmp(r->method, fuzz_req.method) != 0 ||
 	    strcmp(ck.path, fuzz_req.path) != 0 ||
-	    ck.has_query != fuzz_req.has_query ||
 	    strcmp(ck.query, fuzz_req.query) != 0 ||
+	    /* a request file has no '?' without a query */
+	    ck.has_query != (fuzz_queue ? fuzz_req.query_len > 0 :
+	    fuzz_req.has_query) ||
 	    r->body_len != q->body_len ||
 	    (q->body_len > 0 && memcmp(r->body, q->body, q->body_len) != 0))
 		abort();
@@ -290,13 +361,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t head_len, blen;
 	uint8_t *body;
 	uint32_t used;
+	uint8_t cfg;
 	int b;
 
 	if (!fz.ready)
 		fuzz_init();
 	if (size < 1)
 		return 0;
-	used = data[0] & 3;
+	cfg = data[0];
+	used = cfg & 3;
 	b = (data[0] >> 4) & 1;
 	memset(&N, 0, sizeof(N));
 	N.base = fz.base;
@@ -317,19 +390,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (http_head_end(data, size, &lim, &head_len) != HTTP_OK ||
 	    http_head_parse(data, head_len, &lim, &fuzz_req) != HTTP_OK)
 		goto out;
-	gate_describe(&fuzz_req, "127.0.0.1:4000", NULL, 0, &q, hdrs);
-	if (decide_head(&N, &q, &v) != 0) {
-		fuzz_check_refusal(&v, link);
-		goto out;
-	}
-	if (!fuzz_body(data + head_len, size - head_len, v.body_limit, &body,
-	    &blen))
-		goto out;	/* the transport's own 400/413, or input ended */
-	gate_describe(&fuzz_req, "127.0.0.1:4000", body, blen, &q, hdrs);
-	if (decide_body(&N, &q, &v) != 0) {
-		free(body);
-		fuzz_check_refusal(&v, link);
-		goto out;
+	fuzz_queue = (cfg >> 6) & 1;
+	if (fuzz_queue) {
+		if (!fuzz_queue_describe(data + head_len, size - head_len,
+		    (cfg >> 7) & 1, &q, hdrs, &body, &blen))
+			goto out;
+		if (decide_head(&N, &q, &v) != 0 ||
+		    decide_body(&N, &q, &v) != 0) {
+			free(body);
+			fuzz_check_refusal(&v, link);
+			goto out;
+		}
+	} else {
+		gate_describe(&fuzz_req, "127.0.0.1:4000", NULL, 0, &q, hdrs);
+		if (decide_head(&N, &q, &v) != 0) {
+			fuzz_check_refusal(&v, link);
+			goto out;
+		}
+		if (!fuzz_body(data + head_len, size - head_len, v.body_limit,
+		    &body, &blen))
+			goto out;	/* the transport's own 400/413, or input ended */
+		gate_describe(&fuzz_req, "127.0.0.1:4000", body, blen, &q, hdrs);
+		if (decide_body(&N, &q, &v) != 0) {
+			free(body);
+			fuzz_check_refusal(&v, link);
+			goto out;
+		}
 	}
 	/* decide_forward takes the body over; keep a copy to compare. */
 	uint8_t *sent = blen > 0 ? malloc(blen) : NULL;
@@ -350,6 +436,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		N.pending = next;
 	}
 out:
+	if (fuzz_queue)
+		qenv_free(&fuzz_env);
+	fuzz_queue = false;
 	evbuffer_free(link);
 	budget_free(&N.budget);
 	return 0;
