@@ -14,6 +14,7 @@ static log_sink_fn log_sink;
 static enum log_level log_max = LOG_INFO;
 static enum log_format log_fmt = LOG_FMT_TEXT;
 static bool log_syslog;
+static int log_fd = STDERR_FILENO;
 
 static struct {
 	const char *p;
@@ -45,6 +46,12 @@ log_set_format(enum log_format fmt)
 }
 
 void
+log_set_fd(int fd)
+{
+	log_fd = fd;
+}
+
+void
 log_use_syslog(void)
 {
 	logsys_open(log_prog);
@@ -67,19 +74,50 @@ log_redact_clear(void)
 	log_nsecrets = 0;
 }
 
-/* Overwrite every occurrence of a registered secret with '*'. */
+/*
+ * Overwrite every occurrence of a registered secret in buf[0..len) with
+ * '*'.  When the text was cut short (truncated), also its longest tail
+ * that is the start of a secret: a line cut inside a secret must not show
+ * its first bytes.  Called on each piece of text as it enters (before
+ * JSON escaping, which would hide a secret holding '"' or '\\' from a
+ * search, and before any later cut), and on the finished line.
+ */
 static void
-log_scrub(char *buf, size_t len)
+log_scrub(char *buf, size_t len, bool truncated)
 {
 	for (size_t i = 0; i < log_nsecrets; i++) {
+		const char *sec = log_secrets[i].p;
 		size_t sl = log_secrets[i].len;
 		char *at = buf;
-		while ((at = memmem(at, len - (size_t)(at - buf),
-		    log_secrets[i].p, sl)) != NULL) {
+		while ((at = memmem(at, len - (size_t)(at - buf), sec, sl)) !=
+		    NULL) {
 			memset(at, '*', sl);
 			at += sl;
 		}
+		if (!truncated)
+			continue;
+		for (size_t k = sl - 1 < len ? sl - 1 : len; k > 0; k--)
+			if (memcmp(buf + len - k, sec, k) == 0) {
+				memset(buf + len - k, '*', k);
+				break;
+			}
 	}
+}
+
+/* dst = src made printable and scrubbed, cut to cap - 1 bytes. */
+static const char *
+log_clean(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	bool cut = n >= cap;
+
+	if (cut)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	log_sanitize(dst, n);
+	log_scrub(dst, n, cut);
+	return dst;
 }
 
 const char *
@@ -163,7 +201,7 @@ log_emit(const char *prog, long pid, enum log_level level, const char *msg,
 		else
 			snprintf(line, sizeof(line), "%s[%ld]: %s%s", prog, pid,
 			    msg, text_tail);
-		log_scrub(line, strlen(line));
+		log_scrub(line, strlen(line), false);
 		logsys_write(level, line);
 		return;
 	}
@@ -188,9 +226,9 @@ log_emit(const char *prog, long pid, enum log_level level, const char *msg,
 		if (off > sizeof(buf) - 2)
 			off = sizeof(buf) - 2;
 	}
-	log_scrub(buf, off);
+	log_scrub(buf, off, false);
 	buf[off++] = '\n';
-	ssize_t w = write(STDERR_FILENO, buf, off);
+	ssize_t w = write(log_fd, buf, off);
 	(void)w;
 }
 
@@ -208,6 +246,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if (n < 0)
 		return;
 	log_sanitize(line, strlen(line));
+	log_scrub(line, strlen(line), (size_t)n >= sizeof(line));
 	if (log_sink != NULL)
 		log_sink(level, line);
 	else
@@ -222,11 +261,14 @@ log_relay(const char *prog, long pid, enum log_level level, const char *line,
 
 	if (level > log_max)
 		return;
-	if (len >= sizeof(buf))
+	bool cut = len >= sizeof(buf);
+
+	if (cut)
 		len = sizeof(buf) - 1;
 	memcpy(buf, line, len);
 	buf[len] = '\0';
 	log_sanitize(buf, len);
+	log_scrub(buf, len, cut);
 	log_emit(prog, pid, level, buf, "", "");
 }
 
@@ -234,10 +276,18 @@ void
 log_access(const char *prog, long pid, const struct log_access *a)
 {
 	char extra[KH_LOG_MAX + 256], tail[KH_LOG_MAX + 256], num[160];
+	char peer[128], method[32], path[KH_LOG_MAX], rule[KH_LOG_MAX];
 	size_t off = 0;
+	struct log_access c = *a;
 
 	if (LOG_INFO > log_max)
 		return;
+	/* Each field printable and scrubbed before it is escaped or cut. */
+	c.peer = log_clean(peer, sizeof(peer), a->peer);
+	c.method = log_clean(method, sizeof(method), a->method);
+	c.path = log_clean(path, sizeof(path), a->path);
+	c.rule = log_clean(rule, sizeof(rule), a->rule);
+	a = &c;
 	if (log_fmt == LOG_FMT_JSON && !log_syslog) {
 		snprintf(num, sizeof(num), ",\"event\":\"request\",\"id\":%llu",
 		    (unsigned long long)a->id);

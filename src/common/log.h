@@ -46,6 +46,8 @@ struct log_access {
 void log_init(const char *prog, log_sink_fn sink);
 void log_set_verbosity(enum log_level max);
 void log_set_format(enum log_format fmt);
+/* Where lines are written (default STDERR_FILENO); for tests. */
+void log_set_fd(int fd);
 /* Send lines to syslog (journald reads it) instead of stderr; opens the
  * socket now, before any sandbox forbids it. */
 void log_use_syslog(void);
@@ -58,9 +60,12 @@ void log_relay(const char *prog, long pid, enum log_level level,
 /* Parent only: one access-log line; `prog`/`pid` name who answered. */
 void log_access(const char *prog, long pid, const struct log_access *a);
 const char *log_level_name(enum log_level level);
-/* Parent only: never let these bytes reach a log line, whatever a request
- * contains (a sandbox may put the bridge token in a path).  The pointer
- * must stay valid (the secret's own locked page); nothing is copied. */
+/* Never let these bytes reach a log line, whatever a request contains (a
+ * sandbox may put the bridge token in a path): not as they are, not
+ * JSON-escaped, not the first bytes of one cut by a line's length limit.
+ * The parent registers the credential and the token, the child its token.
+ * The pointer must stay valid (the secret's own locked page, the child's
+ * configuration); nothing is copied.  At most four. */
 void log_redact(const char *secret, size_t len);
 void log_redact_clear(void);
 /* Replace every byte outside 0x20..0x7e with '?', in place. */

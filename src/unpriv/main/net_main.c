@@ -281,6 +281,10 @@ net_child(unsigned nlisten)
 	if (child_config_decode(&r, &n->cfg) < 0 ||
 	    n->cfg.nlisteners != nlisten)
 		net_fatal("malformed MSG_CONFIG");
+	/* The child's lines are cut to KH_LOG_MAX before the parent sees
+	 * them: mask the token here too, so a cut cannot leave its first
+	 * bytes for the parent to miss. */
+	log_redact(n->cfg.token, n->cfg.token_len);
 	net_check_queue_fds(&n->cfg);
 	if (net_read_fd(KH_CHILD_FD_POLICY, text, sizeof(text), &len) < 0)
 		net_fatal("policy text unreadable or too large");
