@@ -8,7 +8,7 @@
 #                    by the unit tests and replays (the two processes run
 #                    confined, where LeakSanitizer cannot work)
 #   3. build-fuzz/   the libFuzzer harnesses (clang), each run for
-#                    KH_FUZZ_SECONDS (default 35) from its seed corpus;
+#                    KH_FUZZ_SECONDS (default 30) from its seed corpus;
 #                    a crash, leak, timeout or sanitizer report fails, and
 #                    the reproducer is saved in tests/fuzz/corpus/<name>/
 #                    (scripts/fuzz.sh explains what to do with it)
@@ -37,6 +37,6 @@ stage "sanitizer build (ASan + UBSan) and tests"
 KH_BUILD_DIR=build-asan scripts/build.sh -DKH_SANITIZE=ON
 (cd build-asan && ctest --output-on-failure -j2 --timeout 300)
 
-stage "fuzzing, ${KH_FUZZ_SECONDS:-35}s per harness"
-KH_FUZZ_QUIET=1 scripts/fuzz.sh all "${KH_FUZZ_SECONDS:-35}"
+stage "fuzzing, ${KH_FUZZ_SECONDS:-30}s per harness"
+KH_FUZZ_QUIET=1 scripts/fuzz.sh all "${KH_FUZZ_SECONDS:-30}"
 stage "all passed"
