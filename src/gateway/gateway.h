@@ -4,7 +4,8 @@
  * (getSandboxCallbackBridgeServerSource() in @paperclipai/adapter-utils)
  * does, with keyhole's strict HTTP parser and constant-time token check:
  *
- *   gateway.c        environment, listener, connections, HTTP answers
+ *   gateway_main.c   environment, start-up
+ *   gateway.c        listener, connections, HTTP answers
  *   gateway_queue.c  request files out, response files in, queue depth,
  *                    stale-request sweep
  *   gateway_envelope.c  the request file written (pure; fuzzed)
@@ -83,6 +84,11 @@ struct gw {
 
 int64_t gw_now_ms(void);
 
+/* gateway.c: the listener on g->host:g->port (the port chosen is
+ * written back); -1 with errno (EINVAL: host is not a numeric address) */
+int gw_listen(struct gw *g);
+/* SIGTERM/SIGINT: stop accepting, finish what is in flight, then exit */
+void gw_signal_cb(evutil_socket_t sig, short what, void *arg);
 /* gateway.c: answers (the request's connection, if any) */
 void gw_answer(struct gw_conn *c, int status, const char *const *names,
     const char *const *values, const size_t *vlens, size_t n,

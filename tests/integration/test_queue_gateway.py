@@ -289,5 +289,43 @@ class GatewayQueueBehaviourTest(KeyholeTestCase):
         self.assertNotIn(b"SECRET", r.body)
 
 
+class GatewayConfigurationTest(KeyholeTestCase):
+    """Bad configuration is refused at start with a message naming the
+    variable and the fix, exit status 1 (2 for arguments)."""
+
+    def run_gateway(self, env, args=()):
+        import subprocess
+        q = QueueDir(self)
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PAPERCLIP_BRIDGE_QUEUE_DIR": q.path,
+                "PAPERCLIP_BRIDGE_TOKEN": "t" * 32}
+        base.update(env)
+        base = {k: v for k, v in base.items() if v is not None}
+        return subprocess.run([khtest.binary("keyhole-gateway")] + list(args), env=base,
+                              capture_output=True, text=True, timeout=10)
+
+    def test_bad_environment_refused_with_the_variable_named(self):
+        cases = [
+            ({"PAPERCLIP_BRIDGE_HOST": "localhost"},
+             "PAPERCLIP_BRIDGE_HOST='localhost' is not a numeric IP address"),
+            ({"PAPERCLIP_BRIDGE_PORT": "70000"},
+             "PAPERCLIP_BRIDGE_PORT='70000' is not a number in [0, 65535]"),
+            ({"PAPERCLIP_BRIDGE_TOKEN": None}, "PAPERCLIP_BRIDGE_TOKEN are required"),
+            ({"PAPERCLIP_API_BRIDGE_MODE": "http"}, "Unsupported PAPERCLIP_API_BRIDGE_MODE: http"),
+        ]
+        for env, message in cases:
+            r = self.run_gateway(env)
+            self.assertEqual(r.returncode, 1, (env, r.stderr))
+            self.assertIn(message, r.stderr, env)
+
+    def test_help_and_arguments(self):
+        r = self.run_gateway({}, ["--help"])
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("PAPERCLIP_BRIDGE_QUEUE_DIR", r.stdout)
+        r = self.run_gateway({}, ["--port", "1"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("takes no arguments", r.stderr)
+
+
 if __name__ == "__main__":
     khtest.main()
