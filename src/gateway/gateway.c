@@ -541,8 +541,7 @@ gw_listen(struct gw *g)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(g->port);
 		sl = sizeof(struct sockaddr_in6);
 	} else {
-		errno = EINVAL;		/* not a numeric address */
-		return -1;
+		return -2;
 	}
 	g->listener = evconnlistener_new_bind(g->base, gw_accept_cb, g,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,

@@ -85,7 +85,7 @@ struct gw {
 int64_t gw_now_ms(void);
 
 /* gateway.c: the listener on g->host:g->port (the port chosen is
- * written back); -1 with errno (EINVAL: host is not a numeric address) */
+ * written back); -1 with errno, -2 when host is not a numeric address */
 int gw_listen(struct gw *g);
 /* SIGTERM/SIGINT: stop accepting, finish what is in flight, then exit */
 void gw_signal_cb(evutil_socket_t sig, short what, void *arg);

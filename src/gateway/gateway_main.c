@@ -121,8 +121,9 @@ main(int argc, char **argv)
 	if (gw_queue_open(g) < 0)
 		gw_die("cannot set up the queue directory %s (requests/, "
 		    "responses/, logs/)", g->qdir);
-	if (gw_listen(g) < 0) {
-		if (errno == EINVAL)
+	int lr = gw_listen(g);
+	if (lr < 0) {
+		if (lr == -2)
 			gw_die("PAPERCLIP_BRIDGE_HOST='%s' is not a numeric IP "
 			    "address", g->host);
 		fprintf(stderr, "keyhole-gateway: cannot listen on %s:%u: %s\n",

@@ -14,6 +14,7 @@
 #include "gateway_response.h"
 #include "json_check.h"
 #include "qcodec.h"
+#include "queue_envelope.h"
 #include "util.h"
 
 /* Headers a response may not set: our framing and hop-by-hop fields. */
@@ -134,14 +135,20 @@ gw_response_parse(const uint8_t *text, size_t len, uint64_t max_body,
 
 	memset(r, 0, sizeof(*r));
 	/* cJSON alone takes texts that are not JSON (a BOM, trailing bytes
-	 * after a NUL); the host writes JSON.stringify output. */
-	if (!json_check(text, len) ||
+	 * after a NUL), cuts strings at an escaped NUL and reads the first of
+	 * two equal keys; the host writes JSON.stringify output, and keyhole's
+	 * host never an escaped NUL (such bodies go in base64). */
+	if (!json_check(text, len) || !qenv_raw_ok(text, len) ||
 	    (r->json = cJSON_ParseWithLength((const char *)text, len)) == NULL ||
-	    !cJSON_IsObject(r->json)) {
+	    !cJSON_IsObject(r->json) || !qenv_keys_unique(r->json)) {
 		err = "Bridge response is not valid JSON.";
 		goto fail;
 	}
 	hdrs = cJSON_GetObjectItemCaseSensitive(r->json, "headers");
+	if (cJSON_IsObject(hdrs) && !qenv_keys_unique(hdrs)) {
+		err = "Bridge response has an invalid header.";
+		goto fail;
+	}
 	if ((r->status = gw_status(r->json, hdrs)) < 0) {
 		err = "Bridge response has an invalid status.";
 		goto fail;

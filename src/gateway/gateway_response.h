@@ -6,7 +6,8 @@
  *   {"status": N, "headers": {"name": "value", ...}, "body": "...",
  *    "bodyEncoding": "utf8" | "base64"}
  *
- * One strict JSON text (RFC 8259, as Node's JSON.parse reads it), an
+ * One strict JSON text (RFC 8259) without an escaped NUL or a repeated
+ * key (where cJSON and Node's JSON.parse would read different things), an
  * integral status 200..599 (409 whatever it says when the headers carry
  * x-paperclip-bridge-outcome: indeterminate; 200 when absent), string
  * headers with token names and forwardable values (framing and hop-by-hop

@@ -35,13 +35,13 @@ struct req_checked {
  * path, query syntax; the parent's own policy match (with its own --var
  * values); the rule's `query none`; each header (lower-case token, on the
  * global allowlist or the rule's own, never a forbidden name, a
- * forwardable value, no duplicate); the body within max_body, the rule's
- * body limit (0 for `body none`), present where the rule needs one,
- * absent on GET/HEAD; no trailing bytes; and a mutation only while
- * mutations_used < the policy's `max`.
+ * forwardable value, no duplicate); the body blob within max_body and no
+ * trailing bytes; the body within the rule's limit (0 for `body none`),
+ * present where the rule needs one, absent on GET/HEAD; and a mutation
+ * only while mutations_used < the policy's `max`.
  *
- * Fills r's method, path, hdrs (curl list, "name: value" / "name;") and a
- * copy of the body, and *out.  Returns 0, or -1 with *why (a fixed
+ * Fills r's method, path, peer (printable), rule_line, hdrs (curl list,
+ * "name: value" / "name;") and a copy of the body, and *out.  Returns 0, or -1 with *why (a fixed
  * string): the child broke the protocol.  r is the caller's to free
  * (up_req_free) either way.
  */

@@ -13,7 +13,7 @@
 /* Raw bytes cJSON must never see: NUL (it would end the text early) and
  * controls outside strings' legal whitespace; and an escaped NUL, which
  * cJSON decodes into a C string that then silently ends there. */
-static bool
+bool
 qenv_raw_ok(const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -33,7 +33,7 @@ qenv_raw_ok(const uint8_t *buf, size_t len)
 
 /* Top-level keys are unique: two "path" keys would let two readers see
  * two requests. */
-static bool
+bool
 qenv_keys_unique(const cJSON *obj)
 {
 	for (const cJSON *a = obj->child; a != NULL; a = a->next)

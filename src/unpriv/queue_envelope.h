@@ -58,6 +58,15 @@ struct qenv {
  * large); on error *why says what (for the log; never echoes input).
  * e->id is filled as soon as a valid id was read, so an error answer can
  * still carry it.  Call qenv_free() after either outcome. */
+/* Shared with keyhole-gateway's response parser: no raw control byte but
+ * JSON whitespace and no escaped NUL (\u0000) anywhere in buf; no key
+ * twice in obj (a cJSON object).  cJSON would cut a string at an escaped
+ * NUL and read the first of two equal keys where JSON.parse reads the
+ * last. */
+struct cJSON;
+bool qenv_raw_ok(const uint8_t *buf, size_t len);
+bool qenv_keys_unique(const struct cJSON *obj);
+
 int qenv_parse(const uint8_t *buf, size_t len, const struct qenv_limits *lim,
     struct qenv *e, const char **why);
 void qenv_free(struct qenv *e);

@@ -30,10 +30,11 @@
  *  - every request decide lets through is accepted by request_check,
  *    given the same bindings, limits and spent budget;
  *  - what the parent would forward is what the client sent: method,
- *    canonical path, query, body bytes, and each forwarded header is one
- *    of the request's fields (name case-folded, value byte-exact; on the
+ *    canonical path, query, body bytes; each forwarded header is one of
+ *    the request's fields (name case-folded, value byte-exact; on the
  *    queue way, a header of the request file, whose fidelity to the
- *    client's request fuzz_gateway_request checks);
+ *    client's request fuzz_gateway_request checks), and each field the
+ *    matched rule allows is forwarded;
  *  - a refusal sends nothing to the parent and has a 4xx/5xx status with
  *    a JSON body {"error": "..."}.
  */
@@ -299,6 +300,38 @@ fuzz_check_header(const char *line)
 	abort();
 }
 
+/* A field the matched rule allows (the parent's own judgement, names
+ * case-folded here) is among the forwarded lines with its exact value. */
+static void
+fuzz_check_field_forwarded(const struct policy *pol,
+    const struct pol_rule *rule, const struct decide_hdr *h,
+    const struct curl_slist *fwd)
+{
+	char name[KH_HNAME_MAX + 1];
+
+	if (h->nlen > KH_HNAME_MAX)
+		return;
+	for (size_t k = 0; k < h->nlen; k++)
+		name[k] = (char)(h->name[k] >= 'A' && h->name[k] <= 'Z' ?
+		    h->name[k] + 32 : h->name[k]);
+	name[h->nlen] = '\0';
+	if (!policy_rule_header_allowed(pol, rule, name, h->nlen) ||
+	    policy_header_forbidden(name, h->nlen))
+		return;
+	for (; fwd != NULL; fwd = fwd->next) {
+		const char *l = fwd->data;
+		if (strncmp(l, name, h->nlen) != 0)
+			continue;
+		if (h->vlen == 0 ? strcmp(l + h->nlen, ";") == 0 :
+		    (strncmp(l + h->nlen, ": ", 2) == 0 &&
+		    strlen(l + h->nlen + 2) == h->vlen &&
+		    memcmp(l + h->nlen + 2, h->value, h->vlen) == 0))
+			return;
+	}
+	fprintf(stderr, "allowed field %s not forwarded\n", name);
+	abort();
+}
+
 static void
 fuzz_check_forwarded(struct evbuffer *link, uint32_t used, uint64_t max_body,
     int b, const struct decide_req *q)
@@ -344,6 +377,10 @@ fuzz_check_forwarded(struct evbuffer *link, uint32_t used, uint64_t max_body,
 		abort();
 	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
 		fuzz_check_header(s->data);
+	/* ... and every field the rule lets through is forwarded. */
+	for (size_t i = 0; i < q->nhdrs; i++)
+		fuzz_check_field_forwarded(&fz.parent[b], ck.rule, &q->hdrs[i],
+		    r->hdrs);
 	free(r->body);
 	curl_slist_free_all(r->hdrs);
 	free(r);

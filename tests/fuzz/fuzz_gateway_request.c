@@ -66,7 +66,7 @@ fuzz_check(const struct http_req *r, const uint8_t *body, size_t blen,
 		if (!e->has_query || e->query_len != r->query_len ||
 		    memcmp(e->query, r->query, r->query_len) != 0)
 			abort();
-	} else if (e->query_len != 0) {
+	} else if (e->query_len != 0 || e->has_query) {
 		abort();
 	}
 	for (const char *const *h = gw_fwd_headers; *h != NULL; h++) {

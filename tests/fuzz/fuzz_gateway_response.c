@@ -15,8 +15,14 @@
  *    names, values without CR, LF, NUL or other controls but HTAB), none
  *    of them a framing or hop-by-hop field, and a body of at most max_body
  *    bytes;
+ *  - the status is the file's (409 when indeterminate, 200 when it has
+ *    no numeric status); each kept header is the file's, name and value,
+ *    and every string header the file has that is not a framing field is
+ *    kept;
  *  - the body is the file's "body" string itself, or with bodyEncoding
  *    base64 the bytes whose canonical base64 is exactly that string;
+ *  - a file holding an escaped NUL (\u0000, found by a tokenizer written
+ *    here) is refused: cJSON would cut the string there;
  *  - an accepted file is one JSON object: first and last non-blank bytes
  *    are '{' and '}'.
  */
@@ -85,6 +91,64 @@ fuzz_check_headers(const struct gw_response *r)
 	}
 }
 
+/* True when a JSON string in p[0..n) holds the escape \u0000. */
+static bool
+fuzz_has_escaped_nul(const uint8_t *p, size_t n)
+{
+	bool in = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!in) {
+			in = p[i] == '"';
+			continue;
+		}
+		if (p[i] == '"') {
+			in = false;
+		} else if (p[i] == '\\' && i + 1 < n) {
+			if (p[i + 1] == 'u' && i + 5 < n &&
+			    memcmp(p + i + 2, "0000", 4) == 0)
+				return true;
+			i++;	/* the escaped character */
+		}
+	}
+	return false;
+}
+
+/* Status and headers against the file's, read again with cJSON here. */
+static void
+fuzz_check_against_file(const cJSON *j, const struct gw_response *r)
+{
+	static const char *const framing[] = { "content-length",
+	    "transfer-encoding", "connection", "keep-alive", "upgrade",
+	    "proxy-connection", "trailer", NULL };
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "headers");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+	const cJSON *o = cJSON_IsObject(h) ?
+	    cJSON_GetObjectItemCaseSensitive(h, "x-paperclip-bridge-outcome") :
+	    NULL;
+	int want = cJSON_IsString(o) && strcmp(o->valuestring,
+	    "indeterminate") == 0 ? 409 : cJSON_IsNumber(st) ?
+	    (int)st->valuedouble : 200;	/* in range: it was accepted */
+	size_t kept = 0;
+
+	if (r->status != want)
+		abort();
+	for (size_t i = 0; i < r->nh; i++) {
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(h, r->names[i]);
+		if (!cJSON_IsString(f) || strcmp(f->valuestring, r->values[i]) != 0)
+			abort();
+	}
+	if (cJSON_IsObject(h))
+		for (const cJSON *f = h->child; f != NULL; f = f->next) {
+			bool skip = !cJSON_IsString(f);
+			for (const char *const *x = framing; *x != NULL && !skip; x++)
+				skip = strcasecmp(f->string, *x) == 0;
+			kept += !skip;
+		}
+	if (kept != r->nh)
+		abort();
+}
+
 /* The body against the file's own "body"/"bodyEncoding", read again with
  * cJSON here (the parser under test already accepted the text). */
 static void
@@ -106,6 +170,7 @@ fuzz_check_body(const uint8_t *text, size_t len, const struct gw_response *r)
 	    (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "status")) &&
 	    cJSON_GetObjectItemCaseSensitive(j, "status")->valuedouble == 409)))
 		abort();
+	fuzz_check_against_file(j, r);
 	if (cJSON_IsString(enc) && strcmp(enc->valuestring, "base64") == 0) {
 		struct sbuf s;
 		sbuf_init(&s, qc_b64_len(r->blen) + 1);
@@ -137,6 +202,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e2 = gw_response_parse(data, size, max_body, &r2);
 	if ((e1 == NULL) != (e2 == NULL) ||
 	    (e1 != NULL && (e1[0] == '\0' || strcmp(e1, e2) != 0)))
+		abort();
+	if (e1 == NULL && fuzz_has_escaped_nul(data, size))
 		abort();
 	if (e1 != NULL) {
 		/* a refusal leaves nothing to free */

@@ -137,6 +137,17 @@ main(void)
 	CHECK_EQ_STR(parse("[1,2]", 64, &r), NOT_JSON);
 	CHECK_EQ_STR(parse("", 64, &r), NOT_JSON);
 	CHECK_EQ_STR(parse("{\"body\":'x'}", 64, &r), NOT_JSON);
+	/* where cJSON and JSON.parse would disagree: an escaped NUL (cJSON
+	 * cuts the string there), a repeated key (cJSON reads the first) */
+	CHECK_EQ_STR(parse("{\"body\":\"a\\u0000b\"}", 64, &r), NOT_JSON);
+	CHECK_EQ_STR(parse("{\"body\":\"\",\"status\":200,\"status\":500}", 64,
+	    &r), NOT_JSON);
+	CHECK_EQ_STR(parse("{\"body\":\"\",\"headers\":{\"x-a\":\"1\",\"x-a\":"
+	    "\"2\"}}", 64, &r), BAD_HEADER);
+	/* an escaped backslash before "u0000" is text, not a NUL */
+	CHECK(parse("{\"body\":\"a\\\\u0000\"}", 64, &r) == NULL);
+	CHECK_EQ_INT(r.blen, 7);
+	gw_response_free(&r);
 	/* a refusal leaves nothing behind */
 	CHECK(r.json == NULL && r.body == NULL && r.nh == 0);
 	TEST_DONE();
