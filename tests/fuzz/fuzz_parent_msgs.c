@@ -25,12 +25,16 @@
  *
  * Properties (abort() when broken):
  *  - every forwarded request is inside the loaded policy, judged here by
- *    an independent matcher: method and canonical path match a rule of
- *    the table the parent holds, the path is safe to append to the
- *    upstream URL, the query is valid, each header is a lower-case token
- *    on the policy's allowlist and on no list of forbidden names, not
- *    duplicated, with a forwardable value; no body on GET/HEAD; the body
- *    within the operator's and the policy's limit;
+ *    an independent matcher of policy v2 (first matching rule; literal,
+ *    '*', {variable} with the parent's own binding issue=BRI-7, final
+ *    '**'): method and canonical path match that rule of the table the
+ *    parent holds, the path is safe to append to the upstream URL, the
+ *    query is valid and absent on `query none`, each header is a
+ *    lower-case token on the policy's or the rule's allowlist and on no
+ *    list of forbidden names, not duplicated, with a forwardable value;
+ *    no body on GET/HEAD; the body within the operator's, the policy's
+ *    and the rule's limit (none on `body none`), present where the rule
+ *    needs one; no more mutations than the policy's `max`;
  *  - the accepted policy never allowlists a forbidden header;
  *  - the decoder kills the child at the first frame whose header, type or
  *    state is wrong (checked by an independent frame walker), and a bad
@@ -101,6 +105,7 @@ static struct {
 	unsigned asked[FZ_IDS], answered[FZ_IDS];
 	bool policy_ok_seen, shutdown_seen;
 	size_t nforwarded;
+	uint32_t nmutations;		/* forwarded POST/PUT/PATCH/DELETE */
 } fz;
 
 static void __attribute__((noreturn))
@@ -193,46 +198,71 @@ fuzz_path_safe(const char *s, size_t n)
 	return true;
 }
 
-/* The policy, matched here from the table alone: a rule with the same
- * method and as many segments, each literal equal and each '*' a
- * non-empty segment; "/" only by a rule without segments. */
-static bool
-fuzz_policy_allows(const struct policy *pol, const char *method,
+/* The first rule that allows METHOD PATH, matched here from the table
+ * alone, or -1: the same method; "/" only by a rule without segments;
+ * else each literal equal, each '*' one non-empty segment, each
+ * {variable} exactly its bound value (unbound: nothing), a final '**' one
+ * or more non-empty segments. */
+static int
+fuzz_policy_rule(const struct policy *pol, const char *method,
     const char *path)
 {
 	size_t pl = strlen(path);
 
 	for (size_t r = 0; r < pol->nrules; r++) {
 		const struct pol_rule *rule = &pol->rules[r];
-		const char *seg = path + 1;
-		size_t k;
+		const char *seg = path + 1, *end;
+		bool ok = true;
+		size_t k, sl;
 
 		if (strcmp(rule->method, method) != 0)
 			continue;
 		if (pl == 1) {
 			if (rule->nsegs == 0)
-				return true;
+				return (int)r;
 			continue;
 		}
-		for (k = 0; k < rule->nsegs; k++) {
-			const char *end = strchr(seg, '/');
-			size_t sl = end ? (size_t)(end - seg) : strlen(seg);
+		for (k = 0; k < rule->nsegs && ok; k++) {
 			const struct pol_seg *g = &rule->segs[k];
-			if (g->kind == SEG_STAR ? sl == 0 :
-			    (g->kind != SEG_LIT || g->len != sl ||
-			    memcmp(g->lit, seg, sl) != 0))
-				break;
-			if (end == NULL) {
-				k++;
-				seg = NULL;
+			if (seg == NULL) {
+				ok = false;
 				break;
 			}
-			seg = end + 1;
+			if (g->kind == SEG_GLOB) {
+				for (const char *q = seg; ok; q = end + 1) {
+					end = strchr(q, '/');
+					sl = end ? (size_t)(end - q) : strlen(q);
+					ok = sl > 0;
+					if (end == NULL)
+						break;
+				}
+				seg = NULL;
+				continue;
+			}
+			end = strchr(seg, '/');
+			sl = end ? (size_t)(end - seg) : strlen(seg);
+			switch (g->kind) {
+			case SEG_LIT:
+				ok = g->len == sl && memcmp(g->lit, seg, sl) == 0;
+				break;
+			case SEG_STAR:
+				ok = sl > 0;
+				break;
+			case SEG_VAR:
+				ok = g->var >= 0 && (size_t)g->var < pol->nvars &&
+				    pol->vars[g->var].bound &&
+				    pol->vars[g->var].vlen == sl && sl > 0 &&
+				    memcmp(pol->vars[g->var].value, seg, sl) == 0;
+				break;
+			default:
+				ok = false;
+			}
+			seg = end != NULL ? end + 1 : NULL;
 		}
-		if (k == rule->nsegs && seg == NULL)
-			return true;
+		if (ok && k == rule->nsegs && seg == NULL)
+			return (int)r;
 	}
-	return false;
+	return -1;
 }
 
 static bool
@@ -275,8 +305,12 @@ fuzz_check_forward(const struct up_req *r, const char *path,
 		fuzz_fail("forwarded an unknown method");
 	if (!fuzz_path_safe(path, strlen(path)) || strcmp(path, r->path) != 0)
 		fuzz_fail("forwarded a path that is not canonical");
-	if (!fuzz_policy_allows(pol, r->method, path))
+	int ri = fuzz_policy_rule(pol, r->method, path);
+	if (ri < 0)
 		fuzz_fail("forwarded a request outside the policy");
+	const struct pol_rule *rule = &pol->rules[ri];
+	if (has_query && (rule->flags & POL_QUERY_NONE))
+		fuzz_fail("forwarded a query on a 'query none' rule");
 	if (!has_query && query[0] != '\0')
 		fuzz_fail("query without has_query");
 	for (const char *q = query; *q != '\0'; q++)
@@ -301,6 +335,8 @@ fuzz_check_forward(const struct up_req *r, const char *path,
 		bool allowed = false;
 		for (size_t k = 0; k < pol->nreq_hdrs; k++)
 			allowed |= strcmp(pol->req_hdrs[k], name) == 0;
+		for (size_t k = 0; k < rule->nhdrs; k++)
+			allowed |= strcmp(rule->hdrs[k], name) == 0;
 		if (!allowed || fuzz_forbidden_name(name))
 			fuzz_fail("forwarded a header outside the allowlist");
 		for (size_t k = 0; k < nseen; k++)
@@ -326,10 +362,22 @@ fuzz_check_forward(const struct up_req *r, const char *path,
 	    strcmp(r->method, "HEAD") == 0))
 		fuzz_fail("forwarded a body on GET/HEAD");
 	max_body = fz.p.ccfg.max_body;
-	if (pol->max_body != 0 && pol->max_body < max_body)
+	if (rule->max_body != 0 && rule->max_body < max_body)
+		max_body = rule->max_body;
+	else if (rule->max_body == 0 && pol->max_body != 0 &&
+	    pol->max_body < max_body)
 		max_body = pol->max_body;
+	if (rule->flags & POL_BODY_NONE)
+		max_body = 0;
 	if (r->body_len > max_body || (r->body_len > 0) != (r->body != NULL))
 		fuzz_fail("forwarded a body over the limit");
+	if (r->body_len == 0 && ((rule->flags & POL_BODY_JSON) ||
+	    rule->nkeys > 0))
+		fuzz_fail("forwarded no body on a rule that needs one");
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+	    strcmp(r->method, "OPTIONS") != 0 && pol->max_mutations != 0 &&
+	    ++fz.nmutations > pol->max_mutations)
+		fuzz_fail("forwarded more mutations than the policy's max");
 }
 
 /* ------------------------------------------------------------------ */
@@ -658,6 +706,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz.fail_mask = masks[data[0] >> 6];
 
 	fz.cfg.max_inflight = inflight[(data[0] >> 2) & 3];
+	/* The parent's own --var: {issue} segments resolve to it. */
+	char why[64];
+	if (policy_binding_add(&fz.cfg.vars, "issue=BRI-7", why,
+	    sizeof(why)) != 0)
+		abort();
 	fz.p.cfg = &fz.cfg;
 	fz.p.base = base;
 	fz.p.ccfg.max_body = bodies[(data[0] >> 4) & 3];

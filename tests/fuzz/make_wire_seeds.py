@@ -23,7 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VERSION = 2
 LOG, FATAL, POLICY, REQUEST = 1, 2, 3, 4
 CONFIG, POLICY_OK, RESPONSE, SHUTDOWN = 64, 65, 66, 67
-SEG_LIT, SEG_STAR = 1, 2
+SEG_LIT, SEG_STAR, SEG_GLOB, SEG_VAR = 1, 2, 3, 4
+BODY_JSON, BODY_NONE, QUERY_NONE = 0x01, 0x02, 0x04
 
 
 def frame(mtype, payload=b"", mid=0, version=VERSION, reserved=0, length=None):
@@ -74,13 +75,27 @@ def policy_payload(rules=RULES, max_body=4096, req=REQ_HDRS, resp=RESP_HDRS,
     # then the two header lists; each rule ends with its (here empty)
     # constraints: u8 flags, u64 max_body, u16 nkeys, u16 nctypes,
     # u16 nhdrs, u32 rate_count, u32 rate_period_s.
+    # A rule is (method, line, pattern) or (method, line, pattern, dict of
+    # flags / max_body / keys / hdrs); '**' and '{name}' segments are v2's.
     out = u64(max_body) + u32(max_mutations) + u16(len(rules))
-    for method, line, pattern in rules:
+    for rule in rules:
+        method, line, pattern = rule[:3]
+        c = rule[3] if len(rule) > 3 else {}
         segs = [] if pattern == "/" else pattern[1:].split("/")
         out += s(method) + u32(line) + u16(len(segs))
         for g in segs:
-            out += u8(SEG_STAR) + s("") if g == "*" else u8(SEG_LIT) + s(g)
-        out += u8(0) + u64(0) + u16(0) + u16(0) + u16(0) + u32(0) + u32(0)
+            if g == "*":
+                out += u8(SEG_STAR) + s("")
+            elif g == "**":
+                out += u8(SEG_GLOB) + s("")
+            elif g.startswith("{"):
+                out += u8(SEG_VAR) + s(g[1:-1])
+            else:
+                out += u8(SEG_LIT) + s(g)
+        keys, hdrs = c.get("keys", []), c.get("hdrs", [])
+        out += u8(c.get("flags", 0)) + u64(c.get("max_body", 0))
+        out += u16(len(keys)) + b"".join(s(k) for k in keys) + u16(0)
+        out += u16(len(hdrs)) + b"".join(s(h) for h in hdrs) + u32(0) + u32(0)
     out += u16(len(req)) + b"".join(s(h) for h in req)
     out += u16(len(resp)) + b"".join(s(h) for h in resp)
     return out
@@ -125,8 +140,44 @@ GOOD = [
 ]
 
 
+# A policy v2 table the stream itself sends (not the preloaded one), with
+# the parent bound to issue=BRI-7 (fuzz_parent_msgs.c) and `max 2`.
+RULES_V2 = [
+    ("GET", 1, "/api/q", {"flags": QUERY_NONE}),
+    ("DELETE", 2, "/api/drafts/*", {"flags": BODY_NONE}),
+    ("PATCH", 3, "/api/issues/{issue}", {"keys": ["status"], "flags": QUERY_NONE}),
+    ("POST", 4, "/api/json", {"flags": BODY_JSON}),
+    ("PUT", 5, "/api/files/**", {"max_body": 64}),
+    ("POST", 6, "/api/cap", {"hdrs": ["x-capability"]}),
+    ("GET", 7, "/api/agents/me"),
+]
+POL_V2 = frame(POLICY, policy_payload(rules=RULES_V2, max_mutations=2))
+GOOD_V2 = [
+    request(1, "GET", "/api/q"),
+    request(2, "PATCH", "/api/issues/BRI-7", headers=[("content-type", "application/json")],
+            body=b'{"status":"done"}'),
+    request(3, "PUT", "/api/files/a/b/c.txt", body=b"hello"),
+    request(4, "GET", "/api/agents/me", query="x=1"),
+]
+
+
 def parent_seeds():
+    v2 = pcfg(preload=False, upstream="never") + POL_V2
     seeds = {
+        # Policy v2: what the parent accepts, and each rule property it
+        # re-checks on its own (one violation per seed, after good ones).
+        "v2_serve": v2 + b"".join(GOOD_V2),
+        "v2_query_on_query_none": v2 + GOOD_V2[0] + request(9, "GET", "/api/q", query=""),
+        "v2_body_on_body_none": v2 + request(9, "DELETE", "/api/drafts/d", body=b"{}"),
+        "v2_other_issue": v2 + request(9, "PATCH", "/api/issues/BRI-8", body=b'{"status":1}'),
+        "v2_missing_body": v2 + request(9, "POST", "/api/json"),
+        "v2_body_over_rule_limit": v2 + request(9, "PUT", "/api/files/x", body=b"y" * 65),
+        "v2_glob_needs_a_segment": v2 + request(9, "PUT", "/api/files/", body=b"x"),
+        "v2_header_off_route": v2 + request(9, "POST", "/api/json", body=b"{}",
+                                            headers=[("x-capability", "1")]),
+        "v2_header_on_route": v2 + request(9, "POST", "/api/cap", headers=[("x-capability", "1")]),
+        "v2_over_budget": v2 + GOOD_V2[1] + request(5, "DELETE", "/api/drafts/a") +
+        request(6, "DELETE", "/api/drafts/b"),
         "serve_preloaded": pcfg() + log(2, "hello from the child") + POL + b"".join(GOOD),
         "serve_first_policy": pcfg(preload=False) + POL + b"".join(GOOD) + log(0, "bye"),
         "serve_draining": pcfg(draining=True, upstream="1/2") + POL + b"".join(GOOD[:2]),
