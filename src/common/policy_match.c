@@ -10,19 +10,6 @@
 
 #include "policy_table.h"
 
-/* A dot segment in any spelling a canonical path could still carry.  No
- * wildcard ever matches one, even if a non-canonical path slipped
- * through. */
-static bool
-seg_is_dot(const char *s, size_t len)
-{
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
-		return true;
-	if (len >= 2 && s[0] == '.' && s[1] == ';')
-		return true;
-	return len >= 3 && s[0] == '.' && s[1] == '.' && s[2] == ';';
-}
-
 bool
 policy_seg_match(const struct policy *p, const struct pol_seg *g,
     const char *s, size_t len)
@@ -34,7 +21,9 @@ policy_seg_match(const struct policy *p, const struct pol_seg *g,
 		return g->len == len && memcmp(g->lit, s, len) == 0;
 	case SEG_STAR:
 	case SEG_GLOB:
-		return len > 0 && !seg_is_dot(s, len);
+		/* never a dot segment, even if a non-canonical path
+		 * slipped through */
+		return len > 0 && !policy_seg_is_dot(s, len);
 	case SEG_VAR:
 		/* Unbound (or an index this process never resolved): no
 		 * match.  A missing value never widens to a wildcard. */

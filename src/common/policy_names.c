@@ -105,9 +105,8 @@ hex_upper(unsigned char c)
 	return -1;
 }
 
-/* A dot segment in any spelling a canonical path could still carry. */
-static bool
-seg_is_dot(const char *s, size_t len)
+bool
+policy_seg_is_dot(const char *s, size_t len)
 {
 	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
 		return true;
@@ -126,7 +125,7 @@ seg_is_dot(const char *s, size_t len)
 bool
 policy_segment_valid(const char *s, size_t len)
 {
-	if (len == 0 || len > KH_POLICY_SEG_MAX || seg_is_dot(s, len))
+	if (len == 0 || len > KH_POLICY_SEG_MAX || policy_seg_is_dot(s, len))
 		return false;
 	if ((len == 1 && s[0] == '*') || (len == 2 && s[0] == '*' &&
 	    s[1] == '*'))

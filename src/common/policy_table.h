@@ -180,6 +180,9 @@ bool policy_method_valid(const char *m, size_t len);
 /* A literal segment exactly as path_canonicalize() could emit it (and not
  * "*"): what a pattern literal and a bound value must be. */
 bool policy_segment_valid(const char *s, size_t len);
+/* ".", "..", or either followed by ";params": a dot segment in any
+ * spelling a canonical path could still carry. */
+bool policy_seg_is_dot(const char *s, size_t len);
 /* [A-Za-z_][A-Za-z0-9_]*, at most KH_POLICY_VAR_MAX bytes. */
 bool policy_var_name_valid(const char *s, size_t len);
 /* A JSON key a `keys` list may name: [A-Za-z0-9_.$@-], 1..KEY_MAX. */

@@ -75,6 +75,25 @@ util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+ssize_t
+util_read_upto(int fd, void *buf, size_t cap)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < cap) {
+		ssize_t r = read(fd, p + got, cap - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 int
 util_write_all(int fd, const void *buf, size_t n)
 {

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 /* Constant-time comparison: time depends only on expected_len. */
@@ -22,6 +23,10 @@ bool util_method_safe(const char *method);
 /* write(2) all of p[0..n) to a blocking fd, retrying on EINTR and short
  * writes.  Returns 0, or -1 (errno set) when the fd fails. */
 int util_write_all(int fd, const void *p, size_t n);
+/* read(2) into buf until end of file or cap bytes, retrying on EINTR and
+ * short reads.  Returns the bytes read, or -1 (errno set) when the fd
+ * fails.  To see whether a file holds exactly N bytes, ask for N + 1. */
+ssize_t util_read_upto(int fd, void *buf, size_t cap);
 /* Parse a non-negative decimal within [min,max]; returns 0 or -1. */
 int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

@@ -219,7 +219,6 @@ gw_try_response(struct gw_req *q)
 	char name[64];
 	struct stat st;
 	uint8_t *buf;
-	size_t got = 0;
 	const char *err = NULL;
 
 	snprintf(name, sizeof(name), "%s.json", q->id);
@@ -236,20 +235,13 @@ gw_try_response(struct gw_req *q)
 	} else if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		err = "Out of memory.";
 	} else {
-		for (;;) {
-			ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-			if (got > (size_t)st.st_size)
-				break;
-		}
-		if (got != (size_t)st.st_size)
+		/* One byte more than fstat promised: getting it means the
+		 * file grew. */
+		ssize_t got = util_read_upto(fd, buf, (size_t)st.st_size + 1);
+		if (got != (ssize_t)st.st_size)
 			err = "Bridge response envelope changed while reading.";
 		else
-			err = gw_deliver(q, buf, got);
+			err = gw_deliver(q, buf, (size_t)got);
 		free(buf);
 	}
 	if (fd >= 0)

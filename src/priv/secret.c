@@ -19,6 +19,7 @@
 
 #include "kh_limits.h"
 #include "secret.h"
+#include "util.h"
 
 static int
 secret_alloc(struct secret *s, size_t cap)
@@ -120,28 +121,19 @@ secret_from_file(struct secret *s, const char *path, const char *what,
 		close(fd);
 		return -1;
 	}
-	for (;;) {
-		ssize_t n = read(fd, s->buf + s->len, cap - s->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+	ssize_t n = util_read_upto(fd, s->buf, cap);
+	if (n < 0 || (size_t)n == cap) {
+		if (n < 0)
 			fprintf(stderr, "keyhole: reading %s file %s: %s\n",
 			    what, path, strerror(errno));
-			close(fd);
-			secret_free(s);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		s->len += (size_t)n;
-		if (s->len == cap) {
+		else
 			fprintf(stderr, "keyhole: %s file %s is too large\n",
 			    what, path);
-			close(fd);
-			secret_free(s);
-			return -1;
-		}
+		close(fd);
+		secret_free(s);
+		return -1;
 	}
+	s->len = (size_t)n;
 	close(fd);
 	secret_trim(s);
 	if (secret_check(s, what, path, min) < 0) {

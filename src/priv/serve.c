@@ -24,6 +24,7 @@
 #include "log.h"
 #include "priv.h"
 #include "sdnotify.h"
+#include "util.h"
 
 struct parent *kh_parent;
 
@@ -50,30 +51,21 @@ serve_read_policy(struct parent *p, const char *path)
 		close(fd);
 		return -1;
 	}
-	size_t off = 0;
-	for (;;) {
-		ssize_t n = read(fd, p->policy_text + off,
-		    (size_t)st.st_size + 1 - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "keyhole: reading policy %s: %s\n", path,
-			    strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-		if (off > (size_t)st.st_size) {
-			fprintf(stderr, "keyhole: policy %s changed while being "
-			    "read\n", path);
-			close(fd);
-			return -1;
-		}
+	ssize_t n = util_read_upto(fd, p->policy_text, (size_t)st.st_size + 1);
+	if (n < 0) {
+		fprintf(stderr, "keyhole: reading policy %s: %s\n", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if ((size_t)n > (size_t)st.st_size) {
+		fprintf(stderr, "keyhole: policy %s changed while being read\n",
+		    path);
+		close(fd);
+		return -1;
 	}
 	close(fd);
-	p->policy_len = off;
+	p->policy_len = (size_t)n;
 	return 0;
 }
 

@@ -111,16 +111,7 @@ link_send_access(struct net *n, const char *peer, const char *method,
 static int
 link_read_all(uint8_t *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t r = read(KH_CHILD_FD_PARENT, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return util_read_upto(KH_CHILD_FD_PARENT, p, n) == (ssize_t)n ? 0 : -1;
 }
 
 int

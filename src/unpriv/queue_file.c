@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "queue_file.h"
+#include "util.h"
 
 void (*queue_file_test_hook)(int fd);
 
@@ -34,7 +35,7 @@ queue_file_read(int dirfd, const char *name, uint64_t max, uint8_t **out,
 	struct stat pst, st, st2;
 	int pfd, fd;
 	uint8_t *buf;
-	size_t got = 0;
+	ssize_t got;
 
 	*out = NULL;
 	*len = 0;
@@ -79,17 +80,8 @@ queue_file_read(int dirfd, const char *name, uint64_t max, uint8_t **out,
 		queue_file_test_hook(fd);
 	/* Ask for one byte more than fstat promised: getting it means the
 	 * file grew. */
-	for (;;) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got > (size_t)st.st_size)
-			break;
-	}
-	if (got != (size_t)st.st_size || queue_file_fstat(fd, &st2) < 0 ||
+	got = util_read_upto(fd, buf, (size_t)st.st_size + 1);
+	if (got != (ssize_t)st.st_size || queue_file_fstat(fd, &st2) < 0 ||
 	    !queue_file_same(&st, &st2)) {
 		close(fd);
 		free(buf);
@@ -99,6 +91,6 @@ queue_file_read(int dirfd, const char *name, uint64_t max, uint8_t **out,
 	close(fd);
 	buf[got] = '\0';
 	*out = buf;
-	*len = got;
+	*len = (size_t)got;
 	return 0;
 }

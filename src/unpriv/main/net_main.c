@@ -30,6 +30,7 @@
 #include "policy_compile.h"
 #include "policy_explain.h"
 #include "sandbox.h"
+#include "util.h"
 
 #ifdef KH_SANITIZE
 /*
@@ -105,19 +106,10 @@ net_event_log(int severity, const char *msg)
 static int
 net_read_fd(int fd, uint8_t *buf, size_t cap, size_t *len)
 {
-	*len = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf + *len, cap - *len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return 0;
-		*len += (size_t)n;
-		if (*len == cap)
-			return -1;	/* over the limit */
-	}
+	ssize_t n = util_read_upto(fd, buf, cap);
+
+	*len = n > 0 ? (size_t)n : 0;
+	return n < 0 || (size_t)n == cap ? -1 : 0;	/* error, over the limit */
 }
 
 /* Read and compile FILE for check-policy / explain (operator tools, run
