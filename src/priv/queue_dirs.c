@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "priv.h"
+#include "sbx.h"
 
 /*
  * The child (root: --user, default nobody; else keyhole's own uid) must be
@@ -107,6 +108,34 @@ queue_subdir(struct parent *p, int dfd, const char *name, mode_t mode)
 	return fd;
 }
 
+/*
+ * What keeps a compromised child inside the queue: as root, the chroot
+ * into it; otherwise only Landlock (seccomp lets openat(13, "../../x",
+ * O_NOFOLLOW) through, and the child has keyhole's own uid).  Without
+ * either, refuse to start rather than serve a queue the child could leave
+ * (the child refuses too, sandbox.c).
+ */
+static int
+queue_confinement_check(const struct parent *p)
+{
+	long abi;
+
+	if (p->ccfg.queue_chroot)
+		return 0;
+	if ((abi = sbx_landlock_abi()) >= KH_LANDLOCK_ABI_MIN)
+		return 0;
+	fprintf(stderr, "keyhole: --queue-dir %s: keyhole is not running as "
+	    "root, so its child cannot be chrooted into the queue, and this "
+	    "kernel offers no Landlock ABI %d (found %ld; Linux 5.19 or later "
+	    "with landlock in its lsm= list): nothing would keep a compromised "
+	    "child inside the queue directory; it could read every file uid "
+	    "%u can, the credential included.  Run keyhole as root (the child "
+	    "then chroots into the queue and runs as --user), or on a kernel "
+	    "with Landlock enabled.\n", p->cfg->queue_dir, KH_LANDLOCK_ABI_MIN,
+	    abi, (unsigned)geteuid());
+	return -1;
+}
+
 int
 queue_dirs_open(struct parent *p)
 {
@@ -116,6 +145,8 @@ queue_dirs_open(struct parent *p)
 
 	for (size_t i = 0; i < 5; i++)
 		p->queue_fds[i] = -1;
+	if (queue_confinement_check(p) < 0)
+		return -1;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		fprintf(stderr, "keyhole: --queue-dir %s: %s (create it, a "
