@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The queue transport's child is confined to the queue, or does not run.
+"""Confinement that holds in every mode, or keyhole does not run.
+
+The queue transport's child is confined to the queue, or does not run:
 
 - Not root, there is no chroot: only Landlock keeps a compromised child's
   openat(13, "../../credential") inside the queue (unit.test_queue_confine
@@ -10,6 +12,11 @@
   keyhole, not by glibc (time zone, syslog), not by libcap-ng
   (/proc/PID/status).  FIFOs planted at those names hung the child for
   ever as uid 0, at every restart.
+
+HTTP without root: the child has keyhole's own uid and no chroot; what
+SECURITY.md promises must still hold (seccomp, no capability, not
+dumpable, no file, and no log line but through the parent: libcap-ng's
+failure path used to syslog from the child).
 """
 
 import os
@@ -141,6 +148,54 @@ class QueueChrootTest(khtest.KeyholeTestCase):
         resp = self.q.wait_response(rid, timeout=10)
         self.assertEqual(resp["status"], 200, resp)
         self.assertEqual(self.up.count(), 1)
+
+
+class HttpNotRootTest(khtest.KeyholeTestCase):
+
+    def setUp(self):
+        self.up = self.upstream()
+
+    def test_child_confined_when_not_root(self):
+        kh = khuser.keyhole_as_user(self, self.up.url)
+        self.assertEqual(kh.request("GET", "/api/agents/me").status, 200)
+        child = kh.child_pid()
+        st = khtest.proc_status(child)
+        self.assertEqual(st["Uid"].split(), [str(khuser.NOBODY)] * 4)
+        self.assertEqual(st["Seccomp"], "2")
+        self.assertEqual(st["NoNewPrivs"], "1")
+        for field in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
+            self.assertEqual(st[field], "0000000000000000", field)
+        # not dumpable: its /proc files belong to root, not to its uid
+        self.assertEqual(os.stat("/proc/%d/environ" % child).st_uid, 0)
+        # no file of the file system open: sockets, /dev/null (and, in
+        # sanitizer builds, the parent's stderr as fd 2)
+        for fd in os.listdir("/proc/%d/fd" % child):
+            target = os.readlink("/proc/%d/fd/%s" % (child, fd))
+            if target.startswith("/") and target != "/dev/null":
+                self.assertEqual((fd, target), ("2", kh.stderr_path))
+
+    def test_child_never_logs_by_itself_when_not_root(self):
+        # Only the parent writes logs.  Not root, libcap-ng could not
+        # touch the bounding set, and Debian's libcap-ng then called
+        # syslog() from the child: /dev/log, /etc/localtime.
+        strace = khuser.strace_binary()
+        trace = os.path.join(khuser.user_dir(self, mode=0o777), "strace.txt")
+        kh = khuser.keyhole_as_user(self, self.up.url, start=False)
+        kh.argv = [strace, "-f", "--seccomp-bpf", "-qq", "-o", trace,
+                   "-e", "trace=connect,openat,open,execveat"] + kh.argv
+        kh.start()
+        kh.wait_ready(timeout=20)
+        self.assertEqual(kh.request("GET", "/api/agents/me").status, 200)
+        for k in khtest.proc_children(kh.pid):
+            os.kill(k, signal.SIGTERM)
+        kh.wait_exit(15)
+        lines = khuser.strace_lines(trace)
+        children = {ln.split()[0] for ln in lines if "execveat(" in ln and "keyhole-net" in ln}
+        self.assertTrue(children, "no keyhole-net start in the trace")
+        bad = [ln for ln in lines if "/dev/log" in ln or
+               (ln.split()[0] in children and "localtime" in ln)]
+        self.assertEqual(bad, [], "keyhole-net logged (or formatted a local time) "
+                         "behind the parent's back")
 
 
 if __name__ == "__main__":
