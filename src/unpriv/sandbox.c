@@ -17,8 +17,8 @@
  *   3. capabilities: all sets empty (checked with capget)
  *   4. rlimits: no files written, no core, no processes, bounded fds
  *   5. PR_SET_NO_NEW_PRIVS
- *   5b. queue transport: Landlock — the file system is reduced to the three
- *      queue directories (fds 13-15).  Without a chroot (not root) it is
+ *   5b. queue transport: Landlock (sandbox_landlock.c) — the file system is
+ *      reduced to the three queue directories (fds 13-15).  Without a chroot (not root) it is
  *      the only thing that keeps openat(13, "../../x") inside the queue, so
  *      a kernel without it (ABI 2+) is fatal; the parent refuses such a
  *      configuration before it starts a child (queue_dirs.c)
@@ -43,7 +43,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <linux/landlock.h>
 #include <sys/syscall.h>
 
 #include <cap-ng.h>
@@ -56,7 +55,7 @@
 #include "sandbox.h"
 #include "sbx.h"
 
-static void __attribute__((noreturn))
+void
 sandbox_fail(const char *step)
 {
 	log_error("confinement failed at %s: %s", step, strerror(errno));
@@ -354,97 +353,6 @@ sandbox_rlimits(const struct child_config *cfg)
 	 * as root without --user the seccomp filter forbids fork anyway. */
 	if (cfg->drop_user && setrlimit(RLIMIT_NPROC, &zero) < 0)
 		sandbox_fail("RLIMIT_NPROC");
-}
-
-/*
- * Landlock (queue transport): every file-system right the kernel knows is
- * handled, and only these are granted, only beneath the three queue
- * directories: read and list (request files), create and write regular
- * files (responses), remove (claims, stale tmp files) and REFER (the
- * rename from requests/ to processing/).  No exec, no mkdir, no symlink,
- * FIFO or device creation, nothing anywhere else; TCP bind/connect are
- * handled and granted to nobody.
- *
- * ABI 2 at least: ABI 1 cannot grant REFER, so it refuses every rename
- * between directories, the claim included.  Without it (older kernel,
- * Landlock not in lsm=), a chrooted child (root) is still confined by the
- * chroot; a child that is not chrooted is not confined at all — seccomp
- * lets openat(13, "../../x", O_NOFOLLOW) through — so it exits.
- */
-/* The ruleset attribute as of Landlock ABI 6; older kernels are given the
- * prefix they know (Debian 12's headers stop at ABI 2). */
-struct sandbox_ll_attr {
-	uint64_t handled_access_fs;
-	uint64_t handled_access_net;	/* ABI 4 */
-	uint64_t scoped;		/* ABI 6 */
-};
-#define SANDBOX_LL_FS_TRUNCATE   (1ULL << 14)	/* ABI 3 */
-#define SANDBOX_LL_FS_IOCTL_DEV  (1ULL << 15)	/* ABI 5 */
-#define SANDBOX_LL_NET_BIND_TCP  (1ULL << 0)	/* ABI 4 */
-#define SANDBOX_LL_NET_CONNECT_TCP (1ULL << 1)
-#define SANDBOX_LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)	/* ABI 6 */
-#define SANDBOX_LL_SCOPE_SIGNAL  (1ULL << 1)
-
-static void
-sandbox_landlock(const struct child_config *cfg)
-{
-	static const int dirs[] = { KH_CHILD_FD_QREQ, KH_CHILD_FD_QPROC,
-	    KH_CHILD_FD_QRESP };
-	struct sandbox_ll_attr attr;
-	size_t attr_size = sizeof(uint64_t);
-	struct landlock_path_beneath_attr pb;
-	long abi = sbx_landlock_abi();
-	uint64_t all = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;	/* ABI 1 */
-	int fd;
-
-	if (abi < KH_LANDLOCK_ABI_MIN) {
-		if (!cfg->queue_chroot) {
-			log_error("queue transport: no chroot (not root) and no "
-			    "Landlock ABI %d on this kernel (found %ld): nothing "
-			    "would keep this process inside the queue directory; "
-			    "refusing to run", KH_LANDLOCK_ABI_MIN, abi);
-			_exit(1);
-		}
-		log_warn("Landlock ABI %d unavailable (found %ld): the queue "
-		    "directory is guarded by the chroot into it and seccomp",
-		    KH_LANDLOCK_ABI_MIN, abi);
-		return;
-	}
-	memset(&attr, 0, sizeof(attr));
-	all |= LANDLOCK_ACCESS_FS_REFER;
-	if (abi >= 3)
-		all |= SANDBOX_LL_FS_TRUNCATE;
-	if (abi >= 5)
-		all |= SANDBOX_LL_FS_IOCTL_DEV;
-	attr.handled_access_fs = all;
-	if (abi >= 4) {
-		attr.handled_access_net = SANDBOX_LL_NET_BIND_TCP |
-		    SANDBOX_LL_NET_CONNECT_TCP;
-		attr_size = 2 * sizeof(uint64_t);
-	}
-	if (abi >= 6) {
-		/* No signals to processes outside, no abstract Unix sockets. */
-		attr.scoped = SANDBOX_LL_SCOPE_ABSTRACT_UNIX |
-		    SANDBOX_LL_SCOPE_SIGNAL;
-		attr_size = sizeof(attr);
-	}
-	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
-	if (fd < 0)
-		sandbox_fail("landlock_create_ruleset");
-	memset(&pb, 0, sizeof(pb));
-	pb.allowed_access = (LANDLOCK_ACCESS_FS_READ_FILE |
-	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_WRITE_FILE |
-	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
-	    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REFER) & all;
-	for (size_t i = 0; i < 3; i++) {
-		pb.parent_fd = dirs[i];
-		if (syscall(SYS_landlock_add_rule, fd, LANDLOCK_RULE_PATH_BENEATH,
-		    &pb, 0) < 0)
-			sandbox_fail("landlock_add_rule");
-	}
-	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0)
-		sandbox_fail("landlock_restrict_self");
-	close(fd);
 }
 
 void
