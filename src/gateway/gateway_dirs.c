@@ -37,11 +37,15 @@ static int
 gw_dir_refuse(const struct gw *g, const char *what, const struct stat *st,
     const char *why)
 {
+	char whom[48] = "root";
+
+	if (geteuid() != 0)
+		snprintf(whom, sizeof(whom), "uid %u (or root)",
+		    (unsigned)geteuid());
 	fprintf(stderr, "keyhole-gateway: PAPERCLIP_BRIDGE_QUEUE_DIR=%s: %s "
 	    "(owner uid %u, mode %04o) %s; use a directory that belongs to "
-	    "uid %u (or root) and that no other user can write\n", g->qdir,
-	    what, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777), why,
-	    (unsigned)geteuid());
+	    "%s and that no other user can write\n", g->qdir, what,
+	    (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777), why, whom);
 	return -1;
 }
 
@@ -87,9 +91,13 @@ gw_dir_walk(const struct gw *g)
 		if (fstat(fd, &st) < 0 || (!safefile_dir_private(&st, geteuid()) &&
 		    !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) &&
 		    (st.st_uid == 0 || st.st_uid == geteuid())))) {
+			char what[PATH_MAX + 16];
+			snprintf(what, sizeof(what), "its directory '%.*s'",
+			    comp == path ? 1 : (int)(comp - path), comp == path ?
+			    "." : g->qdir);
 			close(fd);
-			return gw_dir_refuse(g, "a directory on its path", &st,
-			    "can be changed by another user");
+			return gw_dir_refuse(g, what, &st, "can be changed by "
+			    "another user");
 		}
 		if (strcmp(comp, ".") == 0)
 			continue;
