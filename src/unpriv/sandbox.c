@@ -27,7 +27,7 @@
  * The policy text was read (fd 4) and the event base created before this:
  * after it, the child can only use fds it already holds.  No function
  * called after step 1 may open, stat, connect to or exec anything by name
- * (it.test_queue_confine traces the child to prove it).
+ * (it.test_confine traces the child to prove it).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * across exec) answers ENOSYS to the three landlock_* calls, exactly what
  * a kernel built without CONFIG_SECURITY_LANDLOCK answers; every other
  * call is allowed.  Tests use it to check that keyhole refuses to serve a
- * queue it could not confine (tests/integration/test_queue_confine.py).
+ * queue it could not confine (tests/integration/test_confine.py).
  */
 #include <errno.h>
 #include <stdio.h>
