@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
       libcjson-dev libseccomp-dev libcap-ng-dev python3 curl ca-certificates
-      openssl iproute2 systemd)
+      openssl iproute2 systemd strace)
 if [ "${KH_WITH_FUZZ:-0}" = 1 ]; then
   pkgs+=(clang libclang-rt-dev)
 fi

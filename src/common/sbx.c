@@ -1,6 +1,10 @@
 /* keyhole seccomp helpers: see sbx.h. */
 #include <errno.h>
 #include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/landlock.h>
 
 #include "sbx.h"
 
@@ -43,4 +47,13 @@ sbx_allow_list(scmp_filter_ctx ctx, const char *const *names)
 		if (sbx_allow(ctx, *names) < 0)
 			return -1;
 	return 0;
+}
+
+long
+sbx_landlock_abi(void)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+
+	return abi < 0 ? 0 : abi;
 }

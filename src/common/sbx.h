@@ -1,4 +1,6 @@
-/* keyhole seccomp helpers shared by both processes' filters. */
+/* keyhole sandbox helpers shared by both processes: seccomp filters, and
+ * the Landlock probe (the parent checks before it starts a queue child
+ * that the child will be able to confine itself). */
 #ifndef KH_SBX_H
 #define KH_SBX_H
 
@@ -16,5 +18,12 @@ int sbx_rule(scmp_filter_ctx ctx, uint32_t action, const char *name);
  * native architecture; a syscall made through another ABI (x32, i386 on
  * x86_64) hits the filter's bad-arch action, which we set to KILL. */
 scmp_filter_ctx sbx_new(uint32_t def_action);
+
+/* The queue transport's child needs Landlock ABI 2 (REFER: the claim is a
+ * rename between directories, which ABI 1 always refuses) when it is not
+ * chrooted into the queue, i.e. when keyhole is not root. */
+#define KH_LANDLOCK_ABI_MIN 2
+/* The Landlock ABI version this kernel offers; 0 without Landlock. */
+long sbx_landlock_abi(void);
 
 #endif

@@ -6,6 +6,8 @@
  *
  *   gateway_main.c   environment, start-up
  *   gateway.c        listener, connections, HTTP answers
+ *   gateway_dirs.c   the queue directory: walked by fd, owner and modes
+ *                    checked, created 0700
  *   gateway_queue.c  request files out, response files in, queue depth,
  *                    stale-request sweep
  *   gateway_envelope.c  the request file written (pure; fuzzed)
@@ -97,8 +99,12 @@ void gw_answer_error(struct gw_conn *c, int status, const char *message,
     bool indeterminate);
 void gw_conn_resume(struct gw_conn *c);
 
-/* gateway_queue.c */
+/* gateway_dirs.c: open (mkdir -p) the queue directory and its
+ * subdirectories, refusing any another user could change; 0 or -1 after
+ * printing why */
 int gw_queue_open(struct gw *g);
+
+/* gateway_queue.c */
 void gw_queue_watch(struct gw *g);
 /* requests/ holds at least max_depth *.json files even after the stale
  * sweep: true means answer 503. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "gateway.h"
 #include "util.h"
@@ -85,6 +86,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "keyhole-gateway takes no arguments; see --help\n");
 		return 2;
 	}
+	/* Not dumpable: no other process of this user (the sandbox's other
+	 * programs) may ptrace it or read its memory or environment through
+	 * /proc, where the token is. */
+	if (prctl(PR_SET_DUMPABLE, 0) != 0)
+		gw_die("PR_SET_DUMPABLE: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	v = getenv("PAPERCLIP_API_BRIDGE_MODE");
 	if (v != NULL && *v != '\0' && strcmp(v, "queue_v1") != 0)
@@ -97,6 +103,8 @@ main(int argc, char **argv)
 		    "are required.");
 	g->token = strdup(v);
 	g->token_len = strlen(v);
+	if (g->token == NULL)
+		gw_die("%s", "out of memory");
 	g->host = getenv("PAPERCLIP_BRIDGE_HOST");
 	if (g->host == NULL || *g->host == '\0')
 		g->host = "127.0.0.1";
@@ -109,7 +117,10 @@ main(int argc, char **argv)
 	    KH_GW_DEF_QUEUE_DEPTH, 1, KH_GW_QUEUE_DEPTH_MAX);
 	g->max_body = gw_env_num("PAPERCLIP_BRIDGE_MAX_BODY_BYTES",
 	    KH_GW_DEF_BODY, 0, KH_GW_BODY_MAX);
-	/* The token stays in this process only. */
+	/* The token stays in this process only: wiped where the kernel shows
+	 * the environment (/proc/PID/environ reads the original block, which
+	 * unsetenv leaves as it was). */
+	explicit_bzero(getenv("PAPERCLIP_BRIDGE_TOKEN"), g->token_len);
 	unsetenv("PAPERCLIP_BRIDGE_TOKEN");
 	g->lim.max_head = KH_DEF_HEAD;
 	g->lim.max_fields = KH_DEF_HEADERS;
@@ -120,7 +131,7 @@ main(int argc, char **argv)
 		gw_die("%s", "cannot create the event loop");
 	if (gw_queue_open(g) < 0)
 		gw_die("cannot set up the queue directory %s (requests/, "
-		    "responses/, logs/)", g->qdir);
+		    "responses/, logs/)", g->qdir);	/* the reason is printed */
 	int lr = gw_listen(g);
 	if (lr < 0) {
 		if (lr == -2)

@@ -40,6 +40,7 @@
 #include "gateway_envelope.h"
 #include "gateway_response.h"
 #include "qcodec.h"
+#include "safefile.h"
 #include "util.h"
 
 static uint64_t
@@ -49,39 +50,17 @@ gw_envelope_limit(const struct gw *g)
 }
 
 static int
-gw_mkdir(int dfd, const char *name)
+gw_request_owner(const struct gw *g, int fd)
 {
-	if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-}
+	struct stat st;
 
-int
-gw_queue_open(struct gw *g)
-{
-	char path[4096];
-	int lfd;
-
-	/* mkdir -p the queue directory itself, as fs.mkdir(recursive) does */
-	snprintf(path, sizeof(path), "%s", g->qdir);
-	for (char *s = path + 1; *s != '\0'; s++)
-		if (*s == '/') {
-			*s = '\0';
-			(void)mkdir(path, 0755);
-			*s = '/';
-		}
-	(void)mkdir(path, 0755);
-	g->qfd = open(g->qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (g->qfd < 0)
+	if (geteuid() != 0)
+		return 0;
+	if (fstat(g->reqfd, &st) < 0)
 		return -1;
-	g->reqfd = gw_mkdir(g->qfd, "requests");
-	g->respfd = gw_mkdir(g->qfd, "responses");
-	lfd = gw_mkdir(g->qfd, "logs");
-	if (g->reqfd < 0 || g->respfd < 0 || lfd < 0)
-		return -1;
-	close(lfd);
-	return 0;
+	if (st.st_uid == 0)
+		return 0;
+	return fchown(fd, st.st_uid, st.st_gid);
 }
 
 static bool
@@ -375,9 +354,14 @@ gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
 	}
 	snprintf(name, sizeof(name), "%s.json", q->id);
 	snprintf(tmp, sizeof(tmp), "%s.json.tmp", q->id);
+	/* 0600: the body is nobody else's business.  A root gateway gives
+	 * the file to whoever owns requests/ (keyhole's host side runs as its
+	 * own user and must read it); a gateway that is not root shares its
+	 * user with the host side, or the files cannot be read there. */
 	fd = openat(g->reqfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
-	if (fd < 0 || util_write_all(fd, s.buf, s.len) < 0) {
+	    O_CLOEXEC, 0600);
+	if (fd < 0 || gw_request_owner(g, fd) < 0 ||
+	    util_write_all(fd, s.buf, s.len) < 0) {
 		if (fd >= 0)
 			close(fd);
 		(void)unlinkat(g->reqfd, tmp, 0);
@@ -407,12 +391,15 @@ gw_queue_conn_gone(struct gw_conn *c)
 	c->wait = NULL;
 }
 
+/* ready.json: an unpredictable temporary name created O_EXCL|O_NOFOLLOW,
+ * renamed into place (safefile.c); nothing planted at a name is followed,
+ * truncated or written through. */
 int
 gw_write_ready(struct gw *g)
 {
 	char json[512], when[QC_ISO_LEN];
 	struct sbuf s;
-	int fd;
+	int rc;
 
 	qc_iso8601_now(when);
 	sbuf_init(&s, sizeof(json));
@@ -423,15 +410,8 @@ gw_write_ready(struct gw *g)
 	    "http://%s:%u", g->host, g->port);
 	sbuf_add_jstr(&s, (const uint8_t *)json, strlen(json));
 	sbuf_addf(&s, ",\"startedAt\":\"%s\"}", when);
-	fd = openat(g->qfd, "ready.json.tmp", O_WRONLY | O_CREAT | O_TRUNC |
-	    O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (s.failed || fd < 0 || util_write_all(fd, s.buf, s.len) < 0) {
-		if (fd >= 0)
-			close(fd);
-		sbuf_free(&s);
-		return -1;
-	}
-	close(fd);
+	rc = s.failed ? -1 : safefile_replace_at(g->qfd, "ready.json", s.buf,
+	    s.len, 0644);
 	sbuf_free(&s);
-	return renameat(g->qfd, "ready.json.tmp", g->qfd, "ready.json");
+	return rc;
 }

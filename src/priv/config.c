@@ -20,7 +20,7 @@ config_usage(FILE *f)
 {
 	fprintf(f,
 "usage: keyhole serve --policy FILE --upstream URL [options]\n"
-"       keyhole run [serve options] -- CMD [ARGS...]\n"
+"       keyhole run [serve options] [--cmd-user USER] -- CMD [ARGS...]\n"
 "       keyhole gateway            (in the sandbox; see keyhole-gateway --help)\n"
 "       keyhole check-policy FILE [--var NAME=VALUE]...\n"
 "       keyhole explain FILE METHOD PATH [--var NAME=VALUE]...\n"
@@ -33,7 +33,12 @@ config_usage(FILE *f)
 "bridge URL) and PAPERCLIP_API_KEY (the bridge token; a fresh random one\n"
 "when none is configured) in its environment, forwards SIGINT, SIGTERM\n"
 "and SIGHUP to it, drains the bridge when it exits and exits with its\n"
-"status (128+N when killed by signal N).\n"
+"status (128+N when killed by signal N).  Started as root, CMD runs as\n"
+"--cmd-user USER (default nobody) with no capability, no supplementary\n"
+"group and no_new_privs; --cmd-user root keeps root (CMD can then read\n"
+"the credential).  NOT started as root, CMD runs as keyhole's own user\n"
+"and can read every file that user can, the credential file included,\n"
+"unless CMD is sandboxed itself (bubblewrap, a user namespace).\n"
 "\n"
 "serve options:\n"
 "  --policy FILE            route policy (see docs/policy.md)\n"

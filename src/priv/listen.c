@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 
 #include "kh_limits.h"
 #include "listen.h"
+#include "safefile.h"
 #include "util.h"
 
 static int
@@ -98,60 +100,106 @@ bad:
 	return -1;
 }
 
+static void
+listen_unix_fail(const struct listen_spec *s, const char *what)
+{
+	fprintf(stderr, "keyhole: --listen unix:%s: %s: %s\n", s->path, what,
+	    strerror(errno));
+}
+
 /*
- * Bind under a temporary name beside PATH, set mode and owner, then
- * rename over PATH: a client never sees the socket with the wrong mode,
- * and a stale socket is replaced in one step.  Anything but a socket at
- * PATH is refused (never deleted).
+ * A Unix socket at PATH, in a directory only root and keyhole's own user
+ * can change: whoever else could write it could swap the names keyhole
+ * uses between two calls, so such a directory is refused.  Even so, the
+ * socket is never acted on by name in that directory: it is bound inside
+ * a private 0700 directory made beside PATH (reached as
+ * /proc/self/fd/N/s), given its mode and owner there, where nobody else
+ * can reach it, and renamed into place.  Anything but a socket at PATH is
+ * refused, never removed; a stale socket is replaced by the rename.
  */
 static int
-listen_unix(struct listen_spec *s, const struct kh_config *cfg)
+listen_unix(struct listener *l, const struct kh_config *cfg)
 {
+	struct listen_spec *s = &l->spec;
 	struct sockaddr_un sun;
 	struct stat st;
-	char tmp[sizeof(sun.sun_path)];
-	int fd;
+	char tmpdir[32];
+	const char *base;
+	uint8_t r[8];
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	int dfd, tfd = -1, fd = -1;
 
-	if (lstat(s->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, "keyhole: %s exists and is not a socket; "
-		    "remove it or choose another path\n", s->path);
+	if (cfg->unix_owner != NULL &&
+	    listen_owner(cfg->unix_owner, &uid, &gid) < 0)
+		return -1;
+	if ((dfd = safefile_open_parent(s->path, &base)) < 0 ||
+	    fstat(dfd, &st) < 0) {
+		listen_unix_fail(s, "cannot open its directory");
+		if (dfd >= 0)
+			close(dfd);
 		return -1;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", s->path, (long)getpid())
-	    >= (int)sizeof(tmp)) {
-		fprintf(stderr, "keyhole: unix:%s: path too long\n", s->path);
+	if (!safefile_dir_private(&st, geteuid())) {
+		fprintf(stderr, "keyhole: --listen unix:%s: its directory is "
+		    "writable by other users (owner uid %u, mode %04o): whoever "
+		    "can write it could swap the names keyhole uses; choose a "
+		    "directory only root%s can write, e.g. /run/keyhole\n",
+		    s->path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+		    geteuid() == 0 ? "" : " or keyhole's own user");
+		close(dfd);
 		return -1;
+	}
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "keyhole: %s exists and is not a socket; "
+		    "remove it or choose another path\n", s->path);
+		close(dfd);
+		return -1;
+	}
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		goto fail;
+	snprintf(tmpdir, sizeof(tmpdir), ".keyhole-%02x%02x%02x%02x%02x%02x"
+	    "%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	if (mkdirat(dfd, tmpdir, 0700) < 0) {
+		tmpdir[0] = '\0';
+		goto fail;
+	}
+	if ((tfd = openat(dfd, tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 || fstat(tfd, &st) < 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0) {
+		errno = EPERM;
+		goto fail;
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, tmp, strlen(tmp));
-	unlink(tmp);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/s", tfd);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "keyhole: cannot listen on unix:%s: %s\n",
-		    s->path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (chmod(tmp, cfg->unix_mode) < 0)
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		goto fail;
-	if (cfg->unix_owner != NULL) {
-		uid_t uid;
-		gid_t gid;
-		if (listen_owner(cfg->unix_owner, &uid, &gid) < 0 ||
-		    chown(tmp, uid, gid) < 0)
-			goto fail;
-	}
-	if (listen(fd, 511) < 0 || rename(tmp, s->path) < 0)
+	if (fchmodat(tfd, "s", cfg->unix_mode, 0) < 0 ||
+	    (cfg->unix_owner != NULL &&
+	    fchownat(tfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+	    fstatat(tfd, "s", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    listen(fd, 511) < 0 || renameat(tfd, "s", dfd, base) < 0)
 		goto fail;
+	(void)unlinkat(dfd, tmpdir, AT_REMOVEDIR);
+	close(tfd);
+	l->dirfd = dfd;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
 	return fd;
 fail:
-	fprintf(stderr, "keyhole: cannot set up unix:%s: %s\n", s->path,
-	    strerror(errno));
-	unlink(tmp);
-	close(fd);
+	listen_unix_fail(s, "cannot set up the socket");
+	if (tfd >= 0) {
+		(void)unlinkat(tfd, "s", 0);
+		close(tfd);
+	}
+	if (tmpdir[0] != '\0')
+		(void)unlinkat(dfd, tmpdir, AT_REMOVEDIR);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	return -1;
 }
 
@@ -193,6 +241,7 @@ listen_take_activated(struct listener *out, size_t *n)
 		}
 		memset(l, 0, sizeof(*l));
 		l->fd = fd;
+		l->dirfd = -1;
 		l->spec.activated = true;
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -261,8 +310,10 @@ listen_open(const struct kh_config *cfg, struct listener *out, size_t *n)
 		return -1;
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		struct listener *l = &out[*n];
+		memset(l, 0, sizeof(*l));
+		l->dirfd = -1;
 		l->spec = cfg->listen[i];
-		l->fd = l->spec.is_unix ? listen_unix(&l->spec, cfg) :
+		l->fd = l->spec.is_unix ? listen_unix(l, cfg) :
 		    listen_tcp(&l->spec);
 		if (l->fd < 0) {
 			failed = true;	/* message printed */
@@ -289,25 +340,39 @@ void
 listen_close(struct listener *l, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		const char *slash = strrchr(l[i].spec.path, '/');
+
 		if (l[i].fd >= 0)
 			close(l[i].fd);
-		/* Our own socket files only; systemd owns activated ones. */
-		if (l[i].spec.is_unix && !l[i].spec.activated)
-			unlink(l[i].spec.path);
+		/* Our own socket files only (systemd owns activated ones), and
+		 * only while the name is still the socket we bound. */
+		if (l[i].dirfd >= 0 && slash != NULL &&
+		    fstatat(l[i].dirfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISSOCK(st.st_mode) && st.st_dev == l[i].dev &&
+		    st.st_ino == l[i].ino)
+			(void)unlinkat(l[i].dirfd, slash + 1, 0);
+		if (l[i].dirfd >= 0)
+			close(l[i].dirfd);
 		l[i].fd = -1;
+		l[i].dirfd = -1;
 	}
 }
 
+/*
+ * The ready file, written where the operator said: created under an
+ * unpredictable temporary name O_CREAT|O_EXCL|O_NOFOLLOW beside it and
+ * renamed into place (safefile.c), so a symlink or file planted at any
+ * name in that directory is never followed or truncated.
+ */
 int
 listen_write_ready(const char *path, const struct listener *l)
 {
-	char tmp[4096], when[64], url[256];
+	char json[1024], when[64], url[256];
 	time_t now = time(NULL);
 	struct tm tm;
-	FILE *f;
+	int n;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -1;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 	if (l->spec.is_unix)
@@ -318,30 +383,21 @@ listen_write_ready(const char *path, const struct listener *l)
 	else
 		snprintf(url, sizeof(url), "http://%s:%u", l->spec.host,
 		    l->spec.port);
-	f = fopen(tmp, "we");
-	if (f == NULL)
-		return -1;
 	/* host/path come from the operator's own options and are checked to
 	 * be numeric addresses or absolute paths; no JSON escaping needed
 	 * beyond refusing quotes and backslashes. */
-	if (strpbrk(l->spec.is_unix ? l->spec.path : l->spec.host, "\"\\")) {
-		fclose(f);
-		unlink(tmp);
+	if (strpbrk(l->spec.is_unix ? l->spec.path : l->spec.host, "\"\\"))
 		return -1;
-	}
 	if (l->spec.is_unix)
-		fprintf(f, "{\"pid\":%ld,\"socketPath\":\"%s\",\"host\":\"localhost\","
-		    "\"port\":0,\"baseUrl\":\"%s\",\"startedAt\":\"%s\"}\n",
-		    (long)getpid(), l->spec.path, url, when);
+		n = snprintf(json, sizeof(json), "{\"pid\":%ld,\"socketPath\":"
+		    "\"%s\",\"host\":\"localhost\",\"port\":0,\"baseUrl\":\"%s\","
+		    "\"startedAt\":\"%s\"}\n", (long)getpid(), l->spec.path, url,
+		    when);
 	else
-		fprintf(f, "{\"pid\":%ld,\"host\":\"%s\",\"port\":%u,"
-		    "\"baseUrl\":\"%s\",\"startedAt\":\"%s\"}\n", (long)getpid(),
-		    l->spec.host, l->spec.port, url, when);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		fclose(f);
-		unlink(tmp);
+		n = snprintf(json, sizeof(json), "{\"pid\":%ld,\"host\":\"%s\","
+		    "\"port\":%u,\"baseUrl\":\"%s\",\"startedAt\":\"%s\"}\n",
+		    (long)getpid(), l->spec.host, l->spec.port, url, when);
+	if (n < 0 || (size_t)n >= sizeof(json))
 		return -1;
-	}
-	fclose(f);
-	return rename(tmp, path);
+	return safefile_replace(path, json, (size_t)n, 0644);
 }

@@ -3,12 +3,19 @@
 #define KH_LISTEN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config.h"
 
 struct listener {
 	int fd;
 	struct listen_spec spec;	/* tcp: port is the bound port */
+	/* unix (keyhole's own, not systemd's): the socket's directory and
+	 * the inode bound there, so the socket is removed at exit only while
+	 * that name still is it; -1 otherwise. */
+	int dirfd;
+	dev_t dev;
+	ino_t ino;
 };
 
 /* Create, bind and listen every configured socket.  Returns 0 or -1 after

@@ -33,6 +33,8 @@
 
 #include "log.h"
 #include "priv.h"
+#include "safefile.h"
+#include "sbx.h"
 
 /*
  * The child (root: --user, default nobody; else keyhole's own uid) must be
@@ -77,18 +79,12 @@ static int
 queue_subdir(struct parent *p, int dfd, const char *name, mode_t mode)
 {
 	const char *dir = p->cfg->queue_dir;
+	struct stat st;
+	bool created;
 	int fd;
 
-	if (mkdirat(dfd, name, mode) == 0) {
-		if (p->ccfg.drop_user &&
-		    fchownat(dfd, name, (uid_t)p->ccfg.uid, (gid_t)p->ccfg.gid,
-		    AT_SYMLINK_NOFOLLOW) < 0) {
-			fprintf(stderr, "keyhole: --queue-dir %s: cannot give "
-			    "%s/ to uid %u: %s\n", dir, name, p->ccfg.uid,
-			    strerror(errno));
-			return -1;
-		}
-	} else if (errno != EEXIST) {
+	created = mkdirat(dfd, name, mode) == 0;
+	if (!created && errno != EEXIST) {
 		fprintf(stderr, "keyhole: --queue-dir %s: cannot create %s/: "
 		    "%s\n", dir, name, strerror(errno));
 		return -1;
@@ -100,11 +96,53 @@ queue_subdir(struct parent *p, int dfd, const char *name, mode_t mode)
 		    "(a symlink or a file); remove it" : strerror(errno));
 		return -1;
 	}
+	/* DIR is the sandbox's to write: between mkdirat and openat the name
+	 * may have become another entry.  Whatever was opened is what gets
+	 * checked and chown'ed, through its fd, never again by name; only a
+	 * root-owned directory (the one just made) is given away. */
+	if (created && p->ccfg.drop_user) {
+		if (fstat(fd, &st) < 0 || (st.st_uid == 0 &&
+		    fchown(fd, (uid_t)p->ccfg.uid, (gid_t)p->ccfg.gid) < 0)) {
+			fprintf(stderr, "keyhole: --queue-dir %s: cannot give "
+			    "%s/ to uid %u: %s\n", dir, name, p->ccfg.uid,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
 	if (strcmp(name, "logs") != 0 && queue_subdir_usable(p, fd, name) < 0) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * What keeps a compromised child inside the queue: as root, the chroot
+ * into it; otherwise only Landlock (seccomp lets openat(13, "../../x",
+ * O_NOFOLLOW) through, and the child has keyhole's own uid).  Without
+ * either, refuse to start rather than serve a queue the child could leave
+ * (the child refuses too, sandbox.c).
+ */
+static int
+queue_confinement_check(const struct parent *p)
+{
+	long abi;
+
+	if (p->ccfg.queue_chroot)
+		return 0;
+	if ((abi = sbx_landlock_abi()) >= KH_LANDLOCK_ABI_MIN)
+		return 0;
+	fprintf(stderr, "keyhole: --queue-dir %s: keyhole is not running as "
+	    "root, so its child cannot be chrooted into the queue, and this "
+	    "kernel offers no Landlock ABI %d (found %ld; Linux 5.19 or later "
+	    "with landlock in its lsm= list): nothing would keep a compromised "
+	    "child inside the queue directory; it could read every file uid "
+	    "%u can, the credential included.  Run keyhole as root (the child "
+	    "then chroots into the queue and runs as --user), or on a kernel "
+	    "with Landlock enabled.\n", p->cfg->queue_dir, KH_LANDLOCK_ABI_MIN,
+	    abi, (unsigned)geteuid());
+	return -1;
 }
 
 int
@@ -116,6 +154,8 @@ queue_dirs_open(struct parent *p)
 
 	for (size_t i = 0; i < 5; i++)
 		p->queue_fds[i] = -1;
+	if (queue_confinement_check(p) < 0)
+		return -1;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		fprintf(stderr, "keyhole: --queue-dir %s: %s (create it, a "
@@ -170,30 +210,24 @@ queue_dirs_open(struct parent *p)
 	return 0;
 }
 
-/* The operator's --ready-file when keyhole serves only the queue. */
+/* The operator's --ready-file when keyhole serves only the queue (written
+ * as listen_write_ready writes it: safefile.c). */
 int
 queue_write_ready(const char *path, const char *queue_dir)
 {
-	char tmp[PATH_MAX], when[64];
+	char json[PATH_MAX + 256], when[64];
 	time_t now = time(NULL);
 	struct tm tm;
-	FILE *f;
+	int n;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
-	    strpbrk(queue_dir, "\"\\") != NULL)
+	if (strpbrk(queue_dir, "\"\\") != NULL)
 		return -1;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-	f = fopen(tmp, "we");
-	if (f == NULL)
+	n = snprintf(json, sizeof(json), "{\"pid\":%ld,\"queueDir\":\"%s\","
+	    "\"mode\":\"queue_v1\",\"startedAt\":\"%s\"}\n", (long)getpid(),
+	    queue_dir, when);
+	if (n < 0 || (size_t)n >= sizeof(json))
 		return -1;
-	fprintf(f, "{\"pid\":%ld,\"queueDir\":\"%s\",\"mode\":\"queue_v1\","
-	    "\"startedAt\":\"%s\"}\n", (long)getpid(), queue_dir, when);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		fclose(f);
-		unlink(tmp);
-		return -1;
-	}
-	fclose(f);
-	return rename(tmp, path);
+	return safefile_replace(path, json, (size_t)n, 0644);
 }

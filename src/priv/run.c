@@ -1,5 +1,5 @@
 /*
- * keyhole run [serve options] -- CMD [ARGS...]
+ * keyhole run [serve options] [--cmd-user USER] -- CMD [ARGS...]
  *
  * Starts the bridge (`keyhole serve`, in its own process group so a
  * terminal's ^C reaches CMD, not the bridge), waits until it serves, runs
@@ -8,9 +8,26 @@
  * SIGINT/SIGTERM/SIGHUP to CMD, drains the bridge when CMD exits, and exits
  * with CMD's status (128+N when CMD was killed by signal N).
  *
+ * CMD is the sandbox's side.  It must not get what the bridge has:
+ *
+ *  - As root, CMD runs as --cmd-user (default nobody): supplementary
+ *    groups dropped, setresgid/setresuid, the bounding and ambient sets
+ *    emptied and no_new_privs set, so no capability and no set-uid program
+ *    brings root back.  `--cmd-user root` keeps root, with a warning.
+ *  - Not root, CMD has the bridge's own uid and can read what that user
+ *    can (the credential file included) unless it is sandboxed itself;
+ *    this is said at start-up, in --help and in keyhole(8).
+ *  - CMD does not learn where the credential is for free: this process and
+ *    the bridge are not dumpable (their /proc/PID/environ and memory are
+ *    closed to CMD even under the same uid), the serve options are copied
+ *    and then wiped from this process's argv (/proc/PID/cmdline, readable
+ *    by every user), and the bridge is a fork of this process running
+ *    serve_main() on the copies, so its cmdline is the wiped one too.
+ *
  * This process never reads the credential.  If it came in the environment
- * ($KEYHOLE_CREDENTIAL), only the bridge gets it: it is wiped here right
- * after the bridge starts and removed from CMD's environment.
+ * ($KEYHOLE_CREDENTIAL, or a $CREDENTIALS_DIRECTORY), only the bridge gets
+ * it: it is wiped here right after the bridge starts and removed from
+ * CMD's environment.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,9 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,20 +47,11 @@
 #include "config.h"
 #include "kh_limits.h"
 #include "priv.h"
+#include "run.h"
 
 #define RUN_READY_WAIT_MS 15000
 
-struct run {
-	pid_t serve;
-	pid_t cmd;
-	char tmpdir[64];
-	char ready[PATH_MAX];
-	char token[2 * 32 + 1];
-	char base_url[256];
-	bool own_token;
-};
-
-static void __attribute__((format(printf, 1, 2)))
+void
 run_say(const char *fmt, ...)
 {
 	va_list ap;
@@ -64,7 +72,7 @@ run_cleanup(struct run *r)
 	}
 }
 
-static void
+void
 run_wipe_env(const char *name)
 {
 	char *v = getenv(name);
@@ -126,29 +134,18 @@ run_token(struct run *r, const struct kh_config *cfg)
 	return run_make_token(r);
 }
 
+/* The bridge: a fork of this process running serve_main() on the copied
+ * options (no exec: an exec would put them back into a cmdline). */
 static pid_t
-run_start_bridge(struct run *r, int nargs, char **args, bool add_ready)
+run_start_bridge(struct run *r, bool add_ready)
 {
-	char **argv = calloc((size_t)nargs + 5, sizeof(char *));
-	char self[PATH_MAX];
-	int k = 0;
 	pid_t pid;
-	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-	if (argv == NULL || sl <= 0) {
-		free(argv);
-		return -1;
-	}
-	self[sl] = '\0';
-	argv[k++] = "keyhole";
-	argv[k++] = "serve";
-	for (int i = 0; i < nargs; i++)
-		argv[k++] = args[i];
 	if (add_ready) {
-		argv[k++] = "--ready-file";
-		argv[k++] = r->ready;
+		r->sargv[r->sargc++] = "--ready-file";
+		r->sargv[r->sargc++] = r->ready;
+		r->sargv[r->sargc] = NULL;
 	}
-	argv[k] = NULL;
 	pid = fork();
 	if (pid == 0) {
 		sigset_t none;
@@ -157,10 +154,9 @@ run_start_bridge(struct run *r, int nargs, char **args, bool add_ready)
 		setpgid(0, 0);	/* a terminal's ^C is for CMD, not the bridge */
 		if (r->own_token)
 			setenv("PAPERCLIP_BRIDGE_TOKEN", r->token, 1);
-		execv(self, argv);	/* by path, so ps shows "keyhole" */
-		_exit(127);
+		explicit_bzero(r->token, sizeof(r->token));
+		_exit(serve_main(r->sargc, r->sargv));
 	}
-	free(argv);
 	return pid;
 }
 
@@ -200,33 +196,6 @@ run_wait_ready(struct run *r)
 	run_say("the bridge did not become ready within %d ms",
 	    RUN_READY_WAIT_MS);
 	return -1;
-}
-
-static pid_t
-run_start_cmd(struct run *r, char **cmd)
-{
-	pid_t pid = fork();
-
-	if (pid != 0)
-		return pid;
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* CMD gets the bridge URL and token, nothing of keyhole's own. */
-	run_wipe_env("KEYHOLE_CREDENTIAL");
-	unsetenv("CREDENTIALS_DIRECTORY");
-	unsetenv("PAPERCLIP_BRIDGE_TOKEN");
-	unsetenv("NOTIFY_SOCKET");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDNAMES");
-	setenv("PAPERCLIP_API_URL", r->base_url, 1);
-	setenv("PAPERCLIP_API_KEY", r->token, 1);
-	syscall(SYS_close_range, 3U, ~0U, 0);
-	execvp(cmd[0], cmd);
-	fprintf(stderr, "keyhole run: cannot run %s: %s\n", cmd[0],
-	    strerror(errno));
-	_exit(127);
 }
 
 /* SIGTERM the bridge and wait for its drain; SIGKILL past the bound. */
@@ -293,29 +262,75 @@ run_supervise(struct run *r, const sigset_t *set)
 	}
 }
 
+/*
+ * Copy the serve options (argv[1..dd)) into r->sargv ("serve" first, room
+ * for --ready-file), taking out --cmd-user; then wipe the originals so
+ * /proc/PID/cmdline no longer shows them.  Returns 0, or 2 on a usage
+ * error (reported).
+ */
+static int
+run_take_options(struct run *r, int dd, char **argv, const char **cmd_user)
+{
+	r->sargv = calloc((size_t)dd + 4, sizeof(char *));
+	if (r->sargv == NULL)
+		return 1;
+	r->sargv[r->sargc++] = "serve";
+	for (int i = 1; i < dd; i++) {
+		if (strcmp(argv[i], "--cmd-user") == 0) {
+			if (i + 1 == dd) {
+				run_say("--cmd-user needs a USER");
+				return 2;
+			}
+			*cmd_user = argv[++i];
+			continue;
+		}
+		if (strncmp(argv[i], "--cmd-user=", 11) == 0) {
+			*cmd_user = argv[i] + 11;
+			continue;
+		}
+		if ((r->sargv[r->sargc++] = strdup(argv[i])) == NULL)
+			return 1;
+	}
+	r->sargv[r->sargc] = NULL;
+	if (*cmd_user != NULL && (*cmd_user = strdup(*cmd_user)) == NULL)
+		return 1;
+	for (int i = 1; i < dd; i++)
+		explicit_bzero(argv[i], strlen(argv[i]));
+	return 0;
+}
+
 int
 run_main(int argc, char **argv)
 {
 	struct run r;
 	struct kh_config cfg;
 	sigset_t set;
+	const char *cmd_user = NULL;
 	int dd = -1, code;
 
 	memset(&r, 0, sizeof(r));
+	/* CMD may run as this uid: it must not read our memory or
+	 * environment.  Inherited by the bridge (a fork). */
+	if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+		run_say("PR_SET_DUMPABLE: %s", strerror(errno));
+		return 1;
+	}
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
 			dd = i;
 			break;
 		}
 	if (dd < 0 || dd == argc - 1) {
-		fprintf(stderr, "usage: keyhole run [serve options] -- CMD "
-		    "[ARGS...]\n(see keyhole --help)\n");
+		fprintf(stderr, "usage: keyhole run [serve options] [--cmd-user "
+		    "USER] -- CMD [ARGS...]\n(see keyhole --help)\n");
 		return 2;
 	}
+	if ((code = run_take_options(&r, dd, argv, &cmd_user)) != 0)
+		return code;
 	/* Check the serve options now: a typo fails before anything runs. */
-	argv[dd] = NULL;
-	config_parse_serve(dd, argv, &cfg);
-	argv[dd] = "--";
+	config_parse_serve(r.sargc, r.sargv, &cfg);
+	if ((code = run_cmd_identity(&r, cmd_user)) != 0)
+		return code;
 	if (run_token(&r, &cfg) < 0)
 		return 1;
 	if (cfg.ready_file != NULL) {
@@ -337,8 +352,10 @@ run_main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
-	r.serve = run_start_bridge(&r, dd - 1, argv + 1, cfg.ready_file == NULL);
+	r.serve = run_start_bridge(&r, cfg.ready_file == NULL);
+	/* The bridge has its own copies now. */
 	run_wipe_env("KEYHOLE_CREDENTIAL");
+	run_wipe_env("CREDENTIALS_DIRECTORY");
 	if (r.serve < 0 || run_wait_ready(&r) < 0) {
 		run_stop_bridge(&r, cfg.drain_ms);
 		run_cleanup(&r);

@@ -1,19 +1,33 @@
 /*
  * keyhole-net confinement, in DESIGN.md's order, each step fatal:
  *
- *   1. chroot to an empty root-owned directory and chdir("/")    (root only;
+ *   0. everything that would later open a file BY NAME is done now, while
+ *      names still resolve in the real file system: the time zone (glibc
+ *      opens /etc/localtime the first time it formats a time, and checks it
+ *      again on later calls while TZ is unset) and, when root, libcap-ng's
+ *      work on the bounding and ambient sets (it reads /proc/<tid>/status).
+ *      After step 1 the root may be the queue directory, which the sandbox
+ *      writes: a FIFO planted at one of those names would hang the child
+ *      (as root, at every restart), a planted file would be parsed.
+ *   1. chroot to an empty root-owned directory                   (root only;
  *      with the queue transport: into the queue directory, by its fd)
- *   2. setgroups(0), setresgid, setresuid to the unprivileged user,
- *      then prove that uid 0 cannot be regained                    (root only)
- *   3. drop every capability, including the bounding set (libcap-ng)
+ *   2. setgroups(0), setresgid, setresuid to the unprivileged user, which
+ *      clears every capability, then prove that uid 0 and no capability can
+ *      be regained — plain system calls that take no path     (root only)
+ *   3. capabilities: all sets empty (checked with capget)
  *   4. rlimits: no files written, no core, no processes, bounded fds
  *   5. PR_SET_NO_NEW_PRIVS
- *   5b. queue transport: Landlock, where the kernel has it — the file
- *      system is reduced to the three queue directories (fds 13-15)
+ *   5b. queue transport: Landlock (sandbox_landlock.c) — the file system is
+ *      reduced to the three queue directories (fds 13-15).  Without a chroot (not root) it is
+ *      the only thing that keeps openat(13, "../../x") inside the queue, so
+ *      a kernel without it (ABI 2+) is fatal; the parent refuses such a
+ *      configuration before it starts a child (queue_dirs.c)
  *   6. seccomp allowlist, architecture checked, default KILL_PROCESS
  *
  * The policy text was read (fd 4) and the event base created before this:
- * after it, the child can only use fds it already holds.
+ * after it, the child can only use fds it already holds.  No function
+ * called after step 1 may open, stat, connect to or exec anything by name
+ * (it.test_confine traces the child to prove it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,13 +36,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <linux/landlock.h>
 #include <sys/syscall.h>
 
 #include <cap-ng.h>
@@ -41,7 +55,7 @@
 #include "sandbox.h"
 #include "sbx.h"
 
-static void __attribute__((noreturn))
+void
 sandbox_fail(const char *step)
 {
 	log_error("confinement failed at %s: %s", step, strerror(errno));
@@ -196,16 +210,75 @@ out:
 	return rc == 0 ? 0 : -1;
 }
 
+/* Step 0: see the comment at the top. */
+static void
+sandbox_before_chroot(const struct child_config *cfg)
+{
+	/* A TZ that tzset() has seen is never looked up again (glibc only
+	 * re-reads the zone when TZ changes, or on every call while TZ is
+	 * unset).  The child formats no local time; UTC0 needs no file. */
+	if (setenv("TZ", "UTC0", 1) != 0)
+		sandbox_fail("setenv TZ");
+	tzset();
+	if (!cfg->drop_user)
+		return;
+	/* Root: empty the bounding set now, with libcap-ng (which reads
+	 * /proc/<tid>/status to do it); the effective set still holds what
+	 * steps 1 and 2 need.  The ambient set is cleared too, though
+	 * setresuid below would clear it. */
+	if (capng_get_caps_process() != 0)
+		sandbox_fail("capng_get_caps_process");
+	capng_clear(CAPNG_SELECT_BOUNDS);
+	if (capng_apply(CAPNG_SELECT_BOUNDS) != 0)
+		sandbox_fail("bounding set (capng_apply)");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		sandbox_fail("PR_CAP_AMBIENT_CLEAR_ALL");
+}
+
+/* Steps 3 and the checks of 2: no capability in any set, raw capset and
+ * capget (libcap-ng's apply would re-read /proc by name). */
+static void
+sandbox_caps_zero(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		sandbox_fail("capset");
+	memset(data, 0xff, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	hdr.pid = 0;
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		sandbox_fail("capget");
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		if (data[i].effective != 0 || data[i].permitted != 0 ||
+		    data[i].inheritable != 0) {
+			errno = EPERM;
+			sandbox_fail("capability check");
+		}
+}
+
 static void
 sandbox_drop_user(const struct child_config *cfg)
 {
 	uid_t r, e, s;
+	gid_t rg, eg, sg;
+	gid_t g[2];
 
+	/* Both chroots enter the directory by an fd and chroot("."): the
+	 * working directory is the new root at once, and no name is looked
+	 * up inside it (not even "/"). */
 	if (cfg->do_chroot) {
-		if (chroot(cfg->chroot_dir) < 0)
+		int fd = open(cfg->chroot_dir, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (fd < 0 || fchdir(fd) < 0)
+			sandbox_fail("open/fchdir (chroot directory)");
+		close(fd);
+		if (chroot(".") < 0)
 			sandbox_fail("chroot");
-		if (chdir("/") < 0)
-			sandbox_fail("chdir");
 	}
 	/* The queue transport: the queue directory IS the root, entered by
 	 * the fd the parent opened (no path to race), so even a compromised
@@ -219,16 +292,18 @@ sandbox_drop_user(const struct child_config *cfg)
 	}
 	if (!cfg->drop_user)
 		return;
-	/* libcap-ng keeps CAP_SETPCAP across the id change just long enough
-	 * to clear the bounding set, which a non-root uid could not do, then
-	 * applies the empty capability sets configured here. */
-	capng_clear(CAPNG_SELECT_BOTH);
-	if (capng_change_id((int)cfg->uid, (int)cfg->gid,
-	    CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) != 0)
-		sandbox_fail("setresuid/setresgid (capng_change_id)");
-	gid_t g[2];
-	if (getgroups(2, g) != 0 || getgid() != (gid_t)cfg->gid ||
-	    getegid() != (gid_t)cfg->gid) {
+	/* From root to the user: no KEEPCAPS, so setresuid empties the
+	 * permitted, effective and ambient sets; the bounding set is already
+	 * empty (step 0).  Nothing here looks a name up. */
+	if (setgroups(0, NULL) < 0)
+		sandbox_fail("setgroups");
+	if (setresgid((gid_t)cfg->gid, (gid_t)cfg->gid, (gid_t)cfg->gid) < 0)
+		sandbox_fail("setresgid");
+	if (setresuid((uid_t)cfg->uid, (uid_t)cfg->uid, (uid_t)cfg->uid) < 0)
+		sandbox_fail("setresuid");
+	if (getgroups(2, g) != 0 || getresgid(&rg, &eg, &sg) < 0 ||
+	    rg != (gid_t)cfg->gid || eg != (gid_t)cfg->gid ||
+	    sg != (gid_t)cfg->gid) {
 		errno = EPERM;
 		sandbox_fail("gid check");
 	}
@@ -236,6 +311,15 @@ sandbox_drop_user(const struct child_config *cfg)
 	    s == 0) {
 		errno = EPERM;
 		sandbox_fail("uid check");
+	}
+	for (int cap = 0; cap <= 63; cap++) {
+		int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (in < 0)
+			break;		/* past the kernel's last capability */
+		if (in != 0) {
+			errno = EPERM;
+			sandbox_fail("bounding set check");
+		}
 	}
 	/* A credential change clears the parent-death signal: set it again
 	 * so the child never outlives its supervisor. */
@@ -271,87 +355,6 @@ sandbox_rlimits(const struct child_config *cfg)
 		sandbox_fail("RLIMIT_NPROC");
 }
 
-/*
- * Landlock (queue transport): every file-system right the kernel knows is
- * handled, and only these are granted, only beneath the three queue
- * directories: read and list (request files), create and write regular
- * files (responses), remove (claims, stale tmp files) and REFER (the
- * rename from requests/ to processing/).  No exec, no mkdir, no symlink,
- * FIFO or device creation, nothing anywhere else; TCP bind/connect are
- * handled and granted to nobody.  Best effort: a kernel without Landlock
- * leaves the chroot (root) and seccomp's fd restriction.
- */
-/* The ruleset attribute as of Landlock ABI 6; older kernels are given the
- * prefix they know (Debian 12's headers stop at ABI 2). */
-struct sandbox_ll_attr {
-	uint64_t handled_access_fs;
-	uint64_t handled_access_net;	/* ABI 4 */
-	uint64_t scoped;		/* ABI 6 */
-};
-#define SANDBOX_LL_FS_TRUNCATE   (1ULL << 14)	/* ABI 3 */
-#define SANDBOX_LL_FS_IOCTL_DEV  (1ULL << 15)	/* ABI 5 */
-#define SANDBOX_LL_NET_BIND_TCP  (1ULL << 0)	/* ABI 4 */
-#define SANDBOX_LL_NET_CONNECT_TCP (1ULL << 1)
-#define SANDBOX_LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)	/* ABI 6 */
-#define SANDBOX_LL_SCOPE_SIGNAL  (1ULL << 1)
-
-static void
-sandbox_landlock(void)
-{
-	static const int dirs[] = { KH_CHILD_FD_QREQ, KH_CHILD_FD_QPROC,
-	    KH_CHILD_FD_QRESP };
-	struct sandbox_ll_attr attr;
-	size_t attr_size = sizeof(uint64_t);
-	struct landlock_path_beneath_attr pb;
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LANDLOCK_CREATE_RULESET_VERSION);
-	uint64_t all = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;	/* ABI 1 */
-	int fd;
-
-	if (abi < 1) {
-		log_warn("Landlock unavailable (%s): the queue directories are "
-		    "guarded by %s and seccomp only", strerror(errno),
-		    geteuid() == 0 ? "the chroot" : "fd-relative calls");
-		return;
-	}
-	memset(&attr, 0, sizeof(attr));
-	if (abi >= 2)
-		all |= LANDLOCK_ACCESS_FS_REFER;
-	if (abi >= 3)
-		all |= SANDBOX_LL_FS_TRUNCATE;
-	if (abi >= 5)
-		all |= SANDBOX_LL_FS_IOCTL_DEV;
-	attr.handled_access_fs = all;
-	if (abi >= 4) {
-		attr.handled_access_net = SANDBOX_LL_NET_BIND_TCP |
-		    SANDBOX_LL_NET_CONNECT_TCP;
-		attr_size = 2 * sizeof(uint64_t);
-	}
-	if (abi >= 6) {
-		/* No signals to processes outside, no abstract Unix sockets. */
-		attr.scoped = SANDBOX_LL_SCOPE_ABSTRACT_UNIX |
-		    SANDBOX_LL_SCOPE_SIGNAL;
-		attr_size = sizeof(attr);
-	}
-	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
-	if (fd < 0)
-		sandbox_fail("landlock_create_ruleset");
-	memset(&pb, 0, sizeof(pb));
-	pb.allowed_access = (LANDLOCK_ACCESS_FS_READ_FILE |
-	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_WRITE_FILE |
-	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
-	    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REFER) & all;
-	for (size_t i = 0; i < 3; i++) {
-		pb.parent_fd = dirs[i];
-		if (syscall(SYS_landlock_add_rule, fd, LANDLOCK_RULE_PATH_BENEATH,
-		    &pb, 0) < 0)
-			sandbox_fail("landlock_add_rule");
-	}
-	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0)
-		sandbox_fail("landlock_restrict_self");
-	close(fd);
-}
-
 void
 sandbox_confine(const struct child_config *cfg)
 {
@@ -362,23 +365,16 @@ sandbox_confine(const struct child_config *cfg)
 	 * SIGSYS instead of being printed. */
 	__sanitizer_sandbox_on_notify(NULL);
 #endif
+	sandbox_before_chroot(cfg);
 	sandbox_drop_user(cfg);
-	capng_clear(CAPNG_SELECT_BOTH);
-	if (capng_apply(CAPNG_SELECT_BOTH) != 0) {
-		/* Without CAP_SETPCAP the bounding set cannot be changed: a
-		 * child started by a non-root parent keeps a bounding set it
-		 * can never use (no_new_privs below), so clearing the
-		 * effective/permitted/inheritable sets is what remains. */
-		if (geteuid() == 0 || capng_apply(CAPNG_SELECT_CAPS) != 0)
-			sandbox_fail("capabilities");
-	}
+	sandbox_caps_zero();
 	sandbox_rlimits(cfg);
 	if (prctl(PR_SET_DUMPABLE, 0) < 0)
 		sandbox_fail("PR_SET_DUMPABLE");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		sandbox_fail("PR_SET_NO_NEW_PRIVS");
 	if (cfg->queue)
-		sandbox_landlock();
+		sandbox_landlock(cfg);
 	if (sandbox_filter_install_for(cfg->queue) < 0)
 		sandbox_fail("seccomp");
 }

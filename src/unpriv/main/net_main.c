@@ -11,8 +11,10 @@
  *
  * Start-up order (DESIGN.md): check the fixed fds → close every other fd →
  * read MSG_CONFIG → read the policy text → create the event base →
- * confine (sandbox.c) → compile the policy → send the table to the parent
- * → wait for POLICY_OK → only then accept connections.
+ * confine (sandbox.c: first whatever would open a file by name later —
+ * the time zone, libcap-ng's /proc reads —, then the chroot, after which
+ * nothing is looked up by name) → compile the policy → send the table to
+ * the parent → wait for POLICY_OK → only then accept connections.
  */
 #include <errno.h>
 #include <fcntl.h>
