@@ -186,6 +186,30 @@ class StuckChildTest(KeyholeTestCase):
         self.assertEqual(kh.count_lines(stuck_line), 0, kh.output_text())
         self.assertEqual(kh.children("keyhole-net"), [child])
 
+    def test_queue_backlog_of_big_requests_is_not_taken_for_stuck(self):
+        # Eight request files waiting when the child starts, each an 8 MiB
+        # body of the slowest shape to check: one scan would take seconds.
+        # The scan yields to the loop every KH_QUEUE_SLICE_MS, so the child
+        # keeps talking to the parent under the shortest deadline.
+        policy = khtest.TEST_POLICY + "allow POST /api/big max-body 8m body json\n"
+        up = self.upstream()
+        q = QueueDir(self)
+        os.mkdir(q.sub("requests"), 0o755)
+        body = "[" + "1," * ((8 << 20) // 2 - 2) + "1]"
+        ids = ["big-%d" % i for i in range(8)]
+        for rid in ids:
+            q.put(q.envelope(rid, method="POST", path="/api/big", body=body,
+                             headers={"content-type": "application/json"}))
+        kh = keyhole_queue(self, up.url, q, policy=policy,
+                           args=["--max-body", str(8 << 20), "--child-timeout-ms", "1000"])
+        child = kh.child_pid()
+        for rid in ids:
+            resp = q.wait_response(rid, timeout=60)
+            self.assertEqual(resp["status"], 200, (resp, kh.output_text()[-3000:]))
+        self.assertEqual(kh.count_lines(stuck_line), 0, kh.output_text())
+        self.assertEqual(kh.children("keyhole-net"), [child])
+        self.assertEqual(up.count(), 8)
+
 
 class WatchdogTest(KeyholeTestCase):
 
