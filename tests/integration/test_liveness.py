@@ -210,6 +210,14 @@ class StuckChildTest(KeyholeTestCase):
         self.assertEqual(kh.children("keyhole-net"), [child])
         self.assertEqual(up.count(), 8)
 
+    def test_child_timeout_below_the_minimum_refused(self):
+        # Below 1 s a loaded machine would look like a stuck child.
+        code, _, err = khtest.run_keyhole(["serve", "--policy", khtest.PAPERCLIP_POLICY,
+                                           "--upstream", "http://127.0.0.1:1",
+                                           "--child-timeout-ms", "999"])
+        self.assertEqual(code, 2, err)
+        self.assertIn("--child-timeout-ms", err)
+
 
 class WatchdogTest(KeyholeTestCase):
 
