@@ -328,6 +328,25 @@ class HostileLivenessTest(KeyholeTestCase):
         kh.signal(signal.SIGTERM)
         self.assertEqual(kh.wait_exit(5), 0, kh.output_text())
 
+    def test_frame_in_transit_is_progress_silence_is_not(self):
+        # A 640 KiB request frame arrives over 3 s, no ping answered: the
+        # bytes are the child's progress (a pong waits behind such frames).
+        # Once they stop, the child is stuck: killed about a deadline later.
+        up, kh = self.start_hostile("trickle-no-pong", args=LIVENESS_ARGS)
+        first = kh.child_pid(comm="hostile_child")
+        t0 = time.monotonic()
+        rec = up.wait_requests(1, timeout=10)[0]
+        t_last = time.monotonic()
+        self.assertGreater(t_last - t0, 2.5)     # it did take its time
+        self.assertEqual((rec.method, len(rec.body)), ("PATCH", 640 * 1024))
+        self.assertEqual(kh.count_lines(lambda ln: "stuck; killing it" in ln), 0,
+                         kh.output_text())
+        self.assertIn(first, kh.children("hostile_child"))
+        kh.wait_log(lambda ln: "pid=%d answered no liveness ping" % first in ln,
+                    timeout=4.0, what="the stuck line for the silent child")
+        self.assertLess(time.monotonic() - t_last, 3.0)
+        self.assertEqual(self.violations(), 0, kh.output_text())
+
 
 def _make_liveness_attack_test(scenario, what):
     def test(self):

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kh_limits.h"
@@ -916,6 +917,41 @@ sc_pong_wrong_nonce(void)
 	hold();
 }
 
+/* A frame in transit is progress: a PATCH with a 640 KiB body, written
+ * in 20 pieces 150 ms apart (as a pong waits behind big frames a busy
+ * child is writing), never answering a ping; then silence.  The parent
+ * must not take us for stuck while bytes arrive, and must once they stop. */
+static void
+sc_trickle_no_pong(void)
+{
+	static char body[640 * 1024];
+	struct timespec gap = { 0, 150 * 1000 * 1000 };
+	struct wbuf w;
+	size_t off = 0, piece;
+
+	memset(body, 'a', sizeof(body));
+	body[0] = '"';
+	body[sizeof(body) - 1] = '"';
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, 1);
+	put_request_fields(&w, "PATCH", 5, "/api/issues/1", 13, 1, pid_query,
+	    1, accept_json, 1, body, sizeof(body));
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	piece = w.len / 20 + 1;
+	while (off < w.len) {
+		size_t n = w.len - off < piece ? w.len - off : piece;
+		write_all(w.buf + off, n);
+		off += n;
+		if (off < w.len && clock_nanosleep(CLOCK_MONOTONIC, 0, &gap,
+		    NULL) != 0)
+			hc_die(4);
+	}
+	wbuf_free(&w);
+	hold();
+}
+
 /* ---- end of the liveness block ---------------------------------------- */
 
 static const struct {
@@ -927,6 +963,7 @@ static const struct {
 	{ "ready-once", sc_ready_once },
 	{ "pong-unasked", sc_pong_unasked },
 	{ "pong-wrong-nonce", sc_pong_wrong_nonce },
+	{ "trickle-no-pong", sc_trickle_no_pong },
 	/* end of the liveness block */
 	{ "own-issue", sc_own_issue },
 	{ "other-issue", sc_other_issue },
