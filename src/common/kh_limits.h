@@ -187,9 +187,10 @@
  * restarted like a dead one (the first child: keyhole exits).  A ping
  * goes out every quarter of it.  The longest a healthy child's event
  * loop is busy with one request is the JSON check of an 8 MiB body:
- * 15-210 ms by shape in a normal build (one long string .. an array of
- * 1-digit numbers), a few times that under ASan or on a loaded machine;
- * a queue request file adds up to ~0.1 s of envelope parsing, and the
+ * 13-250 ms of CPU by shape in a normal build (one long string .. an
+ * array of 1-digit numbers; bench/body_bench), ~1-1.6 s under ASan, more
+ * on a loaded machine; a queue request file adds up to ~0.07 s of
+ * envelope parsing (a 48 MiB envelope), and the
  * queue transport yields every KH_QUEUE_SLICE_MS.  10 s leaves room for
  * a burst of such requests finishing in one turn of the loop.  Below 1 s
  * a loaded machine would look like a stuck child. */

@@ -35,7 +35,7 @@ TICK = TIMEOUT_MS / 4 / 1000.0
 
 def sanitizer_build():
     """An ASan/UBSan build: cJSON's allocations cost ~7x there (the JSON
-    check of an 8 MiB array of one-digit numbers: 0.2 s -> 1.6 s)."""
+    check of an 8 MiB array of one-digit numbers: 0.25 s -> 1-1.6 s)."""
     try:
         with open(os.path.join(khtest.BUILD, "CMakeCache.txt")) as f:
             return "KH_SANITIZE:BOOL=ON" in f.read()
@@ -179,8 +179,8 @@ class StuckChildTest(KeyholeTestCase):
 
     def test_busy_child_is_not_taken_for_stuck(self):
         # The largest bodies the operator may allow, in the shape that is
-        # slowest to check (an array of one-digit numbers: 0.2 s each in a
-        # normal build, 1.6 s under ASan), three at once, with the default
+        # slowest to check (an array of one-digit numbers: 0.25 s each in a
+        # normal build, 1-1.6 s under ASan), three at once, with the default
         # deadline: the child is not killed.
         policy = khtest.TEST_POLICY + "allow POST /api/big max-body 8m body json\n"
         up = self.upstream()
