@@ -183,17 +183,17 @@
 
 /* Child liveness (src/priv/liveness.c), milliseconds: --child-timeout-ms.
  * A starting child must send its policy table, and a serving child must
- * answer the parent's MSG_PING, within it; otherwise it is killed and
- * restarted like a dead one (the first child: keyhole exits).  A ping
- * goes out every quarter of it.  The longest a healthy child's event
- * loop is busy with one request is the JSON check of an 8 MiB body:
- * 13-250 ms of CPU by shape in a normal build (one long string .. an
- * array of 1-digit numbers; bench/body_bench), ~1-1.6 s under ASan, more
- * on a loaded machine; a queue request file adds up to ~0.07 s of
- * envelope parsing (a 48 MiB envelope), and the
- * queue transport yields every KH_QUEUE_SLICE_MS.  10 s leaves room for
- * a burst of such requests finishing in one turn of the loop.  Below 1 s
- * a loaded machine would look like a stuck child. */
+ * send the parent something (a frame, or the MSG_PONG answering its
+ * MSG_PING, sent every quarter of it), within it; otherwise it is killed
+ * and restarted like a dead one (the first child: keyhole exits).  The
+ * longest a healthy child's event loop is busy with one request is the
+ * JSON check of an 8 MiB body: 13-250 ms of CPU by shape in a normal
+ * build (one long string .. an array of 1-digit numbers; bench/
+ * body_bench), ~1-1.6 s under ASan, more on a loaded machine; a queue
+ * request file adds up to ~0.07 s of envelope parsing (a 48 MiB
+ * envelope), and the queue transport yields every KH_QUEUE_SLICE_MS.
+ * 10 s leaves room for a burst of such requests finishing in one turn of
+ * the loop.  Below 1 s a loaded machine would look like a stuck child. */
 #define KH_DEF_CHILD_TIMEOUT_MS 10000u
 #define KH_CHILD_TIMEOUT_MIN_MS 1000u
 
