@@ -54,7 +54,6 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "decide.h"
@@ -94,15 +93,6 @@ struct queue_dirent {			/* struct linux_dirent64 */
 static const char queue_msg_invalid[] = "Invalid bridge request payload.";
 
 #define queue_fstat queue_file_fstat
-
-static int64_t
-queue_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Scan again after the loop has polled (a zero timeout, not
  * event_active, which would run before it). */
@@ -338,7 +328,7 @@ queue_scan(struct queue *q)
 	char buf[8192] __attribute__((aligned(8)));
 	size_t seen = 0;
 	bool wrapped = false;
-	int64_t t0 = queue_now_ms();
+	uint64_t t0 = budget_now_ms();
 
 	while (!q->stopped) {
 		long n = syscall(SYS_getdents64, KH_CHILD_FD_QREQ, buf,
@@ -365,7 +355,7 @@ queue_scan(struct queue *q)
 				    SEEK_SET);
 				return;
 			}
-			if (queue_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
+			if (budget_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
 				(void)lseek(KH_CHILD_FD_QREQ, d->d_off,
 				    SEEK_SET);
 				queue_continue(q);
@@ -391,7 +381,7 @@ queue_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 	char buf[16384] __attribute__((aligned(8)));
-	int64_t t0 = queue_now_ms();
+	uint64_t t0 = budget_now_ms();
 
 	(void)what;
 	for (;;) {
@@ -401,7 +391,7 @@ queue_notify_cb(evutil_socket_t fd, short what, void *arg)
 		if (n <= 0)
 			return;
 		for (ssize_t off = 0; off < n;) {
-			if (queue_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
+			if (budget_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
 				/* The events left are dropped: the scan that
 				 * follows finds their files. */
 				queue_continue(q);

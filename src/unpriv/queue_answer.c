@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -57,7 +56,7 @@ static struct {
 	struct qheld *head, **tail;
 	size_t n;
 	struct event *retry_ev;
-	int64_t since_ms;		/* the first failure of this episode */
+	uint64_t since_ms;		/* the first failure of this episode */
 } held;
 
 /* responses/<id>.json via <id>.json.tmp + rename.  A stale tmp name (a
@@ -107,15 +106,6 @@ fail:
 	return -1;
 }
 
-static int64_t
-queue_answer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 queue_answer_arm(void)
 {
@@ -155,9 +145,9 @@ queue_answer_retry(evutil_socket_t fd, short what, void *arg)
 		free(h);
 		written++;
 	}
-	log_warn("queue: %zu held answer(s) written after %lld ms; claiming "
+	log_warn("queue: %zu held answer(s) written after %llu ms; claiming "
 	    "requests again", written,
-	    (long long)(queue_answer_now_ms() - held.since_ms));
+	    (unsigned long long)(budget_now_ms() - held.since_ms));
 	queue_kick(n);
 	conn_maybe_exit(n);
 }
@@ -194,7 +184,7 @@ queue_answer_keep(const char *id, const char *name, struct sbuf *s,
 	*held.tail = h;
 	held.tail = &h->next;
 	if (held.n++ == 0) {
-		held.since_ms = queue_answer_now_ms();
+		held.since_ms = budget_now_ms();
 		log_warn("queue %s: cannot write the answer (%s responses/: %s); "
 		    "keeping it and every later answer in memory, written again "
 		    "every %u ms; no new request is claimed until they are",

@@ -200,17 +200,17 @@ class StuckChildTest(KeyholeTestCase):
         self.assertEqual(kh.children("keyhole-net"), [child])
 
     def test_queue_backlog_of_big_requests_is_not_taken_for_stuck(self):
-        # Twelve request files waiting when the child starts, each an 8 MiB
-        # body of the slowest shape to check (~0.3 s a file): one scan would
-        # take seconds.  The scan yields to the loop every KH_QUEUE_SLICE_MS,
-        # so the child keeps talking to the parent under a short deadline
-        # (one file at a time fits in it; twelve do not).
+        # 48 request files waiting when the child starts, each a 2 MiB body
+        # of the slowest shape to check (~65 ms a file): one scan would take
+        # over 3 s.  The scan yields to the loop every KH_QUEUE_SLICE_MS, so
+        # the child keeps talking to the parent under a 2 s deadline (a few
+        # files at a time fit in it, even on a loaded machine; 48 do not).
         policy = khtest.TEST_POLICY + "allow POST /api/big max-body 8m body json\n"
         up = self.upstream()
         q = QueueDir(self)
         os.mkdir(q.sub("requests"), 0o755)
-        body = "[" + "1," * ((8 << 20) // 2 - 2) + "1]"
-        ids = ["big-%d" % i for i in range(12)]
+        body = "[" + "1," * ((2 << 20) // 2 - 2) + "1]"
+        ids = ["big-%d" % i for i in range(48)]
         for rid in ids:
             q.put(q.envelope(rid, method="POST", path="/api/big", body=body,
                              headers={"content-type": "application/json"}))
@@ -223,7 +223,7 @@ class StuckChildTest(KeyholeTestCase):
             self.assertEqual(resp["status"], 200, (resp, kh.output_text()[-3000:]))
         self.assertEqual(kh.count_lines(stuck_line), 0, kh.output_text())
         self.assertEqual(kh.children("keyhole-net"), [child])
-        self.assertEqual(up.count(), 12)
+        self.assertEqual(up.count(), 48)
 
     def test_child_timeout_below_the_minimum_refused(self):
         # Below 1 s a loaded machine would look like a stuck child.
