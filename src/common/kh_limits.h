@@ -148,6 +148,17 @@
 /* Directory entries looked at per scan: a sandbox that floods requests/
  * costs bounded work per pass (the next pass continues). */
 #define KH_QUEUE_SCAN_MAX      1024u
+/* Time one scan (or one batch of inotify events, or the recovery of
+ * processing/ at start) may run before it yields to the event loop,
+ * milliseconds: a request file can cost ~0.3 s (a 48 MiB envelope, an
+ * 8 MiB body to check), and the loop must still answer the parent's
+ * liveness pings and its clients between files. */
+#define KH_QUEUE_SLICE_MS      200u
+/* An answer that cannot be written (responses/ full: ENOSPC, EDQUOT, or
+ * any other error) is kept in memory and written again this often,
+ * milliseconds; meanwhile no new request file is claimed, so what is kept
+ * is bounded by the requests already in flight (--max-inflight). */
+#define KH_QUEUE_ANSWER_RETRY_MS 500u
 
 /* keyhole-gateway (in the sandbox).  Defaults mirror Paperclip's gateway
  * (sandbox-callback-bridge.ts); maxima bound what an environment can ask. */
@@ -166,5 +177,24 @@
 /* Child restart back-off, milliseconds: doubles from MIN to MAX. */
 #define KH_RESTART_MIN_MS     100u
 #define KH_RESTART_MAX_MS     30000u
+/* A child that served at least this long before it ended restarts after
+ * KH_RESTART_MIN_MS again, milliseconds. */
+#define KH_RESTART_RESET_MS   10000u
+
+/* Child liveness (src/priv/liveness.c), milliseconds: --child-timeout-ms.
+ * A starting child must send its policy table, and a serving child must
+ * send the parent something (a frame, or the MSG_PONG answering its
+ * MSG_PING, sent every quarter of it), within it; otherwise it is killed
+ * and restarted like a dead one (the first child: keyhole exits).  The
+ * longest a healthy child's event loop is busy with one request is the
+ * JSON check of an 8 MiB body: 13-250 ms of CPU by shape in a normal
+ * build (one long string .. an array of 1-digit numbers; bench/
+ * body_bench), ~1-1.6 s under ASan, more on a loaded machine; a queue
+ * request file adds up to ~0.07 s of envelope parsing (a 48 MiB
+ * envelope), and the queue transport yields every KH_QUEUE_SLICE_MS.
+ * 10 s leaves room for a burst of such requests finishing in one turn of
+ * the loop.  Below 1 s a loaded machine would look like a stuck child. */
+#define KH_DEF_CHILD_TIMEOUT_MS 10000u
+#define KH_CHILD_TIMEOUT_MIN_MS 1000u
 
 #endif

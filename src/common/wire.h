@@ -12,7 +12,9 @@
  *   4      4    length    payload bytes, big-endian; header+length must be
  *                         <= KH_MSG_MAX, checked before any byte of the
  *                         payload is buffered
- *   8      8    id        request id, big-endian; 0 for non-request frames
+ *   8      8    id        request id (MSG_REQUEST, MSG_RESPONSE) or ping
+ *                         nonce (MSG_PING, MSG_PONG), big-endian; 0 for
+ *                         every other frame
  *
  * Payload fields, in the order the type's description lists them, with no
  * padding and all integers big-endian:
@@ -35,12 +37,22 @@
  *                 u8 has_query, str query, str peer, u16 nheaders,
  *                 nheaders * (str name, str value), blob body
  *                                                       serving only
+ *   MSG_PONG      id=the nonce of the MSG_PING it answers; (empty)
+ *                 permitted only while that ping is outstanding: a pong
+ *                 nobody asked for, or with another id, is a violation
+ *                                                       serving only
  * Parent -> child
  *   MSG_CONFIG    see child_config.h; first frame a child receives
  *   MSG_POLICY_OK (empty)                              after MSG_POLICY
  *   MSG_RESPONSE  id=request id; u16 status, u16 nheaders,
  *                 nheaders * (str name, str value), blob body
  *   MSG_SHUTDOWN  (empty): stop accepting, finish in-flight, exit
+ *   MSG_PING      id=nonce (random, never 0); (empty): answer MSG_PONG
+ *                 with the same id from the event loop.  The parent's
+ *                 liveness check (src/priv/liveness.c): one ping at a
+ *                 time, every quarter of --child-timeout-ms; a child
+ *                 that has answered nothing for that long is killed and
+ *                 restarted.                           after MSG_POLICY_OK
  */
 #ifndef KH_WIRE_H
 #define KH_WIRE_H
@@ -50,9 +62,10 @@
 #include <stdint.h>
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
- * the mutation count.  A parent and a child from different builds refuse
- * each other at the first frame header. */
-#define KH_WIRE_VERSION 2
+ * the mutation count.  3: MSG_PING / MSG_PONG (liveness).  A parent and a
+ * child from different builds refuse each other at the first frame
+ * header. */
+#define KH_WIRE_VERSION 3
 #define KH_WIRE_HDR     16u
 
 enum msg_type {
@@ -63,11 +76,13 @@ enum msg_type {
 	MSG_POLICY = 3,
 	MSG_REQUEST = 4,
 	MSG_ACCESS = 5,
+	MSG_PONG = 6,
 	/* parent -> child */
 	MSG_CONFIG = 64,
 	MSG_POLICY_OK = 65,
 	MSG_RESPONSE = 66,
 	MSG_SHUTDOWN = 67,
+	MSG_PING = 68,
 };
 
 struct msg_hdr {

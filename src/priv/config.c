@@ -99,6 +99,9 @@ config_usage(FILE *f)
 "                           this, else the connection is closed (default %u)\n"
 "  --drain-ms MS            on SIGTERM/SIGINT, time to finish in-flight\n"
 "                           requests (default %u)\n"
+"  --child-timeout-ms MS    a starting child must be ready, and a serving\n"
+"                           child must answer a ping, within this; else it\n"
+"                           is killed and restarted (default %u, min %u)\n"
 "  --net-binary PATH        run PATH as the child (tests only)\n"
 "  --log-format text|json   log lines as text or JSON objects (default:\n"
 "                           json unless stderr is a terminal)\n"
@@ -111,7 +114,8 @@ config_usage(FILE *f)
 	    KH_DEF_UPSTREAM_TIMEOUT_MS, KH_DEF_HEAD_TIMEOUT_MS,
 	    KH_DEF_BODY_TIMEOUT_MS, KH_BODY_RATE_WINDOW_MS,
 	    KH_DEF_BODY_MIN_RATE, KH_DEF_IDLE_TIMEOUT_MS,
-	    KH_DEF_WRITE_TIMEOUT_MS, KH_DEF_DRAIN_MS);
+	    KH_DEF_WRITE_TIMEOUT_MS, KH_DEF_DRAIN_MS, KH_DEF_CHILD_TIMEOUT_MS,
+	    KH_CHILD_TIMEOUT_MIN_MS);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -174,6 +178,7 @@ enum {
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
 	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
 	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
+	OPT_CTIMEOUT,
 };
 
 static const struct option config_opts[] = {
@@ -200,6 +205,7 @@ static const struct option config_opts[] = {
 	{ "write-timeout-ms", required_argument, NULL, OPT_WTIMEOUT },
 	{ "body-min-rate", required_argument, NULL, OPT_MINRATE },
 	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
+	{ "child-timeout-ms", required_argument, NULL, OPT_CTIMEOUT },
 	{ "net-binary", required_argument, NULL, OPT_NETBIN },
 	{ "log-format", required_argument, NULL, OPT_LOGFMT },
 	{ "log", required_argument, NULL, OPT_LOG },
@@ -293,6 +299,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->write_timeout_ms = KH_DEF_WRITE_TIMEOUT_MS;
 	cfg->body_min_rate = KH_DEF_BODY_MIN_RATE;
 	cfg->drain_ms = KH_DEF_DRAIN_MS;
+	cfg->child_timeout_ms = KH_DEF_CHILD_TIMEOUT_MS;
 	cfg->chroot_dir = "/run/keyhole/empty";
 	cfg->log_format = -1;
 	cfg->unix_mode = 0660;
@@ -390,6 +397,11 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		case OPT_DRAIN:
 			cfg->drain_ms = (uint32_t)config_num("--drain-ms", optarg,
 			    0, KH_TIMEOUT_MAX_MS);
+			break;
+		case OPT_CTIMEOUT:
+			cfg->child_timeout_ms = (uint32_t)config_num(
+			    "--child-timeout-ms", optarg, KH_CHILD_TIMEOUT_MIN_MS,
+			    KH_TIMEOUT_MAX_MS);
 			break;
 		case OPT_NETNS: cfg->netns = optarg; break;
 		case OPT_UOWNER: cfg->unix_owner = optarg; break;

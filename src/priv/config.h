@@ -49,6 +49,7 @@ struct kh_config {
 	uint32_t write_timeout_ms;
 	uint32_t body_min_rate;
 	uint32_t drain_ms;
+	uint32_t child_timeout_ms;	/* liveness.c: ready / ping deadline */
 	struct pol_bindings vars;	/* --var / KEYHOLE_VAR_* */
 	bool verbose;
 	int log_format;			/* enum log_format; -1 = by isatty */

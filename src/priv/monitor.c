@@ -40,6 +40,8 @@ static int mon_request(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
 static int mon_access(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
+static int mon_pong(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
 
 static const struct mon_entry mon_table[] = {
 	{ MSG_LOG, CS_ANY, mon_log },
@@ -48,6 +50,8 @@ static const struct mon_entry mon_table[] = {
 	/* DRAINING too: a request may cross the shutdown frame in flight. */
 	{ MSG_REQUEST, CS_SERVING | CS_DRAINING, mon_request },
 	{ MSG_ACCESS, CS_SERVING | CS_DRAINING, mon_access },
+	/* liveness.c pings only after the policy was accepted. */
+	{ MSG_PONG, CS_SERVING | CS_DRAINING, mon_pong },
 };
 
 static void
@@ -332,6 +336,25 @@ mon_fatal(struct parent *p, struct child *c, const struct msg_hdr *h,
 	}
 	log_relay("keyhole-net", (long)c->pid, LOG_ERROR, line, len);
 	c->fatal = true;
+	return 0;
+}
+
+/* The answer to liveness.c's one outstanding MSG_PING: same nonce, empty.
+ * A pong nobody asked for is a violation like any unexpected frame (a
+ * child answering pings ahead of time would defeat the check). */
+static int
+mon_pong(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	(void)p;
+	if (msg_end(r) < 0 || c->ping_id == 0 || h->id != c->ping_id) {
+		*why = "pong that answers no outstanding ping";
+		return -1;
+	}
+	c->ping_id = 0;
+	c->ping_ticks = 0;
+	c->last_pong_ms = supervise_now_ms();
+	sdnotify_watchdog(c->last_pong_ms);
 	return 0;
 }
 

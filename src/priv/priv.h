@@ -3,6 +3,8 @@
  *
  *   serve.c      start-up, signals, drain, main loop
  *   supervise.c  fork+exec of the child, reaping, restart with back-off
+ *   liveness.c   the child's deadlines: ready in time, answers pings;
+ *                systemd's watchdog
  *   monitor.c    frames from the child: decode, dispatch table, handlers
  *   upstream.c   libcurl forwarding
  *   sandbox_priv.c  the parent's own confinement
@@ -42,6 +44,15 @@ struct child {
 	struct up_req *inflight;	/* list of requests upstream */
 	size_t ninflight;
 	struct event_base *base;
+	/* liveness.c */
+	struct event *live_ev;		/* its tick, every quarter deadline */
+	struct evbuffer_cb_entry *live_in;	/* watches bytes from it */
+	int64_t started_ms;		/* exec'd */
+	bool pinging;			/* serving: pings started */
+	uint64_t ping_id;		/* outstanding MSG_PING's nonce, or 0 */
+	unsigned ping_ticks;		/* ticks since it was sent */
+	int64_t last_pong_ms;		/* last MSG_PONG (or serving start) */
+	int64_t last_io_ms;		/* last byte from it */
 };
 
 struct parent {
@@ -60,6 +71,7 @@ struct parent {
 	struct child *child;		/* current child or NULL */
 	pid_t dead_pid;			/* killed, not yet reaped */
 	bool ever_served;
+	bool child_served;		/* the last child ended got to serve */
 	uint32_t backoff_ms;
 	int64_t child_started_ms;
 	struct event *restart_ev;
@@ -81,6 +93,9 @@ extern struct parent *kh_parent;
 int supervise_spawn(struct parent *p);
 void supervise_reap(struct parent *p);
 void supervise_kill(struct parent *p, struct child *c, const char *why);
+/* Kill c (SIGKILL), forget it and cancel its requests; the reap restarts
+ * it.  The caller has logged why. */
+void supervise_end(struct parent *p, struct child *c);
 int64_t supervise_now_ms(void);
 struct event *supervise_restart_event(struct parent *p);
 
@@ -89,6 +104,10 @@ void monitor_attach(struct parent *p, struct child *c);
 void monitor_send_config(struct parent *p, struct child *c);
 void monitor_send_simple(struct child *c, enum msg_type type);
 void monitor_abort_inflight(struct parent *p, struct child *c, bool answer);
+
+/* liveness.c */
+int liveness_attach(struct parent *p, struct child *c);
+void liveness_detach(struct child *c);
 
 /* sandbox_priv.c */
 int sandbox_priv_enter(struct parent *p);

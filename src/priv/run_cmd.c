@@ -121,6 +121,8 @@ run_start_cmd(struct run *r, char **cmd)
 	unsetenv("CREDENTIALS_DIRECTORY");
 	unsetenv("PAPERCLIP_BRIDGE_TOKEN");
 	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");	/* systemd's watchdog is keyhole's */
+	unsetenv("WATCHDOG_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");

@@ -180,8 +180,16 @@ supervise_spawn(struct parent *p)
 		free(c);
 		return -1;
 	}
+	c->started_ms = supervise_now_ms();
+	if (liveness_attach(p, c) < 0) {
+		log_error("cannot set up the child's liveness timer");
+		kill(pid, SIGKILL);
+		bufferevent_free(c->bev);
+		free(c);
+		return -1;
+	}
 	p->child = c;
-	p->child_started_ms = supervise_now_ms();
+	p->child_started_ms = c->started_ms;
 	monitor_attach(p, c);
 	monitor_send_config(p, c);
 	log_info("started child pid=%ld", (long)pid);
@@ -191,24 +199,35 @@ supervise_spawn(struct parent *p)
 static void
 supervise_free_child(struct parent *p, struct child *c)
 {
+	p->child_served = c->pinging;
+	liveness_detach(c);
 	monitor_abort_inflight(p, c, false);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	free(c);
 }
 
-/* A child that broke the protocol is an attacker: it never gets another
- * message, its in-flight requests are cancelled, and it is killed. */
+/* It never gets another message; its requests upstream are cancelled
+ * unanswered (the child held their clients: an HTTP client sees its
+ * connection close, a queue request is answered by the next child from
+ * processing/), exactly as when a child dies by itself. */
 void
-supervise_kill(struct parent *p, struct child *c, const char *why)
+supervise_end(struct parent *p, struct child *c)
 {
-	log_error("protocol violation from child pid=%ld: %s; killing it",
-	    (long)c->pid, why);
 	kill(c->pid, SIGKILL);
 	if (p->child == c)
 		p->child = NULL;
 	p->dead_pid = c->pid;
 	supervise_free_child(p, c);
+}
+
+/* A child that broke the protocol is an attacker. */
+void
+supervise_kill(struct parent *p, struct child *c, const char *why)
+{
+	log_error("protocol violation from child pid=%ld: %s; killing it",
+	    (long)c->pid, why);
+	supervise_end(p, c);
 }
 
 static void
@@ -236,8 +255,10 @@ supervise_restart_event(struct parent *p)
 static void
 supervise_schedule(struct parent *p)
 {
-	/* A child that served a while earns a fresh back-off. */
-	if (supervise_now_ms() - p->child_started_ms > 10000)
+	/* A child that served a while earns a fresh back-off (one that
+	 * never got ready, however long it took to fail, does not). */
+	if (p->child_served &&
+	    supervise_now_ms() - p->child_started_ms > KH_RESTART_RESET_MS)
 		p->backoff_ms = KH_RESTART_MIN_MS;
 	struct timeval tv = { p->backoff_ms / 1000,
 	    (p->backoff_ms % 1000) * 1000 };

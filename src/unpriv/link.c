@@ -108,6 +108,16 @@ link_send_access(struct net *n, const char *peer, const char *method,
 	link_send(n, &w);
 }
 
+static void
+link_send_pong(struct net *n, uint64_t nonce)
+{
+	struct wbuf w;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_PONG, nonce);
+	link_send(n, &w);
+}
+
 static int
 link_read_all(uint8_t *p, size_t n)
 {
@@ -166,6 +176,15 @@ link_dispatch(struct net *n, const struct msg_hdr *h, const uint8_t *payload,
 		}
 		queue_shutdown(n);
 		conn_shutdown(n);
+		return 0;
+	case MSG_PING:
+		/* The parent's liveness check: answered from the event loop,
+		 * so a child whose loop is stuck answers nothing. */
+		if (!n->serving || h->id == 0 || msg_end(&r) < 0) {
+			*why = "unexpected or malformed PING";
+			return -1;
+		}
+		link_send_pong(n, h->id);
 		return 0;
 	default:
 		*why = "unknown message type";

@@ -105,7 +105,8 @@ struct net {
 	size_t nconns;
 	struct conn *conns;
 	struct pending *pending;
-	size_t npending;
+	size_t npending;		/* + queue answers kept for a full
+					   disk (queue_answer.c) */
 	uint64_t next_id;
 	struct queue *queue;		/* queue_v1 transport, or NULL */
 };
@@ -177,6 +178,8 @@ void queue_describe(const struct qenv *e, const char *peer,
     struct decide_req *r, struct decide_hdr *h);
 void queue_start(struct net *n);
 void queue_shutdown(struct net *n);
+/* Capacity freed (an answer written): claim what waited for it. */
+void queue_kick(struct net *n);
 void queue_deliver(struct net *n, struct qitem *q, int status,
     const char *const *names, const char *const *values, const size_t *vlens,
     size_t nh, const uint8_t *body, size_t blen);

@@ -33,7 +33,13 @@
  *   6. the answer (the parent's MSG_RESPONSE, or the child's own error) is
  *      written responses/<id>.json.tmp (O_CREAT|O_EXCL|O_NOFOLLOW) then
  *      renamed into place, and only then is processing/<id>.json removed
- *      (queue_answer.c).
+ *      (queue_answer.c).  An answer that cannot be written (a full disk)
+ *      is kept and written again later, its claim kept meanwhile; while
+ *      any is kept, step 2 claims nothing.
+ *
+ * A scan, or a batch of inotify events, yields to the event loop after
+ * KH_QUEUE_SLICE_MS (and continues at once after it), so the parent's
+ * liveness pings and the clients are served between files.
  *
  * New files are noticed through an inotify instance the parent set up on
  * requests/ (fd 16; the child needs no inotify syscall), with a full
@@ -67,7 +73,9 @@ struct queue {
 	struct net *net;
 	struct event *notify_ev;	/* inotify fd readable */
 	struct event *scan_ev;		/* periodic scan */
-	struct event *kick_ev;		/* scan again soon: capacity freed */
+	struct event *kick_ev;		/* scan again at the next turn of the
+					   loop: capacity freed, or a slice
+					   used up */
 	bool deferred;			/* a file waits for capacity */
 	bool stopped;			/* shutting down: claim nothing */
 	uint64_t envelope_max;		/* request file bytes */
@@ -85,6 +93,17 @@ struct queue_dirent {			/* struct linux_dirent64 */
 static const char queue_msg_invalid[] = "Invalid bridge request payload.";
 
 #define queue_fstat queue_file_fstat
+
+/* Scan again after the loop has polled (a zero timeout, not
+ * event_active, which would run before it). */
+static void
+queue_continue(struct queue *q)
+{
+	struct timeval zero = { 0, 0 };
+
+	q->deferred = false;
+	evtimer_add(q->kick_ev, &zero);
+}
 
 /* "<id>.json" with a valid id: copies the id out. */
 static bool
@@ -237,7 +256,9 @@ queue_consider(struct queue *q, const char *name, bool create_only)
 
 	if (q->stopped || !queue_name_id(name, it.id))
 		return;
-	if (n->npending >= n->cfg.max_inflight) {
+	/* Kept answers count in npending; while there are any, the disk is
+	 * full: nothing new is claimed (queue_answer.c). */
+	if (n->npending >= n->cfg.max_inflight || queue_answer_held() > 0) {
 		q->deferred = true;
 		return;
 	}
@@ -307,6 +328,7 @@ queue_scan(struct queue *q)
 	char buf[8192] __attribute__((aligned(8)));
 	size_t seen = 0;
 	bool wrapped = false;
+	uint64_t t0 = budget_now_ms();
 
 	while (!q->stopped) {
 		long n = syscall(SYS_getdents64, KH_CHILD_FD_QREQ, buf,
@@ -333,6 +355,12 @@ queue_scan(struct queue *q)
 				    SEEK_SET);
 				return;
 			}
+			if (budget_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
+				(void)lseek(KH_CHILD_FD_QREQ, d->d_off,
+				    SEEK_SET);
+				queue_continue(q);
+				return;
+			}
 		}
 	}
 }
@@ -353,6 +381,7 @@ queue_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 	char buf[16384] __attribute__((aligned(8)));
+	uint64_t t0 = budget_now_ms();
 
 	(void)what;
 	for (;;) {
@@ -362,6 +391,12 @@ queue_notify_cb(evutil_socket_t fd, short what, void *arg)
 		if (n <= 0)
 			return;
 		for (ssize_t off = 0; off < n;) {
+			if (budget_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
+				/* The events left are dropped: the scan that
+				 * follows finds their files. */
+				queue_continue(q);
+				return;
+			}
 			const struct inotify_event *ev =
 			    (const struct inotify_event *)(buf + off);
 			off += (ssize_t)(sizeof(*ev) + ev->len);
@@ -506,23 +541,24 @@ queue_shutdown(struct net *n)
 		event_del(q->notify_ev);
 }
 
+/* Capacity was freed: scan for what waited for it. */
+void
+queue_kick(struct net *n)
+{
+	struct queue *q = n->queue;
+
+	if (q != NULL && q->deferred && !q->stopped)
+		queue_continue(q);
+}
+
 /* The parent's answer to a queue request (step 6). */
 void
 queue_deliver(struct net *n, struct qitem *it, int status,
     const char *const *names, const char *const *values, const size_t *vlens,
     size_t nh, const uint8_t *body, size_t blen)
 {
-	struct queue *q = n->queue;
-
-	if (queue_answer_write(it->id, status, names, values, vlens, nh,
-	    body, blen) < 0)
-		log_error("queue %s: the answer (status %d) could not be "
-		    "written; the claim stays in processing/", it->id, status);
-	else
-		queue_answer_release(it->name);
+	queue_answer_file(it->id, it->name, status, names, values, vlens, nh,
+	    body, blen);
 	free(it);
-	if (q != NULL && q->deferred && !q->stopped) {
-		q->deferred = false;
-		event_active(q->kick_ev, EV_TIMEOUT, 0);
-	}
+	queue_kick(n);
 }

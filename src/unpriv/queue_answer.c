@@ -1,6 +1,20 @@
 /*
  * keyhole-net queue_v1 answers: responses/<id>.json, for the parent's
  * answer and for the child's own (see queue_answer.h).
+ *
+ * An answer that cannot be written (the disk or the quota is full, or
+ * anything else fails) is not dropped: it is kept, serialised, in a list,
+ * with its claim left in processing/, and written again every
+ * KH_QUEUE_ANSWER_RETRY_MS, oldest first; every answer made meanwhile
+ * joins the list behind it.  One line is logged when this starts and one
+ * when the list is empty again, never one per retry.  While anything is
+ * kept, queue.c claims no new request file, and each kept answer counts
+ * in net->npending, as the request it answers did: the child's in-flight
+ * limit holds, and a shutdown waits for them (up to the parent's drain
+ * deadline).  So at most --max-inflight answers are kept, and a request
+ * is never run twice: its claim stays until its answer is on disk.  If
+ * the child dies first, the next one answers the claims it finds (503 /
+ * 409 indeterminate, queue.c's queue_recover).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,14 +44,31 @@ queue_answer_release(const char *name)
 	    strerror(errno));
 }
 
+/* An answer not written yet, and the claim to release once it is. */
+struct qheld {
+	char id[KH_QUEUE_ID_MAX + 1];
+	char name[QUEUE_NAME_MAX];	/* processing/<name>, "" = none */
+	struct sbuf s;			/* the whole file */
+	struct qheld *next;
+};
+
+static struct {
+	struct qheld *head, **tail;
+	size_t n;
+	struct event *retry_ev;
+	uint64_t since_ms;		/* the first failure of this episode */
+} held;
+
 /* responses/<id>.json via <id>.json.tmp + rename.  A stale tmp name (a
  * crash, or the sandbox planting a symlink there) is unlinked — the link
- * itself, never its target — and creation retried once. */
+ * itself, never its target — and creation retried once.  Returns 0, or
+ * -1 with *what and errno saying what failed (nothing is logged: a kept
+ * answer fails again at every retry). */
 static int
-queue_write_file(const char *id, const struct sbuf *s)
+queue_write_file(const char *id, const struct sbuf *s, const char **what)
 {
 	char tmp[QUEUE_NAME_MAX], fin[QUEUE_NAME_MAX];
-	int fd = -1;
+	int fd = -1, e;
 
 	snprintf(tmp, sizeof(tmp), "%s.json.tmp", id);
 	snprintf(fin, sizeof(fin), "%s.json", id);
@@ -48,40 +79,154 @@ queue_write_file(const char *id, const struct sbuf *s)
 			(void)unlinkat(KH_CHILD_FD_QRESP, tmp, 0);
 	}
 	if (fd < 0) {
-		log_error("queue: cannot create responses/%s: %s", tmp,
-		    strerror(errno));
+		*what = "create";
 		return -1;
 	}
 	if (util_write_all(fd, s->buf, s->len) < 0) {
-		log_error("queue: cannot write responses/%s: %s", tmp,
-		    strerror(errno));
-		close(fd);
-		(void)unlinkat(KH_CHILD_FD_QRESP, tmp, 0);
-		return -1;
+		*what = "write";
+		goto fail;
 	}
-	close(fd);
+	if (close(fd) < 0) {	/* NFS and quotas may report it only here */
+		fd = -1;
+		*what = "write";
+		goto fail;
+	}
+	fd = -1;
 	if (renameat(KH_CHILD_FD_QRESP, tmp, KH_CHILD_FD_QRESP, fin) < 0) {
-		log_error("queue: cannot rename responses/%s into place: %s",
-		    tmp, strerror(errno));
-		(void)unlinkat(KH_CHILD_FD_QRESP, tmp, 0);
-		return -1;
+		*what = "rename into place";
+		goto fail;
 	}
 	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(KH_CHILD_FD_QRESP, tmp, 0);	/* frees its space */
+	errno = e;
+	return -1;
+}
+
+static void
+queue_answer_arm(void)
+{
+	struct timeval tv = { KH_QUEUE_ANSWER_RETRY_MS / 1000,
+	    (KH_QUEUE_ANSWER_RETRY_MS % 1000) * 1000 };
+
+	if (held.retry_ev != NULL)
+		evtimer_add(held.retry_ev, &tv);
+}
+
+/* Write kept answers, oldest first, until one fails (the disk is still
+ * full: the rest would fail too) or none is left. */
+static void
+queue_answer_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct net *n = kh_net;
+	size_t written = 0;
+	const char *failed;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while (held.head != NULL) {
+		struct qheld *h = held.head;
+		if (queue_write_file(h->id, &h->s, &failed) < 0) {
+			queue_answer_arm();
+			return;
+		}
+		if (h->name[0] != '\0')
+			queue_answer_release(h->name);
+		held.head = h->next;
+		if (held.head == NULL)
+			held.tail = &held.head;
+		held.n--;
+		n->npending--;
+		sbuf_free(&h->s);
+		free(h);
+		written++;
+	}
+	log_warn("queue: %zu held answer(s) written after %llu ms; claiming "
+	    "requests again", written,
+	    (unsigned long long)(budget_now_ms() - held.since_ms));
+	queue_kick(n);
+	conn_maybe_exit(n);
+}
+
+size_t
+queue_answer_held(void)
+{
+	return held.n;
+}
+
+/* Keep s (taken over) for a retry; the claim `name` stays until then. */
+static void
+queue_answer_keep(const char *id, const char *name, struct sbuf *s,
+    const char *what, int err)
+{
+	struct net *n = kh_net;
+	struct qheld *h = calloc(1, sizeof(*h));
+
+	if (held.retry_ev == NULL)
+		held.retry_ev = evtimer_new(n->base, queue_answer_retry, NULL);
+	if (h == NULL || held.retry_ev == NULL) {
+		log_error("queue %s: cannot %s responses/%s.json (%s) nor keep "
+		    "the answer (out of memory); the claim stays in processing/ "
+		    "for the next start", id, what, id, strerror(err));
+		free(h);
+		sbuf_free(s);
+		return;
+	}
+	snprintf(h->id, sizeof(h->id), "%s", id);
+	snprintf(h->name, sizeof(h->name), "%s", name != NULL ? name : "");
+	h->s = *s;
+	if (held.tail == NULL)
+		held.tail = &held.head;
+	*held.tail = h;
+	held.tail = &h->next;
+	if (held.n++ == 0) {
+		held.since_ms = budget_now_ms();
+		log_warn("queue %s: cannot write the answer (%s responses/: %s); "
+		    "keeping it and every later answer in memory, written again "
+		    "every %u ms; no new request is claimed until they are",
+		    id, what, strerror(err), KH_QUEUE_ANSWER_RETRY_MS);
+		queue_answer_arm();
+	}
+	n->npending++;
+}
+
+/* Write s as responses/<id>.json and release the claim `name`, or keep
+ * it for a retry.  Takes s over. */
+static void
+queue_answer_put(const char *id, const char *name, struct sbuf *s)
+{
+	const char *what = "write";
+	int err = 0;
+
+	/* While answers are kept, a new one waits in line behind them. */
+	if (held.n == 0) {
+		if (queue_write_file(id, s, &what) == 0) {
+			sbuf_free(s);
+			if (name != NULL)
+				queue_answer_release(name);
+			return;
+		}
+		err = errno;
+	}
+	queue_answer_keep(id, name, s, what, err);
 }
 
 /* {"id","status","headers":{…},"body", "bodyEncoding"?, "completedAt"}:
  * the body as a plain string when that is cheap and exact (valid UTF-8,
  * no control but TAB/LF/CR), else base64 (Paperclip's gateway decodes
  * both). */
-int
-queue_answer_write(const char *id, int status, const char *const *names,
-    const char *const *values, const size_t *vlens, size_t nh,
-    const uint8_t *body, size_t blen)
+void
+queue_answer_file(const char *id, const char *name, int status,
+    const char *const *names, const char *const *values, const size_t *vlens,
+    size_t nh, const uint8_t *body, size_t blen)
 {
 	struct sbuf s;
 	char when[QC_ISO_LEN];
 	bool plain = qc_text_plain(body, blen);
-	int rc;
 
 	sbuf_init(&s, KH_QUEUE_RESPONSE_FILE_MAX);
 	sbuf_adds(&s, "{\"id\":");
@@ -105,17 +250,18 @@ queue_answer_write(const char *id, int status, const char *const *names,
 	qc_iso8601_now(when);
 	sbuf_addf(&s, ",\"completedAt\":\"%s\"}\n", when);
 	if (s.failed) {
-		log_error("queue: response for %s too large to write", id);
+		/* Out of memory (the size is bounded by what the parent
+		 * sends): the claim stays for the next start to answer. */
+		log_error("queue %s: cannot build the answer (status %d); the "
+		    "claim stays in processing/", id, status);
 		sbuf_free(&s);
-		return -1;
+		return;
 	}
-	rc = queue_write_file(id, &s);
-	sbuf_free(&s);
-	return rc;
+	queue_answer_put(id, name, &s);
 }
 
 /* The child's own answer: a JSON body with content-type application/json
- * and at most one more header, then the claim is released. */
+ * and at most one more header; the claim is released once it is written. */
 static void
 queue_answer_json(const char *id, const char *name, int status,
     const char *json, const char *xname, const char *xvalue,
@@ -130,10 +276,8 @@ queue_answer_json(const char *id, const char *name, int status,
 	snprintf(peer, sizeof(peer), "queue:%s", id);
 	link_send_access(kh_net, peer, e != NULL ? e->method : "",
 	    e != NULL ? e->path : "", status, reason, 0, strlen(json));
-	(void)queue_answer_write(id, status, names, values, vlens,
+	queue_answer_file(id, name, status, names, values, vlens,
 	    xname != NULL ? 2 : 1, (const uint8_t *)json, strlen(json));
-	if (name != NULL)
-		queue_answer_release(name);
 }
 
 /* {"error": message} (+ the indeterminate-outcome fields). */

@@ -33,7 +33,10 @@
  *    never processes a byte after a refusal or the exit;
  *  - what a client receives is one well-formed HTTP/1.1 response: status
  *    line, "name: value" lines without stray CR/LF, a content-length equal
- *    to the body it gets (none for HEAD), nothing after it.
+ *    to the body it gets (none for HEAD), nothing after it;
+ *  - MSG_PING (accepted only when serving, id not 0, empty) is answered
+ *    with exactly one well-formed MSG_PONG carrying its id, in order; the
+ *    child sends no other PONG.
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@
 #include "net.h"
 
 #define FZ_CONNS 16
+#define FZ_PINGS 64		/* pings whose pong is checked, per input */
 
 enum fz_verdict { FZ_ACCEPT, FZ_REJECT, FZ_EXIT };
 
@@ -74,6 +78,9 @@ static struct {
 	bool pending[8];		/* ids 1..7 */
 	int pending_conn[8];		/* index in conns, or -1: client gone */
 	bool head_http10;
+	uint64_t pings[FZ_PINGS];	/* accepted pings' ids, in order */
+	size_t npings, npongs;
+	struct bufferevent *parent[2];	/* [0] the child's link */
 } fz;
 
 static void __attribute__((noreturn))
@@ -211,6 +218,13 @@ fuzz_model(uint8_t type, uint64_t id, const uint8_t *p, size_t n)
 			}
 		}
 		break;
+	case MSG_PING:
+		if (!fz.serving || id == 0 || n != 0)
+			return FZ_REJECT;
+		if (fz.npings < FZ_PINGS)
+			fz.pings[fz.npings] = id;
+		fz.npings++;
+		return FZ_ACCEPT;	/* changes nothing else */
 	case MSG_RESPONSE: {
 		uint16_t status, nh;
 		const uint8_t *s, *v;
@@ -326,6 +340,37 @@ fuzz_check_client(struct fz_conn *k)
 		fuzz_fail("content-length is not the body's length");
 	if (n - i != (head || cl == (size_t)-1 ? 0 : cl))
 		fuzz_fail("body bytes do not match content-length");
+}
+
+/* What the child sent the parent: each PONG answers the next ping the
+ * model accepted; MSG_ACCESS and MSG_LOG frames are not judged here. */
+static void
+fuzz_check_pongs(void)
+{
+	struct evbuffer *in = bufferevent_get_input(fz.parent[1]);
+
+	for (;;) {
+		size_t have = evbuffer_get_length(in);
+		uint8_t hb[KH_WIRE_HDR], type;
+		uint32_t len;
+		uint64_t id;
+
+		if (have < KH_WIRE_HDR)
+			return;
+		evbuffer_copyout(in, hb, KH_WIRE_HDR);
+		if (!fuzz_hdr_ok(hb, &type, &len, &id))
+			fuzz_fail("child sent a bad frame header");
+		if (have < KH_WIRE_HDR + len)
+			fuzz_fail("child sent half a frame");
+		if (type == MSG_PONG) {
+			if (len != 0 || fz.npongs >= fz.npings)
+				fuzz_fail("a pong no ping asked for");
+			if (fz.npongs < FZ_PINGS && id != fz.pings[fz.npongs])
+				fuzz_fail("a pong with another id than its ping");
+			fz.npongs++;
+		}
+		evbuffer_drain(in, KH_WIRE_HDR + len);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -457,11 +502,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *s;
 	size_t n, off = 0, walked = 0;
 
+	static struct bufferevent *parent[2];
+
 	if (fz.base == NULL) {
 		fz.base = event_base_new();
 		in = evbuffer_new();
-		if (fz.base == NULL || in == NULL)
+		if (fz.base == NULL || in == NULL ||
+		    bufferevent_pair_new(fz.base, 0, parent) != 0)
 			abort();
+		bufferevent_enable(parent[0], EV_READ | EV_WRITE);
+		bufferevent_enable(parent[1], EV_READ | EV_WRITE);
 		log_init("keyhole-net", fuzz_log_sink);
 	}
 	if (size < 1)
@@ -469,6 +519,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct event_base *base = fz.base;
 	memset(&fz, 0, sizeof(fz));
 	fz.base = base;
+	fz.parent[0] = parent[0];
+	fz.parent[1] = parent[1];
+	fz.n.parent = parent[0];
+	evbuffer_drain(bufferevent_get_input(parent[1]),
+	    evbuffer_get_length(bufferevent_get_input(parent[1])));
 	fz.rng = fuzz_seed(data, size);
 	s = data + 1;
 	n = size - 1;
@@ -533,6 +588,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fuzz_fail("bad header waited for its payload");
 		}
 	}
+	/* Every accepted ping has its pong (conn_exit() flushes the link
+	 * before it exits, so also after an exit). */
+	fuzz_check_pongs();
+	if (fz.npongs != fz.npings)
+		fuzz_fail("a ping without its pong");
 	/* After an exit nothing is left to compare: the process is gone. */
 	for (size_t i = 0; i < fz.nconns && !fz.exited; i++) {
 		struct fz_conn *k = &fz.conns[i];

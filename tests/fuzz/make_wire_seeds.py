@@ -20,9 +20,9 @@ import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-VERSION = 2
-LOG, FATAL, POLICY, REQUEST = 1, 2, 3, 4
-CONFIG, POLICY_OK, RESPONSE, SHUTDOWN = 64, 65, 66, 67
+VERSION = 3
+LOG, FATAL, POLICY, REQUEST, ACCESS, PONG = 1, 2, 3, 4, 5, 6
+CONFIG, POLICY_OK, RESPONSE, SHUTDOWN, PING = 64, 65, 66, 67, 68
 SEG_LIT, SEG_STAR, SEG_GLOB, SEG_VAR = 1, 2, 3, 4
 BODY_JSON, BODY_NONE, QUERY_NONE = 0x01, 0x02, 0x04
 
@@ -226,6 +226,9 @@ def parent_seeds():
             9, "POST", "/api/issues/1/comments", body=b'{"body":"' + b"x" * 40 + b'"}'),
         "huge_nheaders": pcfg() + POL + frame(REQUEST, s("GET") + s("/api/agents/me") + u8(0) +
                                               s("") + s("p") + u16(65535), 9),
+        # Liveness: the harness never pings, so any MSG_PONG answers nothing.
+        "pong_unasked": pcfg() + POL + GOOD[0] + frame(PONG, b"", 0x1122334455667788),
+        "pong_before_policy": pcfg() + frame(PONG, b"", 1),
     }
     return seeds
 
@@ -270,6 +273,14 @@ def child_seeds():
         "unknown_type": ccfg() + frame(3),
         "shutdown_payload": ccfg() + frame(SHUTDOWN, b"\x00"),
         "split_header": ccfg() + response(1) + response(2)[:10],
+        # Liveness: each ping answered with its own id, also while shutting down.
+        "pings": ccfg() + frame(PING, mid=0x1122334455667788) + response(1) +
+        frame(PING, mid=2) + frame(PING, mid=2),
+        "ping_while_shutting_down": ccfg(pending=1, others=0) + frame(SHUTDOWN) +
+        frame(PING, mid=9) + response(1),
+        "ping_before_policy_ok": ccfg(serving=False) + frame(PING, mid=1),
+        "ping_zero_id": ccfg() + frame(PING, mid=0),
+        "ping_payload": ccfg() + frame(PING, b"\x00", 1),
     }
 
 

@@ -255,5 +255,114 @@ for _name, _what in V2_ATTACKS.items():
             _make_v2_attack_test(_name, _what))
 
 
+# -- liveness block: deadlines and MSG_PING / MSG_PONG (src/priv/liveness.c) --
+
+LIVENESS_ARGS = ["--child-timeout-ms", "1000"]
+
+LIVENESS_ATTACKS = {
+    "pong-unasked": "a MSG_PONG before any MSG_PING",
+    "pong-wrong-nonce": "a MSG_PONG whose id is not the ping's nonce",
+}
+
+
+def start_deadline_line(ln):
+    return ln.startswith("keyhole[") and "did not report ready" in ln
+
+
+class HostileLivenessTest(KeyholeTestCase):
+    # HostileChildTest's helpers, without inheriting (and re-running) its tests.
+    start_hostile = HostileChildTest.start_hostile
+    violations = HostileChildTest.violations
+    watch = HostileChildTest.watch
+    assertParentAlive = HostileChildTest.assertParentAlive
+    run_attack = HostileChildTest.run_attack
+
+    def test_first_child_never_ready_makes_serve_exit_nonzero(self):
+        # The child blocks before sending its policy table (as one stuck on
+        # a FIFO would).  Without a deadline the bridge waits forever; with
+        # it, the parent kills the child and, nothing ever having been
+        # served, exits 1 naming the cause, as for a policy that does not
+        # compile.
+        up, kh = self.start_hostile("never-ready", args=LIVENESS_ARGS)
+        child = kh.child_pid(comm="hostile_child")
+        t0 = time.monotonic()
+        code = kh.wait_exit(8)
+        self.assertEqual(code, 1, kh.output_text())
+        self.assertLess(time.monotonic() - t0, 6.0)
+        lines = kh.stderr_lines()
+        self.assertTrue(any(start_deadline_line(ln) and "pid=%d" % child in ln
+                            and "within 1000 ms" in ln for ln in lines), lines)
+        self.assertTrue(any("first child never became ready" in ln for ln in lines), lines)
+        khtest.wait_until(lambda: not khtest.pid_alive(child), 3, "the fake child to be killed")
+        self.assertFalse(os.path.exists(kh.ready_path), "ready file written")
+        up.assert_nothing(self)
+
+    def test_restarted_child_never_ready_is_killed_and_restarted_with_backoff(self):
+        state_dir = khtest.make_tempdir(self)
+        os.chmod(state_dir, 0o777)
+        state = os.path.join(state_dir, "first-instance")
+        # 2 s: the live first instance must not be taken for stuck on a
+        # loaded machine.
+        up, kh = self.start_hostile("ready-once", "# state: %s\n" % state,
+                                    args=["--child-timeout-ms", "2000"])
+        first = kh.child_pid(comm="hostile_child")
+        khtest.wait_until(lambda: os.path.exists(state), 5,
+                          "the first fake child to create %s" % state)
+        kh.wait_log("policy accepted")
+        # It answers pings: a live child is left alone (2 deadlines).
+        self.watch(None, 4.0, None)
+        self.assertEqual(self.pids, {first}, kh.output_text())
+        self.assertEqual(kh.count_lines(lambda ln: "killing it" in ln), 0, kh.output_text())
+        os.kill(first, signal.SIGKILL)
+        # Every later instance hangs before its policy: each is killed
+        # after 2 s and restarted after a growing back-off.
+        self.watch(lambda: kh.count_lines(start_deadline_line) >= 3, 20.0,
+                   "three start-deadline kills")
+        self.assertParentAlive()
+        self.assertGreaterEqual(len(self.pids), 4, self.pids)
+        backoff = [int(m.group(1)) for m in
+                   (re.search(r"restarting child in (\d+) ms", ln) for ln in kh.stderr_lines())
+                   if m]
+        self.assertGreaterEqual(len(backoff), 3, kh.output_text())
+        self.assertEqual(backoff[:3], [100, 200, 400], kh.output_text())
+        self.assertEqual(kh.count_lines(lambda ln: "first child never became ready" in ln), 0)
+        self.assertEqual(self.violations(), 0, kh.output_text())
+        kh.signal(signal.SIGTERM)
+        self.assertEqual(kh.wait_exit(5), 0, kh.output_text())
+
+    def test_frame_in_transit_is_progress_silence_is_not(self):
+        # A 640 KiB request frame arrives over 3 s, no ping answered: the
+        # bytes are the child's progress (a pong waits behind such frames).
+        # Once they stop, the child is stuck: killed about a deadline later.
+        up, kh = self.start_hostile("trickle-no-pong", args=LIVENESS_ARGS)
+        first = kh.child_pid(comm="hostile_child")
+        t0 = time.monotonic()
+        rec = up.wait_requests(1, timeout=10)[0]
+        t_last = time.monotonic()
+        self.assertGreater(t_last - t0, 2.5)     # it did take its time
+        self.assertEqual((rec.method, len(rec.body)), ("PATCH", 640 * 1024))
+        self.assertEqual(kh.count_lines(lambda ln: "stuck; killing it" in ln), 0,
+                         kh.output_text())
+        self.assertIn(first, kh.children("hostile_child"))
+        kh.wait_log(lambda ln: "pid=%d answered no liveness ping" % first in ln,
+                    timeout=4.0, what="the stuck line for the silent child")
+        self.assertLess(time.monotonic() - t_last, 3.0)
+        self.assertEqual(self.violations(), 0, kh.output_text())
+
+
+def _make_liveness_attack_test(scenario, what):
+    def test(self):
+        self.run_attack(scenario, args=LIVENESS_ARGS)
+    test.__doc__ = "parent rejects %s (%s)" % (scenario, what)
+    return test
+
+
+for _name, _what in LIVENESS_ATTACKS.items():
+    setattr(HostileLivenessTest, "test_parent_rejects_" + _name.replace("-", "_"),
+            _make_liveness_attack_test(_name, _what))
+
+# -- end of the liveness block ------------------------------------------------
+
+
 if __name__ == "__main__":
     khtest.main()

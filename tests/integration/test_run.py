@@ -100,6 +100,15 @@ class RunTest(RunBase):
                 self.assertNotIn(k, out["env"])
             self.assertNotIn(self.cred.encode(), p.stdout + p.stderr)
 
+    def test_run_cmd_gets_no_systemd_notify_or_watchdog(self):
+        # The service's notification socket and watchdog are keyhole's:
+        # CMD must not feed (or starve) systemd's watchdog.
+        p, out = self.probe(env_extra={"NOTIFY_SOCKET": "/nonexistent/notify",
+                                       "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"})
+        self.assertEqual(out["status"], 200, p.stderr.decode())
+        for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            self.assertNotIn(k, out["env"])
+
     def test_run_uses_the_configured_token(self):
         tok = khtest.new_token()
         p, out = self.probe(env_extra={"PAPERCLIP_BRIDGE_TOKEN": tok})

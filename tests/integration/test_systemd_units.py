@@ -51,6 +51,17 @@ class UnitTest(unittest.TestCase):
                      "SystemCallArchitectures=native"):
             self.assertIn(want, text)
 
+    def test_service_watchdog_outlasts_a_child_restart(self):
+        # keyhole feeds the watchdog only while its child answers pings
+        # (it.test_liveness); the period must leave room for keyhole to kill
+        # a stuck child (default --child-timeout-ms 10 s + a quarter) and
+        # restart it (back-off), or systemd would restart the whole service
+        # for a child keyhole recovers by itself.
+        with open(self.service) as f:
+            m = re.search(r"^WatchdogSec=(\d+)s$", f.read(), re.M)
+        self.assertIsNotNone(m, "WatchdogSec= missing")
+        self.assertGreaterEqual(int(m.group(1)), 10 * 1.25 + 5)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

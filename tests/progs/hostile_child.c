@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kh_limits.h"
@@ -830,10 +831,140 @@ sc_over_budget(void)
 	hold();
 }
 
+/* ---- liveness: deadlines and MSG_PING / MSG_PONG ----------------------
+ * (src/priv/liveness.c; tests in test_hostile_child.py's liveness
+ * block.)  never-ready and ready-once break no wire rule but the parent's
+ * deadlines; the pong scenarios break the wire's ping rule.  A ping is
+ * answered here only where a scenario says so. */
+
+/* Answer every MSG_PING with the nonce it carries, until EOF. */
+static void
+serve_pings(void)
+{
+	static uint8_t buf[HC_RECV_CAP];
+	uint64_t id;
+
+	for (;;) {
+		(void)frame_expect(MSG_PING, &id, buf);
+		struct wbuf w;
+		wbuf_init(&w);
+		msg_begin(&w, MSG_PONG, id);
+		if (msg_finish(&w) < 0)
+			hc_die(2);
+		wbuf_send(&w);
+		wbuf_free(&w);
+	}
+}
+
+/* Blocked before MSG_POLICY for good (as a child stuck on a FIFO, or
+ * stopped, would be): the parent must give up on it. */
+static void
+sc_never_ready(void)
+{
+	hold();
+}
+
+/* The first instance (it creates the state file) gets ready and answers
+ * pings until the test kills it; every later instance never gets ready. */
+static void
+sc_ready_once(void)
+{
+	if (state_path[0] == '\0')
+		hc_die(2);
+	int fd = open(state_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+	if (fd < 0 && errno == EEXIST)
+		hold();
+	if (fd >= 0)
+		close(fd);
+	policy_send_wait_ok();
+	serve_pings();
+}
+
+/* A MSG_PONG before any ping. */
+static void
+sc_pong_unasked(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, MSG_PONG, 1);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+/* The first ping answered with another nonce (as a child answering pings
+ * it has not read would). */
+static void
+sc_pong_wrong_nonce(void)
+{
+	static uint8_t buf[HC_RECV_CAP];
+	struct wbuf w;
+	uint64_t id;
+
+	policy_send_wait_ok();
+	(void)frame_expect(MSG_PING, &id, buf);
+	wbuf_init(&w);
+	msg_begin(&w, MSG_PONG, id + 1);
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	wbuf_send(&w);
+	wbuf_free(&w);
+	hold();
+}
+
+/* A frame in transit is progress: a PATCH with a 640 KiB body, written
+ * in 20 pieces 150 ms apart (as a pong waits behind big frames a busy
+ * child is writing), never answering a ping; then silence.  The parent
+ * must not take us for stuck while bytes arrive, and must once they stop. */
+static void
+sc_trickle_no_pong(void)
+{
+	static char body[640 * 1024];
+	struct timespec gap = { 0, 150 * 1000 * 1000 };
+	struct wbuf w;
+	size_t off = 0, piece;
+
+	memset(body, 'a', sizeof(body));
+	body[0] = '"';
+	body[sizeof(body) - 1] = '"';
+	policy_send_wait_ok();
+	wbuf_init(&w);
+	msg_begin(&w, MSG_REQUEST, 1);
+	put_request_fields(&w, "PATCH", 5, "/api/issues/1", 13, 1, pid_query,
+	    1, accept_json, 1, body, sizeof(body));
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	piece = w.len / 20 + 1;
+	while (off < w.len) {
+		size_t n = w.len - off < piece ? w.len - off : piece;
+		write_all(w.buf + off, n);
+		off += n;
+		if (off < w.len && clock_nanosleep(CLOCK_MONOTONIC, 0, &gap,
+		    NULL) != 0)
+			hc_die(4);
+	}
+	wbuf_free(&w);
+	hold();
+}
+
+/* ---- end of the liveness block ---------------------------------------- */
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } scenarios[] = {
+	/* liveness block */
+	{ "never-ready", sc_never_ready },
+	{ "ready-once", sc_ready_once },
+	{ "pong-unasked", sc_pong_unasked },
+	{ "pong-wrong-nonce", sc_pong_wrong_nonce },
+	{ "trickle-no-pong", sc_trickle_no_pong },
+	/* end of the liveness block */
 	{ "own-issue", sc_own_issue },
 	{ "other-issue", sc_other_issue },
 	{ "query-on-query-none", sc_query_on_query_none },
