@@ -75,6 +75,8 @@
  * keeps cJSON's recursion and a later consumer's well away from trouble.
  * json_check.c keeps one bit per level. */
 #define KH_JSON_DEPTH_MAX     32u
+/* A multipart boundary, bytes: RFC 2046 section 5.1.1 allows 1..70. */
+#define KH_BOUNDARY_MAX       70u
 
 /* Connections the child accepts at once; beyond it: 503 and close. */
 #define KH_DEF_CONNS          256u

@@ -33,8 +33,17 @@
  *                 access log only                    serving only
  *   MSG_REQUEST   id=request id; str method, str path (canonical),
  *                 u8 has_query, str query, str peer, u16 nheaders,
- *                 nheaders * (str name, str value), blob body
+ *                 nheaders * (str name, str value), u8 media,
+ *                 u8 media_flags, str boundary, blob body
  *                                                       serving only
+ *                 The headers never hold content-type: the body's media
+ *                 type travels as media (0 none, 1 application/json,
+ *                 2+i the matched rule's i-th `content-type`),
+ *                 media_flags (bit 0: charset=utf-8; no other bit) and
+ *                 boundary (empty, or 1..70 RFC 2046 bcharsnospace on a
+ *                 multipart type), and the parent writes the header
+ *                 from them (media.h): no parameter it did not check
+ *                 reaches the upstream.
  * Parent -> child
  *   MSG_CONFIG    see child_config.h; first frame a child receives
  *   MSG_POLICY_OK (empty)                              after MSG_POLICY
@@ -50,9 +59,10 @@
 #include <stdint.h>
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
- * the mutation count.  A parent and a child from different builds refuse
- * each other at the first frame header. */
-#define KH_WIRE_VERSION 2
+ * the mutation count.  3: MSG_REQUEST's media fields.  A parent and a
+ * child from different builds refuse each other at the first frame
+ * header. */
+#define KH_WIRE_VERSION 3
 #define KH_WIRE_HDR     16u
 
 enum msg_type {

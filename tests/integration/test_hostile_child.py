@@ -65,6 +65,8 @@ allow GET /api/q query none
 allow POST /api/cap request-header x-cap
 allow POST /api/issues/*/comments max-body 16
 allow DELETE /api/x/* body none
+allow PATCH /api/keyed/* keys title,status
+allow POST /api/upload content-type multipart/form-data
 """
 V2_ARGS = ["--var", "issue=BRI-7"]
 
@@ -74,7 +76,20 @@ V2_ATTACKS = {
     "header-off-route": "x-cap on a route whose rule does not list it",
     "body-over-rule": "17 bytes on a rule with max-body 16",
     "body-on-body-none": "a body on a 'body none' rule",
+    # What the parent checks since issue 11: the media type it writes
+    # itself, and `body json` / `keys` (json_check + its own key scan).
+    "ctype-utf7": "content-type: application/json; charset=utf-7 among the headers",
+    "ctype-off-rule": "application/json on a rule that accepts multipart only",
+    "media-unknown": "a media type the rule does not list",
+    "media-flags": "a media-type parameter the parent cannot write",
+    "boundary-on-json": "a boundary on application/json",
+    "boundary-injection": "a boundary smuggling '; charset=utf-7'",
+    "body-without-media": "a body without a media type where content-type is allowed",
+    "json-invalid": "a body that is not JSON on a 'body json' rule",
+    "json-key-not-allowed": "a top-level key the rule's 'keys' does not list",
+    "json-key-escaped": "the same key spelled with a \\u escape",
 }
+
 
 
 def violation_line(ln):

@@ -247,27 +247,75 @@ struct hdr_pair {
 };
 
 /*
+ * A request body's media type as a child reports it.  Wire version 2 had
+ * no field for it: the child forwarded the client's `content-type` as one
+ * of the headers.  Since version 3 it is typed (u8 media, u8 media_flags,
+ * str boundary, after the headers) and the parent writes the header
+ * itself.  `hdr` is what a version-2 child sends for an attack, media /
+ * flags / boundary what a version-3 child sends for the same attack, and
+ * hdr_too makes a version-3 child ALSO put `hdr` among its headers.  So
+ * this file builds against either wire, and a scenario shows the same
+ * attack to the old parent and to the new one.
+ */
+struct hc_media {
+	const char *hdr;
+	uint8_t media;		/* 0 none, 1 application/json, 2+i ctypes[i] */
+	uint8_t flags;		/* bit 0: charset=utf-8 */
+	const char *boundary;
+	bool hdr_too;
+};
+
+static const struct hc_media media_json = { "application/json", 1, 0, "",
+    false };
+
+/*
  * Append a MSG_REQUEST payload (frame already begun).  Strings are written
  * as blobs (same encoding: u32 length || bytes) so that a scenario can
  * put a NUL in them; the lengths are explicit for the same reason.
+ * nheaders is what the frame claims; m NULL: no media type.
  */
+static void
+put_request_fields_m(struct wbuf *w, const char *method, size_t mlen,
+    const char *path, size_t plen, uint8_t has_query, const char *query,
+    uint16_t nheaders, const struct hdr_pair *h, size_t nh,
+    const struct hc_media *m, const void *body, size_t blen)
+{
+#if KH_WIRE_VERSION >= 3
+	bool ct_hdr = m != NULL && m->hdr != NULL && m->hdr_too;
+#else
+	bool ct_hdr = m != NULL && m->hdr != NULL;
+#endif
+
+	msg_put_blob(w, method, mlen);
+	msg_put_blob(w, path, plen);
+	msg_put_u8(w, has_query);
+	msg_put_blob(w, query, strlen(query));
+	msg_put_cstr(w, "127.0.0.1");
+	msg_put_u16(w, (uint16_t)(nheaders + (ct_hdr ? 1 : 0)));
+	for (size_t i = 0; i < nh; i++) {
+		msg_put_blob(w, h[i].name, strlen(h[i].name));
+		msg_put_blob(w, h[i].value, strlen(h[i].value));
+	}
+	if (ct_hdr) {
+		msg_put_cstr(w, "content-type");
+		msg_put_cstr(w, m->hdr);
+	}
+#if KH_WIRE_VERSION >= 3
+	msg_put_u8(w, m != NULL ? m->media : 0);
+	msg_put_u8(w, m != NULL ? m->flags : 0);
+	msg_put_cstr(w, m != NULL && m->boundary != NULL ? m->boundary : "");
+#endif
+	msg_put_blob(w, body, blen);
+}
+
 static void
 put_request_fields(struct wbuf *w, const char *method, size_t mlen,
     const char *path, size_t plen, uint8_t has_query, const char *query,
     uint16_t nheaders, const struct hdr_pair *h, size_t nh,
     const void *body, size_t blen)
 {
-	msg_put_blob(w, method, mlen);
-	msg_put_blob(w, path, plen);
-	msg_put_u8(w, has_query);
-	msg_put_blob(w, query, strlen(query));
-	msg_put_cstr(w, "127.0.0.1");
-	msg_put_u16(w, nheaders);
-	for (size_t i = 0; i < nh; i++) {
-		msg_put_blob(w, h[i].name, strlen(h[i].name));
-		msg_put_blob(w, h[i].value, strlen(h[i].value));
-	}
-	msg_put_blob(w, body, blen);
+	put_request_fields_m(w, method, mlen, path, plen, has_query, query,
+	    nheaders, h, nh, NULL, body, blen);
 }
 
 static char pid_query[64];
@@ -669,6 +717,11 @@ sc_huge_nheaders(void)
 		msg_put_cstr(&w, "accept");
 		msg_put_cstr(&w, "a");
 	}
+#if KH_WIRE_VERSION >= 3
+	msg_put_u8(&w, 0);
+	msg_put_u8(&w, 0);
+	msg_put_cstr(&w, "");
+#endif
 	msg_put_blob(&w, "", 0);
 	if (msg_finish(&w) < 0)
 		hc_die(2);
@@ -723,33 +776,43 @@ sc_log_injection(void)
 /* One request with an optional body and query; the headers are
  * (name, value) pairs. */
 static void
-send_req(uint64_t id, const char *method, const char *path, bool with_query,
-    const struct hdr_pair *h, size_t nh, const char *body)
+send_req_m(uint64_t id, const char *method, const char *path,
+    bool with_query, const struct hdr_pair *h, size_t nh,
+    const struct hc_media *m, const char *body)
 {
 	struct wbuf w;
 
 	wbuf_init(&w);
 	msg_begin(&w, MSG_REQUEST, id);
-	put_request_fields(&w, method, strlen(method), path, strlen(path),
+	put_request_fields_m(&w, method, strlen(method), path, strlen(path),
 	    with_query ? 1 : 0, with_query ? pid_query : "", (uint16_t)nh, h,
-	    nh, body, strlen(body));
+	    nh, m, body, strlen(body));
 	if (msg_finish(&w) < 0)
 		hc_die(2);
 	wbuf_send(&w);
 	wbuf_free(&w);
 }
 
-/* Wait for the parent's answer to request `id`. */
+/* A JSON body (media application/json) unless body is empty. */
 static void
+send_req(uint64_t id, const char *method, const char *path, bool with_query,
+    const struct hdr_pair *h, size_t nh, const char *body)
+{
+	send_req_m(id, method, path, with_query, h, nh,
+	    body[0] != '\0' ? &media_json : NULL, body);
+}
+
+/* Wait for the parent's answer to request `id`; returns its status. */
+static uint16_t
 wait_response(uint64_t want)
 {
 	static uint8_t buf[HC_RECV_CAP];
 	uint64_t id;
 
 	for (;;) {
-		(void)frame_expect(MSG_RESPONSE, &id, buf);
+		size_t len = frame_expect(MSG_RESPONSE, &id, buf);
 		if (id == want)
-			return;
+			return len >= 2 ? (uint16_t)(buf[0] << 8 | buf[1]) : 0;
 	}
 }
 
@@ -830,6 +893,84 @@ sc_over_budget(void)
 	hold();
 }
 
+/* ---- what the parent checks since issue 11 --------------------------
+ * The media type, `body json` and `keys`. */
+
+/* The issue's body: one string to UTF-8, an object with a key the rule
+ * excludes to UTF-7. */
+static const char utf7_body[] =
+    "{\"title\":\"x+ACIALAAi-assigneeAdapterOverrides+ACIAOgB7ACI-model"
+    "+ACIAOgAi-evil+ACIAfQAs-+ACI-y+ACIAOgAi-z\"}";
+
+/*
+ * One request each, that an honest child never sends: what it breaks is
+ * in the comment.  `hdr` is the attack as a version-2 child would make it
+ * (the content-type among the headers), media/flags/boundary as a
+ * version-3 child would (struct hc_media).
+ */
+static const struct {
+	const char *name;
+	const char *method, *path;
+	struct hc_media m;
+	bool has_media;
+	const char *body;
+} request_attacks[] = {
+	/* issue 11's charset, among the headers (on version 3 the header
+	 * list may not hold content-type at all) */
+	{ "ctype-utf7", "PATCH", "/api/issues/BRI-7",
+	    { "application/json; charset=utf-7", 1, 0, "", true }, true,
+	    utf7_body },
+	/* application/json on a rule that accepts multipart only */
+	{ "ctype-off-rule", "POST", "/api/upload",
+	    { "application/json", 1, 0, "", false }, true, "{}" },
+	/* a type the rule does not list (v3: an index past its list) */
+	{ "media-unknown", "POST", "/api/upload",
+	    { "text/plain", 3, 0, "", false }, true, "hi" },
+	/* a parameter the parent cannot write (v3: a flag bit that means
+	 * nothing) */
+	{ "media-flags", "PATCH", "/api/issues/BRI-7",
+	    { "application/json; charset=utf-16", 1, 0x02, "", false }, true,
+	    "{\"status\":\"done\"}" },
+	{ "boundary-on-json", "PATCH", "/api/issues/BRI-7",
+	    { "application/json; boundary=b", 1, 0, "b", false }, true,
+	    "{\"status\":\"done\"}" },
+	/* a multipart boundary that smuggles a parameter */
+	{ "boundary-injection", "POST", "/api/upload",
+	    { "multipart/form-data; boundary=b; charset=utf-7", 2, 0,
+	    "b; charset=utf-7", false }, true, "--b--\r\n" },
+	/* a body and no media type where content-type is allowlisted: the
+	 * upstream would guess */
+	{ "body-without-media", "PATCH", "/api/issues/BRI-7",
+	    { NULL, 0, 0, "", false }, false, "{\"status\":\"done\"}" },
+	/* not JSON, on a `body json` rule */
+	{ "json-invalid", "PATCH", "/api/issues/BRI-7",
+	    { "application/json", 1, 0, "", false }, true, "{\"status\":" },
+	/* a key the `keys` list does not name, plainly and escaped */
+	{ "json-key-not-allowed", "PATCH", "/api/keyed/1",
+	    { "application/json", 1, 0, "", false }, true,
+	    "{\"title\":\"x\",\"assigneeAdapterOverrides\":{\"model\":"
+	    "\"evil\"}}" },
+	{ "json-key-escaped", "PATCH", "/api/keyed/1",
+	    { "application/json", 1, 0, "", false }, true,
+	    "{\"title\":\"x\",\"\\u0061ssigneeAdapterOverrides\":1}" },
+};
+
+static void
+run_request_attack(const char *name)
+{
+	for (size_t i = 0; i < sizeof(request_attacks) /
+	    sizeof(request_attacks[0]); i++) {
+		if (strcmp(name, request_attacks[i].name) != 0)
+			continue;
+		policy_send_wait_ok();
+		send_req_m(1, request_attacks[i].method,
+		    request_attacks[i].path, true, accept_json, 1,
+		    request_attacks[i].has_media ? &request_attacks[i].m : NULL,
+		    request_attacks[i].body);
+		hold();
+	}
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -905,5 +1046,6 @@ main(void)
 			hc_die(0);
 		}
 	}
+	run_request_attack(scenario);
 	hc_die(2);	/* unknown scenario: a bug in the test */
 }
