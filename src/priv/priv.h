@@ -4,6 +4,7 @@
  *   serve.c      start-up, signals, drain, main loop
  *   supervise.c  fork+exec of the child, reaping, restart with back-off
  *   monitor.c    frames from the child: decode, dispatch table, handlers
+ *   monitor_log.c  the child's log and access lines, rate-limited
  *   upstream.c   libcurl forwarding
  *   sandbox_priv.c  the parent's own confinement
  *   queue_dirs.c the queue_v1 transport's directories (opened once)
@@ -18,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "budget.h"
 #include "child_config.h"
 #include "config.h"
 #include "listen.h"
@@ -42,6 +44,17 @@ struct child {
 	struct up_req *inflight;	/* list of requests upstream */
 	size_t ninflight;
 	struct event_base *base;
+	/* Reading stopped: the child has not read KH_CHILD_OUT_HIGH bytes
+	 * of our output yet (monitor.c). */
+	bool paused;
+};
+
+/* Lines relayed for the child: a token bucket (tokens * 1000) and what
+ * was dropped since the last summary (monitor_log.c). */
+struct relay_bucket {
+	uint64_t level;
+	int64_t last_ms;
+	uint64_t dropped;
 };
 
 struct parent {
@@ -69,6 +82,15 @@ struct parent {
 	/* Mutations forwarded this run, across child restarts: the parent's
 	 * own count against the policy's `max N`, sent to every new child. */
 	uint32_t mutations_used;
+	/* The parent's own `rate` buckets (KH_RATE_SLACK_MS larger than the
+	 * child's), from the first accepted policy on, across restarts. */
+	struct budget rate;
+	bool rate_ready;
+	/* The child's log and access lines: buckets, the pid they came from,
+	 * and the timer that writes what was dropped. */
+	struct relay_bucket relay_log, relay_access;
+	long relay_pid;
+	struct event *relay_ev;
 	int exit_code;
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */

@@ -34,7 +34,8 @@
  *    list of forbidden names, not duplicated, with a forwardable value;
  *    no body on GET/HEAD; the body within the operator's, the policy's
  *    and the rule's limit (none on `body none`), present where the rule
- *    needs one; no more mutations than the policy's `max`; a body's content-type (only ever the
+ *    needs one; no more mutations than the policy's `max`, counting
+ *    only what was forwarded; a body's content-type (only ever the
  *    parent's own spelling) exactly `type[; charset=utf-8][; boundary=B]`
  *    with a type the rule accepts and a boundary only on multipart, and
  *    present with every body where the rule forwards content-type; a
@@ -451,9 +452,11 @@ fuzz_check_forward(const struct up_req *r, const char *path,
 	if (r->body_len == 0 && ((rule->flags & POL_BODY_JSON) ||
 	    rule->nkeys > 0))
 		fuzz_fail("forwarded no body on a rule that needs one");
+	/* Counted by upstream_start below, once it succeeded: only what
+	 * reaches the upstream is charged. */
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
 	    strcmp(r->method, "OPTIONS") != 0 && pol->max_mutations != 0 &&
-	    ++fz.nmutations > pol->max_mutations)
+	    fz.nmutations >= pol->max_mutations)
 		fuzz_fail("forwarded more mutations than the policy's max");
 }
 
@@ -680,6 +683,9 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 	sprintf(r->url, "%s%s%s", path, has_query ? "?" : "", query);
 	if (fz.fail_mask && (fuzz_next() & fz.fail_mask) == 0)
 		return -1;	/* e.g. no memory for the transfer: 502 */
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+	    strcmp(r->method, "OPTIONS") != 0)
+		fz.nmutations++;
 	return 0;
 }
 
@@ -899,6 +905,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		policy_free(fz.p.policy);
 		free(fz.p.policy);
 	}
+	budget_free(&fz.p.rate);
+	if (fz.p.relay_ev != NULL)
+		event_free(fz.p.relay_ev);
 	kh_parent = NULL;
 	return 0;
 }

@@ -13,8 +13,10 @@
  * MSG_POLICY, so every attack below happens in the state the parent
  * expects unless the scenario says otherwise.
  *
- * Every scenario except `valid` and `own-issue` breaks one rule of wire.h
- * / policy_table.h.
+ * Most scenarios break one rule of wire.h / policy_table.h; `valid` and
+ * `own-issue` are controls, and the scenarios below "since issue 11" that
+ * do not break a rule (over-rate, mutation-503, never-reads, the floods)
+ * test how the parent bounds what an allowed stream of frames costs it.
  * The parent must treat it as an attack: log "protocol violation", kill us,
  * restart us with back-off, and send nothing upstream.  After the attack we
  * "sleep" by blocking in read(2) on fd 3 until the parent closes it or
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kh_limits.h"
@@ -894,7 +897,8 @@ sc_over_budget(void)
 }
 
 /* ---- what the parent checks since issue 11 --------------------------
- * The media type, `body json` and `keys`. */
+ * The media type, `body json` and `keys`, `rate`, and the bounds on what
+ * a child can make the parent buffer or write. */
 
 /* The issue's body: one string to UTF-8, an object with a key the rule
  * excludes to UTF-7. */
@@ -971,6 +975,157 @@ run_request_attack(const char *name)
 	}
 }
 
+/* `rate 2/min`: five GETs, each after the previous answer.  The parent's
+ * own bucket lets two through and answers the rest 429 itself (no
+ * violation: a restarted honest child starts with full buckets).  The
+ * statuses we got are reported by a GET of /api/agents/me?hc-rated=... */
+static void
+sc_over_rate(void)
+{
+	char q[64];
+	size_t n = 0;
+
+	policy_send_wait_ok();
+	for (uint64_t id = 1; id <= 5; id++) {
+		send_req(id, "GET", "/api/rated", false, accept_json, 1, "");
+		n += (size_t)snprintf(q + n, sizeof(q) - n, "%s%u",
+		    id > 1 ? "," : "hc-rated=", (unsigned)wait_response(id));
+	}
+	snprintf(pid_query, sizeof(pid_query), "%s", q);
+	send_req(6, "GET", "/api/agents/me", true, accept_json, 1, "");
+	wait_response(6);
+	hold();
+}
+
+/* The parent's buckets outlive a child: the first instance (it creates
+ * the state file) spends `rate 2/min` and exits; the restarted one, whose
+ * own bucket would be full, asks once more and reports what it got. */
+static void
+sc_over_rate_restart(void)
+{
+	char q[64];
+
+	if (state_path[0] == '\0')
+		hc_die(2);
+	int fd = open(state_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+	policy_send_wait_ok();
+	if (fd >= 0) {
+		close(fd);
+		for (uint64_t id = 1; id <= 2; id++) {
+			send_req(id, "GET", "/api/rated", false, accept_json, 1,
+			    "");
+			wait_response(id);
+		}
+		hc_die(0);
+	}
+	send_req(1, "GET", "/api/rated", false, accept_json, 1, "");
+	snprintf(q, sizeof(q), "hc-rated-again=%u", (unsigned)wait_response(1));
+	snprintf(pid_query, sizeof(pid_query), "%s", q);
+	send_req(2, "GET", "/api/agents/me", true, accept_json, 1, "");
+	wait_response(2);
+	hold();
+}
+
+/* `max 2` and --max-inflight 1: a slow POST is in flight, a second POST
+ * is answered 503 by the parent (never forwarded), then a third POST
+ * once the first is answered.  Only forwarded mutations count, so the
+ * third is the second mutation and is forwarded. */
+static void
+sc_mutation_503(void)
+{
+	char q[64];
+
+	policy_send_wait_ok();
+	send_req(1, "POST", "/api/slow/1", true, accept_json, 1, "{}");
+	send_req(2, "POST", "/api/slow/2", true, accept_json, 1, "{}");
+	uint16_t s2 = wait_response(2);
+	uint16_t s1 = wait_response(1);
+	snprintf(q, sizeof(q), "hc-mut=%u,%u", (unsigned)s1, (unsigned)s2);
+	snprintf(pid_query, sizeof(pid_query), "%s", q);
+	send_req(3, "POST", "/api/slow/3", true, accept_json, 1, "{}");
+	wait_response(3);
+	hold();
+}
+
+/* Requests as fast as the parent takes them, never reading an answer:
+ * one slow GET keeps --max-inflight 1 busy, so each of the others is
+ * answered 503 at once, and those answers pile up in the parent unless
+ * it stops taking requests.  Bounded: HC_FLOOD_REQUESTS, then hold. */
+#define HC_FLOOD_REQUESTS 1500000u
+static void
+sc_never_reads(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	send_get(1, "/api/issues/slow/comments");
+	wbuf_init(&w);
+	build_get(&w, 2, "/api/agents/me");
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	for (uint32_t i = 0; i < HC_FLOOD_REQUESTS; i++) {
+		/* a fresh id each time: ids 2.. are answered at once */
+		uint64_t id = 2 + (uint64_t)i;
+		put_be32(w.buf + 8, (uint32_t)(id >> 32));
+		put_be32(w.buf + 12, (uint32_t)id);
+		wbuf_send(&w);
+	}
+	wbuf_free(&w);
+	/* No hold(): it would read.  nanosleep passes the parent's filter. */
+	for (;;) {
+		struct timespec ts = { 3600, 0 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* HC_FLOOD_LINES log lines (or access records) as fast as the parent
+ * reads them; the test counts what the parent wrote and what its
+ * summaries say it dropped. */
+#define HC_FLOOD_LINES 100000u
+static void
+flood(bool access)
+{
+	policy_send_wait_ok();
+	for (uint32_t i = 0; i < HC_FLOOD_LINES; i++) {
+		struct wbuf w;
+		char line[64];
+		wbuf_init(&w);
+		if (access) {
+			msg_begin(&w, MSG_ACCESS, 0);
+			msg_put_cstr(&w, "127.0.0.1:1");
+			msg_put_cstr(&w, "GET");
+			msg_put_cstr(&w, "/hc-access-flood");
+			msg_put_u16(&w, 401);
+			msg_put_cstr(&w, "hc-flood");
+			msg_put_u64(&w, 0);
+			msg_put_u64(&w, 0);
+		} else {
+			msg_begin(&w, MSG_LOG, 0);
+			msg_put_u8(&w, LOG_WARN);
+			snprintf(line, sizeof(line), "hc-flood %u", (unsigned)i);
+			msg_put_cstr(&w, line);
+		}
+		if (msg_finish(&w) < 0)
+			hc_die(2);
+		wbuf_send(&w);
+		wbuf_free(&w);
+	}
+	hold();
+}
+
+static void
+sc_log_flood(void)
+{
+	flood(false);
+}
+
+static void
+sc_access_flood(void)
+{
+	flood(true);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -982,6 +1137,12 @@ static const struct {
 	{ "body-over-rule", sc_body_over_rule },
 	{ "body-on-body-none", sc_body_on_body_none },
 	{ "over-budget", sc_over_budget },
+	{ "over-rate", sc_over_rate },
+	{ "over-rate-restart", sc_over_rate_restart },
+	{ "mutation-503", sc_mutation_503 },
+	{ "never-reads", sc_never_reads },
+	{ "log-flood", sc_log_flood },
+	{ "access-flood", sc_access_flood },
 	{ "valid", sc_valid },
 	{ "length-short", sc_length_short },
 	{ "length-long", sc_length_long },
