@@ -75,6 +75,8 @@
  * keeps cJSON's recursion and a later consumer's well away from trouble.
  * json_check.c keeps one bit per level. */
 #define KH_JSON_DEPTH_MAX     32u
+/* A multipart boundary, bytes: RFC 2046 section 5.1.1 allows 1..70. */
+#define KH_BOUNDARY_MAX       70u
 
 /* Connections the child accepts at once; beyond it: 503 and close. */
 #define KH_DEF_CONNS          256u
@@ -173,6 +175,36 @@
 #define KH_GW_STALE_SLACK_MS   2000u
 /* Client connections the gateway serves at once; beyond it: 503. */
 #define KH_GW_CONNS_MAX        256u
+
+/* The parent's output to its child, bytes.  Over HIGH the parent stops
+ * reading the child's frames (no new request is taken, so no new answer
+ * is queued) until the child has read it down to LOW: a child that never
+ * reads costs the parent at most HIGH plus the answers of the requests
+ * already upstream (--max-inflight of them).  An honest child reads all
+ * the time; a 16 MiB upstream answer only pauses it briefly. */
+#define KH_CHILD_OUT_HIGH     (4u * 1024 * 1024)
+#define KH_CHILD_OUT_LOW      (1u * 1024 * 1024)
+
+/* The parent's own `rate` buckets hold this much time's worth of tokens
+ * more than the child's (N * (period + slack) / period tokens instead of
+ * N), milliseconds.  A request the child let through reaches the parent
+ * later than the child took its token; the slack covers up to this much
+ * delay, so the parent never refuses what an honest child allowed
+ * (tests/unit/test_rate_agreement.c), while a child that ignores `rate`
+ * gets at most that fraction of a period more. */
+#define KH_RATE_SLACK_MS      1000u
+
+/* Lines the parent writes for its child, per second and in a burst: log
+ * lines (MSG_LOG) and access records of requests the child answered
+ * itself (MSG_ACCESS), each with its own bucket.  A sandbox that makes
+ * the child log (or a compromised child) cannot flood the parent's log;
+ * what is dropped is counted and reported once per
+ * KH_RELAY_SUMMARY_MS, milliseconds. */
+#define KH_RELAY_LOG_PER_S        50u
+#define KH_RELAY_LOG_BURST        200u
+#define KH_RELAY_ACCESS_PER_S     200u
+#define KH_RELAY_ACCESS_BURST     1000u
+#define KH_RELAY_SUMMARY_MS       1000u
 
 /* Child restart back-off, milliseconds: doubles from MIN to MAX. */
 #define KH_RESTART_MIN_MS     100u

@@ -35,12 +35,21 @@
  *                 access log only                    serving only
  *   MSG_REQUEST   id=request id; str method, str path (canonical),
  *                 u8 has_query, str query, str peer, u16 nheaders,
- *                 nheaders * (str name, str value), blob body
+ *                 nheaders * (str name, str value), u8 media,
+ *                 u8 media_flags, str boundary, blob body
  *                                                       serving only
  *   MSG_PONG      id=the nonce of the MSG_PING it answers; (empty)
  *                 permitted only while that ping is outstanding: a pong
  *                 nobody asked for, or with another id, is a violation
  *                                                       serving only
+ *                 The headers never hold content-type: the body's media
+ *                 type travels as media (0 none, 1 application/json,
+ *                 2+i the matched rule's i-th `content-type`),
+ *                 media_flags (bit 0: charset=utf-8; no other bit) and
+ *                 boundary (empty, or 1..70 RFC 2046 bcharsnospace on a
+ *                 multipart type), and the parent writes the header
+ *                 from them (media.h): no parameter it did not check
+ *                 reaches the upstream.
  * Parent -> child
  *   MSG_CONFIG    see child_config.h; first frame a child receives
  *   MSG_POLICY_OK (empty)                              after MSG_POLICY
@@ -63,6 +72,7 @@
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
  * the mutation count.  3: MSG_PING / MSG_PONG (liveness).  A parent and a
+ * the mutation count.  3: MSG_REQUEST's media fields.  A parent and a
  * child from different builds refuse each other at the first frame
  * header. */
 #define KH_WIRE_VERSION 3

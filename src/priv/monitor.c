@@ -17,7 +17,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
-#include "priv.h"
+#include "monitor_int.h"
 #include "request_check.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -30,16 +30,10 @@ struct mon_entry {
 	    struct msg_reader *, const char **why);
 };
 
-static int mon_log(struct parent *, struct child *, const struct msg_hdr *,
-    struct msg_reader *, const char **);
-static int mon_fatal(struct parent *, struct child *, const struct msg_hdr *,
-    struct msg_reader *, const char **);
 static int mon_policy(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int mon_request(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
-static int mon_access(struct parent *, struct child *, const struct msg_hdr *,
-    struct msg_reader *, const char **);
 static int mon_pong(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 
@@ -248,97 +242,6 @@ monitor_abort_inflight(struct parent *p, struct child *c, bool answer)
 	}
 }
 
-static int
-mon_log(struct parent *p, struct child *c, const struct msg_hdr *h,
-    struct msg_reader *r, const char **why)
-{
-	uint8_t level;
-	const char *line;
-	size_t len;
-
-	(void)p;
-	(void)h;
-	msg_get_u8(r, &level);
-	msg_get_str(r, &line, &len, KH_LOG_MAX);
-	if (msg_end(r) < 0 || level >= LOG_LEVEL_COUNT) {
-		*why = "malformed log frame";
-		return -1;
-	}
-	log_relay("keyhole-net", (long)c->pid, (enum log_level)level, line, len);
-	return 0;
-}
-
-/* Copy a str field for the log: bounded, NUL-terminated, printable. */
-static void
-mon_log_str(char *dst, size_t cap, const char *s, size_t len)
-{
-	if (len >= cap)
-		len = cap - 1;
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	log_sanitize(dst, len);
-}
-
-static int
-mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
-    struct msg_reader *r, const char **why)
-{
-	const char *peer, *method, *path, *reason;
-	size_t pl, ml, xl, rl;
-	uint16_t status;
-	uint64_t in, out;
-	char peerz[64], methodz[KH_METHOD_MAX + 1], pathz[KH_PATH_MAX + 1];
-	char reasonz[256];
-	struct log_access a;
-
-	(void)p;
-	msg_get_str(r, &peer, &pl, 63);
-	msg_get_str(r, &method, &ml, KH_METHOD_MAX);
-	msg_get_str(r, &path, &xl, KH_PATH_MAX);
-	msg_get_u16(r, &status);
-	msg_get_str(r, &reason, &rl, 255);
-	msg_get_u64(r, &in);
-	msg_get_u64(r, &out);
-	if (msg_end(r) < 0 || h->id != 0 || status < 100 || status > 599) {
-		*why = "malformed access frame";
-		return -1;
-	}
-	mon_log_str(peerz, sizeof(peerz), peer, pl);
-	mon_log_str(methodz, sizeof(methodz), method, ml);
-	mon_log_str(pathz, sizeof(pathz), path, xl);
-	mon_log_str(reasonz, sizeof(reasonz), reason, rl);
-	a.id = 0;
-	a.peer = peerz;
-	a.method = methodz;
-	a.path = pathz;
-	a.rule = reasonz;
-	a.status = status;
-	a.bytes_in = in;
-	a.bytes_out = out;
-	a.upstream_ms = -1;
-	log_access("keyhole-net", (long)c->pid, &a);
-	return 0;
-}
-
-static int
-mon_fatal(struct parent *p, struct child *c, const struct msg_hdr *h,
-    struct msg_reader *r, const char **why)
-{
-	const char *line;
-	size_t len;
-
-	(void)p;
-	(void)h;
-	msg_get_str(r, &line, &len, KH_LOG_MAX);
-	if (msg_end(r) < 0) {
-		*why = "malformed fatal frame";
-		return -1;
-	}
-	log_relay("keyhole-net", (long)c->pid, LOG_ERROR, line, len);
-	c->fatal = true;
-	return 0;
-}
-
 /* The answer to liveness.c's one outstanding MSG_PING: same nonce, empty.
  * A pong nobody asked for is a violation like any unexpected frame (a
  * child answering pings ahead of time would defeat the check). */
@@ -386,6 +289,17 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 			n += (size_t)snprintf(vars + n, sizeof(vars) - n, "%s%s=%s",
 			    i ? ", " : "; variables: ", pol->vars[i].name,
 			    pol->vars[i].bound ? pol->vars[i].value : "(unbound)");
+		/* The parent's own rate buckets, for the run (max is
+		 * counted by request_check against p->mutations_used). */
+		if (budget_init_slack(&p->rate, pol, 0, budget_now_ms(),
+		    KH_RATE_SLACK_MS) < 0) {
+			policy_free(pol);
+			free(pol);
+			*why = "out of memory";
+			return -1;
+		}
+		p->rate.max_mutations = 0;
+		p->rate_ready = true;
 		p->policy = pol;
 		if (pol->max_mutations != 0)
 			log_info("policy accepted: %zu rules%s; at most %u "
@@ -437,6 +351,53 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
+/* The rule's `rate`, from the parent's own bucket: 429 with retry-after,
+ * as the child answers it.  Not a violation: a restarted child starts
+ * with full buckets while the parent's carry over, and a request may
+ * reach the parent up to KH_RATE_SLACK_MS after the child took its token
+ * (the buckets are that much larger).  Returns true when it answered. */
+static bool
+mon_rate_refused(struct parent *p, struct child *c, struct up_req *r,
+    const struct req_checked *ck)
+{
+	const struct pol_rule *rule = ck->rule;
+	struct up_hdr h[2];
+	struct log_access a;
+	char json[160], rl[32];
+	uint32_t retry = 0;
+	int n;
+
+	if (!p->rate_ready || budget_check(&p->rate, p->policy, ck->ri,
+	    r->method, budget_now_ms(), &retry) != BUDGET_RATE)
+		return false;
+	n = snprintf(json, sizeof(json), "{\"error\":\"Rate limit for this "
+	    "route exceeded (%u per %s).\",\"retryAfter\":%u}",
+	    rule->rate_count, rule->rate_period_s == 60 ? "minute" : "second",
+	    retry);
+	snprintf(h[1].name, sizeof(h[1].name), "retry-after");
+	snprintf(rl, sizeof(rl), "%u", retry);
+	strcpy(h[0].name, "content-type");
+	h[0].value = (char *)"application/json";
+	h[0].vlen = strlen(h[0].value);
+	h[1].value = rl;
+	h[1].vlen = strlen(rl);
+	monitor_send_response(c, r->id, 429, h, 2, (const uint8_t *)json,
+	    (size_t)n);
+	snprintf(rl, sizeof(rl), "policy:%u rate", rule->line);
+	memset(&a, 0, sizeof(a));
+	a.id = r->id;
+	a.peer = r->peer;
+	a.method = r->method;
+	a.path = r->path;
+	a.rule = rl;
+	a.status = 429;
+	a.bytes_in = r->body_len;
+	a.bytes_out = (uint64_t)n;
+	a.upstream_ms = -1;
+	log_access("keyhole", (long)getpid(), &a);
+	return true;
+}
+
 static int
 mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *rd, const char **why)
@@ -468,8 +429,6 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		up_req_free(r);
 		return -1;
 	}
-	if (ck.counts)
-		p->mutations_used++;
 	r->started_ms = supervise_now_ms();
 	/* Overload and shutdown are answered, not violations: the child
 	 * may race the parent's own view. */
@@ -480,12 +439,24 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		up_req_free(r);
 		return 0;
 	}
+	if (mon_rate_refused(p, c, r, &ck)) {
+		up_req_free(r);
+		return 0;
+	}
 	if (upstream_start(p->up, r, ck.path, ck.query, ck.has_query) < 0) {
 		monitor_send_error(c, r->id, 502,
 		    "{\"error\":\"Bridge upstream request failed.\"}", false);
 		up_req_free(r);
 		return 0;
 	}
+	/* Charged only now, when it is on its way upstream: what the parent
+	 * answered itself (503, 429, 502 above) costs neither `max` nor
+	 * `rate`. */
+	if (ck.counts)
+		p->mutations_used++;
+	if (p->rate_ready)
+		budget_take(&p->rate, p->policy, ck.ri, r->method,
+		    budget_now_ms());
 	r->next = c->inflight;
 	c->inflight = r;
 	c->ninflight++;
@@ -525,6 +496,28 @@ monitor_dispatch(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
+/* Back-pressure (tmux's proc.c, OpenSSH's channel windows): while the
+ * child has not read KH_CHILD_OUT_HIGH bytes of what the parent sent it,
+ * the parent takes no frame from it, so no new answer is queued; a child
+ * that never reads fills its socket and blocks.  Every answer the parent
+ * queues belongs to a request it took, and at most --max-inflight of
+ * those are upstream, so what a child can make the parent hold is
+ * bounded (issue 11: 540 MB and growing before). */
+static bool
+monitor_backlogged(struct child *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) <=
+	    KH_CHILD_OUT_HIGH)
+		return false;
+	if (!c->paused) {
+		c->paused = true;
+		bufferevent_disable(c->bev, EV_READ);
+		log_debug("child pid=%ld is not reading: taking no frames until "
+		    "it does", (long)c->pid);
+	}
+	return true;
+}
+
 static void
 monitor_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -537,7 +530,7 @@ monitor_read_cb(struct bufferevent *bev, void *arg)
 		struct msg_hdr h;
 		size_t have = evbuffer_get_length(in);
 
-		if (have < KH_WIRE_HDR)
+		if (have < KH_WIRE_HDR || monitor_backlogged(c))
 			return;
 		evbuffer_copyout(in, hb, KH_WIRE_HDR);
 		if (msg_hdr_decode(hb, &h) < 0) {
@@ -560,6 +553,21 @@ monitor_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The output went down to KH_CHILD_OUT_LOW (the write watermark): take
+ * frames again, starting with those already buffered. */
+static void
+monitor_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct child *c = arg;
+
+	if (!c->paused || evbuffer_get_length(bufferevent_get_output(bev)) >
+	    KH_CHILD_OUT_LOW)
+		return;
+	c->paused = false;
+	bufferevent_enable(bev, EV_READ);
+	monitor_read_cb(bev, c);
+}
+
 static void
 monitor_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -572,6 +580,7 @@ monitor_event_cb(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		if (c->ninflight > 0)
 			monitor_abort_inflight(kh_parent, c, false);
+		monitor_relay_flush(kh_parent);
 	}
 }
 
@@ -579,8 +588,11 @@ void
 monitor_attach(struct parent *p, struct child *c)
 {
 	(void)p;
-	bufferevent_setcb(c->bev, monitor_read_cb, NULL, monitor_event_cb, c);
-	/* Never buffer more than one maximal frame ahead of the parser. */
+	bufferevent_setcb(c->bev, monitor_read_cb, monitor_write_cb,
+	    monitor_event_cb, c);
+	/* Never buffer more than one maximal frame ahead of the parser;
+	 * the write callback runs when the output is down to LOW. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, KH_MSG_MAX);
+	bufferevent_setwatermark(c->bev, EV_WRITE, KH_CHILD_OUT_LOW, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

@@ -6,6 +6,7 @@
  *   liveness.c   the child's deadlines: ready in time, answers pings;
  *                systemd's watchdog
  *   monitor.c    frames from the child: decode, dispatch table, handlers
+ *   monitor_log.c  the child's log and access lines, rate-limited
  *   upstream.c   libcurl forwarding
  *   sandbox_priv.c  the parent's own confinement
  *   queue_dirs.c the queue_v1 transport's directories (opened once)
@@ -20,6 +21,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "budget.h"
 #include "child_config.h"
 #include "config.h"
 #include "listen.h"
@@ -53,6 +55,17 @@ struct child {
 	unsigned ping_ticks;		/* ticks since it was sent */
 	int64_t last_pong_ms;		/* last MSG_PONG (or serving start) */
 	int64_t last_io_ms;		/* last byte from it */
+	/* Reading stopped: the child has not read KH_CHILD_OUT_HIGH bytes
+	 * of our output yet (monitor.c). */
+	bool paused;
+};
+
+/* Lines relayed for the child: a token bucket (tokens * 1000) and what
+ * was dropped since the last summary (monitor_log.c). */
+struct relay_bucket {
+	uint64_t level;
+	int64_t last_ms;
+	uint64_t dropped;
 };
 
 struct parent {
@@ -81,6 +94,15 @@ struct parent {
 	/* Mutations forwarded this run, across child restarts: the parent's
 	 * own count against the policy's `max N`, sent to every new child. */
 	uint32_t mutations_used;
+	/* The parent's own `rate` buckets (KH_RATE_SLACK_MS larger than the
+	 * child's), from the first accepted policy on, across restarts. */
+	struct budget rate;
+	bool rate_ready;
+	/* The child's log and access lines: buckets, the pid they came from,
+	 * and the timer that writes what was dropped. */
+	struct relay_bucket relay_log, relay_access;
+	long relay_pid;
+	struct event *relay_ev;
 	int exit_code;
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */

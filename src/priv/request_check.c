@@ -7,7 +7,10 @@
 
 #include <curl/curl.h>
 
+#include "json_check.h"
+#include "json_keys.h"
 #include "log.h"
+#include "media.h"
 #include "path.h"
 #include "request_check.h"
 #include "util.h"
@@ -31,6 +34,11 @@ reqchk_header(const struct policy *pol, const struct pol_rule *rule,
 	    !policy_rule_header_allowed(pol, rule, name, nl) ||
 	    policy_header_forbidden(name, nl)) {
 		*why = "header name outside the allowlist";
+		return -1;
+	}
+	/* The parent writes content-type itself, from the media fields. */
+	if (nl == 12 && memcmp(name, "content-type", 12) == 0) {
+		*why = "content-type among the headers";
 		return -1;
 	}
 	if (!util_hvalue_forwardable(value, vl)) {
@@ -59,6 +67,109 @@ reqchk_header(const struct policy *pol, const struct pol_rule *rule,
 	return 0;
 }
 
+/* Read and check the media fields (wire.h) against the rule: which media
+ * type, written by the parent from its own copy of the rule (and the
+ * checked charset flag and boundary) and appended to r->hdrs.  *json: a
+ * JSON type (the body must then pass json_check). */
+static int
+reqchk_media(const struct policy *pol, const struct pol_rule *rule,
+    struct msg_reader *rd, struct up_req *r, bool *has_media, bool *json,
+    const char **why)
+{
+	char line[sizeof("content-type: ") + MEDIA_VALUE_MAX];
+	const char *b, *t;
+	size_t bl;
+	uint8_t media, flags;
+	int n;
+
+	*has_media = *json = false;
+	msg_get_u8(rd, &media);
+	msg_get_u8(rd, &flags);
+	if (msg_get_str(rd, &b, &bl, KH_BOUNDARY_MAX) < 0) {
+		*why = "malformed media type fields";
+		return -1;
+	}
+	if (media == MEDIA_NONE) {
+		if (flags != 0 || bl != 0) {
+			*why = "media parameters without a media type";
+			return -1;
+		}
+		return 0;
+	}
+	if (!policy_rule_header_allowed(pol, rule, "content-type", 12)) {
+		*why = "a media type where content-type is not allowed";
+		return -1;
+	}
+	if (media == MEDIA_JSON) {
+		t = "application/json";
+	} else if (media - MEDIA_RULE_BASE < rule->nctypes &&
+	    strcmp(rule->ctypes[media - MEDIA_RULE_BASE],
+	    "application/json") != 0) {
+		t = rule->ctypes[media - MEDIA_RULE_BASE];
+	} else {
+		*why = "media type index outside the rule's list";
+		return -1;
+	}
+	if (!policy_rule_ctype_allowed(rule, t, strlen(t))) {
+		*why = "media type the rule does not accept";
+		return -1;
+	}
+	if ((flags & ~MEDIA_FLAGS_ALL) != 0) {
+		*why = "unknown media flags";
+		return -1;
+	}
+	if (bl != 0 && (!media_is_multipart(t, strlen(t)) ||
+	    !media_boundary_valid(b, bl))) {
+		*why = "boundary not on a multipart type, or invalid";
+		return -1;
+	}
+	memcpy(line, "content-type: ", 14);
+	n = media_format(line + 14, sizeof(line) - 14, t, strlen(t), flags, b,
+	    bl);
+	struct curl_slist *h = n < 0 ? NULL : curl_slist_append(r->hdrs, line);
+	if (h == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	r->hdrs = h;
+	*has_media = true;
+	*json = media_is_json(t, strlen(t));
+	return 0;
+}
+
+/* `body json`, `keys` and a JSON media type, on the complete body: what
+ * the child checked with cJSON, repeated with the allocation-free
+ * json_check() and json_keys_check() (SECURITY.md: why the parent may). */
+static int
+reqchk_json(const struct pol_rule *rule, bool ctype_ok, bool has_media,
+    bool json, const uint8_t *body, size_t blen, const char **why)
+{
+	bool need = (rule->flags & POL_BODY_JSON) || rule->nkeys > 0;
+
+	if (blen == 0)
+		return 0;
+	if (need && ctype_ok && !json) {
+		*why = has_media ? "a JSON rule's body with another media type" :
+		    "a body without a media type";
+		return -1;
+	}
+	if (!need && ctype_ok && !has_media) {
+		*why = "a body without a media type";
+		return -1;
+	}
+	if ((need || json) && !json_check(body, blen)) {
+		*why = "body is not one JSON text";
+		return -1;
+	}
+	if (rule->nkeys > 0 && json_keys_check(body, blen,
+	    (const char (*)[KH_POLICY_KEY_MAX + 1])rule->keys, rule->nkeys) !=
+	    JSON_KEYS_OK) {
+		*why = "a top-level key outside the rule's 'keys'";
+		return -1;
+	}
+	return 0;
+}
+
 int
 request_check(const struct policy *pol, uint64_t max_body,
     uint32_t mutations_used, struct msg_reader *rd, struct up_req *r,
@@ -69,6 +180,7 @@ request_check(const struct policy *pol, uint64_t max_body,
 	const uint8_t *body;
 	uint8_t has_query;
 	uint16_t nh;
+	bool has_media, json;
 
 	memset(out, 0, sizeof(*out));
 	msg_get_str(rd, &method, &ml, KH_METHOD_MAX);
@@ -117,6 +229,7 @@ request_check(const struct policy *pol, uint64_t max_body,
 	}
 	const struct pol_rule *rule = &pol->rules[ri];
 	out->rule = rule;
+	out->ri = (size_t)ri;
 	if ((rule->flags & POL_QUERY_NONE) && has_query) {
 		*why = "query string on a 'query none' rule";
 		return -1;
@@ -124,6 +237,8 @@ request_check(const struct policy *pol, uint64_t max_body,
 	for (uint16_t i = 0; i < nh; i++)
 		if (reqchk_header(pol, rule, rd, r, why) < 0)
 			return -1;
+	if (reqchk_media(pol, rule, rd, r, &has_media, &json, why) < 0)
+		return -1;
 	if (msg_get_blob(rd, &body, &blen, (size_t)max_body) < 0 ||
 	    msg_end(rd) < 0) {
 		*why = "malformed request body or trailing bytes";
@@ -144,6 +259,9 @@ request_check(const struct policy *pol, uint64_t max_body,
 		*why = "body on GET or HEAD";
 		return -1;
 	}
+	if (reqchk_json(rule, policy_rule_header_allowed(pol, rule,
+	    "content-type", 12), has_media, json, body, blen, why) < 0)
+		return -1;
 	/* The run's mutation budget, counted by the parent itself across
 	 * child restarts.  An honest child answers 429 before this (it was
 	 * told the count in MSG_CONFIG), so one over the budget is an attack

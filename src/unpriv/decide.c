@@ -16,6 +16,7 @@
 #include "body_check.h"
 #include "decide.h"
 #include "log.h"
+#include "media_type.h"
 #include "net.h"
 #include "util.h"
 
@@ -44,25 +45,50 @@ decide_clear(struct decide_verdict *v)
 	v->key[0] = '\0';
 }
 
-/* The first header of that name (lower-case name, any-case field). */
-static const struct decide_hdr *
-decide_field(const struct decide_req *q, const char *name)
+static bool
+decide_name_is(const struct decide_hdr *h, const char *name, size_t len)
 {
-	size_t len = strlen(name);
-
-	for (size_t i = 0; i < q->nhdrs; i++)
-		if (q->hdrs[i].nlen == len &&
-		    strncasecmp(q->hdrs[i].name, name, len) == 0)
-			return &q->hdrs[i];
-	return NULL;
+	return h->nlen == len && strncasecmp(h->name, name, len) == 0;
 }
 
-/* The media type of the Content-Type: up to ';', trailing whitespace
- * dropped.  len 0 when there is none. */
-static void
-decide_media_type(const struct decide_req *q, const char **t, size_t *len)
+/* The first header of that name (lower-case name, any-case field), and
+ * how many there are. */
+static const struct decide_hdr *
+decide_field(const struct decide_req *q, const char *name, size_t *count)
 {
-	const struct decide_hdr *ct = decide_field(q, "content-type");
+	const struct decide_hdr *first = NULL;
+	size_t len = strlen(name);
+
+	*count = 0;
+	for (size_t i = 0; i < q->nhdrs; i++)
+		if (decide_name_is(&q->hdrs[i], name, len) && (*count)++ == 0)
+			first = &q->hdrs[i];
+	return first;
+}
+
+/* The Content-Type, parsed strictly (media_type.h).  No field at all, or
+ * more than one: MEDIA_BAD_TYPE with m empty. */
+static enum media_parse
+decide_media(const struct decide_req *q, struct media_type *m)
+{
+	size_t count;
+	const struct decide_hdr *ct = decide_field(q, "content-type", &count);
+
+	if (ct == NULL || count != 1) {
+		memset(m, 0, sizeof(*m));
+		return MEDIA_BAD_TYPE;
+	}
+	return media_type_parse(ct->value, ct->vlen, m);
+}
+
+/* The Content-Type's media type as the client spelled it, up to ';',
+ * trailing whitespace dropped (for an error message).  len 0 when there
+ * is none. */
+static void
+decide_media_text(const struct decide_req *q, const char **t, size_t *len)
+{
+	size_t count;
+	const struct decide_hdr *ct = decide_field(q, "content-type", &count);
 	const char *v = ct ? ct->value : "";
 	size_t n = ct ? ct->vlen : 0;
 	const char *semi = n ? memchr(v, ';', n) : NULL;
@@ -75,14 +101,15 @@ decide_media_type(const struct decide_req *q, const char **t, size_t *len)
 	*len = n;
 }
 
+/* JSON to the body checks: application/json or a +json type, with no
+ * parameter keyhole would refuse. */
 static bool
 decide_is_json(const struct decide_req *q)
 {
-	const char *t;
-	size_t n;
+	struct media_type m;
 
-	decide_media_type(q, &t, &n);
-	return n == 16 && strncasecmp(t, "application/json", 16) == 0;
+	return decide_media(q, &m) == MEDIA_OK &&
+	    media_is_json(m.type, m.tlen);
 }
 
 /* The same test on a bare Content-Type value (the body-check fuzzer). */
@@ -93,6 +120,30 @@ decide_ctype_is_json(const char *v, size_t len)
 	struct decide_req q = { .hdrs = &h, .nhdrs = 1 };
 
 	return decide_is_json(&q);
+}
+
+/* A Content-Encoding other than identity: the body's bytes are not what
+ * the upstream would read (body-parser inflates gzip, deflate, br), and
+ * keyhole never forwards the header (policy_header_forbidden). */
+static bool
+decide_encoded(const struct decide_req *q)
+{
+	for (size_t i = 0; i < q->nhdrs; i++) {
+		const struct decide_hdr *h = &q->hdrs[i];
+		const char *v = h->value;
+		size_t n = h->vlen;
+		if (!decide_name_is(h, "content-encoding", 16))
+			continue;
+		while (n > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			n--;
+		}
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n != 8 || strncasecmp(v, "identity", 8) != 0)
+			return true;
+	}
+	return false;
 }
 
 /* GET and HEAD never carry a body.  The HTTP parser and the queue's
@@ -141,9 +192,16 @@ static int
 decide_head_body(const struct decide_req *q, const struct pol_rule *rule,
     struct decide_verdict *v)
 {
+	struct media_type m;
+	enum media_parse mp;
 	const char *t;
-	size_t tl;
+	size_t tl, nct;
 
+	/* Which one would the upstream read?  (Node keeps the first.) */
+	(void)decide_field(q, "content-type", &nct);
+	if (nct > 1)
+		return decide_refuse(v, 400, "Content-Type given more than "
+		    "once.");
 	if (!q->has_body) {
 		if ((rule->flags & POL_BODY_JSON) || rule->nkeys > 0)
 			return decide_refuse(v, 400, "%s", rule->nkeys ?
@@ -154,8 +212,10 @@ decide_head_body(const struct decide_req *q, const struct pol_rule *rule,
 	if ((rule->flags & POL_BODY_NONE) || decide_bodyless(q))
 		return decide_refuse(v, 400, "Request body not allowed on this "
 		    "route.");
-	decide_media_type(q, &t, &tl);
-	if (!policy_rule_ctype_allowed(rule, t, tl)) {
+	mp = decide_media(q, &m);
+	if (mp == MEDIA_BAD_TYPE ||
+	    !policy_rule_ctype_allowed(rule, m.type, m.tlen)) {
+		decide_media_text(q, &t, &tl);
 		if (rule->nctypes == 0)
 			return decide_refuse(v, 415, "Bridge only accepts JSON "
 			    "request bodies.");
@@ -163,6 +223,13 @@ decide_head_body(const struct decide_req *q, const struct pol_rule *rule,
 		    "this route: %.*s", (int)(tl < KH_POLICY_CTYPE_MAX ? tl :
 		    KH_POLICY_CTYPE_MAX), t);
 	}
+	if (mp != MEDIA_OK)
+		return decide_refuse(v, 415, "Content-Type parameter not "
+		    "accepted: only charset=utf-8 (and a multipart boundary) "
+		    "may follow the media type.");
+	if (decide_encoded(q))
+		return decide_refuse(v, 415, "Bridge does not accept a "
+		    "Content-Encoding on request bodies.");
 	if (q->len_known && q->len > v->body_limit)
 		return decide_refuse(v, 413, "Request body too large.");
 	return 0;
@@ -252,8 +319,11 @@ decide_put_headers(struct net *n, const struct decide_req *q,
 		for (size_t k = 0; k < h->nlen; k++)
 			name[k] = (char)tolower((unsigned char)h->name[k]);
 		name[h->nlen] = '\0';
+		/* content-type goes as the media fields: the parent writes
+		 * the header from what was checked (decide_put_media). */
 		if (!policy_rule_header_allowed(&n->policy, rule, name,
-		    h->nlen) || policy_header_forbidden(name, h->nlen))
+		    h->nlen) || policy_header_forbidden(name, h->nlen) ||
+		    strcmp(name, "content-type") == 0)
 			continue;
 		for (size_t k = 0; k < nfwd; k++)
 			if (strcmp(names[k], name) == 0)
@@ -272,6 +342,35 @@ decide_put_headers(struct net *n, const struct decide_req *q,
 		msg_put_str(w, h->value, h->vlen);
 	}
 	return 0;
+}
+
+/* MSG_REQUEST's media fields: u8 media, u8 media_flags, str boundary
+ * (wire.h, media.h).  The checked media type, when the rule forwards
+ * content-type and the client's is one the rule accepts; else none (a
+ * request without a body may carry anything: it is simply not
+ * forwarded). */
+static void
+decide_put_media(struct net *n, const struct decide_req *q,
+    const struct pol_rule *rule, struct wbuf *w)
+{
+	struct media_type m;
+	unsigned media = MEDIA_NONE;
+
+	memset(&m, 0, sizeof(m));
+	if (policy_rule_header_allowed(&n->policy, rule, "content-type", 12) &&
+	    decide_media(q, &m) == MEDIA_OK &&
+	    policy_rule_ctype_allowed(rule, m.type, m.tlen)) {
+		if (strcmp(m.type, "application/json") == 0)
+			media = MEDIA_JSON;
+		for (size_t i = 0; i < rule->nctypes && media == MEDIA_NONE;
+		    i++)
+			if (strcmp(rule->ctypes[i], m.type) == 0)
+				media = MEDIA_RULE_BASE + (unsigned)i;
+	}
+	msg_put_u8(w, (uint8_t)media);
+	msg_put_u8(w, media != MEDIA_NONE ? (uint8_t)m.flags : 0);
+	msg_put_str(w, media != MEDIA_NONE ? m.boundary : "",
+	    media != MEDIA_NONE ? m.blen : 0);
 }
 
 struct pending *
@@ -311,6 +410,7 @@ decide_forward(struct net *n, const struct decide_req *q, uint8_t *body,
 		    "Request header fields too large.");
 		return NULL;
 	}
+	decide_put_media(n, q, rule, &w);
 	msg_put_blob_deferred(&w, q->body_len);
 	if (link_send_owned(n, &w, body, q->body_len) != 0) {
 		free(p);

@@ -4,17 +4,22 @@
  * files) describe the request as a struct decide_req and turn a refusal
  * into their own answer; everything between is here, once, so a request
  * gets the same answer on both and the parent (which re-checks the rule's
- * query, body size, required body, headers and `max`, and kills a child
- * that forwards a violation) never sees one from an honest child.
+ * query, body size, required body, headers, media type, JSON validity,
+ * `keys` and `max`, and kills a child that forwards a violation; and
+ * keeps its own `rate` buckets) never sees one from an honest child.
  *
  * In this order; the first refusal decides:
  *
  *   decide_head  (before any body byte is read)
  *     first matching rule; none                     403 Route not allowed
  *     the rule's `query none`                       403
+ *     Content-Type given twice                      400
  *     a body on `body none` (or GET/HEAD)           400
  *     the body's media type (the rule's list, else
  *       application/json only)                      415
+ *     a parameter but charset=utf-8 (and a boundary
+ *       on multipart types): media_type.h           415
+ *     a Content-Encoding other than identity        415
  *     announced length over the rule's max-body     413
  *     no body where `body json` / `keys` need one   400
  *     the rule's `rate`, the run's `max`            429
@@ -31,7 +36,9 @@
  *     headers reduced to the global allowlist plus
  *       the rule's own; a duplicate or a value that
  *       cannot be forwarded; too many               400, 431
- *     the budgets are charged and one MSG_REQUEST goes to the parent.
+ *     the budgets are charged and one MSG_REQUEST goes to the parent,
+ *     the media type as its typed fields (never the client's
+ *     content-type header: the parent writes that from the fields).
  *
  * The bridge token (HTTP) and the envelope checks (queue) come before,
  * in the transports: they are not the policy's.  Whatever passes
@@ -104,7 +111,8 @@ struct pending *decide_forward(struct net *n, const struct decide_req *q,
 /* The answer's JSON body: {"error"} plus "key" (422) or "retryAfter"
  * (a rate's 429).  Free with cJSON_free; NULL when out of memory. */
 char *decide_json(const struct decide_verdict *v);
-/* application/json as the media type of this Content-Type value. */
+/* This Content-Type value is one media_type_parse() accepts, of a JSON
+ * type (application/json or +json): the body checks treat it as JSON. */
 bool decide_ctype_is_json(const char *v, size_t len);
 /* What the access log says about a refusal. */
 const char *decide_reason(const struct decide_verdict *v);

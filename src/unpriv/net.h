@@ -10,7 +10,8 @@
  *                    MSG_REQUEST
  *   gate.c           the HTTP side of it: bridge token, HTTP answers
  *   body_check.c     `body json`, `keys` and JSON validity of a body
- *   budget.c         `rate` and `max` counters
+ *   media_type.c     the Content-Type, parsed strictly
+ *   (src/common/budget.c  `rate` and `max` counters, the parent keeps its own)
  *   policy_explain.c `keyhole explain`
  *   respond.c        HTTP responses and JSON error bodies
  *   http_parse.c     the strict HTTP/1.1 parser

@@ -8,7 +8,12 @@
  *  - a body accepted under `keys` is a JSON object whose every top-level
  *    key is listed (re-checked here with cJSON independently);
  *  - the depth pre-scan never lets through more nesting than the limit:
- *    an accepted JSON body nests at most KH_JSON_DEPTH_MAX levels.
+ *    an accepted JSON body nests at most KH_JSON_DEPTH_MAX levels;
+ *  - the parent's repetition of the check agrees: a body the child
+ *    accepts as JSON passes json_check(), and under `keys`
+ *    json_keys_check() (no parser, src/common/json_keys.c) finds every
+ *    key listed; a body json_check() accepts and the child refuses with
+ *    422 for a key is refused by json_keys_check() too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +21,8 @@
 #include <cjson/cJSON.h>
 
 #include "body_check.h"
+#include "json_check.h"
+#include "json_keys.h"
 
 static unsigned
 depth_of(const cJSON *j)
@@ -68,8 +75,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (v.key[0] != '\0' && v.status != 422)
 		abort();
+	if (r.nkeys > 0 && is_json && v.status == 422 && v.key[0] != '\0' &&
+	    json_check(body, len) &&
+	    json_keys_check(body, len, (const char (*)[KH_POLICY_KEY_MAX + 1])
+	    r.keys, r.nkeys) == JSON_KEYS_OK)
+		abort();	/* the parent would let through a refused key */
 	if (v.status != 0 || !is_json || len == 0)
 		return 0;
+	/* What the parent repeats must accept what the child accepted. */
+	if (!json_check(body, len) || (r.nkeys > 0 && json_keys_check(body,
+	    len, (const char (*)[KH_POLICY_KEY_MAX + 1])r.keys, r.nkeys) !=
+	    JSON_KEYS_OK))
+		abort();
 	cJSON *j = cJSON_ParseWithLength((const char *)body, len);
 	if (j == NULL)
 		abort();	/* accepted, yet not JSON */

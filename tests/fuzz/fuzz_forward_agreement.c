@@ -30,14 +30,24 @@
  *  - every request decide lets through is accepted by request_check,
  *    given the same bindings, limits and spent budget;
  *  - what the parent would forward is what the client sent: method,
- *    canonical path, query, body bytes; each forwarded header is one of
- *    the request's fields (name case-folded, value byte-exact; on the
- *    queue way, a header of the request file, whose fidelity to the
- *    client's request fuzz_gateway_request checks), and each field the
- *    matched rule allows is forwarded;
+ *    canonical path, query, body bytes; each forwarded header but
+ *    content-type is one of the request's fields (name case-folded, value
+ *    byte-exact; on the queue way, a header of the request file, whose
+ *    fidelity to the client's request fuzz_gateway_request checks), and
+ *    each field the matched rule allows is forwarded;
+ *  - what the upstream would decode is what keyhole checked (issue 11):
+ *    the forwarded content-type, read the way Express's body-parser reads
+ *    one (npm content-type: type before ';', first of a repeated
+ *    parameter, quoted values unescaped), has the client's type, charset
+ *    and boundary and no other parameter; its charset is utf-8 or none;
+ *    a body the upstream would parse as JSON (a JSON type, or a `body
+ *    json` / `keys` rule) is one JSON text, with only listed top-level
+ *    keys under `keys` (json_judge.h, as JSON.parse decodes keys); no
+ *    content-encoding is forwarded;
  *  - a refusal sends nothing to the parent and has a 4xx/5xx status with
  *    a JSON body {"error": "..."}.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +62,7 @@
 #include "budget.h"
 #include "decide.h"
 #include "gateway_envelope.h"
+#include "json_judge.h"
 #include "net.h"
 #include "policy_compile.h"
 #include "policy_table.h"
@@ -98,6 +109,7 @@ static struct net N;
 static struct http_req fuzz_req;
 static struct qenv fuzz_env;		/* the queue way's request file */
 static bool fuzz_queue;
+static bool fuzz_req_has_body;		/* a non-empty body was forwarded */
 
 static void
 fuzz_diag(void *arg, bool warning, const char *msg)
@@ -260,7 +272,176 @@ fuzz_check_refusal(const struct decide_verdict *v, struct evbuffer *link)
 	cJSON_free(json);
 }
 
-/* Each forwarded "name: value" / "name;" line is a field of the request. */
+/* A Content-Type as the upstream's parser reads it (npm content-type 2,
+ * body-parser 2): the type before the first ';', OWS-trimmed and
+ * lower-cased; then "name=value" parameters, the name lower-cased, a
+ * quoted value unescaped, the first of a repeated name kept. */
+struct fz_ct {
+	char type[256];
+	char charset[256];	/* lower-cased, as getCharset() does */
+	char boundary[256];
+	bool has_charset, has_boundary, other;
+};
+
+static void
+fuzz_ct_value(const char *v, size_t n, size_t *i, char *out, size_t cap)
+{
+	size_t k = 0;
+
+	while (*i < n && (v[*i] == ' ' || v[*i] == '\t'))
+		(*i)++;
+	if (*i < n && v[*i] == '"') {
+		for ((*i)++; *i < n && v[*i] != '"'; (*i)++) {
+			if (v[*i] == '\\' && *i + 1 < n)
+				(*i)++;
+			if (k + 1 < cap)
+				out[k++] = v[*i];
+		}
+		while (*i < n && v[*i] != ';')
+			(*i)++;
+	} else {
+		size_t s = *i;
+		while (*i < n && v[*i] != ';')
+			(*i)++;
+		size_t e = *i;
+		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		for (; s < e && k + 1 < cap; s++)
+			out[k++] = v[s];
+	}
+	out[k] = '\0';
+}
+
+static void
+fuzz_ct_parse(const char *v, size_t n, struct fz_ct *ct)
+{
+	size_t i = 0, s, e, k = 0;
+
+	memset(ct, 0, sizeof(*ct));
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	s = i;
+	while (i < n && v[i] != ';')
+		i++;
+	e = i;
+	while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+		e--;
+	for (; s < e && k + 1 < sizeof(ct->type); s++)
+		ct->type[k++] = (char)tolower((unsigned char)v[s]);
+	while (i < n) {
+		char name[64], val[256];
+		size_t nl = 0;
+		i++;			/* the ';' */
+		while (i < n && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		while (i < n && v[i] != '=' && v[i] != ';') {
+			if (nl + 1 < sizeof(name))
+				name[nl++] = (char)tolower((unsigned char)v[i]);
+			i++;
+		}
+		if (i == n || v[i] == ';')
+			continue;	/* no '=': ignored */
+		while (nl > 0 && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
+			nl--;
+		name[nl] = '\0';
+		i++;
+		fuzz_ct_value(v, n, &i, val, sizeof(val));
+		if (strcmp(name, "charset") == 0 && !ct->has_charset) {
+			for (size_t c = 0; val[c] != '\0'; c++)
+				val[c] = (char)tolower((unsigned char)val[c]);
+			memcpy(ct->charset, val, sizeof(val));
+			ct->has_charset = true;
+		} else if (strcmp(name, "boundary") == 0 && !ct->has_boundary) {
+			memcpy(ct->boundary, val, sizeof(val));
+			ct->has_boundary = true;
+		} else if (strcmp(name, "charset") != 0 &&
+		    strcmp(name, "boundary") != 0) {
+			ct->other = true;
+		}
+	}
+}
+
+static bool
+fuzz_ct_is_json(const char *t)
+{
+	size_t l = strlen(t);
+
+	return strcmp(t, "application/json") == 0 ||
+	    (l > 5 && strcmp(t + l - 5, "+json") == 0);
+}
+
+/* The client's Content-Type (HTTP field, or the request file's header). */
+static bool
+fuzz_client_ctype(const char **v, size_t *n)
+{
+	if (fuzz_queue) {
+		for (size_t i = 0; i < fuzz_env.nheaders; i++)
+			if (fuzz_env.headers[i].nlen == 12 && strncasecmp(
+			    fuzz_env.headers[i].name, "content-type", 12) == 0) {
+				*v = fuzz_env.headers[i].value;
+				*n = fuzz_env.headers[i].vlen;
+				return true;
+			}
+		return false;
+	}
+	for (size_t i = 0; i < fuzz_req.nfields; i++)
+		if (fuzz_req.fields[i].nlen == 12 && strncasecmp(
+		    (const char *)fuzz_req.fields[i].name, "content-type",
+		    12) == 0) {
+			*v = (const char *)fuzz_req.fields[i].value;
+			*n = fuzz_req.fields[i].vlen;
+			return true;
+		}
+	return false;
+}
+
+/* What the upstream decodes is what keyhole checked (see the header). */
+static void
+fuzz_check_upstream_view(const struct pol_rule *rule,
+    const struct curl_slist *fwd, const uint8_t *body, size_t blen)
+{
+	const char *fv = NULL, *cv;
+	size_t cn;
+	struct fz_ct f, c;
+	bool json;
+
+	for (; fwd != NULL; fwd = fwd->next) {
+		if (strncmp(fwd->data, "content-encoding", 16) == 0)
+			abort();
+		if (strncmp(fwd->data, "content-type: ", 14) == 0)
+			fv = fwd->data + 14;
+	}
+	if (fv != NULL) {
+		if (!fuzz_client_ctype(&cv, &cn))
+			abort();	/* invented */
+		fuzz_ct_parse(fv, strlen(fv), &f);
+		fuzz_ct_parse(cv, cn, &c);
+		if (strcmp(f.type, c.type) != 0 || f.other ||
+		    f.has_charset != c.has_charset ||
+		    strcmp(f.charset, c.charset) != 0 ||
+		    (f.has_charset && strcmp(f.charset, "utf-8") != 0) ||
+		    f.has_boundary != c.has_boundary ||
+		    strcmp(f.boundary, c.boundary) != 0) {
+			fprintf(stderr, "upstream reads content-type '%s', the "
+			    "client sent '%.*s'\n", fv, (int)cn, cv);
+			abort();
+		}
+	}
+	json = (fv != NULL && fuzz_ct_is_json(f.type)) ||
+	    (rule->flags & POL_BODY_JSON) || rule->nkeys > 0;
+	if (blen == 0 || !json)
+		return;
+	if (!fuzz_json_text(body, blen) || (rule->nkeys > 0 &&
+	    !fuzz_json_keys_listed(body, blen,
+	    (const char (*)[KH_POLICY_KEY_MAX + 1])rule->keys, rule->nkeys))) {
+		fprintf(stderr, "forwarded a body the upstream parses as JSON "
+		    "that keyhole did not check as such\n");
+		abort();
+	}
+}
+
+/* Each forwarded "name: value" / "name;" line is a field of the request
+ * (content-type: fuzz_check_upstream_view). */
 static void
 fuzz_check_header(const char *line)
 {
@@ -281,6 +462,8 @@ fuzz_check_header(const char *line)
 		v = colon + 2;
 	}
 	vl = strlen(v);
+	if (nl == 12 && strncmp(line, "content-type", 12) == 0)
+		return;
 	if (fuzz_queue) {
 		for (size_t i = 0; i < fuzz_env.nheaders; i++) {
 			const struct qenv_header *h = &fuzz_env.headers[i];
@@ -318,6 +501,16 @@ fuzz_check_field_forwarded(const struct policy *pol,
 	if (!policy_rule_header_allowed(pol, rule, name, h->nlen) ||
 	    policy_header_forbidden(name, h->nlen))
 		return;
+	if (strcmp(name, "content-type") == 0) {
+		/* Forwarded as the parent writes it, when it is one keyhole
+		 * accepts for the rule (and for a body it must be). */
+		bool any = false;
+		for (; fwd != NULL; fwd = fwd->next)
+			any |= strncmp(fwd->data, "content-type: ", 14) == 0;
+		if (!any && fuzz_req_has_body)
+			abort();
+		return;
+	}
 	for (; fwd != NULL; fwd = fwd->next) {
 		const char *l = fwd->data;
 		if (strncmp(l, name, h->nlen) != 0)
@@ -377,6 +570,7 @@ fuzz_check_forwarded(struct evbuffer *link, uint32_t used, uint64_t max_body,
 		abort();
 	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
 		fuzz_check_header(s->data);
+	fuzz_check_upstream_view(ck.rule, r->hdrs, r->body, r->body_len);
 	/* ... and every field the rule lets through is forwarded. */
 	for (size_t i = 0; i < q->nhdrs; i++)
 		fuzz_check_field_forwarded(&fz.parent[b], ck.rule, &q->hdrs[i],
@@ -461,6 +655,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (blen > 0)
 		memcpy(sent, body, blen);
 	q.body = sent;
+	fuzz_req_has_body = blen > 0;
 	struct pending *p = decide_forward(&N, &q, body, &v);
 	if (p == NULL)
 		fuzz_check_refusal(&v, link);

@@ -10,8 +10,10 @@
  *
  * Properties (abort() when broken), against independent judges written
  * from the specifications:
- *  - decide_ctype_is_json(v) exactly when the media type of v (up to ';',
- *    trailing SP/HTAB dropped) is "application/json" in any case;
+ *  - decide_ctype_is_json(v) exactly when v is a JSON media type
+ *    (application/json, or a +json subtype, any case) with no parameter
+ *    but one charset=utf-8, by a judge that cuts at ';' (media_type.c
+ *    walks a grammar);
  *  - json_check(b) exactly when b is one JSON text (RFC 8259): one
  *    value with only SP/HTAB/CR/LF around it, strict numbers (no leading
  *    zero, no bare '.', no '+'), strings without raw control bytes and
@@ -24,226 +26,77 @@
 
 #include "decide.h"
 #include "json_check.h"
+#include "json_judge.h"
 #include "net.h"
 
 /* ------------------------------------------------------------------ */
-/* RFC 8259, as a recursive-descent judge (the code under test is not). */
 
-struct jp {
-	const uint8_t *p;
-	size_t n, i;
-	unsigned depth;
-};
+static bool
+fuzz_tchar(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
 
+/* v[0..n) with SP/HTAB cut from both ends. */
 static void
-jp_ws(struct jp *j)
+fuzz_trim(const uint8_t **v, size_t *n)
 {
-	while (j->i < j->n && (j->p[j->i] == ' ' || j->p[j->i] == '\t' ||
-	    j->p[j->i] == '\n' || j->p[j->i] == '\r'))
-		j->i++;
-}
-
-static bool
-jp_lit(struct jp *j, const char *w)
-{
-	size_t l = strlen(w);
-
-	if (j->n - j->i < l || memcmp(j->p + j->i, w, l) != 0)
-		return false;
-	j->i += l;
-	return true;
-}
-
-static bool
-jp_digits(struct jp *j)
-{
-	size_t s = j->i;
-
-	while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9')
-		j->i++;
-	return j->i > s;
-}
-
-static bool
-jp_number(struct jp *j)
-{
-	if (j->i < j->n && j->p[j->i] == '-')
-		j->i++;
-	if (j->i < j->n && j->p[j->i] == '0')
-		j->i++;
-	else if (!(j->i < j->n && j->p[j->i] >= '1' && j->p[j->i] <= '9') ||
-	    !jp_digits(j))
-		return false;
-	if (j->i < j->n && j->p[j->i] == '.') {
-		j->i++;
-		if (!jp_digits(j))
-			return false;
+	while (*n > 0 && (**v == ' ' || **v == '\t')) {
+		(*v)++;
+		(*n)--;
 	}
-	if (j->i < j->n && (j->p[j->i] == 'e' || j->p[j->i] == 'E')) {
-		j->i++;
-		if (j->i < j->n && (j->p[j->i] == '+' || j->p[j->i] == '-'))
-			j->i++;
-		if (!jp_digits(j))
-			return false;
-	}
-	return true;
+	while (*n > 0 && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
+		(*n)--;
 }
 
-/* One UTF-8 sequence of 2..4 bytes starting at p[i] (>= 0x80). */
-static bool
-jp_utf8(struct jp *j)
-{
-	uint8_t b = j->p[j->i];
-	size_t len;
-	uint32_t cp, min;
-
-	if (b >= 0xc2 && b <= 0xdf) {
-		len = 2; cp = b & 0x1f; min = 0x80;
-	} else if (b >= 0xe0 && b <= 0xef) {
-		len = 3; cp = b & 0x0f; min = 0x800;
-	} else if (b >= 0xf0 && b <= 0xf4) {
-		len = 4; cp = b & 0x07; min = 0x10000;
-	} else {
-		return false;
-	}
-	if (j->n - j->i < len)
-		return false;
-	for (size_t k = 1; k < len; k++) {
-		uint8_t c = j->p[j->i + k];
-		if ((c & 0xc0) != 0x80)
-			return false;
-		cp = cp << 6 | (c & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return false;
-	j->i += len;
-	return true;
-}
-
-static bool
-jp_string(struct jp *j)
-{
-	j->i++;		/* the opening quote */
-	while (j->i < j->n) {
-		uint8_t c = j->p[j->i];
-		if (c == '"') {
-			j->i++;
-			return true;
-		}
-		if (c < 0x20)
-			return false;
-		if (c == '\\') {
-			if (++j->i >= j->n)
-				return false;
-			c = j->p[j->i++];
-			if (c == 'u') {
-				for (int k = 0; k < 4; k++, j->i++)
-					if (j->i >= j->n ||
-					    !((j->p[j->i] >= '0' &&
-					    j->p[j->i] <= '9') ||
-					    (j->p[j->i] >= 'a' &&
-					    j->p[j->i] <= 'f') ||
-					    (j->p[j->i] >= 'A' &&
-					    j->p[j->i] <= 'F')))
-						return false;
-			} else if (strchr("\"\\/bfnrt", c) == NULL || c == 0) {
-				return false;
-			}
-			continue;
-		}
-		if (c >= 0x80) {
-			if (!jp_utf8(j))
-				return false;
-			continue;
-		}
-		j->i++;
-	}
-	return false;
-}
-
-static bool jp_value(struct jp *j);
-
-static bool
-jp_container(struct jp *j, uint8_t close, bool object)
-{
-	if (++j->depth > KH_JSON_DEPTH_MAX)
-		return false;
-	j->i++;
-	jp_ws(j);
-	if (j->i < j->n && j->p[j->i] == close) {
-		j->i++;
-		j->depth--;
-		return true;
-	}
-	for (;;) {
-		if (object) {
-			if (j->i >= j->n || j->p[j->i] != '"' || !jp_string(j))
-				return false;
-			jp_ws(j);
-			if (j->i >= j->n || j->p[j->i] != ':')
-				return false;
-			j->i++;
-			jp_ws(j);
-		}
-		if (!jp_value(j))
-			return false;
-		jp_ws(j);
-		if (j->i >= j->n)
-			return false;
-		if (j->p[j->i] == ',') {
-			j->i++;
-			jp_ws(j);
-			continue;
-		}
-		if (j->p[j->i] != close)
-			return false;
-		j->i++;
-		j->depth--;
-		return true;
-	}
-}
-
-static bool
-jp_value(struct jp *j)
-{
-	if (j->i >= j->n)
-		return false;
-	switch (j->p[j->i]) {
-	case '{': return jp_container(j, '}', true);
-	case '[': return jp_container(j, ']', false);
-	case '"': return jp_string(j);
-	case 't': return jp_lit(j, "true");
-	case 'f': return jp_lit(j, "false");
-	case 'n': return jp_lit(j, "null");
-	default: return jp_number(j);
-	}
-}
-
-static bool
-fuzz_json_text(const uint8_t *p, size_t n)
-{
-	struct jp j = { p, n, 0, 0 };
-
-	jp_ws(&j);
-	if (!jp_value(&j))
-		return false;
-	jp_ws(&j);
-	return j.i == n;
-}
-
-/* ------------------------------------------------------------------ */
-
+/* A JSON media type keyhole accepts (media_type.h): the value cut at each
+ * ';', every piece trimmed; the first is token/token (at most
+ * KH_POLICY_CTYPE_MAX) that is application/json or ends in +json, any
+ * case; each other piece is exactly charset=utf-8 (any case), once.  (A
+ * JSON type has no boundary, and no accepted quoted value holds ';'.) */
 static bool
 fuzz_ct_json(const uint8_t *v, size_t n)
 {
-	/* The media type: up to ';', trailing SP/HTAB dropped. */
-	const uint8_t *semi = memchr(v, ';', n);
-	if (semi != NULL)
-		n = (size_t)(semi - v);
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	return n == 16 && strncasecmp((const char *)v, "application/json",
-	    16) == 0;
+	bool charset = false, first = true;
+
+	while (first || n > 0) {
+		const uint8_t *semi = memchr(v, ';', n);
+		size_t pl = semi ? (size_t)(semi - v) : n;
+		const uint8_t *piece = v;
+		char low[KH_POLICY_CTYPE_MAX + 1];
+
+		v += semi ? pl + 1 : pl;
+		n -= semi ? pl + 1 : pl;
+		fuzz_trim(&piece, &pl);
+		if (pl == 0 || pl > KH_POLICY_CTYPE_MAX)
+			return false;
+		for (size_t i = 0; i < pl; i++)
+			low[i] = (char)(piece[i] >= 'A' && piece[i] <= 'Z' ?
+			    piece[i] + 32 : piece[i]);
+		low[pl] = '\0';
+		if (first) {
+			const char *slash = memchr(low, '/', pl);
+			if (slash == NULL || slash == low || slash == low + pl - 1)
+				return false;
+			for (size_t i = 0; i < pl; i++)
+				if (low + i != slash && !fuzz_tchar((uint8_t)low[i]))
+					return false;
+			if (strcmp(low, "application/json") != 0 && (pl < 6 ||
+			    strcmp(low + pl - 5, "+json") != 0 ||
+			    slash > low + pl - 6))
+				return false;
+			first = false;
+		} else {
+			if (charset || pl != 13 ||
+			    memcmp(low, "charset=utf-8", 13) != 0)
+				return false;
+			charset = true;
+		}
+		if (semi != NULL && n == 0)
+			return false;	/* a ';' at the end */
+	}
+	return true;
 }
 
 int

@@ -34,7 +34,14 @@
  *    list of forbidden names, not duplicated, with a forwardable value;
  *    no body on GET/HEAD; the body within the operator's, the policy's
  *    and the rule's limit (none on `body none`), present where the rule
- *    needs one; no more mutations than the policy's `max`;
+ *    needs one; no more mutations than the policy's `max`, counting
+ *    only what was forwarded; a body's content-type (only ever the
+ *    parent's own spelling) exactly `type[; charset=utf-8][; boundary=B]`
+ *    with a type the rule accepts and a boundary only on multipart, and
+ *    present with every body where the rule forwards content-type; a
+ *    body of a JSON type, or on a `body json` / `keys` rule, one JSON
+ *    text, with only listed top-level keys under `keys` (the harness's
+ *    own recursive judge, json_judge.h);
  *  - the accepted policy never allowlists a forbidden header;
  *  - the decoder kills the child at the first frame whose header, type or
  *    state is wrong (checked by an independent frame walker), and a bad
@@ -55,7 +62,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "json_judge.h"
 #include "log.h"
+#include "media.h"
 #include "policy_compile.h"
 #include "priv.h"
 
@@ -287,10 +296,58 @@ fuzz_check_policy(const struct policy *pol)
 			    "response header");
 }
 
+/* The forwarded content-type value v, judged against the rule: exactly
+ * "T", "T; charset=utf-8", with "; boundary=B" after either on a
+ * multipart T; T the rule's (application/json when it lists none).
+ * *json: T is a JSON type. */
+static void
+fuzz_check_media(const struct pol_rule *rule, const char *v, bool *json)
+{
+	const char *t = v, *semi = strchr(v, ';');
+	size_t tl = semi ? (size_t)(semi - v) : strlen(v);
+	bool ok = false;
+
+	if (rule->nctypes == 0)
+		ok = tl == 16 && memcmp(v, "application/json", 16) == 0;
+	for (size_t i = 0; i < rule->nctypes; i++)
+		ok |= strlen(rule->ctypes[i]) == tl &&
+		    memcmp(rule->ctypes[i], v, tl) == 0;
+	if (!ok)
+		fuzz_fail("forwarded a media type the rule does not accept");
+	*json = (tl == 16 && memcmp(v, "application/json", 16) == 0) ||
+	    (tl > 5 && memcmp(v + tl - 5, "+json", 5) == 0);
+	v += tl;
+	if (strncmp(v, "; charset=utf-8", 15) == 0)
+		v += 15;
+	if (strncmp(v, "; boundary=", 11) == 0) {
+		const char *b = v + 11;
+		bool quoted = *b == '"';
+		size_t bl;
+		if (tl < 11 || memcmp(t, "multipart/", 10) != 0)
+			fuzz_fail("forwarded a boundary on a non-multipart type");
+		b += quoted;
+		for (bl = 0; b[bl] != '\0' && b[bl] != '"'; bl++)
+			if (!((b[bl] >= '0' && b[bl] <= '9') ||
+			    (b[bl] >= 'a' && b[bl] <= 'z') ||
+			    (b[bl] >= 'A' && b[bl] <= 'Z') ||
+			    strchr(quoted ? "'()+_,-./:=?" : "'+_-.", b[bl])))
+				fuzz_fail("forwarded a boundary character it may "
+				    "not");
+		if (bl == 0 || bl > 70 || (quoted && (b[bl] != '"' ||
+		    b[bl + 1] != '\0')) || (!quoted && b[bl] != '\0'))
+			fuzz_fail("forwarded a malformed boundary");
+		v = b + bl + quoted;
+	}
+	if (*v != '\0')
+		fuzz_fail("forwarded a media-type parameter nobody checked");
+}
+
 static void
 fuzz_check_forward(const struct up_req *r, const char *path,
     const char *query, bool has_query)
 {
+	const char *media = NULL;
+	bool json = false;
 	const struct policy *pol = fz.p.policy;
 	char seen[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
 	size_t nseen = 0;
@@ -357,7 +414,28 @@ fuzz_check_forward(const struct up_req *r, const char *path,
 			    (unsigned char)*v > 0x7e))
 				fuzz_fail("forwarded a header value with a "
 				    "control byte");
+		if (strcmp(name, "content-type") == 0)
+			media = sep + 2;
 	}
+	if (media != NULL)
+		fuzz_check_media(rule, media, &json);
+	bool ct_allowed = false;
+	for (size_t k = 0; k < pol->nreq_hdrs; k++)
+		ct_allowed |= strcmp(pol->req_hdrs[k], "content-type") == 0;
+	for (size_t k = 0; k < rule->nhdrs; k++)
+		ct_allowed |= strcmp(rule->hdrs[k], "content-type") == 0;
+	bool need_json = (rule->flags & POL_BODY_JSON) || rule->nkeys > 0;
+	if (r->body_len > 0 && ct_allowed && media == NULL)
+		fuzz_fail("forwarded a body without its media type");
+	if (r->body_len > 0 && need_json && media != NULL && !json)
+		fuzz_fail("forwarded a non-JSON media type on a JSON rule");
+	if (r->body_len > 0 && (json || need_json) &&
+	    !fuzz_json_text(r->body, r->body_len))
+		fuzz_fail("forwarded a JSON body that is not JSON");
+	if (r->body_len > 0 && rule->nkeys > 0 &&
+	    !fuzz_json_keys_listed(r->body, r->body_len,
+	    (const char (*)[KH_POLICY_KEY_MAX + 1])rule->keys, rule->nkeys))
+		fuzz_fail("forwarded a top-level key the rule does not list");
 	if (r->body_len > 0 && (strcmp(r->method, "GET") == 0 ||
 	    strcmp(r->method, "HEAD") == 0))
 		fuzz_fail("forwarded a body on GET/HEAD");
@@ -374,9 +452,11 @@ fuzz_check_forward(const struct up_req *r, const char *path,
 	if (r->body_len == 0 && ((rule->flags & POL_BODY_JSON) ||
 	    rule->nkeys > 0))
 		fuzz_fail("forwarded no body on a rule that needs one");
+	/* Counted by upstream_start below, once it succeeded: only what
+	 * reaches the upstream is charged. */
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
 	    strcmp(r->method, "OPTIONS") != 0 && pol->max_mutations != 0 &&
-	    ++fz.nmutations > pol->max_mutations)
+	    fz.nmutations >= pol->max_mutations)
 		fuzz_fail("forwarded more mutations than the policy's max");
 }
 
@@ -539,10 +619,16 @@ fuzz_check_replies(void)
 /* ------------------------------------------------------------------ */
 /* The parent's surroundings, replaced at link time. */
 
+/* KH_FUZZ_VERBOSE=1: print the parent's log lines (which seed kills the
+ * child for what). */
+static bool fuzz_verbose;
+
 static void
 fuzz_log_sink(enum log_level level, const char *line)
 {
 	(void)level;
+	if (fuzz_verbose)
+		fprintf(stderr, "%s\n", line);
 	if (fz.killed && !fz.in_kill)
 		fuzz_fail("logged after the kill");
 	for (const char *s = line; *s != '\0'; s++)
@@ -597,6 +683,9 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 	sprintf(r->url, "%s%s%s", path, has_query ? "?" : "", query);
 	if (fz.fail_mask && (fuzz_next() & fz.fail_mask) == 0)
 		return -1;	/* e.g. no memory for the transfer: 502 */
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+	    strcmp(r->method, "OPTIONS") != 0)
+		fz.nmutations++;
 	return 0;
 }
 
@@ -666,6 +755,7 @@ fuzz_init(void)
 	    0, pol, NULL, NULL) == 0;
 	if (fz.base == NULL || !fz.preload_ok)
 		abort();
+	fuzz_verbose = getenv("KH_FUZZ_VERBOSE") != NULL;
 	log_init("keyhole", fuzz_log_sink);
 	log_set_verbosity(LOG_DEBUG);
 }
@@ -815,6 +905,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		policy_free(fz.p.policy);
 		free(fz.p.policy);
 	}
+	budget_free(&fz.p.rate);
+	if (fz.p.relay_ev != NULL)
+		event_free(fz.p.relay_ev);
 	kh_parent = NULL;
 	return 0;
 }

@@ -76,7 +76,8 @@ def policy_payload(rules=RULES, max_body=4096, req=REQ_HDRS, resp=RESP_HDRS,
     # constraints: u8 flags, u64 max_body, u16 nkeys, u16 nctypes,
     # u16 nhdrs, u32 rate_count, u32 rate_period_s.
     # A rule is (method, line, pattern) or (method, line, pattern, dict of
-    # flags / max_body / keys / hdrs); '**' and '{name}' segments are v2's.
+    # flags / max_body / keys / ctypes / hdrs); '**' and '{name}' segments
+    # are v2's.
     out = u64(max_body) + u32(max_mutations) + u16(len(rules))
     for rule in rules:
         method, line, pattern = rule[:3]
@@ -92,20 +93,34 @@ def policy_payload(rules=RULES, max_body=4096, req=REQ_HDRS, resp=RESP_HDRS,
                 out += u8(SEG_VAR) + s(g[1:-1])
             else:
                 out += u8(SEG_LIT) + s(g)
-        keys, hdrs = c.get("keys", []), c.get("hdrs", [])
+        keys, hdrs, ctypes = c.get("keys", []), c.get("hdrs", []), c.get("ctypes", [])
         out += u8(c.get("flags", 0)) + u64(c.get("max_body", 0))
-        out += u16(len(keys)) + b"".join(s(k) for k in keys) + u16(0)
+        out += u16(len(keys)) + b"".join(s(k) for k in keys)
+        out += u16(len(ctypes)) + b"".join(s(t) for t in ctypes)
         out += u16(len(hdrs)) + b"".join(s(h) for h in hdrs) + u32(0) + u32(0)
     out += u16(len(req)) + b"".join(s(h) for h in req)
     out += u16(len(resp)) + b"".join(s(h) for h in resp)
     return out
 
 
-def request(mid, method, path, query=None, headers=(), body=b"", peer="127.0.0.1:40000"):
+# MSG_REQUEST media fields (wire.h v3): (media, flags, boundary); media 0
+# none, 1 application/json, 2+i the rule's i-th content-type; flag 1
+# charset=utf-8.
+NO_MEDIA = (0, 0, "")
+JSON = (1, 0, "")
+JSON_UTF8 = (1, 1, "")
+
+
+def request(mid, method, path, query=None, headers=(), body=b"", peer="127.0.0.1:40000",
+            media=None):
+    """media None: application/json when there is a body, else none."""
+    if media is None:
+        media = JSON if body else NO_MEDIA
     p = s(method) + s(path) + u8(0 if query is None else 1) + s(query or "")
     p += s(peer) + u16(len(headers))
     for name, value in headers:
         p += s(name) + s(value)
+    p += u8(media[0]) + u8(media[1]) + s(media[2])
     p += u32(len(body)) + body
     return frame(REQUEST, p, mid)
 
@@ -129,12 +144,10 @@ def pcfg(preload=True, draining=False, inflight=64, body=4096, upstream="1/4"):
 POL = frame(POLICY, policy_payload())
 GOOD = [
     request(1, "GET", "/api/agents/me", headers=[("accept", "application/json")]),
-    request(2, "POST", "/api/issues/BRI-7/comments",
-            headers=[("content-type", "application/json"), ("accept", "*/*")],
+    request(2, "POST", "/api/issues/BRI-7/comments", headers=[("accept", "*/*")],
             body=b'{"body":"hello"}'),
     request(3, "PATCH", "/api/issues/BRI-7", query="x=1&y=%20",
-            headers=[("if-match", '"v1"'), ("content-type", "application/json")],
-            body=b'{"status":"done"}'),
+            headers=[("if-match", '"v1"')], body=b'{"status":"done"}', media=JSON_UTF8),
     request(4, "HEAD", "/"),
     request(5, "DELETE", "/a/b/c%3Bd/e;f=1/g", headers=[("accept", "")]),
 ]
@@ -150,14 +163,22 @@ RULES_V2 = [
     ("PUT", 5, "/api/files/**", {"max_body": 64}),
     ("POST", 6, "/api/cap", {"hdrs": ["x-capability"]}),
     ("GET", 7, "/api/agents/me"),
+    ("POST", 8, "/api/upload", {"ctypes": ["multipart/form-data", "text/plain"]}),
+    ("POST", 9, "/api/merge", {"ctypes": ["application/merge-patch+json"]}),
+    ("POST", 10, "/api/either", {"ctypes": ["application/json", "text/plain"]}),
 ]
 POL_V2 = frame(POLICY, policy_payload(rules=RULES_V2, max_mutations=2))
 GOOD_V2 = [
     request(1, "GET", "/api/q"),
-    request(2, "PATCH", "/api/issues/BRI-7", headers=[("content-type", "application/json")],
-            body=b'{"status":"done"}'),
-    request(3, "PUT", "/api/files/a/b/c.txt", body=b"hello"),
+    request(2, "PATCH", "/api/issues/BRI-7", body=b'{"status":"done"}'),
+    request(3, "PUT", "/api/files/a/b/c.txt", body=b'"hello"'),
     request(4, "GET", "/api/agents/me", query="x=1"),
+]
+# Media types the rules accept (each stream at most `max 2` mutations).
+MEDIA_V2 = [
+    request(5, "POST", "/api/upload", body=b"--a:b--\r\n", media=(2, 1, "a:b")),
+    request(6, "POST", "/api/upload", body=b"hi", media=(3, 0, "")),
+    request(7, "POST", "/api/merge", body=b'{"a":[1,{"b":null}]}', media=(2, 0, "")),
 ]
 
 
@@ -167,6 +188,8 @@ def parent_seeds():
         # Policy v2: what the parent accepts, and each rule property it
         # re-checks on its own (one violation per seed, after good ones).
         "v2_serve": v2 + b"".join(GOOD_V2),
+        "v2_media_ok": v2 + MEDIA_V2[0] + MEDIA_V2[2] + GOOD_V2[0],
+        "v2_media_text": v2 + MEDIA_V2[1],
         "v2_query_on_query_none": v2 + GOOD_V2[0] + request(9, "GET", "/api/q", query=""),
         "v2_body_on_body_none": v2 + request(9, "DELETE", "/api/drafts/d", body=b"{}"),
         "v2_other_issue": v2 + request(9, "PATCH", "/api/issues/BRI-8", body=b'{"status":1}'),
@@ -178,6 +201,39 @@ def parent_seeds():
         "v2_header_on_route": v2 + request(9, "POST", "/api/cap", headers=[("x-capability", "1")]),
         "v2_over_budget": v2 + GOOD_V2[1] + request(5, "DELETE", "/api/drafts/a") +
         request(6, "DELETE", "/api/drafts/b"),
+        # The media type and the body checks the parent repeats (issue 11).
+        "v2_content_type_header": v2 + request(
+            9, "PATCH", "/api/issues/BRI-7", body=b'{"status":1}',
+            headers=[("content-type", "application/json; charset=utf-7")]),
+        "v2_media_off_rule": v2 + request(9, "POST", "/api/upload", body=b"{}"),
+        "v2_media_index_past_list": v2 + request(9, "POST", "/api/upload", body=b"x",
+                                                 media=(4, 0, "")),
+        "v2_media_json_off_rule": v2 + request(9, "POST", "/api/merge", body=b"{}",
+                                               media=(1, 0, "")),
+        "v2_media_json_listed": v2 + request(8, "POST", "/api/either", body=b"[]") +
+        request(9, "POST", "/api/either", body=b"[]", media=(2, 0, "")),
+        "v2_media_unknown_flag": v2 + request(9, "POST", "/api/json", body=b"{}",
+                                              media=(1, 2, "")),
+        "v2_boundary_on_json": v2 + request(9, "POST", "/api/json", body=b"{}",
+                                            media=(1, 0, "b")),
+        "v2_boundary_injection": v2 + request(9, "POST", "/api/upload", body=b"--b--",
+                                              media=(2, 0, "b; charset=utf-7")),
+        "v2_boundary_too_long": v2 + request(9, "POST", "/api/upload", body=b"x",
+                                             media=(2, 0, "b" * 71)),
+        "v2_params_without_media": v2 + request(9, "GET", "/api/agents/me",
+                                                media=(0, 1, "")),
+        "v2_body_without_media": v2 + request(9, "PUT", "/api/files/x", body=b"1",
+                                              media=NO_MEDIA),
+        "v2_not_json": v2 + request(9, "POST", "/api/json", body=b'{"a":}'),
+        "v2_json_media_not_json": v2 + request(9, "POST", "/api/merge", body=b"{} x",
+                                               media=(2, 0, "")),
+        "v2_key_not_listed": v2 + request(9, "PATCH", "/api/issues/BRI-7",
+                                          body=b'{"status":1,"assigneeAdapterOverrides":{}}'),
+        "v2_key_escaped": v2 + request(9, "PATCH", "/api/issues/BRI-7",
+                                       body=b'{"status":1,"\\u0061ssignee":1}'),
+        "v2_keys_not_object": v2 + request(9, "PATCH", "/api/issues/BRI-7", body=b'["status"]'),
+        "v2_keys_escaped_listed": v2 + request(9, "PATCH", "/api/issues/BRI-7",
+                                               body=b'{"st\\u0061tus":{"x":[1]}}'),
         "serve_preloaded": pcfg() + log(2, "hello from the child") + POL + b"".join(GOOD),
         "serve_first_policy": pcfg(preload=False) + POL + b"".join(GOOD) + log(0, "bye"),
         "serve_draining": pcfg(draining=True, upstream="1/2") + POL + b"".join(GOOD[:2]),
@@ -208,7 +264,10 @@ def parent_seeds():
         "crlf_in_path": pcfg() + POL + request(9, "GET", "/api/agents/me\r\nx: 1"),
         "bad_query": pcfg() + POL + request(9, "GET", "/api/agents/me", query="a b\r\n"),
         "query_without_flag": pcfg() + POL + frame(REQUEST, s("GET") + s("/api/agents/me") +
-                                                   u8(0) + s("a=1") + s("p") + u16(0) + u32(0), 9),
+                                                   u8(0) + s("a=1") + s("p") + u16(0) +
+                                                   u8(0) + u8(0) + s("") + u32(0), 9),
+        "wire_v2_request": pcfg() + POL + frame(REQUEST, s("GET") + s("/api/agents/me") +
+                                                u8(0) + s("") + s("p") + u16(0) + u32(0), 9),
         "crlf_in_header": pcfg() + POL + request(9, "GET", "/api/agents/me",
                                                  headers=[("accept", "a\r\nx-evil: 1")]),
         "nul_in_string": pcfg() + POL + request(9, "GET", "/api/agents/me\x00x"),
@@ -230,6 +289,14 @@ def parent_seeds():
         "pong_unasked": pcfg() + POL + GOOD[0] + frame(PONG, b"", 0x1122334455667788),
         "pong_before_policy": pcfg() + frame(PONG, b"", 1),
     }
+    # The harness's PRNG (seeded by the whole input) may deliver SIGTERM
+    # before a seed's requests arrive, and a draining parent answers them
+    # 503: each seed that should forward gets variants that differ only
+    # in a trailing log line, so some of them reach upstream_start.
+    for name in ("v2_serve", "v2_media_ok", "v2_media_text", "v2_keys_escaped_listed",
+                 "serve_first_policy"):
+        for k in range(1, 4):
+            seeds["%s_%d" % (name, k)] = seeds[name] + log(3, "pad %d" % k)
     return seeds
 
 

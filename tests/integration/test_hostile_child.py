@@ -65,6 +65,10 @@ allow GET /api/q query none
 allow POST /api/cap request-header x-cap
 allow POST /api/issues/*/comments max-body 16
 allow DELETE /api/x/* body none
+allow PATCH /api/keyed/* keys title,status
+allow POST /api/upload content-type multipart/form-data
+allow GET /api/rated rate 2/min
+allow POST /api/slow/*
 """
 V2_ARGS = ["--var", "issue=BRI-7"]
 
@@ -74,7 +78,31 @@ V2_ATTACKS = {
     "header-off-route": "x-cap on a route whose rule does not list it",
     "body-over-rule": "17 bytes on a rule with max-body 16",
     "body-on-body-none": "a body on a 'body none' rule",
+    # What the parent checks since issue 11: the media type it writes
+    # itself, and `body json` / `keys` (json_check + its own key scan).
+    "ctype-utf7": "content-type: application/json; charset=utf-7 among the headers",
+    "ctype-off-rule": "application/json on a rule that accepts multipart only",
+    "media-unknown": "a media type the rule does not list",
+    "media-flags": "a media-type parameter the parent cannot write",
+    "boundary-on-json": "a boundary on application/json",
+    "boundary-injection": "a boundary smuggling '; charset=utf-7'",
+    "body-without-media": "a body without a media type where content-type is allowed",
+    "json-invalid": "a body that is not JSON on a 'body json' rule",
+    "json-key-not-allowed": "a top-level key the rule's 'keys' does not list",
+    "json-key-escaped": "the same key spelled with a \\u escape",
 }
+
+# Relay limits (src/common/kh_limits.h): lines per second and burst, for
+# the child's log lines and for its access records.
+RELAY_LOG_RATE, RELAY_LOG_BURST = 50, 200
+RELAY_ACCESS_RATE, RELAY_ACCESS_BURST = 200, 1000
+FLOOD_LINES = 100000
+
+
+def sanitized():
+    """The parent was built with AddressSanitizer (see test_limits.py)."""
+    with open(khtest.binary("keyhole"), "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def violation_line(ln):
@@ -84,8 +112,11 @@ def violation_line(ln):
 
 class HostileChildTest(KeyholeTestCase):
 
-    def start_hostile(self, scenario, extra_header="", body=POLICY_BODY, args=()):
+    def start_hostile(self, scenario, extra_header="", body=POLICY_BODY, args=(),
+                      slow_seconds=None):
         self.up = self.upstream()
+        if slow_seconds is not None:
+            self.up.slow_seconds = slow_seconds
         text = "# scenario: %s\n%s%s" % (scenario, extra_header, body)
         self.kh = self.keyhole(self.up.url, policy=text,
                                net_binary=khtest.binary("hostile_child"),
@@ -171,6 +202,139 @@ class HostileChildTest(KeyholeTestCase):
         self.assertEqual(len(posts), 2, up.snapshot())
         lines = [ln for ln in kh.stderr_lines() if violation_line(ln)]
         self.assertTrue(all("'max' budget" in ln for ln in lines[:2]), lines)
+
+    def test_parent_enforces_rate_itself(self):
+        # `rate 2/min`: the fake child sends five GETs, each after the
+        # previous answer.  The parent's own bucket forwards two and
+        # answers the rest 429 itself (not a violation: a restarted honest
+        # child starts with full buckets); the child reports what it got.
+        up, kh = self.start_hostile("over-rate", body=V2_POLICY_BODY, args=V2_ARGS)
+        self.watch(lambda: any("hc-rated=" in r.path for r in up.snapshot()), 10.0,
+                   "the fake child's report")
+        rated = [r for r in up.snapshot() if urlsplit(r.path).path == "/api/rated"]
+        self.assertEqual(len(rated), 2, up.snapshot())
+        report = [r for r in up.snapshot() if "hc-rated=" in r.path][0]
+        statuses = parse_qs(urlsplit(report.path).query)["hc-rated"][0].split(",")
+        self.assertEqual(statuses, ["200", "200", "429", "429", "429"])
+        self.assertParentAlive()
+        self.assertEqual(self.violations(), 0, kh.output_text())
+
+    def test_parent_rate_buckets_survive_a_child_restart(self):
+        # The first fake child spends `rate 2/min` and exits; the parent
+        # restarts it, and the new one (its own bucket full) asks again:
+        # the parent's bucket, kept across restarts, answers 429.
+        state_dir = khtest.make_tempdir(self)
+        os.chmod(state_dir, 0o777)
+        up, kh = self.start_hostile("over-rate-restart",
+                                    "# state: %s\n" % os.path.join(state_dir, "first"),
+                                    body=V2_POLICY_BODY, args=V2_ARGS)
+        self.watch(lambda: any("hc-rated-again=" in r.path for r in up.snapshot()), 10.0,
+                   "the restarted fake child's report")
+        rated = [r for r in up.snapshot() if urlsplit(r.path).path == "/api/rated"]
+        self.assertEqual(len(rated), 2, up.snapshot())
+        report = [r for r in up.snapshot() if "hc-rated-again=" in r.path][0]
+        self.assertEqual(parse_qs(urlsplit(report.path).query)["hc-rated-again"], ["429"])
+        # The first instance can exit between two polls of watch(): count
+        # restarts in the parent's log, not the pids seen.
+        self.assertGreaterEqual(kh.count_lines(lambda ln: "restarting child in" in ln), 1,
+                                "the fake child was not restarted\n" + kh.output_text())
+        self.assertEqual(self.violations(), 0, kh.output_text())
+
+    def test_parent_charges_only_forwarded_mutations(self):
+        # `max 2`, --max-inflight 1: a slow POST is in flight, so the next
+        # POST is answered 503 by the parent and never forwarded; it must
+        # not count.  The third POST is the run's second mutation.
+        up, kh = self.start_hostile("mutation-503", body=V2_POLICY_BODY,
+                                    args=V2_ARGS + ["--max-inflight", "1"], slow_seconds=1.0)
+        self.watch(lambda: sum(1 for r in up.snapshot() if r.method == "POST") >= 2 or
+                   self.violations() >= 1, 10.0, "two forwarded POSTs or a violation")
+        self.watch(None, 0.5, None)
+        self.assertEqual(self.violations(), 0, kh.output_text())
+        posts = [urlsplit(r.path) for r in up.snapshot() if r.method == "POST"]
+        self.assertEqual([u.path for u in posts], ["/api/slow/1", "/api/slow/3"], posts)
+        # the fake child saw 200 for the first and 503 for the second
+        self.assertEqual(parse_qs(posts[1].query)["hc-mut"], ["200,503"])
+
+    def test_parent_bounds_output_to_a_child_that_never_reads(self):
+        # The fake child sends up to 1.5 million allowed GETs and never
+        # reads: with --max-inflight 1 busy on a slow request each is
+        # answered 503 at once, ~100 bytes the parent queues for it.  The
+        # parent must stop taking requests once its output to the child
+        # is over its bound (then the child's writes block), not queue
+        # ~150 MB.
+        up, kh = self.start_hostile("never-reads", args=["--max-inflight", "1"],
+                                    slow_seconds=30.0)
+        child = kh.child_pid(comm="hostile_child")
+        base = int(khtest.proc_status(kh.pid)["VmRSS"].split()[0])
+
+        def wchar():
+            with open("/proc/%d/io" % child) as f:
+                return int([ln for ln in f if ln.startswith("wchar:")][0].split()[1])
+        last, still_since = -1, time.monotonic()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            w = wchar()
+            if w != last:
+                last, still_since = w, time.monotonic()
+            elif time.monotonic() - still_since > 1.5:
+                break       # blocked by the parent, or done
+            time.sleep(0.1)
+        self.assertParentAlive()
+        hwm = int(khtest.proc_status(kh.pid)["VmHWM"].split()[0])
+        sys.stderr.write("\n  never-reads: parent VmRSS %d kB at start, VmHWM %d kB; the child "
+                         "wrote %d bytes\n" % (base, hwm, last))
+        # The parent stopped taking its frames: the child could write only
+        # what fits before the bound and the socket buffers (~5 MB of
+        # ~170 MB).
+        self.assertLess(last, 32 << 20, "the parent kept reading a child that never reads")
+        # ASan's quarantine keeps freed memory resident on purpose: the
+        # RSS bound says nothing in a sanitizer build.
+        if not sanitized():
+            self.assertLess(hwm - base, 48 * 1024,
+                            "the parent grew from %d kB to %d kB for a child that never reads "
+                            "(the child wrote %d bytes)" % (base, hwm, last))
+        self.assertEqual(self.violations(), 0, kh.output_text()[-3000:])
+        # Still in control: SIGTERM drains (the child cannot take the
+        # shutdown frame, so the drain deadline ends it) and exits.
+        kh.signal(signal.SIGTERM)
+        self.assertEqual(kh.wait_exit(10), 0, kh.output_text()[-3000:])
+
+    def _flood(self, scenario, is_line, kind, rate, burst):
+        t0 = time.monotonic()
+        up, kh = self.start_hostile(scenario)
+        summary = re.compile(r"^keyhole\[\d+\]: warn: dropped (\d+) log line\(s\) and "
+                             r"(\d+) access line\(s\) from keyhole-net")
+
+        def counts():
+            relayed = dropped = 0
+            for ln in kh.stderr_lines():
+                m = summary.match(ln)
+                if m:
+                    dropped += int(m.group(1 if kind == "log" else 2))
+                elif is_line(ln):
+                    relayed += 1
+            return relayed, dropped
+        self.watch(lambda: sum(counts()) >= FLOOD_LINES, 60.0,
+                   "every flood line written or counted as dropped")
+        elapsed = time.monotonic() - t0
+        relayed, dropped = counts()
+        sys.stderr.write("\n  %s: %d relayed, %d dropped in %.1f s\n"
+                         % (scenario, relayed, dropped, elapsed))
+        self.assertEqual(relayed + dropped, FLOOD_LINES)
+        self.assertLessEqual(relayed, burst + rate * (elapsed + 1),
+                             "%d %s lines relayed in %.1f s" % (relayed, kind, elapsed))
+        self.assertGreater(relayed, 0)
+        self.assertParentAlive()
+        self.assertEqual(self.violations(), 0)
+        up.assert_nothing(self)
+
+    def test_parent_rate_limits_relayed_log_lines(self):
+        self._flood("log-flood", lambda ln: ln.startswith("keyhole-net[") and "hc-flood " in ln,
+                    "log", RELAY_LOG_RATE, RELAY_LOG_BURST)
+
+    def test_parent_rate_limits_relayed_access_lines(self):
+        self._flood("access-flood", lambda ln: "/hc-access-flood" in ln,
+                    "access", RELAY_ACCESS_RATE, RELAY_ACCESS_BURST)
 
     # -- special cases -----------------------------------------------------------
 

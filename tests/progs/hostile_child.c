@@ -13,8 +13,10 @@
  * MSG_POLICY, so every attack below happens in the state the parent
  * expects unless the scenario says otherwise.
  *
- * Every scenario except `valid` and `own-issue` breaks one rule of wire.h
- * / policy_table.h.
+ * Most scenarios break one rule of wire.h / policy_table.h; `valid` and
+ * `own-issue` are controls, and the scenarios below "since issue 11" that
+ * do not break a rule (over-rate, mutation-503, never-reads, the floods)
+ * test how the parent bounds what an allowed stream of frames costs it.
  * The parent must treat it as an attack: log "protocol violation", kill us,
  * restart us with back-off, and send nothing upstream.  After the attack we
  * "sleep" by blocking in read(2) on fd 3 until the parent closes it or
@@ -248,27 +250,75 @@ struct hdr_pair {
 };
 
 /*
+ * A request body's media type as a child reports it.  Wire version 2 had
+ * no field for it: the child forwarded the client's `content-type` as one
+ * of the headers.  Since version 3 it is typed (u8 media, u8 media_flags,
+ * str boundary, after the headers) and the parent writes the header
+ * itself.  `hdr` is what a version-2 child sends for an attack, media /
+ * flags / boundary what a version-3 child sends for the same attack, and
+ * hdr_too makes a version-3 child ALSO put `hdr` among its headers.  So
+ * this file builds against either wire, and a scenario shows the same
+ * attack to the old parent and to the new one.
+ */
+struct hc_media {
+	const char *hdr;
+	uint8_t media;		/* 0 none, 1 application/json, 2+i ctypes[i] */
+	uint8_t flags;		/* bit 0: charset=utf-8 */
+	const char *boundary;
+	bool hdr_too;
+};
+
+static const struct hc_media media_json = { "application/json", 1, 0, "",
+    false };
+
+/*
  * Append a MSG_REQUEST payload (frame already begun).  Strings are written
  * as blobs (same encoding: u32 length || bytes) so that a scenario can
  * put a NUL in them; the lengths are explicit for the same reason.
+ * nheaders is what the frame claims; m NULL: no media type.
  */
+static void
+put_request_fields_m(struct wbuf *w, const char *method, size_t mlen,
+    const char *path, size_t plen, uint8_t has_query, const char *query,
+    uint16_t nheaders, const struct hdr_pair *h, size_t nh,
+    const struct hc_media *m, const void *body, size_t blen)
+{
+#if KH_WIRE_VERSION >= 3
+	bool ct_hdr = m != NULL && m->hdr != NULL && m->hdr_too;
+#else
+	bool ct_hdr = m != NULL && m->hdr != NULL;
+#endif
+
+	msg_put_blob(w, method, mlen);
+	msg_put_blob(w, path, plen);
+	msg_put_u8(w, has_query);
+	msg_put_blob(w, query, strlen(query));
+	msg_put_cstr(w, "127.0.0.1");
+	msg_put_u16(w, (uint16_t)(nheaders + (ct_hdr ? 1 : 0)));
+	for (size_t i = 0; i < nh; i++) {
+		msg_put_blob(w, h[i].name, strlen(h[i].name));
+		msg_put_blob(w, h[i].value, strlen(h[i].value));
+	}
+	if (ct_hdr) {
+		msg_put_cstr(w, "content-type");
+		msg_put_cstr(w, m->hdr);
+	}
+#if KH_WIRE_VERSION >= 3
+	msg_put_u8(w, m != NULL ? m->media : 0);
+	msg_put_u8(w, m != NULL ? m->flags : 0);
+	msg_put_cstr(w, m != NULL && m->boundary != NULL ? m->boundary : "");
+#endif
+	msg_put_blob(w, body, blen);
+}
+
 static void
 put_request_fields(struct wbuf *w, const char *method, size_t mlen,
     const char *path, size_t plen, uint8_t has_query, const char *query,
     uint16_t nheaders, const struct hdr_pair *h, size_t nh,
     const void *body, size_t blen)
 {
-	msg_put_blob(w, method, mlen);
-	msg_put_blob(w, path, plen);
-	msg_put_u8(w, has_query);
-	msg_put_blob(w, query, strlen(query));
-	msg_put_cstr(w, "127.0.0.1");
-	msg_put_u16(w, nheaders);
-	for (size_t i = 0; i < nh; i++) {
-		msg_put_blob(w, h[i].name, strlen(h[i].name));
-		msg_put_blob(w, h[i].value, strlen(h[i].value));
-	}
-	msg_put_blob(w, body, blen);
+	put_request_fields_m(w, method, mlen, path, plen, has_query, query,
+	    nheaders, h, nh, NULL, body, blen);
 }
 
 static char pid_query[64];
@@ -670,6 +720,11 @@ sc_huge_nheaders(void)
 		msg_put_cstr(&w, "accept");
 		msg_put_cstr(&w, "a");
 	}
+#if KH_WIRE_VERSION >= 3
+	msg_put_u8(&w, 0);
+	msg_put_u8(&w, 0);
+	msg_put_cstr(&w, "");
+#endif
 	msg_put_blob(&w, "", 0);
 	if (msg_finish(&w) < 0)
 		hc_die(2);
@@ -724,33 +779,43 @@ sc_log_injection(void)
 /* One request with an optional body and query; the headers are
  * (name, value) pairs. */
 static void
-send_req(uint64_t id, const char *method, const char *path, bool with_query,
-    const struct hdr_pair *h, size_t nh, const char *body)
+send_req_m(uint64_t id, const char *method, const char *path,
+    bool with_query, const struct hdr_pair *h, size_t nh,
+    const struct hc_media *m, const char *body)
 {
 	struct wbuf w;
 
 	wbuf_init(&w);
 	msg_begin(&w, MSG_REQUEST, id);
-	put_request_fields(&w, method, strlen(method), path, strlen(path),
+	put_request_fields_m(&w, method, strlen(method), path, strlen(path),
 	    with_query ? 1 : 0, with_query ? pid_query : "", (uint16_t)nh, h,
-	    nh, body, strlen(body));
+	    nh, m, body, strlen(body));
 	if (msg_finish(&w) < 0)
 		hc_die(2);
 	wbuf_send(&w);
 	wbuf_free(&w);
 }
 
-/* Wait for the parent's answer to request `id`. */
+/* A JSON body (media application/json) unless body is empty. */
 static void
+send_req(uint64_t id, const char *method, const char *path, bool with_query,
+    const struct hdr_pair *h, size_t nh, const char *body)
+{
+	send_req_m(id, method, path, with_query, h, nh,
+	    body[0] != '\0' ? &media_json : NULL, body);
+}
+
+/* Wait for the parent's answer to request `id`; returns its status. */
+static uint16_t
 wait_response(uint64_t want)
 {
 	static uint8_t buf[HC_RECV_CAP];
 	uint64_t id;
 
 	for (;;) {
-		(void)frame_expect(MSG_RESPONSE, &id, buf);
+		size_t len = frame_expect(MSG_RESPONSE, &id, buf);
 		if (id == want)
-			return;
+			return len >= 2 ? (uint16_t)(buf[0] << 8 | buf[1]) : 0;
 	}
 }
 
@@ -935,8 +1000,8 @@ sc_trickle_no_pong(void)
 	policy_send_wait_ok();
 	wbuf_init(&w);
 	msg_begin(&w, MSG_REQUEST, 1);
-	put_request_fields(&w, "PATCH", 5, "/api/issues/1", 13, 1, pid_query,
-	    1, accept_json, 1, body, sizeof(body));
+	put_request_fields_m(&w, "PATCH", 5, "/api/issues/1", 13, 1,
+	    pid_query, 1, accept_json, 1, &media_json, body, sizeof(body));
 	if (msg_finish(&w) < 0)
 		hc_die(2);
 	piece = w.len / 20 + 1;
@@ -953,6 +1018,236 @@ sc_trickle_no_pong(void)
 }
 
 /* ---- end of the liveness block ---------------------------------------- */
+
+/* ---- what the parent checks since issue 11 --------------------------
+ * The media type, `body json` and `keys`, `rate`, and the bounds on what
+ * a child can make the parent buffer or write. */
+
+/* The issue's body: one string to UTF-8, an object with a key the rule
+ * excludes to UTF-7. */
+static const char utf7_body[] =
+    "{\"title\":\"x+ACIALAAi-assigneeAdapterOverrides+ACIAOgB7ACI-model"
+    "+ACIAOgAi-evil+ACIAfQAs-+ACI-y+ACIAOgAi-z\"}";
+
+/*
+ * One request each, that an honest child never sends: what it breaks is
+ * in the comment.  `hdr` is the attack as a version-2 child would make it
+ * (the content-type among the headers), media/flags/boundary as a
+ * version-3 child would (struct hc_media).
+ */
+static const struct {
+	const char *name;
+	const char *method, *path;
+	struct hc_media m;
+	bool has_media;
+	const char *body;
+} request_attacks[] = {
+	/* issue 11's charset, among the headers (on version 3 the header
+	 * list may not hold content-type at all) */
+	{ "ctype-utf7", "PATCH", "/api/issues/BRI-7",
+	    { "application/json; charset=utf-7", 1, 0, "", true }, true,
+	    utf7_body },
+	/* application/json on a rule that accepts multipart only */
+	{ "ctype-off-rule", "POST", "/api/upload",
+	    { "application/json", 1, 0, "", false }, true, "{}" },
+	/* a type the rule does not list (v3: an index past its list) */
+	{ "media-unknown", "POST", "/api/upload",
+	    { "text/plain", 3, 0, "", false }, true, "hi" },
+	/* a parameter the parent cannot write (v3: a flag bit that means
+	 * nothing) */
+	{ "media-flags", "PATCH", "/api/issues/BRI-7",
+	    { "application/json; charset=utf-16", 1, 0x02, "", false }, true,
+	    "{\"status\":\"done\"}" },
+	{ "boundary-on-json", "PATCH", "/api/issues/BRI-7",
+	    { "application/json; boundary=b", 1, 0, "b", false }, true,
+	    "{\"status\":\"done\"}" },
+	/* a multipart boundary that smuggles a parameter */
+	{ "boundary-injection", "POST", "/api/upload",
+	    { "multipart/form-data; boundary=b; charset=utf-7", 2, 0,
+	    "b; charset=utf-7", false }, true, "--b--\r\n" },
+	/* a body and no media type where content-type is allowlisted: the
+	 * upstream would guess */
+	{ "body-without-media", "PATCH", "/api/issues/BRI-7",
+	    { NULL, 0, 0, "", false }, false, "{\"status\":\"done\"}" },
+	/* not JSON, on a `body json` rule */
+	{ "json-invalid", "PATCH", "/api/issues/BRI-7",
+	    { "application/json", 1, 0, "", false }, true, "{\"status\":" },
+	/* a key the `keys` list does not name, plainly and escaped */
+	{ "json-key-not-allowed", "PATCH", "/api/keyed/1",
+	    { "application/json", 1, 0, "", false }, true,
+	    "{\"title\":\"x\",\"assigneeAdapterOverrides\":{\"model\":"
+	    "\"evil\"}}" },
+	{ "json-key-escaped", "PATCH", "/api/keyed/1",
+	    { "application/json", 1, 0, "", false }, true,
+	    "{\"title\":\"x\",\"\\u0061ssigneeAdapterOverrides\":1}" },
+};
+
+static void
+run_request_attack(const char *name)
+{
+	for (size_t i = 0; i < sizeof(request_attacks) /
+	    sizeof(request_attacks[0]); i++) {
+		if (strcmp(name, request_attacks[i].name) != 0)
+			continue;
+		policy_send_wait_ok();
+		send_req_m(1, request_attacks[i].method,
+		    request_attacks[i].path, true, accept_json, 1,
+		    request_attacks[i].has_media ? &request_attacks[i].m : NULL,
+		    request_attacks[i].body);
+		hold();
+	}
+}
+
+/* `rate 2/min`: five GETs, each after the previous answer.  The parent's
+ * own bucket lets two through and answers the rest 429 itself (no
+ * violation: a restarted honest child starts with full buckets).  The
+ * statuses we got are reported by a GET of /api/agents/me?hc-rated=... */
+static void
+sc_over_rate(void)
+{
+	char q[64];
+	size_t n = 0;
+
+	policy_send_wait_ok();
+	for (uint64_t id = 1; id <= 5; id++) {
+		send_req(id, "GET", "/api/rated", false, accept_json, 1, "");
+		n += (size_t)snprintf(q + n, sizeof(q) - n, "%s%u",
+		    id > 1 ? "," : "hc-rated=", (unsigned)wait_response(id));
+	}
+	snprintf(pid_query, sizeof(pid_query), "%s", q);
+	send_req(6, "GET", "/api/agents/me", true, accept_json, 1, "");
+	wait_response(6);
+	hold();
+}
+
+/* The parent's buckets outlive a child: the first instance (it creates
+ * the state file) spends `rate 2/min` and exits; the restarted one, whose
+ * own bucket would be full, asks once more and reports what it got. */
+static void
+sc_over_rate_restart(void)
+{
+	char q[64];
+
+	if (state_path[0] == '\0')
+		hc_die(2);
+	int fd = open(state_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+	policy_send_wait_ok();
+	if (fd >= 0) {
+		close(fd);
+		for (uint64_t id = 1; id <= 2; id++) {
+			send_req(id, "GET", "/api/rated", false, accept_json, 1,
+			    "");
+			wait_response(id);
+		}
+		hc_die(0);
+	}
+	send_req(1, "GET", "/api/rated", false, accept_json, 1, "");
+	snprintf(q, sizeof(q), "hc-rated-again=%u", (unsigned)wait_response(1));
+	snprintf(pid_query, sizeof(pid_query), "%s", q);
+	send_req(2, "GET", "/api/agents/me", true, accept_json, 1, "");
+	wait_response(2);
+	hold();
+}
+
+/* `max 2` and --max-inflight 1: a slow POST is in flight, a second POST
+ * is answered 503 by the parent (never forwarded), then a third POST
+ * once the first is answered.  Only forwarded mutations count, so the
+ * third is the second mutation and is forwarded. */
+static void
+sc_mutation_503(void)
+{
+	char q[64];
+
+	policy_send_wait_ok();
+	send_req(1, "POST", "/api/slow/1", true, accept_json, 1, "{}");
+	send_req(2, "POST", "/api/slow/2", true, accept_json, 1, "{}");
+	uint16_t s2 = wait_response(2);
+	uint16_t s1 = wait_response(1);
+	snprintf(q, sizeof(q), "hc-mut=%u,%u", (unsigned)s1, (unsigned)s2);
+	snprintf(pid_query, sizeof(pid_query), "%s", q);
+	send_req(3, "POST", "/api/slow/3", true, accept_json, 1, "{}");
+	wait_response(3);
+	hold();
+}
+
+/* Requests as fast as the parent takes them, never reading an answer:
+ * one slow GET keeps --max-inflight 1 busy, so each of the others is
+ * answered 503 at once, and those answers pile up in the parent unless
+ * it stops taking requests.  Bounded: HC_FLOOD_REQUESTS, then hold. */
+#define HC_FLOOD_REQUESTS 1500000u
+static void
+sc_never_reads(void)
+{
+	struct wbuf w;
+
+	policy_send_wait_ok();
+	send_get(1, "/api/issues/slow/comments");
+	wbuf_init(&w);
+	build_get(&w, 2, "/api/agents/me");
+	if (msg_finish(&w) < 0)
+		hc_die(2);
+	for (uint32_t i = 0; i < HC_FLOOD_REQUESTS; i++) {
+		/* a fresh id each time: ids 2.. are answered at once */
+		uint64_t id = 2 + (uint64_t)i;
+		put_be32(w.buf + 8, (uint32_t)(id >> 32));
+		put_be32(w.buf + 12, (uint32_t)id);
+		wbuf_send(&w);
+	}
+	wbuf_free(&w);
+	/* No hold(): it would read.  nanosleep passes the parent's filter. */
+	for (;;) {
+		struct timespec ts = { 3600, 0 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* HC_FLOOD_LINES log lines (or access records) as fast as the parent
+ * reads them; the test counts what the parent wrote and what its
+ * summaries say it dropped. */
+#define HC_FLOOD_LINES 100000u
+static void
+flood(bool access)
+{
+	policy_send_wait_ok();
+	for (uint32_t i = 0; i < HC_FLOOD_LINES; i++) {
+		struct wbuf w;
+		char line[64];
+		wbuf_init(&w);
+		if (access) {
+			msg_begin(&w, MSG_ACCESS, 0);
+			msg_put_cstr(&w, "127.0.0.1:1");
+			msg_put_cstr(&w, "GET");
+			msg_put_cstr(&w, "/hc-access-flood");
+			msg_put_u16(&w, 401);
+			msg_put_cstr(&w, "hc-flood");
+			msg_put_u64(&w, 0);
+			msg_put_u64(&w, 0);
+		} else {
+			msg_begin(&w, MSG_LOG, 0);
+			msg_put_u8(&w, LOG_WARN);
+			snprintf(line, sizeof(line), "hc-flood %u", (unsigned)i);
+			msg_put_cstr(&w, line);
+		}
+		if (msg_finish(&w) < 0)
+			hc_die(2);
+		wbuf_send(&w);
+		wbuf_free(&w);
+	}
+	hold();
+}
+
+static void
+sc_log_flood(void)
+{
+	flood(false);
+}
+
+static void
+sc_access_flood(void)
+{
+	flood(true);
+}
 
 static const struct {
 	const char *name;
@@ -972,6 +1267,12 @@ static const struct {
 	{ "body-over-rule", sc_body_over_rule },
 	{ "body-on-body-none", sc_body_on_body_none },
 	{ "over-budget", sc_over_budget },
+	{ "over-rate", sc_over_rate },
+	{ "over-rate-restart", sc_over_rate_restart },
+	{ "mutation-503", sc_mutation_503 },
+	{ "never-reads", sc_never_reads },
+	{ "log-flood", sc_log_flood },
+	{ "access-flood", sc_access_flood },
 	{ "valid", sc_valid },
 	{ "length-short", sc_length_short },
 	{ "length-long", sc_length_long },
@@ -1036,5 +1337,6 @@ main(void)
 			hc_die(0);
 		}
 	}
+	run_request_attack(scenario);
 	hc_die(2);	/* unknown scenario: a bug in the test */
 }

@@ -1,4 +1,5 @@
-/* keyhole-net JSON check (json_check.c). */
+/* keyhole JSON check (json_check.c): the child's body check, repeated by
+ * the parent (request_check.c; SECURITY.md says why it may). */
 #ifndef KH_JSON_CHECK_H
 #define KH_JSON_CHECK_H
 

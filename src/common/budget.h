@@ -1,12 +1,15 @@
 /*
- * keyhole-net budgets: the policy's per-rule `rate N/s|N/min` and the
- * run's `max N` mutations.  The counters live here, in the child; the
- * parent keeps its own count of mutations (it cannot be made to exceed
- * `max N` by a compromised child) and hands it to every restarted child
- * so the budget continues rather than starts afresh.
+ * keyhole budgets: the policy's per-rule `rate N/s|N/min` and the run's
+ * `max N` mutations.  Both processes keep them.  The child answers 429
+ * from its own counters; the parent keeps its own count of mutations (it
+ * cannot be made to exceed `max N` by a compromised child, and hands the
+ * count to every restarted child so the budget continues rather than
+ * starts afresh) and its own rate buckets, which outlive a child restart.
  *
  * Rates are token buckets: a rule with `rate N/60s` holds at most N
  * tokens, refilled continuously at N per period, one taken per request.
+ * The parent's buckets hold slack_ms worth of refill more (KH_RATE_SLACK_MS:
+ * a request reaches the parent a little after the child took its token).
  * Integer arithmetic in units of 1/period_ms token, a monotonic clock
  * passed in by the caller (unit tests pass their own).
  */
@@ -29,11 +32,15 @@ struct budget {
 	struct budget_rate *rates;	/* one per rule (unused without rate) */
 	uint32_t max_mutations;		/* 0 = no budget */
 	uint32_t mutations_used;
+	uint32_t slack_ms;		/* extra capacity, as refill time */
 };
 
 /* Returns 0, or -1 (out of memory). Buckets start full at now_ms. */
 int budget_init(struct budget *b, const struct policy *p, uint32_t used,
     uint64_t now_ms);
+/* The same with buckets slack_ms of refill larger (the parent's). */
+int budget_init_slack(struct budget *b, const struct policy *p,
+    uint32_t used, uint64_t now_ms, uint32_t slack_ms);
 void budget_free(struct budget *b);
 
 enum budget_verdict {

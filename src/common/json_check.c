@@ -1,5 +1,6 @@
 /*
- * keyhole-net JSON check: is a request body exactly one JSON text?
+ * keyhole JSON check: is a request body exactly one JSON text?  The child
+ * runs it before cJSON; the parent runs it again on what it forwards.
  *
  * RFC 8259, strictly, because the gate's answer is what reaches the
  * upstream (DESIGN.md invariant 4).  cJSON, used before, is a parser, not

@@ -1,4 +1,4 @@
-/* keyhole-net budgets: see budget.h. */
+/* keyhole budgets: see budget.h. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,24 +14,39 @@ budget_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* A full bucket of rule r: N tokens (N * period_ms units), plus the
+ * slack's worth of refill (N units per ms). */
+static uint64_t
+budget_cap(const struct budget *b, const struct pol_rule *r)
+{
+	return (uint64_t)r->rate_count *
+	    ((uint64_t)r->rate_period_s * 1000u + b->slack_ms);
+}
+
 int
-budget_init(struct budget *b, const struct policy *p, uint32_t used,
-    uint64_t now_ms)
+budget_init_slack(struct budget *b, const struct policy *p, uint32_t used,
+    uint64_t now_ms, uint32_t slack_ms)
 {
 	memset(b, 0, sizeof(*b));
 	b->nrules = p->nrules;
 	b->max_mutations = p->max_mutations;
 	b->mutations_used = used;
+	b->slack_ms = slack_ms;
 	b->rates = calloc(p->nrules ? p->nrules : 1, sizeof(*b->rates));
 	if (b->rates == NULL)
 		return -1;
 	for (size_t i = 0; i < p->nrules; i++) {
-		const struct pol_rule *r = &p->rules[i];
-		b->rates[i].level = (uint64_t)r->rate_count *
-		    r->rate_period_s * 1000u;
+		b->rates[i].level = budget_cap(b, &p->rules[i]);
 		b->rates[i].last_ms = now_ms;
 	}
 	return 0;
+}
+
+int
+budget_init(struct budget *b, const struct policy *p, uint32_t used,
+    uint64_t now_ms)
+{
+	return budget_init_slack(b, p, used, now_ms, 0);
 }
 
 void
@@ -42,13 +57,14 @@ budget_free(struct budget *b)
 }
 
 /* Bring rule i's bucket up to now: N units per elapsed ms, capped at
- * N * period_ms (N tokens).  A clock that went backwards adds nothing. */
+ * budget_cap (N tokens, plus the slack).  A clock that went backwards
+ * adds nothing. */
 static void
 budget_refill(struct budget *b, const struct pol_rule *r, size_t i,
     uint64_t now_ms)
 {
 	struct budget_rate *s = &b->rates[i];
-	uint64_t cap = (uint64_t)r->rate_count * r->rate_period_s * 1000u;
+	uint64_t cap = budget_cap(b, r);
 
 	if (now_ms > s->last_ms) {
 		uint64_t add = (now_ms - s->last_ms) * r->rate_count;
