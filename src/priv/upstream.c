@@ -201,7 +201,16 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	}
 	up->multi = curl_multi_init();
 	up->timer = evtimer_new(base, upstream_timer_cb, up);
-	if (up->multi == NULL || up->timer == NULL)
+	/* Every request is its own easy handle, whose TLS session cache would
+	 * die with it: share one, so a fresh connection (every mutation's)
+	 * resumes the TLS session instead of a full handshake, and share the
+	 * DNS cache.  Only the loop's thread uses it: no locks. */
+	up->share = curl_share_init();
+	if (up->multi == NULL || up->timer == NULL || up->share == NULL ||
+	    curl_share_setopt(up->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(up->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_DNS) != CURLSHE_OK)
 		goto fail;
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, upstream_sock_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
@@ -223,6 +232,8 @@ upstream_free(struct upstream *up)
 		return;
 	if (up->multi)
 		curl_multi_cleanup(up->multi);
+	if (up->share)
+		curl_share_cleanup(up->share);
 	if (up->timer)
 		event_free(up->timer);
 	if (up->trim)
@@ -351,6 +362,7 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (up->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, up->ca_file);
+	curl_easy_setopt(e, CURLOPT_SHARE, up->share);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)up->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, upstream_write_cb);

@@ -13,6 +13,7 @@
 struct upstream {
 	struct event_base *base;
 	CURLM *multi;
+	CURLSH *share;			/* TLS sessions and DNS across transfers */
 	struct event *timer;
 	struct event *trim;		/* give memory back once idle */
 	char *origin;			/* scheme://host[:port] */

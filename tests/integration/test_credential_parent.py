@@ -91,6 +91,12 @@ def vmflags(pid):
 class _TLSHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        super().setup()
+        # Head and body are written apart: without TCP_NODELAY, Nagle and
+        # the client's delayed ACK add 40 ms to each kept-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _answer(self):
         n = int(self.headers.get("content-length") or 0)
         if n:
