@@ -84,12 +84,21 @@ answer_body_free(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-static void
+/* One MSG_RESPONSE to the child, whole or not at all: the frame is put
+ * together in its own evbuffer and moved into the child's output in one
+ * step, so a failure (memory) never leaves half a frame there.  With
+ * own_body, body is the caller's malloc'd buffer, handed over here: it
+ * follows the frame's head by reference, not copied (an upstream response
+ * costs the parent one buffer, not three), and is freed once written.
+ * Returns 0, or -1 with nothing sent (body freed when owned). */
+static int
 answer_frame(struct child *c, uint64_t id, int status,
     const struct up_hdr *hdrs, size_t nhdrs, uint8_t *body, size_t blen,
     bool own_body)
 {
+	struct evbuffer *frame = evbuffer_new();
 	struct wbuf w;
+	int rc = -1;
 
 	wbuf_init(&w);
 	msg_begin(&w, MSG_RESPONSE, id);
@@ -99,29 +108,29 @@ answer_frame(struct child *c, uint64_t id, int status,
 		msg_put_cstr(&w, hdrs[i].name);
 		msg_put_str(&w, hdrs[i].value, hdrs[i].vlen);
 	}
-	/* The body follows the frame's head by reference, not copied: an
-	 * upstream response costs the parent one buffer, not three. */
 	msg_put_blob_deferred(&w, blen);
-	if (msg_finish(&w) < 0) {
-		log_error("internal: could not frame a message to the child");
-		if (own_body)
-			free(body);
-	} else {
-		bufferevent_write(c->bev, w.buf, w.len);
-		if (blen == 0 || !own_body) {
-			if (blen > 0)
-				bufferevent_write(c->bev, body, blen);
-			if (own_body)
-				free(body);
-		} else if (evbuffer_add_reference(bufferevent_get_output(c->bev),
-		    body, blen, answer_body_free, NULL) < 0) {
-			/* Cannot happen short of memory; the child sees a
-			 * short frame and the parent restarts it. */
-			log_error("internal: could not queue a response body");
-			free(body);
-		}
+	if (frame == NULL || msg_finish(&w) < 0 ||
+	    evbuffer_add(frame, w.buf, w.len) < 0)
+		goto out;
+	if (blen > 0 && own_body) {
+		if (evbuffer_add_reference(frame, body, blen, answer_body_free,
+		    NULL) < 0)
+			goto out;
+		own_body = false;	/* the evbuffer frees it now */
+	} else if (blen > 0 && evbuffer_add(frame, body, blen) < 0) {
+		goto out;
 	}
+	if (bufferevent_write_buffer(c->bev, frame) == 0)
+		rc = 0;
+out:
+	if (rc < 0)
+		log_error("internal: could not frame a message to the child");
+	if (own_body)
+		free(body);
+	if (frame != NULL)
+		evbuffer_free(frame);
 	wbuf_free(&w);
+	return rc;
 }
 
 void
@@ -141,7 +150,7 @@ monitor_send_error(struct child *c, uint64_t id, int status,
 		h[n].vlen = strlen(h[n].value);
 		n++;
 	}
-	answer_frame(c, id, status, h, n, (uint8_t *)(uintptr_t)json,
+	(void)answer_frame(c, id, status, h, n, (uint8_t *)(uintptr_t)json,
 	    strlen(json), false);
 }
 
@@ -200,11 +209,15 @@ answer_request(struct child *c, struct up_req *r, enum up_result res)
 	if (res == UP_OK) {
 		status = (int)r->status;
 		out = r->resp_len;
-		answer_frame(c, r->id, status, r->resp_hdrs, r->nresp_hdrs,
-		    r->resp_body, r->resp_len, true);
-		r->resp_body = NULL;
+		uint8_t *body = r->resp_body;
+		r->resp_body = NULL;	/* answer_frame owns it now */
 		r->resp_len = r->resp_cap = 0;
-	} else {
+		if (answer_frame(c, r->id, status, r->resp_hdrs, r->nresp_hdrs,
+		    body, out, true) < 0)
+			/* Still exactly one answer: the short error frame. */
+			res = UP_FAILED;
+	}
+	if (res != UP_OK) {
 		status = answer_error_for(res, util_method_safe(r->method),
 		    r->sent, json, sizeof(json), &indet);
 		out = strlen(json);
