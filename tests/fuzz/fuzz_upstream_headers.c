@@ -46,7 +46,7 @@ fuzz_status(const char *l, size_t n)
 		return -1;
 	if (n > i + 3 && l[i + 3] != ' ' && l[i + 3] != '\r' && l[i + 3] != '\n')
 		return -1;
-	return atoi(l + i) % 1000;
+	return (l[i] - '0') * 100 + (l[i + 1] - '0') * 10 + (l[i + 2] - '0');
 }
 
 static const char *const fuzz_allow[] = {

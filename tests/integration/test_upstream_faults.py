@@ -195,24 +195,8 @@ class UnsentTest(KeyholeTestCase):
             self.assertIsNone(r.header("x-paperclip-bridge-outcome"), r)
 
     def test_connect_that_hangs_504_for_both(self):
-        # A listener whose accept queue is full: the kernel drops keyhole's
-        # SYNs, so its connect never completes and nothing is sent.
-        lsock = socket.socket()
-        self.addCleanup(lsock.close)
-        lsock.bind(("127.0.0.1", 0))
-        lsock.listen(0)
-        port = lsock.getsockname()[1]
-        fillers = []
-        for _ in range(4):
-            s = socket.socket()
-            s.setblocking(False)
-            try:
-                s.connect(("127.0.0.1", port))
-            except BlockingIOError:
-                pass
-            fillers.append(s)
-            self.addCleanup(s.close)
-        time.sleep(0.2)
+        # keyhole's connect never completes, so nothing is sent.
+        port, _ = full_listener(self)
         kh = self.keyhole("http://127.0.0.1:%d" % port, policy=POLICY,
                           args=["--upstream-timeout-ms", "800"])
         for method in ("GET", "POST"):
@@ -220,6 +204,38 @@ class UnsentTest(KeyholeTestCase):
             r = kh.request(method, "/f/x", body=body, timeout=10)
             self.assertJsonError(r, 504, UNSENT_TIMEOUT)
             self.assertIsNone(r.header("x-paperclip-bridge-outcome"), r)
+
+
+def syn_sent_to(port):
+    """Sockets of this host still connecting (SYN_SENT) to 127.0.0.1:port."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[2] == "0100007F:%04X" % port and fields[3] == "02":
+                n += 1
+    return n
+
+
+def full_listener(tc):
+    """A listener whose accept queue is full: the kernel drops further
+    SYNs, so a connect to it never completes.  Returns (port, number of
+    the test's own connects left hanging)."""
+    lsock = socket.socket()
+    tc.addCleanup(lsock.close)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(0)
+    port = lsock.getsockname()[1]
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        tc.addCleanup(s.close)
+    time.sleep(0.2)
+    return port, syn_sent_to(port)
 
 
 def in_thread(fn):
@@ -267,23 +283,12 @@ class InFlightEndTest(KeyholeTestCase):
 
     def test_drain_deadline_unsent_post_is_503(self):
         # A POST still connecting at the deadline never left keyhole.
-        lsock = socket.socket()
-        self.addCleanup(lsock.close)
-        lsock.bind(("127.0.0.1", 0))
-        lsock.listen(0)
-        port = lsock.getsockname()[1]
-        for _ in range(4):
-            s = socket.socket()
-            s.setblocking(False)
-            try:
-                s.connect(("127.0.0.1", port))
-            except BlockingIOError:
-                pass
-            self.addCleanup(s.close)
+        port, hanging = full_listener(self)
         kh = self.keyhole("http://127.0.0.1:%d" % port, policy=POLICY,
                           args=["--drain-ms", "500"])
         post = in_thread(lambda: kh.request("POST", "/f/post", body=b'{"n":1}', timeout=10))
-        time.sleep(0.5)
+        # The parent has it: its connect is the one more SYN_SENT.
+        khtest.wait_until(lambda: syn_sent_to(port) > hanging, 5, "keyhole's connect")
         kh.signal(signal.SIGTERM)
         r = post()
         self.assertJsonError(r, 503, SHUTDOWN)
