@@ -7,7 +7,9 @@
  *                systemd's watchdog
  *   monitor.c    frames from the child: decode, dispatch table, handlers
  *   monitor_log.c  the child's log and access lines, rate-limited
- *   upstream.c   libcurl forwarding
+ *   answer.c     answers to forwarded requests, their access-log lines
+ *   upstream.c   libcurl forwarding (upstream_recv.c: what comes back;
+ *                upstream_mem.c: memory and credential copies)
  *   sandbox_priv.c  the parent's own confinement
  *   queue_dirs.c the queue_v1 transport's directories (opened once)
  */
@@ -125,7 +127,25 @@ struct event *supervise_restart_event(struct parent *p);
 void monitor_attach(struct parent *p, struct child *c);
 void monitor_send_config(struct parent *p, struct child *c);
 void monitor_send_simple(struct child *c, enum msg_type type);
+
+/* answer.c */
+/* An answer the parent makes itself, headers and body copied (the rate's
+ * 429). */
+void monitor_send_response(struct child *c, uint64_t id, int status,
+    const struct up_hdr *hdrs, size_t nhdrs, const uint8_t *body, size_t blen);
+/* An answer the parent makes itself (overload, upstream failures). */
+void monitor_send_error(struct child *c, uint64_t id, int status,
+    const char *json, bool indeterminate);
+/* up_req.done for every forwarded request: answer, log, free. */
+void monitor_upstream_done(struct up_req *r, enum up_result res);
+/* End c's requests in flight: answered (drain deadline) or, the child
+ * being gone, logged as unanswered. */
 void monitor_abort_inflight(struct parent *p, struct child *c, bool answer);
+/* Status and JSON body (into json[cap]) for a request the upstream did
+ * not answer normally; *indeterminate for the 409 of a mutation that may
+ * have taken effect. */
+int answer_error_for(enum up_result res, bool safe, bool sent, char *json,
+    size_t cap, bool *indeterminate);
 
 /* liveness.c */
 int liveness_attach(struct parent *p, struct child *c);

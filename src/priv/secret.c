@@ -21,11 +21,15 @@
 #include "secret.h"
 #include "util.h"
 
+/* Bytes kept free in front of a secret in its page, for secret_prefixed. */
+#define SECRET_ROOM 64u
+
 static int
 secret_alloc(struct secret *s, size_t cap)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	size_t maplen = (cap + 1 + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	size_t need = SECRET_ROOM + cap + 1;
+	size_t maplen = (need + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
 	void *p = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -38,7 +42,8 @@ secret_alloc(struct secret *s, size_t cap)
 		    strerror(errno));
 	(void)madvise(p, maplen, MADV_DONTDUMP);
 	(void)madvise(p, maplen, MADV_DONTFORK);
-	s->buf = p;
+	s->page = p;
+	s->buf = (char *)p + SECRET_ROOM;
 	s->len = 0;
 	s->maplen = maplen;
 	return 0;
@@ -47,13 +52,25 @@ secret_alloc(struct secret *s, size_t cap)
 void
 secret_free(struct secret *s)
 {
-	if (s->buf != NULL) {
-		explicit_bzero(s->buf, s->maplen);
-		munlock(s->buf, s->maplen);
-		munmap(s->buf, s->maplen);
+	if (s->page != NULL) {
+		explicit_bzero(s->page, s->maplen);
+		munlock(s->page, s->maplen);
+		munmap(s->page, s->maplen);
 	}
+	s->page = NULL;
 	s->buf = NULL;
 	s->len = 0;
+}
+
+const char *
+secret_prefixed(struct secret *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (s->buf == NULL || n > SECRET_ROOM)
+		return NULL;
+	memcpy(s->buf - n, prefix, n);
+	return s->buf - n;
 }
 
 /* Secrets go into an HTTP header: visible ASCII only, no spaces. */

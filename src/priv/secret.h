@@ -11,8 +11,9 @@
 #include "config.h"
 
 struct secret {
-	char *buf;		/* NUL-terminated, len bytes */
+	char *buf;		/* NUL-terminated, len bytes, inside page */
 	size_t len;
+	void *page;		/* the locked mapping */
 	size_t maplen;
 };
 
@@ -20,5 +21,12 @@ struct secret {
 int secret_load_credential(const struct kh_config *cfg, struct secret *s);
 int secret_load_token(const struct kh_config *cfg, struct secret *s);
 void secret_free(struct secret *s);
+/* Write prefix into the room kept in front of the secret in its page, so
+ * that prefix and secret are one NUL-terminated string there (the
+ * upstream's "authorization: Bearer <credential>" line) and the secret is
+ * never copied out of its locked page to make it.  s->buf does not move
+ * (log_redact keeps pointing at it).  NULL when prefix is longer than
+ * the room (64 bytes). */
+const char *secret_prefixed(struct secret *s, const char *prefix);
 
 #endif

@@ -318,10 +318,8 @@ serve_main(int argc, char **argv)
 	if (listen_open(&cfg, p->listeners, &p->nlisteners) < 0)
 		return 1;
 	serve_child_config(p);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "keyhole: libcurl initialisation failed\n");
+	if (upstream_global_init() < 0)
 		return 1;
-	}
 	p->base = event_base_new();
 	if (p->base == NULL)
 		return 1;

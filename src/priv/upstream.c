@@ -3,10 +3,26 @@
  *
  * The URL is always base + canonical path (+ '?' + query): the sandbox
  * cannot change scheme, host, port or userinfo (Invariant 5).  Redirects
- * are never followed, only http/https are allowed, TLS is verified, and
- * the credential is set here and nowhere else (Invariant 1/4).
+ * are never followed, only http/https are allowed, TLS is verified, no
+ * proxy is ever used, and the credential is set here and nowhere else
+ * (Invariant 1/4).
+ *
+ * At most once (Invariant 6).  libcurl re-sends a request on a new
+ * connection when a reused keep-alive connection dies before the first
+ * response byte, whatever the method (7.88.1 lib/transfer.c
+ * Curl_retry_request, up to CONN_MAX_RETRIES = 5 times, each retry free to
+ * take another pooled connection: six copies).  An upstream that read a
+ * POST and then dropped the connection would receive it again.  So a
+ * request whose method is not safe (util_method_safe) always goes out on
+ * a fresh connection (CURLOPT_FRESH_CONNECT): a new connection is never
+ * `bits.reuse`, and libcurl retries only on a reused one.  Behind that, a
+ * guard counts the sends of each transfer (CURLOPT_PREREQFUNCTION, called
+ * right before a request is sent on a new or a reused connection) and
+ * aborts a second one, so no future retry path of libcurl can send a
+ * mutation twice either.  Safe methods keep using pooled connections, and
+ * libcurl's retry of them is harmless.  The cost, a TCP (and TLS)
+ * handshake per mutation, is measured in SECURITY.md.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,23 +31,8 @@
 #include <event2/event.h>
 
 #include "log.h"
-#include "upstream.h"
+#include "upstream_int.h"
 #include "util.h"
-
-struct upstream {
-	struct event_base *base;
-	CURLM *multi;
-	struct event *timer;
-	char *origin;			/* scheme://host[:port] */
-	char *base_path;		/* "" or "/prefix" without trailing '/' */
-	char *auth_header;		/* "authorization: Bearer ..." */
-	char *runid_header;		/* "x-paperclip-run-id: ..." or NULL */
-	const char *ca_file;
-	uint32_t timeout_ms;
-	uint64_t max_response;
-	const struct policy **policy;
-	size_t active;
-};
 
 /* Per-socket libevent state for curl's socket callback. */
 struct up_sock {
@@ -168,7 +169,7 @@ out:
 
 struct upstream *
 upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
-    const struct secret *credential, const struct policy **policy)
+    struct secret *credential, const struct policy **policy)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 	size_t n;
@@ -182,12 +183,9 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	up->policy = policy;
 	if (upstream_parse_base(up, cfg->base_url) < 0)
 		goto fail;
-	n = credential->len + 32;
-	up->auth_header = malloc(n);
-	if (up->auth_header == NULL)
+	up->auth_line = secret_prefixed(credential, "authorization: Bearer ");
+	if (up->auth_line == NULL)
 		goto fail;
-	snprintf(up->auth_header, n, "authorization: Bearer %s",
-	    credential->buf);
 	if (cfg->run_id != NULL) {
 		if (!util_hvalue_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
 		    *cfg->run_id == '\0') {
@@ -203,7 +201,16 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	}
 	up->multi = curl_multi_init();
 	up->timer = evtimer_new(base, upstream_timer_cb, up);
-	if (up->multi == NULL || up->timer == NULL)
+	/* Every request is its own easy handle, whose TLS session cache would
+	 * die with it: share one, so a fresh connection (every mutation's)
+	 * resumes the TLS session instead of a full handshake, and share the
+	 * DNS cache.  Only the loop's thread uses it: no locks. */
+	up->share = curl_share_init();
+	if (up->multi == NULL || up->timer == NULL || up->share == NULL ||
+	    curl_share_setopt(up->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(up->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_DNS) != CURLSHE_OK)
 		goto fail;
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, upstream_sock_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
@@ -225,12 +232,12 @@ upstream_free(struct upstream *up)
 		return;
 	if (up->multi)
 		curl_multi_cleanup(up->multi);
+	if (up->share)
+		curl_share_cleanup(up->share);
 	if (up->timer)
 		event_free(up->timer);
-	if (up->auth_header) {
-		explicit_bzero(up->auth_header, strlen(up->auth_header));
-		free(up->auth_header);
-	}
+	if (up->trim)
+		event_free(up->trim);
 	free(up->runid_header);
 	free(up->origin);
 	free(up->base_path);
@@ -245,6 +252,11 @@ up_result_name(enum up_result res)
 	case UP_UNREACHABLE: return "unreachable";
 	case UP_TIMEOUT_UNSENT: return "timeout-unsent";
 	case UP_TIMEOUT_SENT: return "timeout-sent";
+	case UP_RESET: return "reset";
+	case UP_CLOSED: return "closed";
+	case UP_CUT: return "cut-short";
+	case UP_BAD_RESPONSE: return "bad-response";
+	case UP_BAD_STATUS: return "bad-status";
 	case UP_TOO_LARGE: return "too-large";
 	case UP_FAILED: return "failed";
 	case UP_CANCELLED: return "cancelled";
@@ -258,78 +270,26 @@ upstream_active(const struct upstream *up)
 	return up->active;
 }
 
-static size_t
-upstream_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+static int
+upstream_prereq_cb(void *arg, char *peer_ip, char *local_ip, int peer_port,
+    int local_port)
 {
 	struct up_req *r = arg;
-	size_t n = size * nmemb;
 
-	if (r->resp_len + n > r->up->max_response) {
-		r->too_large = true;
-		return 0;	/* aborts the transfer */
-	}
-	if (r->resp_len + n > r->resp_cap) {
-		size_t cap = r->resp_cap ? r->resp_cap : 4096;
-		while (cap < r->resp_len + n)
-			cap *= 2;
-		uint8_t *nb = realloc(r->resp_body, cap);
-		if (nb == NULL)
-			return 0;
-		r->resp_body = nb;
-		r->resp_cap = cap;
-	}
-	memcpy(r->resp_body + r->resp_len, ptr, n);
-	r->resp_len += n;
-	return n;
+	(void)peer_ip;
+	(void)local_ip;
+	(void)peer_port;
+	(void)local_port;
+	if (r->sends++ > 0 && !util_method_safe(r->method))
+		return CURL_PREREQFUNC_ABORT;
+	return CURL_PREREQFUNC_OK;
 }
 
-/* Keep only response headers on the policy's allowlist.  A new status
- * line (after 1xx) starts the list over. */
-static size_t
-upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg)
+void
+upstream_once_guard(void *easy, struct up_req *r)
 {
-	struct up_req *r = arg;
-	size_t n = size * nitems, nl;
-	const char *colon;
-
-	if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-		for (size_t i = 0; i < r->nresp_hdrs; i++)
-			free(r->resp_hdrs[i].value);
-		r->nresp_hdrs = 0;
-		return n;
-	}
-	colon = memchr(buf, ':', n);
-	if (colon == NULL)
-		return n;
-	nl = (size_t)(colon - buf);
-	if (nl == 0 || nl > KH_HNAME_MAX || r->nresp_hdrs >= KH_FWD_HEADERS_MAX)
-		return n;
-	char name[KH_HNAME_MAX + 1];
-	for (size_t i = 0; i < nl; i++)
-		name[i] = (char)tolower((unsigned char)buf[i]);
-	name[nl] = '\0';
-	if (*r->up->policy == NULL ||
-	    !policy_resp_header_allowed(*r->up->policy, name, nl))
-		return n;
-	const char *v = colon + 1, *end = buf + n;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-	    end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	size_t vl = (size_t)(end - v);
-	if (!util_hvalue_forwardable(v, vl))
-		return n;	/* drop, never pass a bad value on */
-	struct up_hdr *h = &r->resp_hdrs[r->nresp_hdrs];
-	h->value = malloc(vl + 1);
-	if (h->value == NULL)
-		return 0;	/* abort the transfer: 502 */
-	memcpy(h->name, name, nl + 1);
-	memcpy(h->value, v, vl);
-	h->value[vl] = '\0';
-	h->vlen = vl;
-	r->nresp_hdrs++;
-	return n;
+	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, upstream_prereq_cb);
+	curl_easy_setopt(easy, CURLOPT_PREREQDATA, r);
 }
 
 int
@@ -348,13 +308,7 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 	snprintf(r->url, n, "%s%s%s%s%s", up->origin, up->base_path, path,
 	    has_query ? "?" : "", has_query ? query : "");
 
-	/* Credential last, after the allowlisted headers: the allowlist can
-	 * never hold authorization (policy_header_forbidden), so this is the
-	 * only one.  "Expect:" stops curl's 100-continue dance. */
-	h = curl_slist_append(r->hdrs, up->auth_header);
-	if (h == NULL)
-		return -1;
-	r->hdrs = h;
+	/* "Expect:" stops curl's 100-continue dance. */
 	if (up->runid_header != NULL) {
 		if ((h = curl_slist_append(r->hdrs, up->runid_header)) == NULL)
 			return -1;
@@ -375,6 +329,15 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 			return -1;
 		r->hdrs = h;
 	}
+	/* The credential last, linked, not copied: the allowlist can never
+	 * hold authorization (policy_header_forbidden), so this is the only
+	 * one.  r->hdrs is not empty ("Expect:" is in it). */
+	for (h = r->hdrs; h->next != NULL; h = h->next)
+		;
+	r->auth_node.data = (char *)up->auth_line;
+	r->auth_node.next = NULL;
+	h->next = &r->auth_node;
+	r->head_status = -1;
 
 	e = curl_easy_init();
 	if (e == NULL)
@@ -387,10 +350,19 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	/* Never a proxy: an operator's http_proxy/https_proxy/ALL_PROXY
+	 * would otherwise route the credential through a host nobody
+	 * configured for keyhole ("" disables libcurl's environment lookup). */
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	/* At most once: see the comment at the top of this file. */
+	if (!util_method_safe(r->method))
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	upstream_once_guard(e, r);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (up->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, up->ca_file);
+	curl_easy_setopt(e, CURLOPT_SHARE, up->share);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)up->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, upstream_write_cb);
@@ -421,23 +393,6 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 	return 0;
 }
 
-static enum up_result
-upstream_classify(struct up_req *r, CURLcode rc)
-{
-	long sent = 0;
-
-	if (rc == CURLE_OK)
-		return UP_OK;
-	if (r->too_large)
-		return UP_TOO_LARGE;
-	curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &sent);
-	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return sent > 0 ? UP_TIMEOUT_SENT : UP_TIMEOUT_UNSENT;
-	if (sent == 0)
-		return UP_UNREACHABLE;
-	return UP_FAILED;
-}
-
 static void
 upstream_check_done(struct upstream *up)
 {
@@ -453,13 +408,11 @@ upstream_check_done(struct upstream *up)
 		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
 		enum up_result res = upstream_classify(r, rc);
-		if (res != UP_OK)
-			log_debug("upstream request %llu: %s",
-			    (unsigned long long)r->id, curl_easy_strerror(rc));
 		curl_multi_remove_handle(up->multi, e);
 		curl_easy_cleanup(e);
 		r->easy = NULL;
-		up->active--;
+		if (--up->active == 0)
+			upstream_mem_idle(up);
 		r->done(r, res);
 	}
 }
@@ -468,10 +421,12 @@ void
 upstream_cancel(struct up_req *r)
 {
 	if (r->easy != NULL) {
+		upstream_note_sent(r);
 		curl_multi_remove_handle(r->up->multi, r->easy);
 		curl_easy_cleanup(r->easy);
 		r->easy = NULL;
-		r->up->active--;
+		if (--r->up->active == 0)
+			upstream_mem_idle(r->up);
 	}
 }
 
@@ -482,6 +437,12 @@ up_req_free(struct up_req *r)
 		return;
 	if (r->easy != NULL)
 		upstream_cancel(r);
+	/* The credential's node is r's own, its line the locked page's. */
+	for (struct curl_slist **pp = &r->hdrs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == &r->auth_node) {
+			*pp = NULL;
+			break;
+		}
 	curl_slist_free_all(r->hdrs);
 	for (size_t i = 0; i < r->nresp_hdrs; i++)
 		free(r->resp_hdrs[i].value);

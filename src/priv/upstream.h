@@ -9,21 +9,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 
 #include "kh_limits.h"
 #include "policy_table.h"
 #include "secret.h"
 
+/* How a transfer ended.  "Sent" means at least one byte of the request
+ * reached the upstream's socket (libcurl's CURLINFO_REQUEST_SIZE): from
+ * then on a mutation may have taken effect, whatever happens next, and
+ * answer.c answers it 409 indeterminate rather than a status a client
+ * would retry blindly. */
 enum up_result {
-	UP_OK = 0,		/* status/headers/body valid */
-	UP_UNREACHABLE,		/* nothing was sent: 502 */
-	UP_TIMEOUT_UNSENT,	/* timed out before the request was sent: 504 */
-	UP_TIMEOUT_SENT,	/* timed out after sending: outcome unknown */
-	UP_TOO_LARGE,		/* response over --max-response: 502 */
-	UP_FAILED,		/* anything else after sending: outcome unknown */
-	UP_CANCELLED,		/* drain deadline or child gone */
+	UP_OK = 0,		/* final status 200..599, head and body whole */
+	UP_UNREACHABLE,		/* nothing sent: resolve, connect or TLS failed */
+	UP_TIMEOUT_UNSENT,	/* deadline before a byte was sent */
+	UP_TIMEOUT_SENT,	/* deadline after sending */
+	UP_RESET,		/* sent; reset before any response byte */
+	UP_CLOSED,		/* sent; closed before any response byte */
+	UP_CUT,			/* a response began; its head or body never ended */
+	UP_BAD_RESPONSE,	/* sent; what came back is not HTTP/1.x */
+	UP_BAD_STATUS,		/* sent; a final status outside 200..599 (a 1xx
+				 * as the answer, 999): the child may not write it */
+	UP_TOO_LARGE,		/* sent; response over --max-response */
+	UP_FAILED,		/* sent; anything else */
+	UP_CANCELLED,		/* drain deadline or child gone; r->sent says */
 };
+#define UP_RESULT_COUNT (UP_CANCELLED + 1)
 
 struct up_hdr {
 	char name[KH_HNAME_MAX + 1];	/* lower-case */
@@ -43,7 +56,12 @@ struct up_req {
 	int64_t started_ms;
 	uint32_t rule_line;		/* policy line that allowed it */
 	char *url;
-	struct curl_slist *hdrs;
+	struct curl_slist *hdrs;	/* allowlisted + keyhole's own (heap) */
+	/* The credential's header line, linked last into hdrs: its data
+	 * points into the credential's locked page (secret_prefixed), so the
+	 * line is never copied into ordinary heap by keyhole.  Unlinked
+	 * before hdrs is freed. */
+	struct curl_slist auth_node;
 	uint8_t *body;			/* request body (owned) */
 	size_t body_len;
 	long status;			/* response */
@@ -52,7 +70,15 @@ struct up_req {
 	uint8_t *resp_body;
 	size_t resp_len;
 	size_t resp_cap;
+	uint64_t declared_len;		/* Content-Length of the final head, or 0 */
+	int head_status;		/* status line being read, or -1 */
+	unsigned sends;			/* times libcurl was about to send it */
+	bool sent;			/* a request byte reached the upstream */
+	bool resp_started;		/* a byte of a response head arrived */
+	bool head_done;			/* the final response head ended */
+	bool bad_status;
 	bool too_large;
+	const char *why;		/* libcurl's words for a failure (static) */
 	void *easy;			/* CURL * */
 	struct upstream *up;
 	upstream_done_fn done;
@@ -68,10 +94,19 @@ struct upstream_cfg {
 	uint32_t max_connects;		/* idle upstream connections kept */
 };
 
+/* Once, before any other libcurl call and before a thread exists:
+ * libcurl's allocations go through allocators that wipe every block when
+ * it is freed (its request buffers hold the credential), and large
+ * blocks (upstream responses) are their own mappings, returned to the
+ * system when freed.  Returns 0, or -1 after printing an error. */
+int upstream_global_init(void);
+
 /* Validate the base URL (http/https, host, no userinfo/query/fragment)
- * and set up the multi handle.  NULL after printing an error. */
+ * and set up the multi handle.  The credential's header line is written
+ * into the credential's own locked page (secret_prefixed).  NULL after
+ * printing an error. */
 struct upstream *upstream_new(struct event_base *base,
-    const struct upstream_cfg *cfg, const struct secret *credential,
+    const struct upstream_cfg *cfg, struct secret *credential,
     const struct policy **policy);
 void upstream_free(struct upstream *up);
 
@@ -81,7 +116,14 @@ void upstream_free(struct upstream *up);
  * loop, unless upstream_cancel() is called first. */
 int upstream_start(struct upstream *up, struct up_req *r, const char *path,
     const char *query, bool has_query);
+/* Stop a transfer without calling `done`; sets r->sent first. */
 void upstream_cancel(struct up_req *r);
+/* The at-most-once guard on a libcurl easy handle (exported for
+ * unit.test_upstream_once): libcurl calls it right before it sends the
+ * request, on a new or a reused connection; a second call for one
+ * transfer of a method that is not safe aborts the transfer.
+ * upstream_start installs it on every transfer. */
+void upstream_once_guard(void *easy, struct up_req *r);
 void up_req_free(struct up_req *r);
 size_t upstream_active(const struct upstream *up);
 const char *up_result_name(enum up_result res);

@@ -49,9 +49,15 @@
  *  - after the kill nothing more is forwarded, answered or logged, and
  *    the child's memory is gone (ASan sees any later use);
  *  - every frame sent back to the child is well-formed (type, header,
- *    MSG_RESPONSE fields, status 100..599) and answers a request the child
- *    made; a request is never answered twice, and once every in-flight
- *    request completes, every request the parent took has one answer.
+ *    MSG_RESPONSE fields, a final status 200..599: the child refuses a
+ *    1xx, so the upstream's 1xx or 999 must not pass) and answers a
+ *    request the child made; a request is never answered twice, and once
+ *    every in-flight request completes, every request the parent took
+ *    has one answer;
+ *  - a request whose method is not safe and that the (stubbed) upstream
+ *    says was sent, and that did not end with a valid answer, is answered
+ *    409 with x-paperclip-bridge-outcome: indeterminate, never a status a
+ *    client would retry (invariant 6).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +73,7 @@
 #include "media.h"
 #include "policy_compile.h"
 #include "priv.h"
+#include "util.h"
 
 #define FZ_IDS 64		/* request ids tracked per input */
 
@@ -112,6 +119,10 @@ static struct {
 	unsigned fail_mask;		/* upstream failures / completions */
 	/* per request id (id % FZ_IDS): frames taken, answers sent */
 	unsigned asked[FZ_IDS], answered[FZ_IDS];
+	/* per request id (id % FZ_IDS), set when it ends upstream: its
+	 * answer must be the 409 indeterminate */
+	struct { uint64_t id; bool must409; } expect[FZ_IDS];
+	bool answering;			/* the drain deadline is answering */
 	bool policy_ok_seen, shutdown_seen;
 	size_t nforwarded;
 	uint32_t nmutations;		/* forwarded POST/PUT/PATCH/DELETE */
@@ -596,13 +607,27 @@ fuzz_check_replies(void)
 			msg_get_u16(&r, &nh);
 			if (nh > KH_FWD_HEADERS_MAX)
 				fuzz_fail("response with too many headers");
+			bool indet = false;
 			for (uint16_t i = 0; i < nh; i++) {
+				const char *v;
+				size_t vl;
 				msg_get_str(&r, &s, &sl, KH_HNAME_MAX);
-				msg_get_str(&r, &s, &sl, KH_HVALUE_MAX);
+				msg_get_str(&r, &v, &vl, KH_HVALUE_MAX);
+				if (!r.failed && sl == 26 && memcmp(s,
+				    "x-paperclip-bridge-outcome", 26) == 0 &&
+				    vl == 13 && memcmp(v, "indeterminate", 13) == 0)
+					indet = true;
 			}
 			msg_get_blob(&r, &b, &sl, KH_RESPONSE_MAX);
-			if (msg_end(&r) < 0 || status < 100 || status > 599)
+			if (msg_end(&r) < 0 || status < 200 || status > 599)
 				fuzz_fail("malformed MSG_RESPONSE");
+			if (indet && status != 409)
+				fuzz_fail("indeterminate header without 409");
+			if (fz.expect[id % FZ_IDS].id == id &&
+			    fz.expect[id % FZ_IDS].must409 && status != 409)
+				fuzz_fail("a mutation that was sent answered with "
+				    "a status a client would retry");
+			fz.expect[id % FZ_IDS].id = 0;
 			if (id == 0 || ++fz.answered[id % FZ_IDS] >
 			    fz.asked[id % FZ_IDS])
 				fuzz_fail("answer to a request never made, or "
@@ -689,10 +714,26 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 	return 0;
 }
 
+/* The expected answer of r, ending upstream with res (r->sent set). */
+static void
+fuzz_expect(const struct up_req *r, enum up_result res)
+{
+	fz.expect[r->id % FZ_IDS].id = r->id;
+	fz.expect[r->id % FZ_IDS].must409 = r->sent &&
+	    !util_method_safe(r->method) && (res != UP_OK ||
+	    r->status < 200 || r->status > 599);
+}
+
 void
 upstream_cancel(struct up_req *r)
 {
 	r->easy = NULL;
+	r->sent = (fuzz_next() & 1) != 0;
+	/* Only the drain deadline answers a cancelled request; a child gone
+	 * gets nothing (an earlier answer to the same id may still be
+	 * queued, and must not be judged by this one's expectation). */
+	if (fz.answering)
+		fuzz_expect(r, UP_CANCELLED);
 }
 
 void
@@ -715,6 +756,32 @@ up_result_name(enum up_result res)
 	return res == UP_OK ? "ok" : "failed";
 }
 
+/* The one answer a client would see for a safe method or an unsent
+ * request; spelled out so a change to answer.c's table shows up here. */
+static void
+fuzz_check_table(void)
+{
+	char json[256];
+	bool indet;
+
+	for (unsigned res = 0; res < UP_RESULT_COUNT; res++)
+		for (int sent = 0; sent < 2; sent++) {
+			int st = answer_error_for((enum up_result)res, false,
+			    sent != 0, json, sizeof(json), &indet);
+			bool unsent_kind = res == UP_UNREACHABLE ||
+			    res == UP_TIMEOUT_UNSENT;
+			if (sent && !unsent_kind && (st != 409 || !indet))
+				fuzz_fail("a sent mutation not answered 409");
+			if ((st == 409) != indet || (st != 409 && (st < 500 ||
+			    st > 504)))
+				fuzz_fail("error answer outside 409/5xx");
+			st = answer_error_for((enum up_result)res, true,
+			    sent != 0, json, sizeof(json), &indet);
+			if (indet || st < 500 || st > 504)
+				fuzz_fail("a safe method answered 409");
+		}
+}
+
 /* The upstream answers the oldest request in flight (or all of them). */
 static void
 fuzz_complete(bool all)
@@ -724,7 +791,10 @@ fuzz_complete(bool all)
 		while (r->next != NULL)
 			r = r->next;	/* newest first: take the last */
 		uint64_t x = fuzz_next();
-		enum up_result res = (enum up_result)(x % (UP_CANCELLED + 1));
+		enum up_result res = (enum up_result)(x % UP_RESULT_COUNT);
+		/* Sent, unless the result says nothing was. */
+		r->sent = res != UP_UNREACHABLE && res != UP_TIMEOUT_UNSENT &&
+		    ((x >> 20) & 3) != 0;
 		if (res == UP_OK) {
 			r->status = 100 + (long)((x >> 8) % 500);
 			strcpy(r->resp_hdrs[0].name, "etag");
@@ -735,6 +805,7 @@ fuzz_complete(bool all)
 			memcpy(r->resp_body, "{}", 2);
 			r->resp_len = 2;
 		}
+		fuzz_expect(r, res);
 		r->done(r, res);
 		if (!all)
 			break;
@@ -779,8 +850,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *s;
 	size_t n, off = 0;
 
-	if (fz.base == NULL)
+	if (fz.base == NULL) {
 		fuzz_init();
+		fuzz_check_table();
+	}
 	if (size < 1)
 		return 0;
 	s = data + 1;
@@ -869,7 +942,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* The drain deadline, as serve_drain_deadline(): the
 			 * requests in flight are cancelled and answered (503,
 			 * or 409 indeterminate for a mutation). */
+			fz.answering = true;
 			monitor_abort_inflight(&fz.p, fz.c, true);
+			fz.answering = false;
 			fuzz_check_replies();
 		}
 	}

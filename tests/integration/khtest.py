@@ -247,6 +247,16 @@ def cap_effective_has(bit):
 CAP_SYS_PTRACE = 19
 
 
+def sanitizer_build():
+    """True when keyhole was built with -DKH_SANITIZE=ON (ASan's runtime is
+    linked in).  Such builds differ in ways a few tests must know:
+    ASan's mlock() does nothing, its allocator ignores mallopt() and
+    malloc_trim() and keeps freed memory in quarantine, and its runtime
+    keeps its own copy of the environment it started with."""
+    with open(binary("keyhole"), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 # --------------------------------------------------------------------------
 # Upstream: a recording stand-in for the Paperclip API
 

@@ -1,0 +1,297 @@
+/*
+ * keyhole answers: what the parent tells the child (and so the client)
+ * about a request it forwarded, and what the access log says about it.
+ *
+ * Invariant 6: every accepted request gets exactly one answer, and the
+ * answer tells the truth.  A request whose method is not safe
+ * (util_method_safe: POST, PUT, PATCH, DELETE, ...) and that may have
+ * reached the upstream is never answered with a status a client would
+ * retry blindly (502, 503, 504): it gets 409 with
+ * `x-paperclip-bridge-outcome: indeterminate` and says why.  Only what
+ * certainly never left keyhole (no byte of the request written) keeps a
+ * plain 502/503/504, for every method.  Every answer names its cause
+ * ("reset", "closed", "cut short", "timed out", ...): a reset is not a
+ * timeout.  An upstream status the child may not write (a 1xx as the final
+ * answer, anything outside 200..599) never reaches it: the child would
+ * take it for an attack and exit, dropping every request in flight.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "priv.h"
+#include "util.h"
+
+/* Per result: the status and message for a safe method or a request that
+ * was never sent, and the message of the 409 for a mutation that may have
+ * taken effect (NULL: the result implies nothing was sent). */
+static const struct {
+	int status;
+	const char *plain;
+	const char *maybe;
+} answer_table[UP_RESULT_COUNT] = {
+	/* Never looked up for UP_OK (answer_request sends the response). */
+	[UP_OK] = { 502, "Bridge upstream request failed.",
+	    "Bridge upstream request failed after it was sent; it may have "
+	    "taken effect." },
+	[UP_UNREACHABLE] = { 502, "Bridge could not reach the upstream.", NULL },
+	[UP_TIMEOUT_UNSENT] = { 504,
+	    "Bridge upstream request timed out before it was sent.", NULL },
+	[UP_TIMEOUT_SENT] = { 504, "Bridge upstream request timed out.",
+	    "Bridge upstream request timed out after it was sent; it may "
+	    "have taken effect." },
+	[UP_RESET] = { 502,
+	    "Bridge upstream reset the connection before answering.",
+	    "Bridge upstream reset the connection after the request was "
+	    "sent; it may have taken effect." },
+	[UP_CLOSED] = { 502,
+	    "Bridge upstream closed the connection before answering.",
+	    "Bridge upstream closed the connection after the request was "
+	    "sent; it may have taken effect." },
+	[UP_CUT] = { 502, "Bridge upstream response was cut short.",
+	    "Bridge upstream response was cut short; the request may have "
+	    "taken effect." },
+	[UP_BAD_RESPONSE] = { 502, "Bridge upstream sent an invalid response.",
+	    "Bridge upstream sent an invalid response; the request may have "
+	    "taken effect." },
+	[UP_BAD_STATUS] = { 502,
+	    "Bridge upstream sent a status keyhole does not pass on.",
+	    "Bridge upstream sent a status keyhole does not pass on; the "
+	    "request may have taken effect." },
+	[UP_TOO_LARGE] = { 502, "Bridge upstream response too large.",
+	    "Bridge upstream response was too large to return; the request "
+	    "may have taken effect." },
+	[UP_FAILED] = { 502, "Bridge upstream request failed.",
+	    "Bridge upstream request failed after it was sent; it may have "
+	    "taken effect." },
+	[UP_CANCELLED] = { 503, "Bridge is shutting down.",
+	    "Bridge shut down before the upstream answered; the request may "
+	    "have taken effect." },
+};
+
+/* The longest body answer_error writes, bytes. */
+#define ANSWER_JSON_MAX 256
+
+static void
+answer_body_free(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+/* One MSG_RESPONSE to the child, whole or not at all: the frame is put
+ * together in its own evbuffer and moved into the child's output in one
+ * step, so a failure (memory) never leaves half a frame there.  With
+ * own_body, body is the caller's malloc'd buffer, handed over here: it
+ * follows the frame's head by reference, not copied (an upstream response
+ * costs the parent one buffer, not three), and is freed once written.
+ * Returns 0, or -1 with nothing sent (body freed when owned). */
+static int
+answer_frame(struct child *c, uint64_t id, int status,
+    const struct up_hdr *hdrs, size_t nhdrs, uint8_t *body, size_t blen,
+    bool own_body)
+{
+	struct evbuffer *frame = evbuffer_new();
+	struct wbuf w;
+	int rc = -1;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_RESPONSE, id);
+	msg_put_u16(&w, (uint16_t)status);
+	msg_put_u16(&w, (uint16_t)nhdrs);
+	for (size_t i = 0; i < nhdrs; i++) {
+		msg_put_cstr(&w, hdrs[i].name);
+		msg_put_str(&w, hdrs[i].value, hdrs[i].vlen);
+	}
+	msg_put_blob_deferred(&w, blen);
+	if (frame == NULL || msg_finish(&w) < 0 ||
+	    evbuffer_add(frame, w.buf, w.len) < 0)
+		goto out;
+	if (blen > 0 && own_body) {
+		if (evbuffer_add_reference(frame, body, blen, answer_body_free,
+		    NULL) < 0)
+			goto out;
+		own_body = false;	/* the evbuffer frees it now */
+	} else if (blen > 0 && evbuffer_add(frame, body, blen) < 0) {
+		goto out;
+	}
+	if (bufferevent_write_buffer(c->bev, frame) == 0)
+		rc = 0;
+out:
+	if (rc < 0)
+		log_error("internal: could not frame a message to the child");
+	if (own_body)
+		free(body);
+	if (frame != NULL)
+		evbuffer_free(frame);
+	wbuf_free(&w);
+	return rc;
+}
+
+void
+monitor_send_response(struct child *c, uint64_t id, int status,
+    const struct up_hdr *hdrs, size_t nhdrs, const uint8_t *body, size_t blen)
+{
+	(void)answer_frame(c, id, status, hdrs, nhdrs,
+	    (uint8_t *)(uintptr_t)body, blen, false);
+}
+
+void
+monitor_send_error(struct child *c, uint64_t id, int status,
+    const char *json, bool indeterminate)
+{
+	struct up_hdr h[2];
+	size_t n = 0;
+
+	strcpy(h[n].name, "content-type");
+	h[n].value = (char *)"application/json";
+	h[n].vlen = strlen(h[n].value);
+	n++;
+	if (indeterminate) {
+		strcpy(h[n].name, "x-paperclip-bridge-outcome");
+		h[n].value = (char *)"indeterminate";
+		h[n].vlen = strlen(h[n].value);
+		n++;
+	}
+	(void)answer_frame(c, id, status, h, n, (uint8_t *)(uintptr_t)json,
+	    strlen(json), false);
+}
+
+int
+answer_error_for(enum up_result res, bool safe, bool sent, char *json,
+    size_t cap, bool *indeterminate)
+{
+	if ((unsigned)res >= UP_RESULT_COUNT)
+		res = UP_FAILED;
+	*indeterminate = !safe && answer_table[res].maybe != NULL &&
+	    (res != UP_CANCELLED || sent);
+	if (*indeterminate) {
+		snprintf(json, cap, "{\"error\":\"%s\",\"outcome\":"
+		    "\"indeterminate\",\"retryable\":false}",
+		    answer_table[res].maybe);
+		return 409;
+	}
+	snprintf(json, cap, "{\"error\":\"%s\"}", answer_table[res].plain);
+	return answer_table[res].status;
+}
+
+static void
+answer_log(struct up_req *r, int status, size_t out)
+{
+	struct log_access a;
+	char rule[32];
+
+	snprintf(rule, sizeof(rule), "policy:%u", r->rule_line);
+	a.id = r->id;
+	a.peer = r->peer;
+	a.method = r->method;
+	a.path = r->path;
+	a.rule = rule;
+	a.status = status;
+	a.bytes_in = r->body_len;
+	a.bytes_out = out;
+	a.upstream_ms = supervise_now_ms() - r->started_ms;
+	log_access("keyhole", (long)getpid(), &a);
+}
+
+/* Answer the child for r and write its access-log line. */
+static void
+answer_request(struct child *c, struct up_req *r, enum up_result res)
+{
+	char json[ANSWER_JSON_MAX];
+	bool indet;
+	int status;
+	size_t out;
+
+	/* The last check before the wire: the child writes only a final
+	 * status, and refuses anything else as an attack. */
+	if (res == UP_OK && (r->status < 200 || r->status > 599)) {
+		res = UP_BAD_STATUS;
+		r->sent = true;
+	}
+	if (res == UP_OK) {
+		status = (int)r->status;
+		out = r->resp_len;
+		uint8_t *body = r->resp_body;
+		r->resp_body = NULL;	/* answer_frame owns it now */
+		r->resp_len = r->resp_cap = 0;
+		if (answer_frame(c, r->id, status, r->resp_hdrs, r->nresp_hdrs,
+		    body, out, true) < 0)
+			/* Still exactly one answer: the short error frame. */
+			res = UP_FAILED;
+	}
+	if (res != UP_OK) {
+		status = answer_error_for(res, util_method_safe(r->method),
+		    r->sent, json, sizeof(json), &indet);
+		out = strlen(json);
+		monitor_send_error(c, r->id, status, json, indet);
+		log_warn("request id=%llu %s %s: upstream %s%s%s%s; answered "
+		    "%d%s", (unsigned long long)r->id, r->method, r->path,
+		    up_result_name(res), r->why ? " (" : "",
+		    r->why ? r->why : "", r->why ? ")" : "", status,
+		    indet ? " indeterminate" : "");
+	}
+	answer_log(r, status, out);
+}
+
+static void
+answer_unlink(struct child *c, struct up_req *r)
+{
+	for (struct up_req **pp = &c->inflight; *pp != NULL;
+	    pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			c->ninflight--;
+			return;
+		}
+	}
+}
+
+void
+monitor_upstream_done(struct up_req *r, enum up_result res)
+{
+	struct child *c = r->owner;
+
+	answer_unlink(c, r);
+	answer_request(c, r, res);
+	up_req_free(r);
+}
+
+/*
+ * End every request of c still upstream.  answer: the drain deadline,
+ * each is answered (503, or 409 indeterminate for a mutation that was
+ * sent).  Otherwise the child is gone (exited, killed, or the parent is
+ * stopping) and the clients' connections with it: nobody can be answered,
+ * and the log says so, with status 0 in the access line and whether the
+ * upstream had the request.
+ */
+void
+monitor_abort_inflight(struct parent *p, struct child *c, bool answer)
+{
+	struct up_req *r;
+
+	(void)p;
+	while ((r = c->inflight) != NULL) {
+		c->inflight = r->next;
+		c->ninflight--;
+		upstream_cancel(r);
+		if (answer) {
+			answer_request(c, r, UP_CANCELLED);
+		} else {
+			bool safe = util_method_safe(r->method);
+			log_warn("request id=%llu %s %s: not answered: the child "
+			    "is gone, and the client's connection with it; the "
+			    "request %s", (unsigned long long)r->id, r->method,
+			    r->path, !r->sent ? "had not been sent upstream" :
+			    safe ? "had been sent upstream" : "had been sent "
+			    "upstream and may have taken effect");
+			answer_log(r, 0, 0);
+		}
+		up_req_free(r);
+	}
+}

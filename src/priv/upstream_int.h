@@ -1,0 +1,42 @@
+/*
+ * keyhole upstream forwarding: state shared by upstream.c (transfers),
+ * upstream_recv.c (what comes back) and upstream_mem.c (memory).  Not
+ * for the rest of the parent, which uses upstream.h.
+ */
+#ifndef KH_UPSTREAM_INT_H
+#define KH_UPSTREAM_INT_H
+
+#include <curl/curl.h>
+
+#include "upstream.h"
+
+struct upstream {
+	struct event_base *base;
+	CURLM *multi;
+	CURLSH *share;			/* TLS sessions and DNS across transfers */
+	struct event *timer;
+	struct event *trim;		/* give memory back once idle */
+	char *origin;			/* scheme://host[:port] */
+	char *base_path;		/* "" or "/prefix" without trailing '/' */
+	const char *auth_line;		/* "authorization: Bearer ...", in the
+					 * credential's locked page */
+	char *runid_header;		/* "x-paperclip-run-id: ..." or NULL */
+	const char *ca_file;
+	uint32_t timeout_ms;
+	uint64_t max_response;
+	const struct policy **policy;
+	size_t active;
+};
+
+/* upstream_recv.c: libcurl's header and body callbacks, and the verdict
+ * on a finished transfer. */
+size_t upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg);
+size_t upstream_write_cb(char *ptr, size_t size, size_t nmemb, void *arg);
+enum up_result upstream_classify(struct up_req *r, CURLcode rc);
+/* r->sent from libcurl's count of request bytes written. */
+void upstream_note_sent(struct up_req *r);
+
+/* upstream_mem.c: called when the last transfer in flight ends. */
+void upstream_mem_idle(struct upstream *up);
+
+#endif
