@@ -43,25 +43,21 @@ foreach(bin ${bins})
   readelf(dyn -d ${bin})
   readelf(seg -l ${bin})
   readelf(sym --dyn-syms ${bin})
-  if(NOT hdr MATCHES "Type:[ \t]+DYN")
-    list(APPEND miss "PIE (ELF type is not DYN)")
-  endif()
-  if(NOT dyn MATCHES "\\(FLAGS_1\\)[^\n]*PIE")
-    list(APPEND miss "PIE (no FLAGS_1 PIE)")
-  endif()
-  if(NOT seg MATCHES "GNU_RELRO")
-    list(APPEND miss "RELRO (no GNU_RELRO segment)")
-  endif()
-  if(NOT dyn MATCHES "\\(FLAGS\\)[^\n]*BIND_NOW" AND
-     NOT dyn MATCHES "\\(FLAGS_1\\)[^\n]*NOW")
-    list(APPEND miss "BIND_NOW (lazy binding: -z now missing)")
-  endif()
-  if(NOT seg MATCHES "GNU_STACK[^\n]* RW  ")
-    list(APPEND miss "non-executable stack (GNU_STACK is not RW)")
-  endif()
-  if(NOT sym MATCHES "__stack_chk_fail")
-    list(APPEND miss "stack protector (__stack_chk_fail not imported)")
-  endif()
+  # readelf text, regular expression, what is missing when it does not match
+  foreach(check
+      "hdr;Type:[ \t]+DYN;PIE (ELF type is not DYN)"
+      "dyn;\\(FLAGS_1\\)[^\n]*PIE;PIE (no FLAGS_1 PIE)"
+      "seg;GNU_RELRO;RELRO (no GNU_RELRO segment)"
+      "dyn;\\(FLAGS(_1)?\\)[^\n]*(BIND_)?NOW;BIND_NOW (lazy binding: -z now missing)"
+      "seg;GNU_STACK[^\n]* RW  ;non-executable stack (GNU_STACK is not RW)"
+      "sym;__stack_chk_fail;stack protector (__stack_chk_fail not imported)")
+    list(GET check 0 text)
+    list(GET check 1 re)
+    list(GET check 2 what)
+    if(NOT "${${text}}" MATCHES "${re}")
+      list(APPEND miss "${what}")
+    endif()
+  endforeach()
   string(REGEX MATCHALL "__[a-z0-9_]+_chk" chk "${sym}")
   list(REMOVE_ITEM chk __stack_chk)
   list(REMOVE_DUPLICATES chk)

@@ -89,86 +89,78 @@ lin_keys(struct lin_buf *b, size_t n, const char *prefix, const char *value)
 	}
 }
 
+/* head, then n distinct keys "<prefix><i>":<value>, then tail. */
 static struct lin_input
-lin_done(struct lin_buf *b)
+lin_object(const char *head, size_t n, const char *prefix, const char *value,
+    const char *tail)
 {
-	struct lin_input in = { b->p, b->len };
+	struct lin_buf b = { 0 };
+	struct lin_input in;
+
+	lin_put(&b, head);
+	lin_keys(&b, n, prefix, value);
+	lin_put(&b, tail);
+	in.text = b.p;
+	in.len = b.len;
 	return in;
 }
+
+#define ENVELOPE "{\"id\":\"req-1\",\"method\":\"GET\"," \
+	"\"path\":\"/api/agents/me\",\"body\":\"\","
 
 /* A valid request file with n unknown top-level keys. */
 static struct lin_input
 make_envelope_root(size_t n)
 {
-	struct lin_buf b = { 0 };
+	return lin_object(ENVELOPE, n, "unknown-key-", "0", "}");
+}
 
-	lin_put(&b, "{\"id\":\"req-1\",\"method\":\"GET\",\"path\":\"/api/agents/me\","
-	    "\"body\":\"\",");
-	lin_keys(&b, n, "unknown-key-", "0");
-	lin_put(&b, "}");
-	return lin_done(&b);
+/* A request file whose headers object is too long: refused at
+ * KH_HEADERS_MAX entries, after the whole tree is built. */
+static struct lin_input
+make_envelope_headers(size_t n)
+{
+	return lin_object(ENVELOPE "\"headers\":{", n, "x-h-", "\"v\"", "}}");
+}
+
+static void
+run_envelope_status(const struct lin_input *in, int want)
+{
+	struct qenv_limits lim = { 1024, KH_HEADERS_MAX };
+	struct qenv e;
+	const char *why;
+
+	CHECK_EQ_INT(qenv_parse((const uint8_t *)in->text, in->len, &lim, &e,
+	    &why), want);
+	qenv_free(&e);
 }
 
 static void
 run_envelope(const struct lin_input *in)
 {
-	struct qenv_limits lim = { 1024, KH_HEADERS_MAX };
-	struct qenv e;
-	const char *why;
-
-	CHECK_EQ_INT(qenv_parse((const uint8_t *)in->text, in->len, &lim, &e,
-	    &why), 0);
-	qenv_free(&e);
-}
-
-/* A request file whose headers object repeats nothing but is too long:
- * refused at KH_HEADERS_MAX entries, after the tree is built. */
-static struct lin_input
-make_envelope_headers(size_t n)
-{
-	struct lin_buf b = { 0 };
-
-	lin_put(&b, "{\"id\":\"req-1\",\"method\":\"GET\",\"path\":\"/api/agents/me\","
-	    "\"body\":\"\",\"headers\":{");
-	lin_keys(&b, n, "x-h-", "\"v\"");
-	lin_put(&b, "}}");
-	return lin_done(&b);
+	run_envelope_status(in, 0);
 }
 
 static void
 run_envelope_refused(const struct lin_input *in)
 {
-	struct qenv_limits lim = { 1024, KH_HEADERS_MAX };
-	struct qenv e;
-	const char *why;
-
-	CHECK_EQ_INT(qenv_parse((const uint8_t *)in->text, in->len, &lim, &e,
-	    &why), 400);
-	qenv_free(&e);
+	run_envelope_status(in, 400);
 }
 
 /* A valid response file with n unknown top-level keys. */
 static struct lin_input
 make_response_root(size_t n)
 {
-	struct lin_buf b = { 0 };
-
-	lin_put(&b, "{\"id\":\"req-1\",\"status\":200,\"headers\":{},\"body\":\"ok\",");
-	lin_keys(&b, n, "unknown-key-", "0");
-	lin_put(&b, "}");
-	return lin_done(&b);
+	return lin_object("{\"id\":\"req-1\",\"status\":200,\"headers\":{},"
+	    "\"body\":\"ok\",", n, "unknown-key-", "0", "}");
 }
 
 /* A valid response file with n headers the gateway skips (not strings). */
 static struct lin_input
 make_response_headers(size_t n)
 {
-	struct lin_buf b = { 0 };
-
-	lin_put(&b, "{\"status\":200,\"body\":\"ok\",\"headers\":{");
-	lin_keys(&b, n, "x-h-", "0");
-	lin_put(&b, "}}");
-	return lin_done(&b);
+	return lin_object("{\"status\":200,\"body\":\"ok\",\"headers\":{", n,
+	    "x-h-", "0", "}}");
 }
 
 static void
@@ -196,7 +188,7 @@ make_body(size_t n)
 		lin_put(&b, one);
 	}
 	lin_put(&b, "}");
-	return lin_done(&b);
+	return (struct lin_input){ b.p, b.len };
 }
 
 static void
