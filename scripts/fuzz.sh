@@ -47,7 +47,7 @@ build_fuzzers() {
     exit 1
   fi
   cmake -S . -B "$build" -DKH_FUZZ=ON -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKH_WERROR=ON >/dev/null
   cmake --build "$build" --target fuzzers -j"$(nproc)" >/dev/null
 }
 

@@ -3,11 +3,16 @@
 #
 #   1. build/        the normal build (gcc) and its ctest: unit,
 #                    integration, and every fuzz corpus replayed
-#   2. build-asan/   the same suite built with ASan + UBSan
+#   2. build-release/ the build a packager runs (-DCMAKE_BUILD_TYPE=Release,
+#                    -O3, still -Werror) and, to stay cheap, only its unit
+#                    tests, corpus replays and the hardening check (PIE,
+#                    RELRO, BIND_NOW, stack protector, FORTIFY read back
+#                    from the binaries)
+#   3. build-asan/   the same suite built with ASan + UBSan
 #                    (-DKH_SANITIZE=ON) and run again; leaks are checked
 #                    by the unit tests and replays (the two processes run
 #                    confined, where LeakSanitizer cannot work)
-#   3. build-fuzz/   the libFuzzer harnesses (clang), each run for
+#   4. build-fuzz/   the libFuzzer harnesses (clang), each run for
 #                    KH_FUZZ_SECONDS (default 30) from its seed corpus;
 #                    a crash, leak, timeout or sanitizer report fails, and
 #                    the reproducer is saved in tests/fuzz/corpus/<name>/
@@ -32,6 +37,11 @@ stage "normal build and tests"
 scripts/build.sh
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 [ $quick = 1 ] && exit 0
+
+stage "release build (-DCMAKE_BUILD_TYPE=Release): unit tests, replays, hardening"
+KH_BUILD_DIR=build-release scripts/build.sh -DCMAKE_BUILD_TYPE=Release
+(cd build-release &&
+  ctest --output-on-failure -j2 --timeout 300 -R '^(unit\.|fuzz\.replay\.|hardening$)')
 
 stage "sanitizer build (ASan + UBSan) and tests"
 KH_BUILD_DIR=build-asan scripts/build.sh -DKH_SANITIZE=ON

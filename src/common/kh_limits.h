@@ -26,6 +26,12 @@
 #define KH_DEF_HEAD           (16u * 1024)
 #define KH_HEAD_MAX           (64u * 1024)
 
+/* Empty lines (CRLF) ignored before a request line, RFC 9112 2.2 ("a
+ * server ... SHOULD ignore at least one"): an old client's extra CRLF
+ * after a POST body.  Their bytes count in the head limit; one more is
+ * 400, so a client cannot idle in front of a request line. */
+#define KH_HEAD_EMPTY_LINES_MAX 1u
+
 /* Header fields per request (and trailer fields per chunked body). */
 #define KH_DEF_HEADERS        64u
 #define KH_HEADERS_MAX        128u

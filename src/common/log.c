@@ -275,8 +275,12 @@ log_relay(const char *prog, long pid, enum log_level level, const char *line,
 void
 log_access(const char *prog, long pid, const struct log_access *a)
 {
-	char extra[KH_LOG_MAX + 256], tail[KH_LOG_MAX + 256], num[160];
 	char peer[128], method[32], path[KH_LOG_MAX], rule[KH_LOG_MAX];
+	/* Room for every field at its longest plus the fixed text and five
+	 * numbers: the text line is never cut here (log_emit bounds it). */
+	char extra[KH_LOG_MAX + 256], num[160];
+	char tail[sizeof(peer) + sizeof(method) + sizeof(path) + sizeof(rule) +
+	    256];
 	size_t off = 0;
 	struct log_access c = *a;
 

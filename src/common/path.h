@@ -15,13 +15,20 @@
  *    '{' '|' '}' '[' ']' '#' '?';
  *  - '%' must be followed by two hex digits (else refused); a
  *    percent-encoded unreserved byte is decoded, any other is kept
- *    encoded with upper-case hex; refused when encoded: '/' (%2F), '\\'
- *    (%5C), every control (%00-%1F, %7F) and every byte >= 0x80 (%80-%FF,
- *    which also covers overlong UTF-8 such as %C0%AE for '.');
+ *    encoded with upper-case hex ('%c3%a9' becomes '%C3%A9'); refused
+ *    when encoded: '/' (%2F), '\\' (%5C), every control (%00-%1F, %7F);
+ *  - encoded bytes >= 0x80 (never decoded) must spell UTF-8 within the
+ *    segment (RFC 3629: no overlong form such as %C0%AE for '.', no
+ *    surrogate, nothing above U+10FFFF, no stray or missing continuation
+ *    byte), and not a C1 control (U+0080-U+009F) nor a code point whose
+ *    compatibility form is a separator (U+FF0F fullwidth '/', U+FF3C,
+ *    U+FE68, U+2100 'a/c', ...); so '/api/issues/X/documents/caf%C3%A9'
+ *    is accepted as it is;
  *  - a segment's name is its bytes before the first ';' or "%3B" (path
- *    parameters, which some servers strip before or after decoding); no
- *    name may be '.' or '..' in any spelling ('.', '%2e', '..;x',
- *    '%2E%2e%3Bx', ...), and a segment whose name is empty but which has
+ *    parameters, which some servers strip before or after decoding) or a
+ *    code point that normalizes to ';' (U+FF1B ...); no name may be '.'
+ *    or '..' in any spelling ('.', '%2e', '..;x', '%2E%2e%3Bx', U+FF0E
+ *    U+FF0E, U+2025 ...), and a segment whose name is empty but which has
  *    parameters ('/;x/', '/%3Bx/') is refused, because a server that
  *    strips parameters turns it into '//';
  *  - '...' and longer runs of dots, and names that merely contain dots
@@ -46,6 +53,11 @@ int path_canonicalize(const uint8_t *in, size_t len, char *out,
 
 /* True when p[0..len) is already canonical (the parent's re-check). */
 bool path_is_canonical(const char *p, size_t len);
+
+/* True when s[0..len) is one non-empty segment exactly as
+ * path_canonicalize writes it: what a policy literal and a bound variable
+ * value must be, so a rule names only segments a request can carry. */
+bool path_segment_is_canonical(const char *s, size_t len);
 
 /* Query string (without '?'): raw bytes from pchar, '/' and '?', or '%'
  * with two hex digits (either case); so no raw byte >= 0x80, control, SP,

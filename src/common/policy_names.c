@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "path.h"
 #include "policy_table.h"
 
 /* NULL-terminated, in the order Paperclip's bridge lists them. */
@@ -87,24 +88,6 @@ policy_method_valid(const char *m, size_t len)
 	return false;
 }
 
-static bool
-is_unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	    c == '~';
-}
-
-static int
-hex_upper(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 policy_seg_is_dot(const char *s, size_t len)
 {
@@ -118,9 +101,8 @@ policy_seg_is_dot(const char *s, size_t len)
 /*
  * A literal segment exactly as path_canonicalize() could emit it, so a
  * rule (or a bound value) can only name a path that can actually arrive:
- * pchar bytes, or %XX with upper-case hex for a byte that is not
- * unreserved (those are decoded), not '/', '\\', NUL or >= 0x80 (those
- * are refused).  Not a dot segment, and not "*" or "**" (the wildcards).
+ * path.c decides (path_segment_is_canonical), the one definition of a
+ * canonical segment.  Not "*" or "**" (the wildcards) either.
  */
 bool
 policy_segment_valid(const char *s, size_t len)
@@ -130,28 +112,7 @@ policy_segment_valid(const char *s, size_t len)
 	if ((len == 1 && s[0] == '*') || (len == 2 && s[0] == '*' &&
 	    s[1] == '*'))
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '%') {
-			if (len - i < 3)
-				return false;
-			int hi = hex_upper((unsigned char)s[i + 1]);
-			int lo = hex_upper((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			unsigned char d = (unsigned char)(hi << 4 | lo);
-			if (is_unreserved(d) || d == '/' || d == '\\' || d == 0 ||
-			    d >= 0x80)
-				return false;
-			i += 2;
-			continue;
-		}
-		if (is_unreserved(c) ||
-		    (c != '\0' && strchr("!$&'()*+,;=:@", c) != NULL))
-			continue;
-		return false;
-	}
-	return true;
+	return path_segment_is_canonical(s, len);
 }
 
 bool
@@ -255,8 +216,9 @@ policy_binding_add(struct pol_bindings *b, const char *arg, char *why,
 		snprintf(why, whylen, "value '%s' of '%.*s' is not one path "
 		    "segment as keyhole matches it (non-empty, no '/', not "
 		    "'.', '..', '*' or '**'; bytes other than letters, digits "
-		    "and -._~!$&'()*+,;=:@ percent-encoded with upper-case hex; "
-		    "at most %u bytes)", v, (int)nlen, arg, KH_POLICY_SEG_MAX);
+		    "and -._~!$&'()*+,;=:@ percent-encoded with upper-case hex, "
+		    "non-ASCII as UTF-8, e.g. caf%%C3%%A9; at most %u bytes)", v,
+		    (int)nlen, arg, KH_POLICY_SEG_MAX);
 		return -1;
 	}
 	if (policy_binding_find(b, arg, nlen) != NULL) {

@@ -31,7 +31,12 @@
  *        (HTTP/0.9, HTTP/1.2, HTTP/2.0).
  * Field values may not hold obs-text (bytes >= 0x80): RFC 9110 calls it
  * obsolete, none of the headers keyhole forwards needs it, and refusing
- * it means no later stage has to decide what charset it is.
+ * it means no later stage has to decide what charset it is.  Every such
+ * deliberate refusal of something RFC 9110/9112 allows is listed, with
+ * its reason, in SECURITY.md ("What the strict parser refuses").
+ *
+ * Tolerated as RFC 9112 2.2 recommends: KH_HEAD_EMPTY_LINES_MAX empty
+ * lines (CRLF) before the request line, part of the head and its limit.
  */
 #include <string.h>
 #include <strings.h>
@@ -143,6 +148,22 @@ http_head_end(const uint8_t *buf, size_t len, const struct http_limits *lim,
 	return http_head_end_from(buf, len, 0, lim, head_len);
 }
 
+/*
+ * Bytes of the empty lines before the request line that RFC 9112 2.2 lets
+ * a server ignore: up to KH_HEAD_EMPTY_LINES_MAX complete CRLFs at the
+ * start of buf[0..len).  Bounded work, so every call may recompute it.
+ */
+static size_t
+http_leading_empty(const uint8_t *buf, size_t len)
+{
+	size_t lead = 0;
+
+	while (lead / 2 < KH_HEAD_EMPTY_LINES_MAX && len - lead >= 2 &&
+	    buf[lead] == '\r' && buf[lead + 1] == '\n')
+		lead += 2;
+	return lead;
+}
+
 int
 http_head_end_from(const uint8_t *buf, size_t len, size_t from,
     const struct http_limits *lim, size_t *head_len)
@@ -151,10 +172,12 @@ http_head_end_from(const uint8_t *buf, size_t len, size_t from,
 	 * CR lookahead, so the answer for a prefix never contradicts the
 	 * answer for the whole input. */
 	size_t scan = len < lim->max_head ? len : lim->max_head;
+	size_t lead = http_leading_empty(buf, scan);
 	size_t i;
 
-	/* Every look-back (buf[i-1], buf[i-2]) stays inside buf, so starting
-	 * at `from` gives the same answer as starting at 0. */
+	/* Every look-back (buf[i-1], buf[i-2]) stays inside buf, and `lead`
+	 * at a position depends only on the bytes before it, so starting at
+	 * `from` gives the same answer as starting at 0. */
 	for (i = from; i < scan; i++) {
 		uint8_t ch = buf[i];
 
@@ -171,9 +194,11 @@ http_head_end_from(const uint8_t *buf, size_t len, size_t from,
 			continue;
 		if (i == 0 || buf[i - 1] != '\r')
 			return 400;		/* bare LF */
-		if (i == 1)
-			return 400;		/* empty line before the request */
-		if (i >= 3 && buf[i - 2] == '\n') {
+		if (i < lead)
+			continue;		/* an ignored empty line */
+		if (i == lead + 1)
+			return 400;		/* one empty line too many */
+		if (i >= lead + 3 && buf[i - 2] == '\n') {
 			*head_len = i + 1;
 			return HTTP_OK;
 		}
@@ -642,6 +667,7 @@ http_head_parse(const uint8_t *buf, size_t len, const struct http_limits *lim,
 	http_req_reset(req);
 	if (len > lim->max_head)
 		return 431;
+	pos = http_leading_empty(buf, len);
 	if ((r = http_line_next(buf, len, &pos, &line, &llen)) != HTTP_OK)
 		return r;
 	if ((r = http_request_line(line, llen, req, &t)) != HTTP_OK)

@@ -58,8 +58,10 @@ struct http_req {
  * Find the end of the head in buf[0..len).  Returns HTTP_OK with *head_len
  * = bytes up to and including the blank line's CRLF; HTTP_NEED_MORE; 400 as
  * soon as a bare LF, a bare CR or a NUL is seen (without waiting for more
- * input); 431 when no end is found within lim->max_head bytes.  Leading
- * empty lines before the request line are NOT tolerated (400).
+ * input); 431 when no end is found within lim->max_head bytes.  Up to
+ * KH_HEAD_EMPTY_LINES_MAX empty lines (CRLF) before the request line are
+ * ignored (RFC 9112 2.2) and counted in head_len and max_head; one more is
+ * 400.  http_head_parse skips the same lines.
  */
 int http_head_end(const uint8_t *buf, size_t len,
     const struct http_limits *lim, size_t *head_len);

@@ -107,11 +107,11 @@ pc_literal(struct compiler *c, uint32_t line, const struct field *pat,
 				return false;
 			}
 			unsigned char d = (unsigned char)(hi << 4 | lo);
-			if (d == '/' || d == '\\' || d == 0 || d >= 0x80) {
+			if (d == '/' || d == '\\' || d < 0x20 || d == 0x7f) {
 				pc_error(c, line, s + i, "'%.3s' in pattern "
 				    "'%.*s' can never match (keyhole refuses "
-				    "%%2F, %%5C, %%00 and non-ASCII bytes in "
-				    "paths)", s + i, pl, pat->s);
+				    "%%2F, %%5C and encoded controls in paths)",
+				    s + i, pl, pat->s);
 				return false;
 			}
 			if (is_unreserved(d)) {
@@ -141,6 +141,19 @@ pc_literal(struct compiler *c, uint32_t line, const struct field *pat,
 			    "'%.*s' is not allowed in a path segment "
 			    "(percent-encode it as '%%%02X')", ch, pl, pat->s,
 			    ch);
+		return false;
+	}
+	/* What is left for path.c alone to refuse (the decoder in the
+	 * parent asks it too): non-ASCII that is not UTF-8 or is a C1
+	 * control or a Unicode form of '/' or '\\', a dot segment or an
+	 * empty name in a Unicode spelling, an empty name before ';'. */
+	if (!policy_segment_valid(s, len)) {
+		pc_error(c, line, s, "segment '%.*s' in pattern '%.*s' can "
+		    "never match: keyhole refuses it in paths (non-ASCII must "
+		    "be UTF-8 percent-encoded, e.g. caf%%C3%%A9, and not a C1 "
+		    "control or a Unicode form of '/', '\\' or of a '.' or "
+		    "'..' segment; a name may not be empty before ';')", sl,
+		    s, pl, pat->s);
 		return false;
 	}
 	return true;

@@ -7,9 +7,15 @@
  *  - a successful result is canonical (path_is_canonical) and
  *    re-canonicalizing it returns identical bytes;
  *  - path_is_canonical(x) holds exactly when canonicalizing x returns x;
- *  - an independent decoder finds nothing dangerous in a result: no
- *    '/', '\\', control or non-ASCII byte hidden behind %XX, no empty
- *    segment but a trailing one, no '.' or '..' segment (before ';');
+ *  - an independent decoder finds nothing dangerous in a result: it
+ *    decodes each segment (%XX, then UTF-8, which must be valid: no
+ *    overlong form, surrogate or code point above U+10FFFF), maps the
+ *    code points that Unicode compatibility normalization turns into
+ *    ASCII punctuation (U+FF0F -> '/', U+2025 -> '..', U+FF1B -> ';' ...)
+ *    to that ASCII, and then finds no '/', '\\' or control (C0, DEL,
+ *    C1), no empty segment but a trailing one, and no '.' or '..' name
+ *    (the part before ';'); encoded bytes are upper-case, unreserved ones
+ *    never encoded, bytes >= 0x80 never raw;
  *  - a smaller output buffer gives 414 or the same bytes, never an
  *    overflow or a different path;
  *  - query_is_valid never accepts a control, space, '#' or non-ASCII.
@@ -39,21 +45,58 @@ fuzz_unreserved(uint8_t ch)
 	    ch == '~';
 }
 
+/* What NFKC makes of the code points that become ASCII punctuation a
+ * path parser cares about (Unicode 14; written out here independently of
+ * path.c's table, from unicodedata.normalize("NFKC", ...)). */
+static const struct {
+	uint32_t cp;
+	const char *ascii;
+} fuzz_nfkc[] = {
+	{ 0x037e, ";" }, { 0x2024, "." }, { 0x2025, ".." }, { 0x2026, "..." },
+	{ 0x2100, "a/c" }, { 0x2101, "a/s" }, { 0x2105, "c/o" },
+	{ 0x2106, "c/u" }, { 0xfe14, ";" }, { 0xfe19, "..." },
+	{ 0xfe30, ".." }, { 0xfe52, "." }, { 0xfe54, ";" }, { 0xfe68, "\\" },
+	{ 0xff0e, "." }, { 0xff0f, "/" }, { 0xff1b, ";" }, { 0xff3c, "\\" },
+};
+
+/* Append to out[*o] what code point cp reads as after NFKC, as far as
+ * the checks below care: its ASCII form, or 'x' for any other letter. */
+static void
+fuzz_put_cp(uint8_t *out, size_t *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		out[(*o)++] = (uint8_t)cp;
+		return;
+	}
+	if (cp < 0xa0)
+		abort();		/* C1 control let through */
+	for (size_t k = 0; k < sizeof(fuzz_nfkc) / sizeof(fuzz_nfkc[0]); k++)
+		if (fuzz_nfkc[k].cp == cp) {
+			for (const char *a = fuzz_nfkc[k].ascii; *a; a++)
+				out[(*o)++] = (uint8_t)*a;
+			return;
+		}
+	out[(*o)++] = 'x';
+}
+
 /* Decode one canonical segment s[0..n) fully and judge it. */
 static void
 fuzz_check_segment(const char *s, size_t n, bool last)
 {
-	uint8_t dec[KH_PATH_MAX];
-	size_t i, d = 0, name;
+	uint8_t raw[KH_PATH_MAX], dec[3 * KH_PATH_MAX];
+	size_t i, r = 0, d = 0, name;
 
 	if (n == 0) {
 		if (!last)
 			abort();
 		return;
 	}
+	/* 1. percent-decoding */
 	for (i = 0; i < n; i++) {
 		uint8_t ch = (uint8_t)s[i];
 
+		if (ch >= 0x80)
+			abort();		/* raw non-ASCII */
 		if (ch == '%') {
 			int hi, lo;
 
@@ -68,10 +111,40 @@ fuzz_check_segment(const char *s, size_t n, bool last)
 				abort();	/* should have been decoded */
 			i += 2;
 		}
-		if (ch == '/' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
-			abort();
-		dec[d++] = ch;
+		raw[r++] = ch;
 	}
+	/* 2. UTF-8 (RFC 3629), then what NFKC makes of it */
+	for (i = 0; i < r;) {
+		uint8_t b = raw[i];
+		uint32_t cp;
+		size_t k;
+
+		if (b < 0x80) {
+			fuzz_put_cp(dec, &d, b);
+			i++;
+			continue;
+		}
+		k = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0;
+		if (k == 0 || b >= 0xf8 || r - i <= k)
+			abort();		/* stray continuation, cut short */
+		cp = b & (0x3f >> k);
+		for (size_t j = 1; j <= k; j++) {
+			if ((raw[i + j] & 0xc0) != 0x80)
+				abort();
+			cp = cp << 6 | (raw[i + j] & 0x3f);
+		}
+		if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) ||
+		    (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp < 0xe000))
+			abort();		/* overlong, beyond, surrogate */
+		fuzz_put_cp(dec, &d, cp);
+		i += k + 1;
+	}
+	/* 3. the ASCII rules on the result */
+	for (i = 0; i < d; i++)
+		if (dec[i] == '/' || dec[i] == '\\' || dec[i] < 0x20 ||
+		    dec[i] == 0x7f)
+			abort();
 	for (name = 0; name < d && dec[name] != ';'; name++)
 		;
 	if (name == 0)

@@ -494,8 +494,14 @@ bad("bare_cr_line_ends", cat,
     b"GET /api/agents/me HTTP/1.1\r" + HOST + b"\r" + AUTH + b"\r\r", 400)
 bad("lf_cr_line_ends", cat,
     b"GET /api/agents/me HTTP/1.1\n\r" + HOST + b"\n\r" + AUTH + b"\n\r\n\r", 400)
-bad("leading_empty_line", cat, b"\r\n" + get(), 400)
+# RFC 9112 2.2: one empty line before the request line is ignored (an old
+# client's CRLF after a POST body); a second one, or anything else, is not.
+ok("leading_empty_line", cat, b"\r\n" + get(), ME)
+ok("crlf_after_post_body", cat, post() + b"\r\n" + get(), COMMENT, ME)
+bad("leading_two_empty_lines", cat, b"\r\n\r\n" + get(), 400)
+bad("leading_empty_line_bare_lf", cat, b"\r\n\n" + get(), 400)
 bad("leading_space_line", cat, b" \r\n" + get(), 400)
+bad("leading_empty_line_then_space_line", cat, b"\r\n \r\n" + get(), 400)
 bad("tab_in_value_ok_but_ctl_after", cat, get(b"/api/agents/me", b"X-A: a\tb\x7f"), 400)
 ok("tab_in_value", cat, get(b"/api/agents/me", b"X-A: a\tb"), ME)
 
@@ -796,7 +802,21 @@ for label, p in [
         ("backslash_dotdot", b"/api/issues/1/interactions\\..\\accept"),
         ("empty_segment_param", b"/api/;x/agents/me"),
         ("empty_segment_encoded_param", b"/api/%3Bx/agents/me"),
-        ("fragment_after_dotdot", b"/api/agents/me#/../../admin")]:
+        ("fragment_after_dotdot", b"/api/agents/me#/../../admin"),
+        # encoded non-ASCII must be UTF-8, and Unicode forms of '/', '\\'
+        # and dot segments are what a normalizing server makes of them
+        ("utf8_cut_short", b"/api/issues/BRI-7/documents/caf%C3"),
+        ("utf8_split_by_slash", b"/api/issues/BRI-7/caf%C3/%A9"),
+        ("utf8_lone_continuation", b"/api/issues/BRI-7/documents/caf%A9"),
+        ("utf8_surrogate", b"/api/issues/BRI-7/documents/%ED%A0%80"),
+        ("utf8_beyond_unicode", b"/api/issues/BRI-7/documents/%F4%90%80%80"),
+        ("utf8_overlong_e_acute", b"/api/issues/BRI-7/documents/caf%E0%83%A9"),
+        ("utf8_c1_control", b"/api/issues/BRI-7/documents/a%C2%85b"),
+        ("nfkc_fullwidth_dotdot", b"/api/issues/1/interactions/%EF%BC%8E%EF%BC%8E/accept"),
+        ("nfkc_two_dot_leader", b"/api/issues/1/interactions/%E2%80%A5/accept"),
+        ("nfkc_fullwidth_slash", b"/api/issues/1%EF%BC%8Finteractions/comments"),
+        ("nfkc_fullwidth_backslash", b"/api/issues/1%EF%BC%BCx/comments"),
+        ("nfkc_semicolon_dotdot", b"/api/issues/1/interactions/..%EF%BC%9Bx/accept")]:
     status = 400
     bad("path_" + label, cat, get(p), status)
 # Not dot segments, not separators: kept (canonical) and forwarded.
@@ -815,8 +835,23 @@ for label, p, canon in [
         ("semicolon_in_name", b"/api/issues/a;b/comments", "/api/issues/a;b/comments"),
         ("encoded_semicolon_in_name", b"/api/issues/a%3bb/comments",
          "/api/issues/a%3Bb/comments"),
-        ("sub_delims", b"/api/issues/@:!$&'()*+,=/comments", "/api/issues/@:!$&'()*+,=/comments")]:
+        ("sub_delims", b"/api/issues/@:!$&'()*+,=/comments", "/api/issues/@:!$&'()*+,=/comments"),
+        # user text in a segment: kept encoded, in upper-case hex
+        ("utf8_segment", b"/api/issues/caf%C3%A9/comments", "/api/issues/caf%C3%A9/comments"),
+        ("utf8_segment_lower_hex", b"/api/issues/caf%c3%a9/comments",
+         "/api/issues/caf%C3%A9/comments"),
+        ("utf8_cjk_and_emoji", b"/api/issues/%E6%96%87%E6%9B%B8/comments/%F0%9F%98%80",
+         "/api/issues/%E6%96%87%E6%9B%B8/comments/%F0%9F%98%80"),
+        ("utf8_fullwidth_dot_in_name", b"/api/issues/a%EF%BC%8E/comments",
+         "/api/issues/a%EF%BC%8E/comments"),
+        ("utf8_ellipsis_is_a_name", b"/api/issues/%E2%80%A6/comments",
+         "/api/issues/%E2%80%A6/comments")]:
     ok("path_" + label, cat, get(p), Fwd("GET", canon))
+# Paperclip's document route, as its own bridge forwards it.
+ok("path_utf8_document_key", cat,
+   req(b"PUT /api/issues/BRI-7/documents/caf%c3%a9 HTTP/1.1", CT, b"Content-Length: 7",
+       body=BODY),
+   Fwd("PUT", "/api/issues/BRI-7/documents/caf%C3%A9", body=BODY))
 
 # ---------------------------------------------------------------------------
 # query strings: checked, never canonicalized, forwarded byte for byte

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khtest  # noqa: E402
@@ -89,6 +90,25 @@ class PaperclipGatewayInteropTest(KeyholeTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.up.wait_requests(3)[2].header("if-match"), '"v1"')
         self.assertEqual(self.q.listing("processing"), [])
+
+    def test_utf8_document_key_round_trip(self):
+        # Document keys are user text: Paperclip's gateway writes the
+        # percent-encoded path, keyhole keeps it encoded in one spelling
+        # (upper-case hex) and the upstream gets that.
+        for sent in ("/api/issues/i-1/documents/caf%C3%A9",
+                     "/api/issues/i-1/documents/caf%c3%a9"):
+            r = self.gw.request("GET", sent)
+            self.assertEqual(r.status, 200, (sent, r, self.gw.log()))
+        recs = self.up.wait_requests(2)
+        self.assertEqual([rec.path for rec in recs],
+                         ["/api/issues/i-1/documents/caf%C3%A9"] * 2)
+        # not UTF-8, or a fullwidth '..': refused, nothing forwarded
+        for sent in ("/api/issues/i-1/documents/caf%C3",
+                     "/api/issues/i-1/documents/%EF%BC%8E%EF%BC%8E"):
+            r = self.gw.request("GET", sent)
+            self.assertJsonError(r, 400, {"error": "Invalid bridge request payload."})
+        time.sleep(0.3)
+        self.assertEqual(self.up.count(), 2)
 
     def test_denied_route_403(self):
         r = self.gw.request("DELETE", "/api/issues/i-1", body=b"{}")

@@ -130,15 +130,78 @@ head_end_rejects_nul_immediately(void)
 	    KH_DEF_HEAD, &hl), 400);
 }
 
+/*
+ * RFC 9112 2.2: a server SHOULD ignore at least one empty line (CRLF)
+ * before the request line (old clients send one after a POST body).
+ * keyhole ignores exactly KH_HEAD_EMPTY_LINES_MAX (1); its bytes belong
+ * to the head (head_len, max_head), a second empty line, a bare LF or
+ * whitespace there is still 400.
+ */
 static void
-head_end_rejects_leading_empty_line(void)
+head_end_ignores_one_leading_empty_line(void)
 {
-	size_t hl;
+	static const char one[] = "\r\nGET /a HTTP/1.1\r\n" HOST END;
+	static const char two[] = "\r\n\r\nGET /a HTTP/1.1\r\n" HOST END;
+	size_t hl, n = sizeof(one) - 1;
+	int r;
 
-	CHECK_EQ_INT(head_end("\r\nGET / HTTP/1.1\r\n\r\n", 20, KH_DEF_HEAD,
-	    &hl), 400);
-	CHECK_EQ_INT(head_end("\r\n", 2, KH_DEF_HEAD, &hl), 400);
+	CHECK_EQ_INT(KH_HEAD_EMPTY_LINES_MAX, 1);
+	CHECK_EQ_INT(head_end(one, n, KH_DEF_HEAD, &hl), HTTP_OK);
+	CHECK_EQ_INT(hl, n);
+	r = parse(one);
+	CHECK_EQ_INT(r, HTTP_OK);
+	if (r == HTTP_OK) {	/* else req holds the poison of parse_n */
+		CHECK_EQ_STR(req.method, "GET");
+		CHECK_EQ_STR(req.path, "/a");
+		CHECK_EQ_STR(field("host"), "example");
+		CHECK_EQ_INT(req.nfields, 1);
+	}
+	/* counted in the head limit */
+	CHECK_EQ_INT(head_end(one, n, n, &hl), HTTP_OK);
+	CHECK_EQ_INT(head_end(one, n, n - 1, &hl), 431);
+	CHECK_EQ_INT(parse_lim(one, n - 1, 8, 0), 431);
+	/* prefixes: nothing decided before the bytes are there */
 	CHECK_EQ_INT(head_end("\r", 1, KH_DEF_HEAD, &hl), HTTP_NEED_MORE);
+	CHECK_EQ_INT(head_end("\r\n", 2, KH_DEF_HEAD, &hl), HTTP_NEED_MORE);
+	CHECK_EQ_INT(head_end("\r\n\r", 3, KH_DEF_HEAD, &hl), HTTP_NEED_MORE);
+	CHECK_EQ_INT(head_end("\r\nG", 3, KH_DEF_HEAD, &hl), HTTP_NEED_MORE);
+	/* one more than allowed, or not an empty line */
+	CHECK_EQ_INT(head_end(two, sizeof(two) - 1, KH_DEF_HEAD, &hl), 400);
+	CHECK_EQ_INT(head_end("\r\n\r\n", 4, KH_DEF_HEAD, &hl), 400);
+	CHECK_EQ_INT(head_end("\r\n\n", 3, KH_DEF_HEAD, &hl), 400);
+	CHECK_EQ_INT(head_end("\n", 1, KH_DEF_HEAD, &hl), 400);
+	CHECK_EQ_INT(head_end("\r\r\n", 3, KH_DEF_HEAD, &hl), 400);
+	CHECK_EQ_INT(parse(" \r\nGET / HTTP/1.1\r\n" HOST END), 400);
+	CHECK_EQ_INT(parse("\r\n \r\nGET / HTTP/1.1\r\n" HOST END), 400);
+	CHECK_EQ_INT(parse("\r\nGET  / HTTP/1.1\r\n" HOST END), 400);
+	/* the parser alone agrees (it does not trust its caller) */
+	CHECK_EQ_INT(http_head_parse((const uint8_t *)one, n, &def_lim, &req),
+	    HTTP_OK);
+	CHECK_EQ_INT(http_head_parse((const uint8_t *)two, sizeof(two) - 1,
+	    &def_lim, &req), 400);
+	CHECK_EQ_INT(http_head_parse((const uint8_t *)"\r\n\r\n", 4, &def_lim,
+	    &req), 400);
+}
+
+/* The case RFC 9112 has in mind: a CRLF after a POST body, then the next
+ * request on the same connection. */
+static void
+crlf_after_body_before_next_request_is_ignored(void)
+{
+	static const char s[] =
+	    "POST /b HTTP/1.1\r\n" HOST "Content-Length: 5\r\n\r\nhello"
+	    "\r\nGET /c HTTP/1.1\r\n" HOST END;
+	const uint8_t *b = (const uint8_t *)s;
+	size_t len = sizeof(s) - 1, off, hl;
+
+	CHECK_EQ_INT(http_head_end(b, len, &def_lim, &hl), HTTP_OK);
+	CHECK_EQ_INT(http_head_parse(b, hl, &def_lim, &req), HTTP_OK);
+	CHECK_EQ_INT(req.content_length, 5);
+	off = hl + 5;
+	CHECK_EQ_INT(http_head_end(b + off, len - off, &def_lim, &hl), HTTP_OK);
+	CHECK_EQ_INT(off + hl, len);
+	CHECK_EQ_INT(http_head_parse(b + off, hl, &def_lim, &req), HTTP_OK);
+	CHECK_EQ_STR(req.path, "/c");
 }
 
 static void
@@ -1099,6 +1162,10 @@ head_end_resume_agrees_with_whole_scan(void)
 		"GET / HTTP/1.1\nHost: a\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\r\n\r\n",
 		"\r\nGET / HTTP/1.1\r\n\r\n",
+		"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+		"\r\n\r\r\n",
+		"\r\nX\r\n\r\n",
 		"GET / HTTP/1.1\r\nX: 1\r\n",
 	};
 	struct http_limits lim = { 64, 16, 1024 };
@@ -1164,7 +1231,8 @@ main(void)
 	head_end_rejects_bare_lf_immediately();
 	head_end_rejects_bare_cr_immediately();
 	head_end_rejects_nul_immediately();
-	head_end_rejects_leading_empty_line();
+	head_end_ignores_one_leading_empty_line();
+	crlf_after_body_before_next_request_is_ignored();
 	head_end_answers_431_beyond_max_head();
 	pipelined_bytes_after_head_are_untouched();
 	simple_get_is_parsed();

@@ -90,14 +90,110 @@ encoded_separators_are_rejected(void)
 	CHECK_REJECT("/a%1b", 400);
 }
 
+/*
+ * Document keys and names are user text: Paperclip's own bridge forwards
+ * /api/issues/X/documents/caf%C3%A9 and Express decodes it to "café".
+ * A percent-encoded byte >= 0x80 is kept encoded, never decoded, in one
+ * spelling (upper-case hex), so the parent's fixed-point check accepts
+ * exactly this form and nothing else.
+ */
 static void
-encoded_non_ascii_is_rejected(void)
+encoded_utf8_is_kept_encoded(void)
+{
+	CHECK_CANON("/api/issues/X/documents/caf%C3%A9",
+	    "/api/issues/X/documents/caf%C3%A9");
+	CHECK_CANON("/api/issues/X/documents/caf%c3%a9",
+	    "/api/issues/X/documents/caf%C3%A9");
+	CHECK_CANON("/caf%C3%a9", "/caf%C3%A9");
+	CHECK_CANON("/%E2%82%AC", "/%E2%82%AC");		/* U+20AC, 3 bytes */
+	CHECK_CANON("/%f0%9f%98%80/x", "/%F0%9F%98%80/x");	/* U+1F600, 4 */
+	CHECK_CANON("/%e6%96%87%e6%9b%b8", "/%E6%96%87%E6%9B%B8");
+	CHECK_CANON("/%C2%A0", "/%C2%A0");			/* U+00A0 */
+	CHECK_CANON("/%F4%8F%BF%BF", "/%F4%8F%BF%BF");	/* U+10FFFF */
+	CHECK_CANON("/%EF%BF%BF", "/%EF%BF%BF");		/* U+FFFF */
+	CHECK_CANON("/%e2%80%ae", "/%E2%80%AE");		/* U+202E */
+	CHECK_CANON("/caf%C3%A9;v=1", "/caf%C3%A9;v=1");
+	CHECK_CANON("/%C3%A9%20%C3%A9/", "/%C3%A9%20%C3%A9/");
+	/* Characters whose compatibility form holds dots are ordinary
+	 * unless the whole name would be '.' or '..' */
+	CHECK_CANON("/a%EF%BC%8E", "/a%EF%BC%8E");		/* a + U+FF0E */
+	CHECK_CANON("/%E2%80%A6", "/%E2%80%A6");		/* U+2026 -> ... */
+	CHECK_CANON("/%E2%80%A5.", "/%E2%80%A5.");		/* ... as well */
+	CHECK_CANON("/%E2%92%88", "/%E2%92%88");		/* U+2488 -> 1. */
+	CHECK_CANON("/a%EF%BC%9Bb", "/a%EF%BC%9Bb");	/* a U+FF1B b */
+	CHECK_CANON("/%EF%BC%85%32%65", "/%EF%BC%852e");	/* like %252e */
+	CHECK(!path_is_canonical("/caf%c3%a9", 10));		/* lower-case hex */
+	CHECK(path_is_canonical("/caf%C3%A9", 10));
+}
+
+/* Encoded bytes >= 0x80 must be UTF-8 (RFC 3629): no overlong form (the
+ * classic %C0%AE dot), surrogate, code point above U+10FFFF, stray or
+ * missing continuation byte; Express's decodeURIComponent refuses all
+ * of them too (400).  C1 controls are controls. */
+static void
+encoded_non_utf8_is_rejected(void)
 {
 	CHECK_REJECT("/%C0%AE%C0%AE/etc", 400);	/* overlong UTF-8 '.' */
 	CHECK_REJECT("/%c0%af", 400);
-	CHECK_REJECT("/%e2%80%ae", 400);
+	CHECK_REJECT("/%C1%81", 400);
+	CHECK_REJECT("/%E0%80%AE", 400);
+	CHECK_REJECT("/%E0%9F%BF", 400);		/* overlong U+07FF */
+	CHECK_REJECT("/%F0%80%80%AE", 400);
+	CHECK_REJECT("/%F0%8F%BF%BF", 400);	/* overlong U+FFFF */
 	CHECK_REJECT("/%80", 400);
+	CHECK_REJECT("/%BF", 400);
+	CHECK_REJECT("/a%A9", 400);
+	CHECK_REJECT("/%E9", 400);			/* Latin-1 e-acute */
+	CHECK_REJECT("/caf%C3", 400);			/* cut short */
+	CHECK_REJECT("/caf%C3/%A9", 400);		/* split by '/' */
+	CHECK_REJECT("/caf%C3a", 400);
+	CHECK_REJECT("/%E2%82", 400);
+	CHECK_REJECT("/%F0%9F%98", 400);
+	CHECK_REJECT("/%C3%A9%A9", 400);		/* one continuation too many */
+	CHECK_REJECT("/%ED%A0%80", 400);		/* U+D800 surrogate */
+	CHECK_REJECT("/%ED%BF%BF", 400);
+	CHECK_REJECT("/%F4%90%80%80", 400);		/* U+110000 */
+	CHECK_REJECT("/%F5%80%80%80", 400);
+	CHECK_REJECT("/%F8%88%80%80%80", 400);
+	CHECK_REJECT("/%FE", 400);
 	CHECK_REJECT("/%FF", 400);
+	CHECK_REJECT("/%C2%80", 400);			/* U+0080 C1 control */
+	CHECK_REJECT("/a%C2%85b", 400);		/* U+0085 NEL */
+	CHECK_REJECT("/%c2%9f", 400);
+}
+
+/*
+ * A server that applies Unicode normalization (NFKC) after decoding turns
+ * U+FF0F into '/', U+FF0E U+FF0E into '..', U+FF1B into ';'.  So these
+ * get the treatment of their ASCII forms: a separator is refused like
+ * %2F/%5C, dots count as dots and semicolons end the name for the
+ * dot-segment test.
+ */
+static void
+unicode_forms_of_separators_and_dots_are_rejected(void)
+{
+	CHECK_REJECT("/a%EF%BC%8Fb", 400);		/* U+FF0F fullwidth / */
+	CHECK_REJECT("/a%EF%BC%BCb", 400);		/* U+FF3C fullwidth \ */
+	CHECK_REJECT("/a%EF%B9%A8b", 400);		/* U+FE68 small \ */
+	CHECK_REJECT("/%E2%84%80", 400);		/* U+2100 a/c */
+	CHECK_REJECT("/%E2%84%81", 400);		/* U+2101 a/s */
+	CHECK_REJECT("/%E2%84%85", 400);		/* U+2105 c/o */
+	CHECK_REJECT("/%E2%84%86", 400);		/* U+2106 c/u */
+	CHECK_REJECT("/%EF%BC%8E", 400);		/* U+FF0E -> . */
+	CHECK_REJECT("/a/%EF%BC%8E%EF%BC%8E/b", 400);	/* -> .. */
+	CHECK_REJECT("/a/.%EF%BC%8E/b", 400);
+	CHECK_REJECT("/a/%EF%BC%8E./b", 400);
+	CHECK_REJECT("/a/%E2%80%A5/b", 400);		/* U+2025 -> .. */
+	CHECK_REJECT("/a/%E2%80%A4/b", 400);		/* U+2024 -> . */
+	CHECK_REJECT("/a/%E2%80%A4%E2%80%A4", 400);
+	CHECK_REJECT("/a/%EF%B9%92/b", 400);		/* U+FE52 -> . */
+	CHECK_REJECT("/a/%EF%B8%B0/b", 400);		/* U+FE30 -> .. */
+	CHECK_REJECT("/a/..%EF%BC%9Bx/b", 400);	/* U+FF1B -> ..;x */
+	CHECK_REJECT("/a/..%CD%BE/b", 400);		/* U+037E -> ; */
+	CHECK_REJECT("/a/%EF%BC%8E%EF%B9%94/b", 400);	/* U+FE54 -> ; */
+	CHECK_REJECT("/a/.%EF%B8%94x/b", 400);		/* U+FE14 -> ; */
+	CHECK_REJECT("/a/%EF%BC%9Bx/b", 400);		/* empty name: '//' */
+	CHECK_REJECT("/a/%E2%80%A5;x", 400);
 }
 
 static void
@@ -245,7 +341,8 @@ canonicalization_is_idempotent(void)
 {
 	static const char *const inputs[] = {
 		"/", "/a%2a%3a", "/%7e%41b/", "/x;y=%2c", "/%252E", "/a/b/c/",
-		"/%2E%2E%2E", "/@:!", "/%e", "/a%20%20b",
+		"/%2E%2E%2E", "/@:!", "/%e", "/a%20%20b", "/caf%c3%a9",
+		"/%f0%9f%98%80;%c3%a9", "/%EF%BC%85%32%65",
 	};
 	char once[KH_PATH_MAX + 1], twice[KH_PATH_MAX + 1];
 	size_t i, n1, n2;
@@ -319,6 +416,10 @@ corpus_path_spellings_are_refused(void)
 	CHECK_REJECT("/api/agents/me%0d%0aX-Injected:%201", 400);
 	CHECK_REJECT("/api/agents/me%7f", 400);
 	CHECK_REJECT("/api/agents/m%e9", 400);
+	CHECK_REJECT("/api/agents/caf%C3", 400);
+	CHECK_REJECT("/api/issues/1/interactions/%EF%BC%8E%EF%BC%8E/accept", 400);
+	CHECK_REJECT("/api/issues/1%EF%BC%8Finteractions/comments", 400);
+	CHECK_REJECT("/api/agents/me%C2%85", 400);
 	CHECK_REJECT("/api/agents/m%zze", 400);
 	CHECK_REJECT("/api/agents/me%4", 400);
 	CHECK_REJECT("/api/agents/me%", 400);
@@ -365,6 +466,43 @@ corpus_path_spellings_are_canonicalized(void)
 	    "/api/issues/a%3Bb/comments");
 	CHECK_CANON("/api/issues/@:!$&'()*+,=/comments",
 	    "/api/issues/@:!$&'()*+,=/comments");
+	CHECK_CANON("/api/issues/BRI-7/documents/caf%C3%A9",
+	    "/api/issues/BRI-7/documents/caf%C3%A9");
+	CHECK_CANON("/api/issues/BRI-7/documents/caf%c3%a9",
+	    "/api/issues/BRI-7/documents/caf%C3%A9");
+	CHECK_CANON("/api/issues/BRI-7/documents/%E6%96%87%E6%9B%B8",
+	    "/api/issues/BRI-7/documents/%E6%96%87%E6%9B%B8");
+}
+
+/*
+ * A policy literal or a bound {variable} value is one segment exactly as
+ * path_canonicalize writes it: the same function decides, so an operator
+ * can bind `--var doc=caf%C3%A9` and a rule can name it, and neither can
+ * name a segment no request can arrive with.
+ */
+static void
+policy_segment_is_a_canonical_segment(void)
+{
+	static const char *const ok[] = {
+		"me", "BRI-7", "caf%C3%A9", "%E6%96%87", "a%20b", "a;b", "...",
+		"a%EF%BC%8E", "%E2%80%A6", "~", "a%3Bb",
+	};
+	static const char *const bad[] = {
+		"", "caf%c3%a9", "caf\xc3\xa9", "%C3", "%C0%AE", "%61", ".", "..",
+		"..;x", ";x", "%3Bx", "a/b", "%2F", "%EF%BC%8F", "%EF%BC%8E",
+		"%E2%80%A5", "%C2%85", "a%0A", "%00", "a b", "a%2",
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CHECK(path_segment_is_canonical(ok[i], strlen(ok[i])));
+		if (!path_segment_is_canonical(ok[i], strlen(ok[i])))
+			fprintf(stderr, "  refused: %s\n", ok[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(!path_segment_is_canonical(bad[i], strlen(bad[i])));
+		if (path_segment_is_canonical(bad[i], strlen(bad[i])))
+			fprintf(stderr, "  accepted: %s\n", bad[i]);
+	}
 }
 
 int
@@ -374,7 +512,10 @@ main(void)
 	encoded_unreserved_is_decoded();
 	other_encodings_get_uppercase_hex();
 	encoded_separators_are_rejected();
-	encoded_non_ascii_is_rejected();
+	encoded_utf8_is_kept_encoded();
+	encoded_non_utf8_is_rejected();
+	unicode_forms_of_separators_and_dots_are_rejected();
+	policy_segment_is_a_canonical_segment();
 	invalid_percent_is_rejected();
 	raw_forbidden_bytes_are_rejected();
 	embedded_nul_is_rejected();

@@ -443,13 +443,20 @@ decode_rejects_hostile_tables(void)
 }
 
 /* Literal segments: the decoder's verdict, and the compiler's must agree
- * (the compiler may additionally refuse '*' inside a segment). */
+ * (the compiler may additionally refuse '*' inside a segment).  Valid is
+ * exactly what path_canonicalize can emit as a segment: '%7F' (an encoded
+ * control) and ';x' (an empty name) never arrive, so no rule may name
+ * them; UTF-8 such as 'caf%C3%A9' does. */
 static void
 literal_segments_are_canonical_in_compiler_and_decoder(void)
 {
 	static const struct { const char *s; size_t len; int ok; } seg[] = {
 		{ "api", 3, 1 }, { "a-b_c.d~e", 9, 1 }, { "%20", 3, 1 },
-		{ "%25", 3, 1 }, { "%3A", 3, 1 }, { "%7F", 3, 1 },
+		{ "%25", 3, 1 }, { "%3A", 3, 1 }, { "%7F", 3, 0 },
+		{ "caf%C3%A9", 9, 1 }, { "%E6%96%87", 9, 1 }, { "a%EF%BC%8E", 10, 1 },
+		{ "caf%c3%a9", 9, 0 }, { "%C3", 3, 0 }, { "%C0%AE", 6, 0 },
+		{ "%C2%85", 6, 0 }, { "%EF%BC%8F", 9, 0 }, { "%EF%BC%8E", 9, 0 },
+		{ ";x", 2, 0 }, { "%3Bx", 4, 0 }, { "%0A", 3, 0 },
 		{ ":@!$&'()+,;=", 12, 1 }, { "...", 3, 1 }, { ".a", 2, 1 },
 		{ "a/b", 3, 0 }, { ".", 1, 0 }, { "..", 2, 0 }, { "..;x", 4, 0 },
 		{ ".;", 2, 0 }, { "a\0b", 3, 0 }, { "", 0, 0 }, { "*", 1, 0 },

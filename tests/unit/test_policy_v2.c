@@ -540,6 +540,62 @@ bindings_accept_one_canonical_segment_per_name(void)
 	CHECK_EQ_STR(why, "more than 16 variables");
 }
 
+/*
+ * A UTF-8 segment (a document key such as "café") arrives canonical as
+ * caf%C3%A9: '*' and '**' match it like any other segment, a literal or a
+ * bound {variable} matches it when written in that one spelling, which
+ * is the only one the compiler, the --var parser and the parent's table
+ * decoder accept; the lower-case spelling can never arrive (the
+ * canonicalizer upper-cases it), so it is refused where it is written.
+ */
+static void
+utf8_segments_match_wildcards_and_canonical_literals(void)
+{
+	struct policy p;
+	struct diags d;
+	struct pol_bindings b;
+	char why[512];
+	const char *path = "/api/issues/BRI-7/documents/caf%C3%A9";
+
+	CHECK_EQ_INT(compile_with("allow GET /api/issues/*/documents/*\n"
+	    "allow PUT /api/issues/{issue}/documents/{doc}\n"
+	    "allow POST /api/issues/*/documents/caf%C3%A9/versions\n"
+	    "allow DELETE /api/issues/*/**\n",
+	    binds("issue=BRI-7", "doc=caf%C3%A9"), 0, &p, &d), 0);
+	CHECK_EQ_INT(match(&p, "GET", path), 0);
+	CHECK_EQ_INT(match(&p, "PUT", path), 1);
+	CHECK_EQ_INT(match(&p, "PUT",
+	    "/api/issues/BRI-7/documents/caf%C3%A8"), -1);	/* cafe-grave */
+	CHECK_EQ_INT(match(&p, "PUT", "/api/issues/BRI-7/documents/cafe"), -1);
+	CHECK_EQ_INT(match(&p, "POST",
+	    "/api/issues/BRI-7/documents/caf%C3%A9/versions"), 2);
+	CHECK_EQ_INT(match(&p, "DELETE", path), 3);
+	CHECK_EQ_INT(match(&p, "DELETE",
+	    "/api/issues/BRI-7/%E6%96%87/%F0%9F%98%80"), 3);
+	policy_free(&p);
+
+	/* --var takes the canonical spelling only, and says how. */
+	memset(&b, 0, sizeof(b));
+	CHECK_EQ_INT(policy_binding_add(&b, "doc=caf%C3%A9", why, sizeof(why)), 0);
+	static const char *const bad[] = { "doc=caf%c3%a9", "doc=caf\xc3\xa9",
+	    "doc=caf%C3", "doc=%C0%AE", "doc=%EF%BC%8E%EF%BC%8E", "doc=a%EF%BC%8Fb",
+	    "doc=%C2%85" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&b, 0, sizeof(b));
+		why[0] = '\0';
+		CHECK_EQ_INT(policy_binding_add(&b, bad[i], why, sizeof(why)), -1);
+		CHECK(strstr(why, "caf%C3%A9") != NULL);
+	}
+	/* A literal that can never arrive is a compile error naming it. */
+	CHECK(compile_text("allow GET /api/docs/caf%c3%a9\n", &p, &d) != 0);
+	CHECK(strstr(d.first, "upper-case hex") != NULL);
+	CHECK(compile_text("allow GET /api/docs/caf%C3\n", &p, &d) != 0);
+	CHECK(strstr(d.first, "UTF-8") != NULL);
+	CHECK(compile_text("allow GET /api/docs/%EF%BC%8E%EF%BC%8E\n", &p,
+	    &d) != 0);
+	CHECK(strstr(d.first, "can never match") != NULL);
+}
+
 /* ---- the wire ---- */
 
 static int
@@ -1041,6 +1097,7 @@ main(void)
 	warnings_for_shadowed_rules_and_unused_names();
 	matcher_variables_wildcards_methods_and_trailing_slash();
 	bindings_accept_one_canonical_segment_per_name();
+	utf8_segments_match_wildcards_and_canonical_literals();
 	v2_table_round_trips_and_parent_resolves_its_own_bindings();
 	decoder_rejects_hostile_v2_fields();
 	body_limits_media_types_and_mutations();
