@@ -40,7 +40,8 @@
  *   MSG_POLICY_OK (empty)                              after MSG_POLICY
  *   MSG_RESPONSE  id=request id; u16 status, u16 nheaders,
  *                 nheaders * (str name, str value), blob body
- *   MSG_SHUTDOWN  (empty): stop accepting, finish in-flight, exit
+ *   MSG_SHUTDOWN  (empty): answer new connections 503, finish in-flight,
+ *                 then stop new ones, answer the listen backlog, exit
  */
 #ifndef KH_WIRE_H
 #define KH_WIRE_H
@@ -50,9 +51,10 @@
 #include <stdint.h>
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
- * the mutation count.  A parent and a child from different builds refuse
- * each other at the first frame header. */
-#define KH_WIRE_VERSION 2
+ * the mutation count.  3: MSG_CONFIG carries max_conns_per_peer.  A parent
+ * and a child from different builds refuse each other at the first frame
+ * header. */
+#define KH_WIRE_VERSION 3
 #define KH_WIRE_HDR     16u
 
 enum msg_type {

@@ -185,6 +185,7 @@ serve_child_config(struct parent *p)
 	const struct kh_config *cfg = p->cfg;
 
 	cc->max_conns = cfg->max_conns;
+	cc->max_conns_per_peer = cfg->max_conns_per_peer;
 	cc->max_inflight = cfg->max_inflight;
 	cc->max_head = cfg->max_head;
 	cc->max_headers = cfg->max_headers;

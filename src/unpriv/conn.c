@@ -12,14 +12,25 @@
  * Every phase has a deadline: idle (keep-alive; on a new connection the
  * head deadline), head, body (plus a minimum rate), and writing (a client
  * that does not take its answer is dropped).  An answer that ends the
- * connection is followed by a bounded lingering close.
+ * connection is followed by a bounded lingering close.  Who gets a slot
+ * when the table is full: conn_admit.c.
+ *
+ * Draining (MSG_SHUTDOWN): the listeners stay open and every connection
+ * accepted from then on is answered 503 at once, so a client the kernel
+ * has already connected (in the listen backlog) gets an answer, not a
+ * reset.  When nothing is left to answer, the child stops the kernel from
+ * completing new connections (conn_listen_close), answers what is still
+ * in the backlog, and exits; the parent closes its copies after that.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +39,42 @@
 #include "log.h"
 #include "net.h"
 #include "util.h"
+
+struct http_req conn_no_req;
+
+/* The answers the child makes without a request: no slot (conn_admit.c),
+ * or shutting down. */
+#define CONN_FULL_BODY "{\"error\":\"Bridge has too many connections.\"}"
+#define CONN_DOWN_BODY "{\"error\":\"Bridge is shutting down.\"}"
+_Static_assert(sizeof(CONN_FULL_BODY) - 1 == 44, "content-length below");
+_Static_assert(sizeof(CONN_DOWN_BODY) - 1 == 36, "content-length below");
+static const char conn_503_full[] =
+    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    "content-length: 44\r\nconnection: close\r\n\r\n" CONN_FULL_BODY;
+static const char conn_503_down[] =
+    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    "content-length: 36\r\nconnection: close\r\n\r\n" CONN_DOWN_BODY;
+
+/* Read and discard what the client has sent, up to max bytes, without
+ * waiting: a socket closed with unread input resets the connection. */
+static void
+conn_drain_fd(int fd, size_t max)
+{
+	char sink[4096];
+	ssize_t r;
+
+	while (max > 0 && (r = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+		max = (size_t)r < max ? max - (size_t)r : 0;
+}
+
+/* Bytes the kernel holds for c that the child has not read yet. */
+static bool
+conn_input_pending(struct conn *c)
+{
+	int fd = bufferevent_getfd(c->bev), avail = 0;
+
+	return fd >= 0 && ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
+}
 
 static void
 conn_unlink(struct conn *c)
@@ -51,18 +98,31 @@ conn_free(struct conn *c)
 	if (c->pending != NULL)
 		c->pending->conn = NULL;	/* the answer will be dropped */
 	conn_unlink(c);
+	conn_admit_release(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->rate_timer != NULL)
 		event_free(c->rate_timer);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	if (c->req != &conn_no_req)
+		free(c->req);
+	free(c->chunk);
 	free(c->body);
 	free(c->head);
 	free(c);
 	n->nconns--;
 	conn_maybe_exit(n);
 }
+
+void
+conn_set_phase(struct conn *c, enum conn_phase phase)
+{
+	c->phase = phase;
+	conn_admit_tier(c);
+}
+
+static void conn_listen_close(struct net *n);
 
 /* During shutdown the child exits once nothing is left to answer. */
 void
@@ -75,6 +135,14 @@ conn_maybe_exit(struct net *n)
 			return;
 	if (n->npending > 0)
 		return;
+	/* Answered 503 and closed at once: nothing to wait for. */
+	conn_listen_close(n);
+	/* What lingering connections still have unread is read now, so that
+	 * the exit closes them with FIN, not RST. */
+	for (struct conn *c = n->conns; c != NULL; c = c->next)
+		if (c->phase == PH_CLOSING && bufferevent_getfd(c->bev) >= 0)
+			conn_drain_fd(bufferevent_getfd(c->bev), c->linger_left);
+	conn_admit_report_now(n);
 	log_debug("shutdown complete");
 	conn_exit(n);
 }
@@ -97,7 +165,11 @@ conn_reset_request(struct conn *c)
 	c->head = NULL;
 	c->head_len = 0;
 	c->head_scanned = 0;
-	http_req_reset(&c->req);
+	if (c->req != &conn_no_req)
+		free(c->req);
+	c->req = &conn_no_req;
+	free(c->chunk);
+	c->chunk = NULL;
 	free(c->body);
 	c->body = NULL;
 	c->body_len = 0;
@@ -119,7 +191,7 @@ conn_writing(struct conn *c)
 {
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->rate_timer);
-	c->phase = PH_WRITING;
+	conn_set_phase(c, PH_WRITING);
 	conn_arm(c, c->net->cfg.write_timeout_ms);
 }
 
@@ -185,7 +257,7 @@ conn_send_request(struct conn *c)
 	if (gate_request(c) != 0)
 		return;		/* answered */
 	/* gate_request queued the MSG_REQUEST and set c->pending. */
-	c->phase = PH_UPSTREAM;
+	conn_set_phase(c, PH_UPSTREAM);
 	evtimer_del(c->timer);
 }
 
@@ -201,7 +273,7 @@ conn_linger(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
 	evtimer_del(c->rate_timer);
-	c->phase = PH_CLOSING;
+	conn_set_phase(c, PH_CLOSING);
 	c->linger_left = KH_LINGER_BYTES;
 	evbuffer_drain(in, evbuffer_get_length(in));
 	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
@@ -235,7 +307,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	conn_reset_request(c);
-	c->phase = PH_IDLE;
+	conn_set_phase(c, PH_IDLE);
 	conn_arm(c, c->net->cfg.idle_timeout_ms);
 	bufferevent_enable(c->bev, EV_READ);
 	conn_process(c);
@@ -279,31 +351,43 @@ conn_peer(char *peer, size_t cap, const struct sockaddr *sa)
 	}
 }
 
-static const char conn_full[] =
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    "content-length: 44\r\nconnection: close\r\n\r\n"
-    "{\"error\":\"Bridge has too many connections.\"}";
+/*
+ * A connection that gets no slot: read what the client has already sent
+ * (so that close() sends FIN, not RST, which could destroy the answer),
+ * answer 503, send FIN, close.  Best effort and never blocking: no slot,
+ * no buffer, no timer.  Counted, not logged one by one (conn_admit.c).
+ */
+static void
+conn_refuse_fd(struct net *n, int fd, enum conn_refusal why)
+{
+	const char *r = why == CR_SHUTDOWN ? conn_503_down : conn_503_full;
+	size_t rl = why == CR_SHUTDOWN ? sizeof(conn_503_down) - 1 :
+	    sizeof(conn_503_full) - 1;
+
+	conn_drain_fd(fd, KH_LINGER_BYTES);
+	(void)send(fd, r, rl, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)shutdown(fd, SHUT_WR);
+	close(fd);
+	conn_admit_refused(n, why);
+}
+
+static void conn_listen_pause(struct net *n, uint32_t ms);
 
 static void
 conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct net *n = arg;
+	enum conn_refusal why;
 	struct conn *c;
 	int one = 1;
 
 	(void)l;
 	(void)salen;
-	if (n->nconns >= n->cfg.max_conns || n->shutting_down) {
-		/* Over the limit: a best-effort 503, never a queue. */
-		char peer[64];
-		ssize_t w = send(fd, conn_full, sizeof(conn_full) - 1,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-		(void)w;
-		close(fd);
-		conn_peer(peer, sizeof(peer), sa);
-		link_send_access(n, peer, "", "", 503, n->shutting_down ?
-		    "shutting down" : "too many connections", 0, 44);
+	if (!conn_admit_batch_ok(n))
+		conn_listen_pause(n, 0);	/* this one, then the next turn */
+	if (n->shutting_down) {
+		conn_refuse_fd(n, fd, CR_SHUTDOWN);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -312,6 +396,12 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->net = n;
+	c->req = &conn_no_req;
+	if (conn_admit(n, c, sa, &why) < 0) {
+		free(c);
+		conn_refuse_fd(n, fd, why);
+		return;
+	}
 	conn_peer(c->peer, sizeof(c->peer), sa);
 	c->rule = -1;
 	if (sa->sa_family != AF_UNIX)
@@ -319,24 +409,18 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(n->base, conn_timer_cb, c);
 	c->rate_timer = evtimer_new(n->base, conn_rate_cb, c);
-	if (c->bev == NULL || c->timer == NULL || c->rate_timer == NULL) {
-		if (c->bev == NULL)
-			close(fd);
-		if (c->bev)
-			bufferevent_free(c->bev);
-		if (c->timer)
-			event_free(c->timer);
-		if (c->rate_timer)
-			event_free(c->rate_timer);
-		free(c);
-		return;
-	}
 	n->nconns++;
 	c->next = n->conns;
 	if (n->conns != NULL)
 		n->conns->prev = c;
 	n->conns = c;
-	c->phase = PH_IDLE;
+	if (c->bev == NULL || c->timer == NULL || c->rate_timer == NULL) {
+		if (c->bev == NULL)
+			close(fd);
+		conn_free(c);
+		return;
+	}
+	conn_set_phase(c, PH_IDLE);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* Read at most a head's worth and KH_READ_AHEAD beyond it; body
 	 * bytes are moved out as they arrive. */
@@ -355,8 +439,26 @@ conn_listen_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (n->serving && !n->shutting_down)
+	conn_admit_batch_reset(n);
+	if (n->serving && !n->listeners_closed)
 		conn_listen_enable(n);
+}
+
+/* Stop accepting for ms milliseconds (0: until the next turn of the
+ * loop, after the connections already accepted have been read). */
+static void
+conn_listen_pause(struct net *n, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	conn_listen_disable(n);
+	if (n->admit.resume_ev == NULL &&
+	    (n->admit.resume_ev = evtimer_new(n->base, conn_listen_resume,
+	    n)) == NULL) {
+		conn_listen_resume(-1, 0, n);
+		return;
+	}
+	evtimer_add(n->admit.resume_ev, &tv);
 }
 
 /* accept() failed (EMFILE, ENOBUFS, ...): pause accepting for 100 ms
@@ -365,13 +467,11 @@ static void
 conn_accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct net *n = arg;
-	static const struct timeval pause = { 0, 100000 };
 
 	(void)l;
 	log_warn("accept failed: %s; pausing accepts for 100 ms",
 	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	conn_listen_disable(n);
-	event_base_once(n->base, -1, EV_TIMEOUT, conn_listen_resume, n, &pause);
+	conn_listen_pause(n, 100);
 }
 
 void
@@ -379,6 +479,8 @@ conn_listen_enable(struct net *n)
 {
 	for (size_t i = 0; i < n->nlisteners; i++) {
 		if (n->listeners[i] == NULL) {
+			if (i == 0)
+				conn_admit_prewarm(n);
 			n->listeners[i] = evconnlistener_new(n->base,
 			    conn_accept_cb, n, LEV_OPT_CLOSE_ON_FREE, 0,
 			    KH_CHILD_FD_LISTEN + (int)i);
@@ -403,22 +505,93 @@ conn_listen_disable(struct net *n)
 			evconnlistener_disable(n->listeners[i]);
 }
 
+/*
+ * The end of a drain: no new connection may complete, and every one the
+ * kernel completed before that is answered.  Closing a listening socket
+ * with connections in its backlog resets them, and the parent holds a
+ * copy of each listener until it exits, so closing ours would not even
+ * stop them: instead a TCP listener gets a socket filter that drops every
+ * packet (a new client's SYN goes unanswered, and after the parent's
+ * close its retry is refused), a Unix one is shut down for reading (a new
+ * connect() is refused).  Neither touches the backlog, which is then
+ * accepted and answered 503.  The listeners are shared with the parent:
+ * this is for the child's last drain only, never for a child that would
+ * hand them to a successor.
+ */
+static void
+conn_listen_close(struct net *n)
+{
+	static struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	static const struct sock_fprog prog = { 1, &drop };
+
+	if (n->listeners_closed)
+		return;
+	n->listeners_closed = true;
+	conn_listen_disable(n);
+	for (size_t i = 0; i < n->nlisteners; i++) {
+		int fd = KH_CHILD_FD_LISTEN + (int)i;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fl, rc;
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+			continue;
+		if (ss.ss_family == AF_UNIX)
+			rc = shutdown(fd, SHUT_RD);
+		else
+			rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+			    sizeof(prog));
+		if (rc < 0)
+			log_warn("listener %zu: cannot stop new connections "
+			    "(%s): those arriving now may be reset", i,
+			    strerror(errno));
+		if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			continue;	/* never block in accept() */
+		for (unsigned k = 0; k < KH_CONNS_MAX; k++) {
+			int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+			if (cfd < 0)
+				break;
+			conn_refuse_fd(n, cfd, CR_SHUTDOWN);
+		}
+	}
+}
+
+/* A connection with no request yet, at shutdown: 503 and close (not
+ * logged one by one: a flood may be what is being drained). */
+static void
+conn_answer_shutdown(struct conn *c)
+{
+	c->close_after = true;
+	evbuffer_add(bufferevent_get_output(c->bev), conn_503_down,
+	    sizeof(conn_503_down) - 1);
+	conn_writing(c);
+	conn_admit_refused(c->net, CR_SHUTDOWN);
+}
+
+/* MSG_SHUTDOWN.  The listeners stay open: whoever connects while the
+ * requests in progress finish is answered 503 (conn_accept_cb). */
 void
 conn_shutdown(struct net *n)
 {
 	struct conn *c, *next;
 
 	n->shutting_down = true;
-	conn_listen_disable(n);
 	for (c = n->conns; c != NULL; c = next) {
 		next = c->next;
-		/* Nothing in progress: close now.  A partial request cannot
-		 * be served any more: 503. */
-		if (c->phase == PH_IDLE || c->phase == PH_CLOSING ||
-		    (c->phase == PH_HEAD &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)) {
+		if (c->phase == PH_CLOSING) {
 			conn_free(c);
+		} else if (c->phase == PH_IDLE || (c->phase == PH_HEAD &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)) {
+			/* A new connection (the client is about to send, or
+			 * has sent what the child has not read yet) gets an
+			 * answer; a kept-alive idle one is closed. */
+			if (c->nrequests == 0 || conn_input_pending(c))
+				conn_answer_shutdown(c);
+			else
+				conn_free(c);
 		} else if (c->phase == PH_HEAD || c->phase == PH_BODY) {
+			/* A partial request cannot be served any more. */
 			conn_fail(c, 503, "Bridge is shutting down.");
 		}
 	}
