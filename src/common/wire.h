@@ -41,7 +41,8 @@
  *   MSG_RESPONSE  id=request id; u16 status, u16 nheaders,
  *                 nheaders * (str name, str value), blob body
  *   MSG_SHUTDOWN  (empty): answer new connections 503, finish in-flight,
- *                 then stop new ones, answer the listen backlog, exit
+ *                 then answer the listen backlog, close the listeners,
+ *                 exit (the parent has closed its copies)
  */
 #ifndef KH_WIRE_H
 #define KH_WIRE_H

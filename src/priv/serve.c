@@ -269,6 +269,13 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 		p->child->state = CS_DRAINING;
 		monitor_send_simple(p->child, MSG_SHUTDOWN);
 	}
+	/* The child holds the listeners too.  Until it exits it answers
+	 * (503) whatever the kernel completes, then empties the backlog and
+	 * closes them (conn.c): closing ours now makes its close the last,
+	 * right after its final answers.  The last close of a listener resets
+	 * what waits in its backlog, so it must not come later, from us.  Our
+	 * Unix socket files go now too: a new client is refused at once. */
+	listen_close(p->listeners, p->nlisteners);
 	struct timeval tv = { p->cfg->drain_ms / 1000,
 	    (p->cfg->drain_ms % 1000) * 1000 };
 	evtimer_add(p->drain_ev, &tv);

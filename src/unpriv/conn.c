@@ -18,13 +18,12 @@
  * Draining (MSG_SHUTDOWN): the listeners stay open and every connection
  * accepted from then on is answered 503 at once, so a client the kernel
  * has already connected (in the listen backlog) gets an answer, not a
- * reset.  When nothing is left to answer, the child stops the kernel from
- * completing new connections (conn_listen_close), answers what is still
- * in the backlog, and exits; the parent closes its copies after that.
+ * reset.  When nothing is left to answer, the child answers what is still
+ * in the backlog, closes the listeners (the parent closed its copies when
+ * the drain began) and exits (conn_listen_close).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -506,53 +505,42 @@ conn_listen_disable(struct net *n)
 }
 
 /*
- * The end of a drain: no new connection may complete, and every one the
- * kernel completed before that is answered.  Closing a listening socket
- * with connections in its backlog resets them, and the parent holds a
- * copy of each listener until it exits, so closing ours would not even
- * stop them: instead a TCP listener gets a socket filter that drops every
- * packet (a new client's SYN goes unanswered, and after the parent's
- * close its retry is refused), a Unix one is shut down for reading (a new
- * connect() is refused).  Neither touches the backlog, which is then
- * accepted and answered 503.  The listeners are shared with the parent:
- * this is for the child's last drain only, never for a child that would
- * hand them to a successor.
+ * The end of a drain: answer what the kernel has completed, then close.
+ * Closing the last copy of a listening socket resets the connections in
+ * its backlog; the parent closed its copies when the drain began
+ * (serve.c), so these are the last, and the backlog is emptied (each
+ * connection answered 503) right before each is closed: a connection
+ * completing in the microseconds between the last accept and the close is
+ * the only one left to be reset.  (A drop-all socket filter would close
+ * that gap, but attaching one needs CAP_NET_ADMIN on some kernels, and it
+ * would outlive keyhole on a socket systemd holds for the next instance;
+ * on such a socket, what arrives after the sweep simply waits in
+ * systemd's copy for the next instance.)
  */
 static void
 conn_listen_close(struct net *n)
 {
-	static struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
-	static const struct sock_fprog prog = { 1, &drop };
-
 	if (n->listeners_closed)
 		return;
 	n->listeners_closed = true;
 	conn_listen_disable(n);
 	for (size_t i = 0; i < n->nlisteners; i++) {
-		int fd = KH_CHILD_FD_LISTEN + (int)i;
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		int fl, rc;
+		int fd = KH_CHILD_FD_LISTEN + (int)i, fl;
 
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-			continue;
-		if (ss.ss_family == AF_UNIX)
-			rc = shutdown(fd, SHUT_RD);
-		else
-			rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
-			    sizeof(prog));
-		if (rc < 0)
-			log_warn("listener %zu: cannot stop new connections "
-			    "(%s): those arriving now may be reset", i,
-			    strerror(errno));
-		if ((fl = fcntl(fd, F_GETFL)) < 0 ||
-		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-			continue;	/* never block in accept() */
-		for (unsigned k = 0; k < KH_CONNS_MAX; k++) {
-			int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-			if (cfd < 0)
-				break;
-			conn_refuse_fd(n, cfd, CR_SHUTDOWN);
+		if ((fl = fcntl(fd, F_GETFL)) >= 0 &&
+		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) {
+			for (unsigned k = 0; k < KH_CONNS_MAX; k++) {
+				int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+				if (cfd < 0)
+					break;
+				conn_refuse_fd(n, cfd, CR_SHUTDOWN);
+			}
+		}
+		if (n->listeners[i] != NULL) {
+			evconnlistener_free(n->listeners[i]);	/* closes fd */
+			n->listeners[i] = NULL;
+		} else {
+			close(fd);
 		}
 	}
 }
