@@ -57,6 +57,7 @@ struct fz_conn {
 	struct bufferevent *pair[2];	/* [0] the child's end */
 	enum conn_phase phase;		/* the model's */
 	bool head_bytes;		/* PH_HEAD with input buffered */
+	bool kept_alive;		/* served a request before */
 	int pending;			/* id pending for it, or 0 */
 	bool answered;			/* a response was written to it */
 	uint16_t status;		/* what it must receive */
@@ -203,7 +204,7 @@ fuzz_model(uint8_t type, uint64_t id, const uint8_t *p, size_t n)
 				continue;
 			if ((k->phase == PH_IDLE ||
 			    (k->phase == PH_HEAD && !k->head_bytes)) &&
-			    k->c->nrequests > 0) {
+			    k->kept_alive) {
 				/* kept alive, nothing sent: closed */
 				k->phase = (enum conn_phase)-1;	/* freed */
 			} else if (k->phase == PH_IDLE ||
@@ -382,6 +383,7 @@ fuzz_add_conn(enum conn_phase phase, bool head_bytes, int pending,
 	k->c = c;
 	k->phase = phase;
 	k->head_bytes = head_bytes;
+	k->kept_alive = c->nrequests > 0;
 	k->pending = pending;
 }
 
