@@ -557,31 +557,41 @@ conn_answer_shutdown(struct conn *c)
 	conn_admit_refused(c->net, CR_SHUTDOWN);
 }
 
+/* Nothing in progress and nothing to answer at shutdown: kept alive
+ * between requests with no byte of a next one sent (or received). */
+static bool
+conn_quiet(struct conn *c)
+{
+	return c->phase == PH_IDLE || (c->phase == PH_HEAD &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0);
+}
+
 /* MSG_SHUTDOWN.  The listeners stay open: whoever connects while the
- * requests in progress finish is answered 503 (conn_accept_cb). */
+ * requests in progress finish is answered 503 (conn_accept_cb).  Every
+ * answer is queued before any connection is closed: a close may end the
+ * child (conn_maybe_exit), which must not happen with answers owed. */
 void
 conn_shutdown(struct net *n)
 {
 	struct conn *c, *next;
 
 	n->shutting_down = true;
-	for (c = n->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->phase == PH_CLOSING) {
-			conn_free(c);
-		} else if (c->phase == PH_IDLE || (c->phase == PH_HEAD &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)) {
+	for (c = n->conns; c != NULL; c = c->next) {
+		if (conn_quiet(c)) {
 			/* A new connection (the client is about to send, or
 			 * has sent what the child has not read yet) gets an
-			 * answer; a kept-alive idle one is closed. */
+			 * answer; a kept-alive idle one is closed below. */
 			if (c->nrequests == 0 || conn_input_pending(c))
 				conn_answer_shutdown(c);
-			else
-				conn_free(c);
 		} else if (c->phase == PH_HEAD || c->phase == PH_BODY) {
 			/* A partial request cannot be served any more. */
 			conn_fail(c, 503, "Bridge is shutting down.");
 		}
+	}
+	for (c = n->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->phase == PH_CLOSING || conn_quiet(c))
+			conn_free(c);
 	}
 	conn_maybe_exit(n);
 }

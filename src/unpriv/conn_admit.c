@@ -503,6 +503,29 @@ conn_admit_prewarm(struct net *n)
 	}
 }
 
+/* Everything conn_admit.c allocated for n (its connections are gone):
+ * for tests/fuzz/fuzz_child_msgs.c, which builds a fresh net per input. */
+void
+conn_admit_free(struct net *n)
+{
+	struct conn_admit *a = &n->admit;
+
+	if (a->resume_ev != NULL)
+		event_free(a->resume_ev);
+	if (a->report_ev != NULL)
+		event_free(a->report_ev);
+	if (a->trim_ev != NULL)
+		event_free(a->trim_ev);
+	for (size_t b = 0; b < a->nbuckets; b++)
+		while (a->peers[b] != NULL) {
+			struct conn_peer *p = a->peers[b];
+			a->peers[b] = p->next;
+			free(p);
+		}
+	free(a->peers);
+	memset(a, 0, sizeof(*a));
+}
+
 /* ------------------------------------------------------------------ */
 /* Accepting in turns: at most this many per turn of the event loop, so
  * the connections just accepted are read before a burst of new ones could

@@ -229,6 +229,8 @@ bool conn_admit_batch_ok(struct net *n);
 void conn_admit_batch_reset(struct net *n);
 /* Before the first connection: libevent's per-fd records, all at once. */
 void conn_admit_prewarm(struct net *n);
+/* Free what conn_admit.c holds (no connection may be left). */
+void conn_admit_free(struct net *n);
 
 /* conn_read.c: reading one request (head, body, minimum body rate) */
 void conn_rate_cb(evutil_socket_t fd, short what, void *arg);

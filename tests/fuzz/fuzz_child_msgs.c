@@ -440,6 +440,7 @@ fuzz_teardown(void)
 		n->pending = p->next;
 		free(p);
 	}
+	conn_admit_free(n);	/* its timers (refusals counted at shutdown) */
 	for (size_t i = 0; i < fz.nconns; i++)
 		bufferevent_free(fz.conns[i].pair[1]);
 	event_base_loop(fz.base, EVLOOP_NONBLOCK);

@@ -388,6 +388,27 @@ class DrainTest(Base):
         self.assert_answered_cleanly(socks)
         self.assertEqual(self.kh.wait_exit(15), 0)
 
+    def test_sigterm_answers_a_new_connection_and_closes_a_kept_alive_one(self):
+        # A connection that has asked nothing yet may be about to: it gets
+        # a 503.  One kept alive after an answer is closed without a word.
+        # (The kept-alive one is the newer: closing it first must not end
+        # the child before the other's answer is out.)
+        self.start()
+        new = self.connect()
+        self.settle()
+        kept = self.connect()
+        self.assertEqual(self.one(kept, self.get_bytes())[0], 200)
+        self.kh.signal(signal.SIGTERM)
+        r = Reader(new, time.monotonic() + 5)
+        resp = r.response()
+        self.assertIsNotNone(resp, "the new connection was closed without its 503")
+        self.assertEqual(resp, (503, {"content-type": "application/json",
+                                      "content-length": "36", "connection": "close"},
+                                BODY_DOWN))
+        self.assertTrue(r.at_eof())
+        self.assertTrue(closed_silently(kept))
+        self.assertEqual(self.kh.wait_exit(15), 0)
+
     def test_connections_made_while_draining_get_503_then_refused(self):
         self.start()
         slow = self.connect()
