@@ -43,6 +43,14 @@ def sanitized():
         return b"__asan_init" in f.read()
 
 
+def supports(option):
+    """The keyhole under test knows this option (so the same scenario can
+    measure an older build for a before/after table)."""
+    out = subprocess.run([khtest.binary("keyhole"), "--help"], capture_output=True,
+                         timeout=10)
+    return option.encode() in out.stdout + out.stderr
+
+
 def raise_nofile(want):
     """Raise this process's RLIMIT_NOFILE soft limit (and, as root, the
     hard one) to at least `want` if possible; returns the soft limit."""

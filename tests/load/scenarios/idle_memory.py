@@ -21,8 +21,10 @@ RETAIN_KIB = 2048
 def run(opts):
     n = 10000 if opts.long else 2000
     r = loadlib.Result(NAME + ("_10k" if opts.long else ""))
-    b = loadlib.Bench(args=["--max-conns", str(n + 64), "--max-conns-per-peer", "0",
-                            "--head-timeout-ms", "120000"],
+    args = ["--max-conns", str(n + 64), "--head-timeout-ms", "120000"]
+    if loadlib.supports("--max-conns-per-peer"):
+        args += ["--max-conns-per-peer", "0"]
+    b = loadlib.Bench(args=args,
                       nofile=n + 4096)
     try:
         warm = loadlib.GoodClient(b.port, b.kh.token, tag="warm")
