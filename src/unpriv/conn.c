@@ -13,23 +13,14 @@
  * head deadline), head, body (plus a minimum rate), and writing (a client
  * that does not take its answer is dropped).  An answer that ends the
  * connection is followed by a bounded lingering close.  Who gets a slot
- * when the table is full: conn_admit.c.
- *
- * Draining (MSG_SHUTDOWN): the listeners stay open and every connection
- * accepted from then on is answered 503 at once, so a client the kernel
- * has already connected (in the listen backlog) gets an answer, not a
- * reset.  When nothing is left to answer, the child answers what is still
- * in the backlog, closes the listeners (the parent closed its copies when
- * the drain began) and exits (conn_listen_close).
+ * when the table is full: conn_admit.c; draining: conn_drain.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,40 +31,6 @@
 #include "util.h"
 
 struct http_req conn_no_req;
-
-/* The answers the child makes without a request: no slot (conn_admit.c),
- * or shutting down. */
-#define CONN_FULL_BODY "{\"error\":\"Bridge has too many connections.\"}"
-#define CONN_DOWN_BODY "{\"error\":\"Bridge is shutting down.\"}"
-_Static_assert(sizeof(CONN_FULL_BODY) - 1 == 44, "content-length below");
-_Static_assert(sizeof(CONN_DOWN_BODY) - 1 == 36, "content-length below");
-static const char conn_503_full[] =
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    "content-length: 44\r\nconnection: close\r\n\r\n" CONN_FULL_BODY;
-static const char conn_503_down[] =
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    "content-length: 36\r\nconnection: close\r\n\r\n" CONN_DOWN_BODY;
-
-/* Read and discard what the client has sent, up to max bytes, without
- * waiting: a socket closed with unread input resets the connection. */
-static void
-conn_drain_fd(int fd, size_t max)
-{
-	char sink[4096];
-	ssize_t r;
-
-	while (max > 0 && (r = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
-		max = (size_t)r < max ? max - (size_t)r : 0;
-}
-
-/* Bytes the kernel holds for c that the child has not read yet. */
-static bool
-conn_input_pending(struct conn *c)
-{
-	int fd = bufferevent_getfd(c->bev), avail = 0;
-
-	return fd >= 0 && ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
-}
 
 static void
 conn_unlink(struct conn *c)
@@ -111,6 +68,7 @@ conn_free(struct conn *c)
 	free(c->head);
 	free(c);
 	n->nconns--;
+	conn_mem_closed(n);
 	conn_maybe_exit(n);
 }
 
@@ -119,42 +77,6 @@ conn_set_phase(struct conn *c, enum conn_phase phase)
 {
 	c->phase = phase;
 	conn_admit_tier(c);
-}
-
-static void conn_listen_close(struct net *n);
-
-/* During shutdown the child exits once nothing is left to answer. */
-void
-conn_maybe_exit(struct net *n)
-{
-	if (!n->shutting_down)
-		return;
-	for (struct conn *c = n->conns; c != NULL; c = c->next)
-		if (c->phase != PH_IDLE && c->phase != PH_CLOSING)
-			return;
-	if (n->npending > 0)
-		return;
-	/* Answered 503 and closed at once: nothing to wait for. */
-	conn_listen_close(n);
-	/* What lingering connections still have unread is read now, so that
-	 * the exit closes them with FIN, not RST. */
-	for (struct conn *c = n->conns; c != NULL; c = c->next)
-		if (c->phase == PH_CLOSING && bufferevent_getfd(c->bev) >= 0)
-			conn_drain_fd(bufferevent_getfd(c->bev), c->linger_left);
-	conn_admit_report_now(n);
-	log_debug("shutdown complete");
-	conn_exit(n);
-}
-
-/* Weak: the fuzz harness for the parent's replies links its own, which
- * records the exit (this one would end the fuzzer). */
-__attribute__((weak)) void
-conn_exit(struct net *n)
-{
-	/* Flush queued log frames to the parent before leaving. */
-	struct evbuffer *out = bufferevent_get_output(n->parent);
-	evbuffer_write(out, KH_CHILD_FD_PARENT);
-	_exit(0);
 }
 
 static void
@@ -350,26 +272,6 @@ conn_peer(char *peer, size_t cap, const struct sockaddr *sa)
 	}
 }
 
-/*
- * A connection that gets no slot: read what the client has already sent
- * (so that close() sends FIN, not RST, which could destroy the answer),
- * answer 503, send FIN, close.  Best effort and never blocking: no slot,
- * no buffer, no timer.  Counted, not logged one by one (conn_admit.c).
- */
-static void
-conn_refuse_fd(struct net *n, int fd, enum conn_refusal why)
-{
-	const char *r = why == CR_SHUTDOWN ? conn_503_down : conn_503_full;
-	size_t rl = why == CR_SHUTDOWN ? sizeof(conn_503_down) - 1 :
-	    sizeof(conn_503_full) - 1;
-
-	conn_drain_fd(fd, KH_LINGER_BYTES);
-	(void)send(fd, r, rl, MSG_DONTWAIT | MSG_NOSIGNAL);
-	(void)shutdown(fd, SHUT_WR);
-	close(fd);
-	conn_admit_refused(n, why);
-}
-
 static void conn_listen_pause(struct net *n, uint32_t ms);
 
 static void
@@ -479,7 +381,7 @@ conn_listen_enable(struct net *n)
 	for (size_t i = 0; i < n->nlisteners; i++) {
 		if (n->listeners[i] == NULL) {
 			if (i == 0)
-				conn_admit_prewarm(n);
+				conn_mem_prewarm(n);
 			n->listeners[i] = evconnlistener_new(n->base,
 			    conn_accept_cb, n, LEV_OPT_CLOSE_ON_FREE, 0,
 			    KH_CHILD_FD_LISTEN + (int)i);
@@ -502,98 +404,6 @@ conn_listen_disable(struct net *n)
 	for (size_t i = 0; i < n->nlisteners; i++)
 		if (n->listeners[i] != NULL)
 			evconnlistener_disable(n->listeners[i]);
-}
-
-/*
- * The end of a drain: answer what the kernel has completed, then close.
- * Closing the last copy of a listening socket resets the connections in
- * its backlog; the parent closed its copies when the drain began
- * (serve.c), so these are the last, and the backlog is emptied (each
- * connection answered 503) right before each is closed: a connection
- * completing in the microseconds between the last accept and the close is
- * the only one left to be reset.  (A drop-all socket filter would close
- * that gap, but attaching one needs CAP_NET_ADMIN on some kernels, and it
- * would outlive keyhole on a socket systemd holds for the next instance;
- * on such a socket, what arrives after the sweep simply waits in
- * systemd's copy for the next instance.)
- */
-static void
-conn_listen_close(struct net *n)
-{
-	if (n->listeners_closed)
-		return;
-	n->listeners_closed = true;
-	conn_listen_disable(n);
-	for (size_t i = 0; i < n->nlisteners; i++) {
-		int fd = KH_CHILD_FD_LISTEN + (int)i, fl;
-
-		if ((fl = fcntl(fd, F_GETFL)) >= 0 &&
-		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) {
-			for (unsigned k = 0; k < KH_CONNS_MAX; k++) {
-				int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-				if (cfd < 0)
-					break;
-				conn_refuse_fd(n, cfd, CR_SHUTDOWN);
-			}
-		}
-		if (n->listeners[i] != NULL) {
-			evconnlistener_free(n->listeners[i]);	/* closes fd */
-			n->listeners[i] = NULL;
-		} else {
-			close(fd);
-		}
-	}
-}
-
-/* A connection with no request yet, at shutdown: 503 and close (not
- * logged one by one: a flood may be what is being drained). */
-static void
-conn_answer_shutdown(struct conn *c)
-{
-	c->close_after = true;
-	evbuffer_add(bufferevent_get_output(c->bev), conn_503_down,
-	    sizeof(conn_503_down) - 1);
-	conn_writing(c);
-	conn_admit_refused(c->net, CR_SHUTDOWN);
-}
-
-/* Nothing in progress and nothing to answer at shutdown: kept alive
- * between requests with no byte of a next one sent (or received). */
-static bool
-conn_quiet(struct conn *c)
-{
-	return c->phase == PH_IDLE || (c->phase == PH_HEAD &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0);
-}
-
-/* MSG_SHUTDOWN.  The listeners stay open: whoever connects while the
- * requests in progress finish is answered 503 (conn_accept_cb).  Every
- * answer is queued before any connection is closed: a close may end the
- * child (conn_maybe_exit), which must not happen with answers owed. */
-void
-conn_shutdown(struct net *n)
-{
-	struct conn *c, *next;
-
-	n->shutting_down = true;
-	for (c = n->conns; c != NULL; c = c->next) {
-		if (conn_quiet(c)) {
-			/* A new connection (the client is about to send, or
-			 * has sent what the child has not read yet) gets an
-			 * answer; a kept-alive idle one is closed below. */
-			if (c->nrequests == 0 || conn_input_pending(c))
-				conn_answer_shutdown(c);
-		} else if (c->phase == PH_HEAD || c->phase == PH_BODY) {
-			/* A partial request cannot be served any more. */
-			conn_fail(c, 503, "Bridge is shutting down.");
-		}
-	}
-	for (c = n->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->phase == PH_CLOSING || conn_quiet(c))
-			conn_free(c);
-	}
-	conn_maybe_exit(n);
 }
 
 /* MSG_RESPONSE: u16 status, u16 nheaders, nheaders*(str, str), blob.

@@ -23,20 +23,15 @@
  * Per peer (TCP: the client's IP address, port ignored), at most
  * cfg.max_conns_per_peer connections (0 = no cap).  A peer at its cap
  * makes room among its own connections the same way, so one peer cannot
- * hold the whole table with requests in progress, and the other peers'
- * idle connections are never evicted to make room for it.  Unix-socket
+ * hold the whole table with requests in progress, and once at its cap it
+ * takes the place of its own connections, never another peer's.  Unix-socket
  * clients have no address: every one is the same peer, and the cap does
  * not apply to them (SECURITY.md).
  *
  * Refusals and evictions are counted and reported as one log line per
  * KH_CONN_REPORT_MS: a flood must not become a flood of log lines.
- *
- * When many connections have closed, the freed memory is handed back
- * (malloc_trim: brk and madvise, both in the child's seccomp allowlist).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +369,49 @@ conn_admit_report_now(struct net *n)
 }
 
 /* ------------------------------------------------------------------ */
+/* Refusals. */
+
+/* The answers the child makes without a request: no slot, or shutting
+ * down. */
+#define CONN_FULL_BODY "{\"error\":\"Bridge has too many connections.\"}"
+#define CONN_DOWN_BODY "{\"error\":\"Bridge is shutting down.\"}"
+_Static_assert(sizeof(CONN_FULL_BODY) - 1 == 44, "content-length below");
+_Static_assert(sizeof(CONN_DOWN_BODY) - 1 == 36, "content-length below");
+static const char conn_503_full[] =
+    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    "content-length: 44\r\nconnection: close\r\n\r\n" CONN_FULL_BODY;
+static const char conn_503_down[] =
+    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    "content-length: 36\r\nconnection: close\r\n\r\n" CONN_DOWN_BODY;
+
+const char *
+conn_503_text(enum conn_refusal why, size_t *len)
+{
+	*len = why == CR_SHUTDOWN ? sizeof(conn_503_down) - 1 :
+	    sizeof(conn_503_full) - 1;
+	return why == CR_SHUTDOWN ? conn_503_down : conn_503_full;
+}
+
+/*
+ * A connection that gets no slot: read what the client has already sent
+ * (so that close() sends FIN, not RST, which could destroy the answer),
+ * answer 503, send FIN, close.  Best effort and never blocking: no slot,
+ * no buffer, no timer.  Counted, not logged one by one.
+ */
+void
+conn_refuse_fd(struct net *n, int fd, enum conn_refusal why)
+{
+	size_t rl;
+	const char *r = conn_503_text(why, &rl);
+
+	conn_drain_input(fd, KH_LINGER_BYTES);
+	(void)send(fd, r, rl, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)shutdown(fd, SHUT_WR);
+	close(fd);
+	conn_admit_refused(n, why);
+}
+
+/* ------------------------------------------------------------------ */
 
 static void
 conn_evict(struct net *n, struct conn *v)
@@ -418,17 +456,6 @@ refuse:
 	return -1;
 }
 
-static void
-conn_trim_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct net *n = arg;
-
-	(void)fd;
-	(void)what;
-	malloc_trim(0);
-	n->admit.trim_peak = n->nconns;
-}
-
 void
 conn_admit_release(struct conn *c)
 {
@@ -445,61 +472,6 @@ conn_admit_release(struct conn *c)
 		c->peer_ent->nconns--;
 		conn_peer_put(n, c->peer_ent);
 		c->peer_ent = NULL;
-	}
-	/* n->nconns still counts c here. */
-	if (n->nconns > a->trim_peak)
-		a->trim_peak = n->nconns;
-	if (a->trim_peak - n->nconns + 1 < KH_TRIM_CONNS || n->base == NULL)
-		return;
-	if (a->trim_ev == NULL &&
-	    (a->trim_ev = evtimer_new(n->base, conn_trim_cb, n)) == NULL)
-		return;
-	if (!evtimer_pending(a->trim_ev, NULL)) {
-		static const struct timeval tv = { KH_TRIM_DELAY_MS / 1000,
-		    (KH_TRIM_DELAY_MS % 1000) * 1000 };
-		evtimer_add(a->trim_ev, &tv);
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/*
- * Memory back after a flood.  libevent keeps, for every fd number it
- * has ever watched, a small record (evmap_io, about 32 bytes) that it
- * never frees.  Allocated as connections arrive, one of those sits
- * between the ~1.5 KiB each connection frees again, and no free page is
- * left whole for malloc_trim to return: 10,000 closed connections kept
- * ~15 MiB.  So every fd number the child may ever use is watched once,
- * before the first connection: the records are allocated together, apart
- * from what connections allocate later.  The fd numbers come from
- * fcntl(F_DUPFD) of the link (until RLIMIT_NOFILE refuses one), each
- * closed at once; no fd stays open and no new syscall is needed.
- */
-static void
-conn_prewarm_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-void
-conn_admit_prewarm(struct net *n)
-{
-	int k = 0;
-
-	while (k < (int)(KH_CONNS_MAX + KH_CONNS_FD_RESERVE)) {
-		int fd = fcntl(KH_CHILD_FD_PARENT, F_DUPFD_CLOEXEC, k);
-		struct event *ev;
-
-		if (fd < 0)
-			break;		/* EMFILE, EINVAL: the fd limit */
-		ev = event_new(n->base, fd, EV_READ, conn_prewarm_cb, NULL);
-		if (ev != NULL) {
-			(void)event_add(ev, NULL);
-			event_free(ev);
-		}
-		close(fd);
-		k = fd + 1;
 	}
 }
 

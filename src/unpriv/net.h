@@ -8,6 +8,8 @@
  *                    draining (conn_read.c reads one request)
  *   conn_admit.c     who gets a connection slot: per-peer cap, eviction of
  *                    idle connections when full, counted refusals
+ *   conn_drain.c     MSG_SHUTDOWN: answering, the listen backlog, exit
+ *   conn_mem.c       memory of connections given back after a flood
  *   decide.c         the decision on one request, for every transport
  *                    (policy, body rules, budgets, headers) and its
  *                    MSG_REQUEST
@@ -227,10 +229,22 @@ void conn_admit_report_now(struct net *n);
 bool conn_admit_batch_ok(struct net *n);
 /* Accepting resumed: a new turn. */
 void conn_admit_batch_reset(struct net *n);
-/* Before the first connection: libevent's per-fd records, all at once. */
-void conn_admit_prewarm(struct net *n);
-/* Free what conn_admit.c holds (no connection may be left). */
+/* Free what conn_admit.c and conn_mem.c hold (no connection is left). */
 void conn_admit_free(struct net *n);
+/* The 503 the child writes for a refusal, and its length. */
+const char *conn_503_text(enum conn_refusal why, size_t *len);
+/* Answer 503 on fd, a connection that gets no slot, and close it. */
+void conn_refuse_fd(struct net *n, int fd, enum conn_refusal why);
+
+/* conn_drain.c */
+/* Read and discard up to max bytes the client sent, without waiting. */
+void conn_drain_input(int fd, size_t max);
+
+/* conn_mem.c */
+/* Before the first connection: libevent's per-fd records, all at once. */
+void conn_mem_prewarm(struct net *n);
+/* A connection has closed: malloc_trim after many. */
+void conn_mem_closed(struct net *n);
 
 /* conn_read.c: reading one request (head, body, minimum body rate) */
 void conn_rate_cb(evutil_socket_t fd, short what, void *arg);
