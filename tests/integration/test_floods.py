@@ -41,11 +41,6 @@ BODY_FULL = b'{"error":"Bridge has too many connections."}'
 BODY_DOWN = b'{"error":"Bridge is shutting down."}'
 
 
-def sanitized():
-    with open(khtest.binary("keyhole-net"), "rb") as f:
-        return b"__asan_init" in f.read()
-
-
 def closed_silently(s, timeout=5.0):
     """True if the peer closed s (EOF or reset) without sending a byte."""
     s.settimeout(timeout)
@@ -439,7 +434,7 @@ class MemoryTest(Base):
     PER_CONN_KIB = 2.0      # SECURITY.md, "Memory"
 
     def test_idle_connections_small_and_memory_given_back(self):
-        if sanitized():
+        if loadlib.sanitized():
             self.skipTest("ASan keeps freed memory in its quarantine: RSS says nothing")
         n = self.N
         self.start("--max-conns", str(n + 64), "--max-conns-per-peer", "0",

@@ -496,7 +496,7 @@ def flood_with_client(r, bench, flood, seconds, settle=3.0, ramp=1.0):
     sampler = ProcSampler(bench.child)
     flood.start(seconds + ramp + 30)
     time.sleep(ramp)
-    gc = GoodClient(bench.port, bench.kh.token).start(seconds)
+    gc = GoodClient(bench.port, bench.kh.token, interval=0.02).start(seconds)
     gc._t.join(seconds + gc.timeout + 5)
     gc.stop()
     r.rss[1], r.fds[1] = sampler.stop()
@@ -508,3 +508,17 @@ def flood_with_client(r, bench, flood, seconds, settle=3.0, ramp=1.0):
     r.notes.append("flood: %d opened, %d closed by keyhole, %d answered, %d connect errors"
                    % (flood.opened, flood.closed, flood.answered, flood.connect_errors))
     return gc
+
+
+def check_flood(r, seconds):
+    """What every flood scenario must show: the well-behaved client served,
+    nothing sent upstream twice, a bounded number of log lines, the child's
+    fds back where they were."""
+    r.check("well-behaved client >= 99 %% answered 200 (%d of %d)" % (r.ok, r.sent),
+            r.sent > 0 and r.ok * 100 >= 99 * r.sent)
+    r.check("nothing duplicated at the upstream", r.dup == 0)
+    r.check("log lines bounded (%d in %d s; not one per connection)" % (r.logs, seconds),
+            r.logs <= 10 + seconds)
+    if r.fds[0] is not None:
+        r.check("fds back after the flood (%s -> %s)" % (r.fds[0], r.fds[2]),
+                r.fds[2] <= r.fds[0] + 2)

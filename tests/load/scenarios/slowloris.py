@@ -16,22 +16,15 @@ ABOUT = "2,000 slowloris connections + a well-behaved client (defaults)"
 
 
 def run(opts):
-    seconds = 40 if opts.long else 6 if getattr(opts, "quick", False) else 12
+    seconds = 40 if opts.long else 8 if getattr(opts, "quick", False) else 12
     r = loadlib.Result(NAME)
     b = loadlib.Bench(nofile=1024)
     try:
         flood = loadlib.Flood(b.port, 2000, mode="slowloris", trickle=1.0)
         loadlib.flood_with_client(r, b, flood, seconds)
-        r.check("well-behaved client >= 99 %% answered 200 (%d of %d)" % (r.ok, r.sent),
-                r.sent > 0 and r.ok * 100 >= 99 * r.sent)
-        r.check("nothing duplicated at the upstream", r.dup == 0)
+        loadlib.check_flood(r, seconds)
         r.check("the flood was larger than what keyhole holds (%d reopened)" % flood.closed,
                 flood.closed > 0)
-        r.check("log lines bounded (%d in %d s; not one per connection)" % (r.logs, seconds),
-                r.logs <= 10 + seconds)
-        if r.fds[0] is not None:
-            r.check("fds back after the flood (%s -> %s)" % (r.fds[0], r.fds[2]),
-                    r.fds[2] <= r.fds[0] + 2)
     finally:
         b.close()
     return r
