@@ -8,6 +8,7 @@ void
 child_config_encode(const struct child_config *c, struct wbuf *w)
 {
 	msg_put_u32(w, c->max_conns);
+	msg_put_u32(w, c->max_conns_per_peer);
 	msg_put_u32(w, c->max_inflight);
 	msg_put_u32(w, c->max_head);
 	msg_put_u32(w, c->max_headers);
@@ -72,6 +73,7 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 
 	memset(c, 0, sizeof(*c));
 	msg_get_u32(r, &c->max_conns);
+	msg_get_u32(r, &c->max_conns_per_peer);
 	msg_get_u32(r, &c->max_inflight);
 	msg_get_u32(r, &c->max_head);
 	msg_get_u32(r, &c->max_headers);
@@ -109,6 +111,7 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 	if (drop > 1 || chr > 1)
 		return -1;
 	if (c->max_conns == 0 || c->max_conns > KH_CONNS_MAX ||
+	    c->max_conns_per_peer > c->max_conns ||
 	    c->max_inflight == 0 || c->max_inflight > KH_INFLIGHT_MAX ||
 	    c->max_head < 256 || c->max_head > KH_HEAD_MAX ||
 	    c->max_headers == 0 || c->max_headers > KH_HEADERS_MAX ||

@@ -4,7 +4,8 @@
  * and a fixed argv, so everything it needs arrives here).
  *
  * Payload (integers big-endian, str as in wire.h), in this order:
- *   u32 max_conns, u32 max_inflight, u32 max_head, u32 max_headers,
+ *   u32 max_conns, u32 max_conns_per_peer (0 = no per-peer cap; else
+ *   at most max_conns), u32 max_inflight, u32 max_head, u32 max_headers,
  *   u64 max_body, u32 head_timeout_ms, u32 body_timeout_ms,
  *   u32 idle_timeout_ms, u32 write_timeout_ms, u32 body_min_rate
  *   (bytes/s, 0 = off), u8 nlisteners,
@@ -54,6 +55,7 @@
 
 struct child_config {
 	uint32_t max_conns;
+	uint32_t max_conns_per_peer;	/* TCP peers; 0 = no cap */
 	uint32_t max_inflight;
 	uint32_t max_head;
 	uint32_t max_headers;

@@ -84,9 +84,44 @@
 /* A multipart boundary, bytes: RFC 2046 section 5.1.1 allows 1..70. */
 #define KH_BOUNDARY_MAX       70u
 
-/* Connections the child accepts at once; beyond it: 503 and close. */
-#define KH_DEF_CONNS          256u
+/* Connections the child holds at once (--max-conns).  The default is
+ * sized from the hard RLIMIT_NOFILE keyhole starts with (config.c): that
+ * limit less KH_CONNS_FD_RESERVE, at most KH_DEF_CONNS_AUTO_MAX.  When the
+ * table is full, a new connection takes the place of the oldest one still
+ * waiting for its head, else of the oldest lingering one, else of the
+ * oldest kept-alive idle one (conn_admit.c); only when every connection is
+ * busy with a request is it refused (503, then closed).  Each connection
+ * is one fd; memory per connection: SECURITY.md, "Memory". */
+#define KH_DEF_CONNS_AUTO_MAX 1024u
 #define KH_CONNS_MAX          16384u
+/* File descriptors the child needs besides its clients: the link, the
+ * listeners (KH_LISTENERS_MAX), the queue's five, epoll, stdio, with
+ * room to spare.  The child's own RLIMIT_NOFILE (sandbox.c) stays below
+ * max_conns + this, so --max-conns N needs a hard limit of N + this. */
+#define KH_CONNS_FD_RESERVE   64u
+/* The least hard RLIMIT_NOFILE keyhole starts with: the parent keeps its
+ * child binary at fd 99 (priv.h) and builds the child's fds from 64 up. */
+#define KH_NOFILE_MIN         128u
+/* Per peer (a TCP client's IP address; see SECURITY.md for Unix sockets
+ * and network namespaces): by default a peer may hold max_conns /
+ * KH_DEF_PEER_SHARE_DIV connections, so one peer never fills the table
+ * with connections that cannot be evicted.  A peer at its cap makes room
+ * among its own connections, as the table does (--max-conns-per-peer). */
+#define KH_DEF_PEER_SHARE_DIV 2u
+/* Connections accepted in one turn of the event loop before the child
+ * reads the ones it has (then it accepts again at the next turn), at most
+ * this and max_conns / 8: a connection is never evicted by a burst of
+ * accepts before its first bytes have been read. */
+#define KH_ACCEPT_BATCH       64u
+/* Refused and evicted connections are counted, not logged one by one:
+ * the first of a burst is reported at once, the rest in one line per
+ * this many milliseconds. */
+#define KH_CONN_REPORT_MS     10000u
+/* Memory back to the system: once this many connections have closed since
+ * the last peak, the child calls malloc_trim(0) after KH_TRIM_DELAY_MS
+ * (one call per delay, however many close). */
+#define KH_TRIM_CONNS         128u
+#define KH_TRIM_DELAY_MS      1000u
 /* Requests in flight to the upstream (Paperclip: MAX_QUEUE_DEPTH). */
 #define KH_DEF_INFLIGHT       64u
 #define KH_INFLIGHT_MAX       4096u

@@ -55,7 +55,9 @@
  *   MSG_POLICY_OK (empty)                              after MSG_POLICY
  *   MSG_RESPONSE  id=request id; u16 status, u16 nheaders,
  *                 nheaders * (str name, str value), blob body
- *   MSG_SHUTDOWN  (empty): stop accepting, finish in-flight, exit
+ *   MSG_SHUTDOWN  (empty): answer new connections 503, finish in-flight,
+ *                 then answer the listen backlog, close the listeners,
+ *                 exit (the parent has closed its copies)
  *   MSG_PING      id=nonce (random, never 0); (empty): answer MSG_PONG
  *                 with the same id from the event loop.  The parent's
  *                 liveness check (src/priv/liveness.c): one ping at a
@@ -71,10 +73,9 @@
 #include <stdint.h>
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
- * the mutation count.  3: MSG_PING / MSG_PONG (liveness).  A parent and a
- * the mutation count.  3: MSG_REQUEST's media fields.  A parent and a
- * child from different builds refuse each other at the first frame
- * header. */
+ * the mutation count.  3: MSG_PING / MSG_PONG (liveness), MSG_REQUEST's
+ * media fields and MSG_CONFIG's max_conns_per_peer.  A parent and a child
+ * from different builds refuse each other at the first frame header. */
 #define KH_WIRE_VERSION 3
 #define KH_WIRE_HDR     16u
 

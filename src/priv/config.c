@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -86,7 +87,13 @@ config_usage(FILE *f)
 "  --max-response BYTES     upstream response limit (default %u, max %u)\n"
 "  --max-inflight N         requests in flight upstream (default %u;\n"
 "                           $PAPERCLIP_BRIDGE_MAX_QUEUE_DEPTH)\n"
-"  --max-conns N            client connections (default %u)\n"
+"  --max-conns N            client connections held at once (default: the\n"
+"                           hard RLIMIT_NOFILE less %u, at most %u); when\n"
+"                           full, a new one takes the place of the oldest\n"
+"                           idle one; 503 only when all are busy\n"
+"  --max-conns-per-peer N   connections one TCP client address may hold\n"
+"                           (default max-conns/%u; 0 = no cap; Unix-socket\n"
+"                           clients have no address and no cap)\n"
 "  --max-head BYTES         request head limit (default %u, max %u)\n"
 "  --max-headers N          header fields per request (default %u, max %u)\n"
 "  --upstream-timeout-ms MS (default %u; $PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS)\n"
@@ -109,7 +116,8 @@ config_usage(FILE *f)
 "                           reaches journald)\n"
 "  -v, --verbose            debug logging\n",
 	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
-	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_DEF_CONNS, KH_DEF_HEAD,
+	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_CONNS_FD_RESERVE,
+	    KH_DEF_CONNS_AUTO_MAX, KH_DEF_PEER_SHARE_DIV, KH_DEF_HEAD,
 	    KH_HEAD_MAX, KH_DEF_HEADERS, KH_HEADERS_MAX,
 	    KH_DEF_UPSTREAM_TIMEOUT_MS, KH_DEF_HEAD_TIMEOUT_MS,
 	    KH_DEF_BODY_TIMEOUT_MS, KH_BODY_RATE_WINDOW_MS,
@@ -178,7 +186,7 @@ enum {
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
 	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
 	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
-	OPT_CTIMEOUT,
+	OPT_CTIMEOUT, OPT_PEERCONNS,
 };
 
 static const struct option config_opts[] = {
@@ -196,6 +204,7 @@ static const struct option config_opts[] = {
 	{ "max-response", required_argument, NULL, OPT_MAXRESP },
 	{ "max-inflight", required_argument, NULL, OPT_INFLIGHT },
 	{ "max-conns", required_argument, NULL, OPT_CONNS },
+	{ "max-conns-per-peer", required_argument, NULL, OPT_PEERCONNS },
 	{ "max-head", required_argument, NULL, OPT_HEAD },
 	{ "max-headers", required_argument, NULL, OPT_HEADERS },
 	{ "upstream-timeout-ms", required_argument, NULL, OPT_UTIMEOUT },
@@ -240,6 +249,49 @@ config_env(struct kh_config *cfg)
 		cfg->queue_poll_ms = (uint32_t)config_num(
 		    "PAPERCLIP_BRIDGE_POLL_INTERVAL_MS", v, 1,
 		    KH_QUEUE_POLL_MAX_MS);
+}
+
+/*
+ * The connection limits, sized from RLIMIT_NOFILE.  Every client
+ * connection is one fd in the child, which sets its own limit to what it
+ * needs (sandbox.c) and can raise it only up to the hard limit it
+ * inherits.  Without --max-conns: that hard limit less
+ * KH_CONNS_FD_RESERVE, at most KH_DEF_CONNS_AUTO_MAX.  An explicit
+ * --max-conns the hard limit cannot hold is refused here, with what to
+ * do, instead of a child that dies at start-up.  Without
+ * --max-conns-per-peer: max_conns / KH_DEF_PEER_SHARE_DIV.
+ */
+static void
+config_conn_limits(struct kh_config *cfg)
+{
+	uint64_t fds = (uint64_t)KH_CONNS_MAX + KH_CONNS_FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_max != RLIM_INFINITY && rl.rlim_max < fds)
+		fds = rl.rlim_max;
+	if (fds < KH_NOFILE_MIN)
+		config_die("the hard RLIMIT_NOFILE is %llu, keyhole needs at "
+		    "least %u: raise it (ulimit -Hn, systemd LimitNOFILE=)",
+		    (unsigned long long)fds, KH_NOFILE_MIN);
+	if (cfg->max_conns == 0) {
+		fds -= KH_CONNS_FD_RESERVE;
+		cfg->max_conns = fds < KH_DEF_CONNS_AUTO_MAX ? (uint32_t)fds :
+		    KH_DEF_CONNS_AUTO_MAX;
+	} else if ((uint64_t)cfg->max_conns + KH_CONNS_FD_RESERVE > fds) {
+		config_die("--max-conns %u needs %u open files, but the hard "
+		    "RLIMIT_NOFILE is %llu: raise it (ulimit -Hn, systemd "
+		    "LimitNOFILE=) or lower --max-conns", cfg->max_conns,
+		    cfg->max_conns + KH_CONNS_FD_RESERVE,
+		    (unsigned long long)fds);
+	}
+	if (cfg->max_conns_per_peer == UINT32_MAX) {
+		cfg->max_conns_per_peer = cfg->max_conns / KH_DEF_PEER_SHARE_DIV;
+		if (cfg->max_conns_per_peer == 0)
+			cfg->max_conns_per_peer = 1;
+	} else if (cfg->max_conns_per_peer > cfg->max_conns) {
+		cfg->max_conns_per_peer = cfg->max_conns;	/* the table's */
+	}
 }
 
 /* KEYHOLE_VAR_name=value for every name no --var bound. */
@@ -289,7 +341,8 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->max_body = KH_DEF_BODY;
 	cfg->max_response = KH_DEF_RESPONSE;
 	cfg->max_inflight = KH_DEF_INFLIGHT;
-	cfg->max_conns = KH_DEF_CONNS;
+	cfg->max_conns = 0;			/* config_conn_limits */
+	cfg->max_conns_per_peer = UINT32_MAX;	/* likewise */
 	cfg->max_head = KH_DEF_HEAD;
 	cfg->max_headers = KH_DEF_HEADERS;
 	cfg->upstream_timeout_ms = KH_DEF_UPSTREAM_TIMEOUT_MS;
@@ -361,6 +414,10 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		case OPT_CONNS:
 			cfg->max_conns = (uint32_t)config_num("--max-conns",
 			    optarg, 1, KH_CONNS_MAX);
+			break;
+		case OPT_PEERCONNS:
+			cfg->max_conns_per_peer = (uint32_t)config_num(
+			    "--max-conns-per-peer", optarg, 0, KH_CONNS_MAX);
 			break;
 		case OPT_HEAD:
 			cfg->max_head = (uint32_t)config_num("--max-head", optarg,
@@ -441,6 +498,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	}
 	if (optind != argc)
 		config_die("%s: unexpected argument '%s'", "serve", argv[optind]);
+	config_conn_limits(cfg);
 	config_env_vars(cfg);
 	if (cfg->policy_file == NULL)
 		config_die("--policy FILE is required");

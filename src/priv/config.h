@@ -40,6 +40,7 @@ struct kh_config {
 	uint64_t max_response;
 	uint32_t max_inflight;
 	uint32_t max_conns;
+	uint32_t max_conns_per_peer;	/* 0 = no per-peer cap */
 	uint32_t max_head;
 	uint32_t max_headers;
 	uint32_t upstream_timeout_ms;

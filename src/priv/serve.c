@@ -185,6 +185,7 @@ serve_child_config(struct parent *p)
 	const struct kh_config *cfg = p->cfg;
 
 	cc->max_conns = cfg->max_conns;
+	cc->max_conns_per_peer = cfg->max_conns_per_peer;
 	cc->max_inflight = cfg->max_inflight;
 	cc->max_head = cfg->max_head;
 	cc->max_headers = cfg->max_headers;
@@ -268,6 +269,13 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 		p->child->state = CS_DRAINING;
 		monitor_send_simple(p->child, MSG_SHUTDOWN);
 	}
+	/* The child holds the listeners too.  Until it exits it answers
+	 * (503) whatever the kernel completes, then empties the backlog and
+	 * closes them (conn.c): closing ours now makes its close the last,
+	 * right after its final answers.  The last close of a listener resets
+	 * what waits in its backlog, so it must not come later, from us.  Our
+	 * Unix socket files go now too: a new client is refused at once. */
+	listen_close(p->listeners, p->nlisteners);
 	struct timeval tv = { p->cfg->drain_ms / 1000,
 	    (p->cfg->drain_ms % 1000) * 1000 };
 	evtimer_add(p->drain_ev, &tv);

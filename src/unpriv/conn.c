@@ -12,7 +12,8 @@
  * Every phase has a deadline: idle (keep-alive; on a new connection the
  * head deadline), head, body (plus a minimum rate), and writing (a client
  * that does not take its answer is dropped).  An answer that ends the
- * connection is followed by a bounded lingering close.
+ * connection is followed by a bounded lingering close.  Who gets a slot
+ * when the table is full: conn_admit.c; draining: conn_drain.c.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,6 +29,8 @@
 #include "log.h"
 #include "net.h"
 #include "util.h"
+
+struct http_req conn_no_req;
 
 static void
 conn_unlink(struct conn *c)
@@ -51,43 +54,29 @@ conn_free(struct conn *c)
 	if (c->pending != NULL)
 		c->pending->conn = NULL;	/* the answer will be dropped */
 	conn_unlink(c);
+	conn_admit_release(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->rate_timer != NULL)
 		event_free(c->rate_timer);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	if (c->req != &conn_no_req)
+		free(c->req);
+	free(c->chunk);
 	free(c->body);
 	free(c->head);
 	free(c);
 	n->nconns--;
+	conn_mem_closed(n);
 	conn_maybe_exit(n);
 }
 
-/* During shutdown the child exits once nothing is left to answer. */
 void
-conn_maybe_exit(struct net *n)
+conn_set_phase(struct conn *c, enum conn_phase phase)
 {
-	if (!n->shutting_down)
-		return;
-	for (struct conn *c = n->conns; c != NULL; c = c->next)
-		if (c->phase != PH_IDLE && c->phase != PH_CLOSING)
-			return;
-	if (n->npending > 0)
-		return;
-	log_debug("shutdown complete");
-	conn_exit(n);
-}
-
-/* Weak: the fuzz harness for the parent's replies links its own, which
- * records the exit (this one would end the fuzzer). */
-__attribute__((weak)) void
-conn_exit(struct net *n)
-{
-	/* Flush queued log frames to the parent before leaving. */
-	struct evbuffer *out = bufferevent_get_output(n->parent);
-	evbuffer_write(out, KH_CHILD_FD_PARENT);
-	_exit(0);
+	c->phase = phase;
+	conn_admit_tier(c);
 }
 
 static void
@@ -97,7 +86,11 @@ conn_reset_request(struct conn *c)
 	c->head = NULL;
 	c->head_len = 0;
 	c->head_scanned = 0;
-	http_req_reset(&c->req);
+	if (c->req != &conn_no_req)
+		free(c->req);
+	c->req = &conn_no_req;
+	free(c->chunk);
+	c->chunk = NULL;
 	free(c->body);
 	c->body = NULL;
 	c->body_len = 0;
@@ -119,7 +112,7 @@ conn_writing(struct conn *c)
 {
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->rate_timer);
-	c->phase = PH_WRITING;
+	conn_set_phase(c, PH_WRITING);
 	conn_arm(c, c->net->cfg.write_timeout_ms);
 }
 
@@ -185,7 +178,7 @@ conn_send_request(struct conn *c)
 	if (gate_request(c) != 0)
 		return;		/* answered */
 	/* gate_request queued the MSG_REQUEST and set c->pending. */
-	c->phase = PH_UPSTREAM;
+	conn_set_phase(c, PH_UPSTREAM);
 	evtimer_del(c->timer);
 }
 
@@ -201,7 +194,7 @@ conn_linger(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
 	evtimer_del(c->rate_timer);
-	c->phase = PH_CLOSING;
+	conn_set_phase(c, PH_CLOSING);
 	c->linger_left = KH_LINGER_BYTES;
 	evbuffer_drain(in, evbuffer_get_length(in));
 	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
@@ -235,7 +228,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	conn_reset_request(c);
-	c->phase = PH_IDLE;
+	conn_set_phase(c, PH_IDLE);
 	conn_arm(c, c->net->cfg.idle_timeout_ms);
 	bufferevent_enable(c->bev, EV_READ);
 	conn_process(c);
@@ -279,31 +272,23 @@ conn_peer(char *peer, size_t cap, const struct sockaddr *sa)
 	}
 }
 
-static const char conn_full[] =
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    "content-length: 44\r\nconnection: close\r\n\r\n"
-    "{\"error\":\"Bridge has too many connections.\"}";
+static void conn_listen_pause(struct net *n, uint32_t ms);
 
 static void
 conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct net *n = arg;
+	enum conn_refusal why;
 	struct conn *c;
 	int one = 1;
 
 	(void)l;
 	(void)salen;
-	if (n->nconns >= n->cfg.max_conns || n->shutting_down) {
-		/* Over the limit: a best-effort 503, never a queue. */
-		char peer[64];
-		ssize_t w = send(fd, conn_full, sizeof(conn_full) - 1,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-		(void)w;
-		close(fd);
-		conn_peer(peer, sizeof(peer), sa);
-		link_send_access(n, peer, "", "", 503, n->shutting_down ?
-		    "shutting down" : "too many connections", 0, 44);
+	if (!conn_admit_batch_ok(n))
+		conn_listen_pause(n, 0);	/* this one, then the next turn */
+	if (n->shutting_down) {
+		conn_refuse_fd(n, fd, CR_SHUTDOWN);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -312,6 +297,12 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->net = n;
+	c->req = &conn_no_req;
+	if (conn_admit(n, c, sa, &why) < 0) {
+		free(c);
+		conn_refuse_fd(n, fd, why);
+		return;
+	}
 	conn_peer(c->peer, sizeof(c->peer), sa);
 	c->rule = -1;
 	if (sa->sa_family != AF_UNIX)
@@ -319,24 +310,18 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(n->base, conn_timer_cb, c);
 	c->rate_timer = evtimer_new(n->base, conn_rate_cb, c);
-	if (c->bev == NULL || c->timer == NULL || c->rate_timer == NULL) {
-		if (c->bev == NULL)
-			close(fd);
-		if (c->bev)
-			bufferevent_free(c->bev);
-		if (c->timer)
-			event_free(c->timer);
-		if (c->rate_timer)
-			event_free(c->rate_timer);
-		free(c);
-		return;
-	}
 	n->nconns++;
 	c->next = n->conns;
 	if (n->conns != NULL)
 		n->conns->prev = c;
 	n->conns = c;
-	c->phase = PH_IDLE;
+	if (c->bev == NULL || c->timer == NULL || c->rate_timer == NULL) {
+		if (c->bev == NULL)
+			close(fd);
+		conn_free(c);
+		return;
+	}
+	conn_set_phase(c, PH_IDLE);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* Read at most a head's worth and KH_READ_AHEAD beyond it; body
 	 * bytes are moved out as they arrive. */
@@ -355,8 +340,26 @@ conn_listen_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (n->serving && !n->shutting_down)
+	conn_admit_batch_reset(n);
+	if (n->serving && !n->listeners_closed)
 		conn_listen_enable(n);
+}
+
+/* Stop accepting for ms milliseconds (0: until the next turn of the
+ * loop, after the connections already accepted have been read). */
+static void
+conn_listen_pause(struct net *n, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	conn_listen_disable(n);
+	if (n->admit.resume_ev == NULL &&
+	    (n->admit.resume_ev = evtimer_new(n->base, conn_listen_resume,
+	    n)) == NULL) {
+		conn_listen_resume(-1, 0, n);
+		return;
+	}
+	evtimer_add(n->admit.resume_ev, &tv);
 }
 
 /* accept() failed (EMFILE, ENOBUFS, ...): pause accepting for 100 ms
@@ -365,13 +368,11 @@ static void
 conn_accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct net *n = arg;
-	static const struct timeval pause = { 0, 100000 };
 
 	(void)l;
 	log_warn("accept failed: %s; pausing accepts for 100 ms",
 	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	conn_listen_disable(n);
-	event_base_once(n->base, -1, EV_TIMEOUT, conn_listen_resume, n, &pause);
+	conn_listen_pause(n, 100);
 }
 
 void
@@ -379,6 +380,8 @@ conn_listen_enable(struct net *n)
 {
 	for (size_t i = 0; i < n->nlisteners; i++) {
 		if (n->listeners[i] == NULL) {
+			if (i == 0)
+				conn_mem_prewarm(n);
 			n->listeners[i] = evconnlistener_new(n->base,
 			    conn_accept_cb, n, LEV_OPT_CLOSE_ON_FREE, 0,
 			    KH_CHILD_FD_LISTEN + (int)i);
@@ -401,28 +404,6 @@ conn_listen_disable(struct net *n)
 	for (size_t i = 0; i < n->nlisteners; i++)
 		if (n->listeners[i] != NULL)
 			evconnlistener_disable(n->listeners[i]);
-}
-
-void
-conn_shutdown(struct net *n)
-{
-	struct conn *c, *next;
-
-	n->shutting_down = true;
-	conn_listen_disable(n);
-	for (c = n->conns; c != NULL; c = next) {
-		next = c->next;
-		/* Nothing in progress: close now.  A partial request cannot
-		 * be served any more: 503. */
-		if (c->phase == PH_IDLE || c->phase == PH_CLOSING ||
-		    (c->phase == PH_HEAD &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)) {
-			conn_free(c);
-		} else if (c->phase == PH_HEAD || c->phase == PH_BODY) {
-			conn_fail(c, 503, "Bridge is shutting down.");
-		}
-	}
-	conn_maybe_exit(n);
 }
 
 /* MSG_RESPONSE: u16 status, u16 nheaders, nheaders*(str, str), blob.

@@ -34,7 +34,7 @@ conn_rate_window(struct conn *c)
 	if (rate == 0)
 		return;
 	need = (uint64_t)rate * KH_BODY_RATE_WINDOW_MS / 1000;
-	if (c->req.body == HTTP_BODY_LENGTH && c->body_left < need)
+	if (c->req->body == HTTP_BODY_LENGTH && c->body_left < need)
 		need = c->body_left;
 	c->rate_need = need;
 	c->rate_got = 0;
@@ -95,7 +95,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	if (len == 0)
 		return false;
 	if (c->phase == PH_IDLE) {
-		c->phase = PH_HEAD;
+		conn_set_phase(c, PH_HEAD);
 		/* A new connection's head deadline runs from accept. */
 		if (c->nrequests > 0)
 			conn_arm(c, n->cfg.head_timeout_ms);
@@ -114,29 +114,36 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		conn_fail(c, r, conn_status_message(r));
 		return false;
 	}
+	/* The request's state exists from here on only: an idle or slow
+	 * connection does not carry its 12 KiB. */
+	struct http_req *req = malloc(sizeof(*req));
 	c->head = malloc(hl);
-	if (c->head == NULL) {
+	if (c->head == NULL || req == NULL) {
+		free(req);
 		conn_fail(c, 503, "Bridge is out of memory.");
 		return false;
 	}
+	if (c->req != &conn_no_req)
+		free(c->req);
+	c->req = req;
 	evbuffer_remove(in, c->head, hl);
 	c->head_len = hl;
 	c->nrequests++;
-	r = http_head_parse(c->head, hl, &n->lim, &c->req);
+	r = http_head_parse(c->head, hl, &n->lim, req);
 	if (r != HTTP_OK) {
 		conn_fail(c, r, conn_status_message(r));
 		return false;
 	}
-	if (!c->req.keep_alive)
+	if (!req->keep_alive)
 		c->close_after = true;
 	if (gate_head(c) != 0)
 		return false;	/* answered (and closing if a body is unread) */
-	switch (c->req.body) {
+	switch (req->body) {
 	case HTTP_BODY_NONE:
 		conn_send_request(c);
 		return false;
 	case HTTP_BODY_LENGTH:
-		c->body_left = c->req.content_length;
+		c->body_left = req->content_length;
 		if (c->body_left == 0) {
 			conn_send_request(c);
 			return false;
@@ -151,15 +158,20 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		c->body_cap = (size_t)c->body_left;
 		break;
 	case HTTP_BODY_CHUNKED:
-		http_chunked_init(&c->chunk, &n->lim);
+		c->chunk = malloc(sizeof(*c->chunk));
+		if (c->chunk == NULL) {
+			conn_fail(c, 503, "Bridge is out of memory.");
+			return false;
+		}
+		http_chunked_init(c->chunk, &n->lim);
 		/* The matched rule's limit (gate_head), not the largest. */
-		c->chunk.lim.max_body = c->body_limit;
+		c->chunk->lim.max_body = c->body_limit;
 		break;
 	}
-	if (c->req.expect_continue)
+	if (req->expect_continue)
 		evbuffer_add_printf(bufferevent_get_output(c->bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
-	c->phase = PH_BODY;
+	conn_set_phase(c, PH_BODY);
 	conn_arm(c, n->cfg.body_timeout_ms);
 	conn_rate_window(c);
 	return true;
@@ -187,7 +199,7 @@ conn_read_chunked(struct conn *c, struct evbuffer *in)
 		while (left > 0) {
 			const uint8_t *data = NULL;
 			size_t used = 0, dlen = 0;
-			int r = http_chunked_feed(&c->chunk, p, left, &used,
+			int r = http_chunked_feed(c->chunk, p, left, &used,
 			    &data, &dlen);
 
 			if (r != HTTP_OK && r != HTTP_NEED_MORE) {
@@ -229,7 +241,7 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 
 	if (len == 0)
 		return false;
-	if (c->req.body == HTTP_BODY_CHUNKED)
+	if (c->req->body == HTTP_BODY_CHUNKED)
 		return conn_read_chunked(c, in);
 	take = len < c->body_left ? len : (size_t)c->body_left;
 	evbuffer_remove(in, c->body + c->body_len, take);

@@ -22,7 +22,7 @@
 static bool
 gate_token_ok(const struct conn *c)
 {
-	return http_req_bearer(&c->req, c->net->cfg.token, c->net->cfg.token_len);
+	return http_req_bearer(c->req, c->net->cfg.token, c->net->cfg.token_len);
 }
 
 void
@@ -62,7 +62,7 @@ gate_refuse(struct conn *c, const struct decide_verdict *v, bool close)
 	char *json = decide_json(v);
 	char ra[16];
 
-	if (close && c->req.body != HTTP_BODY_NONE)
+	if (close && c->req->body != HTTP_BODY_NONE)
 		c->close_after = true;
 	snprintf(ra, sizeof(ra), "%u", v->retry_after);
 	respond_json(c, v->status, json ? json : "{\"error\":\"Bridge error.\"}",
@@ -81,12 +81,12 @@ gate_head(struct conn *c)
 
 	c->rule = -1;
 	if (!gate_token_ok(c)) {
-		if (c->req.body != HTTP_BODY_NONE)
+		if (c->req->body != HTTP_BODY_NONE)
 			c->close_after = true;
 		respond_error(c, 401, "Invalid bridge token.");
 		return 401;
 	}
-	gate_describe(&c->req, c->peer, c->body, c->body_len, &q, h);
+	gate_describe(c->req, c->peer, c->body, c->body_len, &q, h);
 	decide_head(c->net, &q, &v);
 	c->rule = v.rule;
 	c->body_limit = v.body_limit;
@@ -103,7 +103,7 @@ gate_request(struct conn *c)
 	struct decide_verdict v;
 	struct pending *p;
 
-	gate_describe(&c->req, c->peer, c->body, c->body_len, &q, h);
+	gate_describe(c->req, c->peer, c->body, c->body_len, &q, h);
 	v.rule = c->rule;
 	/* A 429 here closes the connection as one from the head would. */
 	if (decide_body(c->net, &q, &v) != 0)

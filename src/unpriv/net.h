@@ -4,7 +4,12 @@
  *   main/net_main.c  start-up: fixed fds, config, policy text, confinement
  *   sandbox.c        chroot, setuid, capabilities, rlimits, seccomp
  *   link.c           frames to and from the parent
- *   conn.c           client connections: reading, deadlines, writing
+ *   conn.c           client connections: accepting, deadlines, writing,
+ *                    draining (conn_read.c reads one request)
+ *   conn_admit.c     who gets a connection slot: per-peer cap, eviction of
+ *                    idle connections when full, counted refusals
+ *   conn_drain.c     MSG_SHUTDOWN: answering, the listen backlog, exit
+ *   conn_mem.c       memory of connections given back after a flood
  *   decide.c         the decision on one request, for every transport
  *                    (policy, body rules, budgets, headers) and its
  *                    MSG_REQUEST
@@ -27,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -50,25 +56,46 @@ enum conn_phase {
 			   bounded time so close() does not reset the answer */
 };
 
+/* Eviction tiers (conn_admit.c), in the order a full table takes a
+ * connection's place: one still waiting for its head (new, or partly
+ * received), then one lingering after its answer, then one kept alive
+ * between requests.  A connection with a request in progress (body,
+ * upstream, writing) is never evicted. */
+enum conn_tier {
+	CT_NONE = 0,
+	CT_HEAD,
+	CT_CLOSING,
+	CT_IDLE,
+	CT_END
+};
+
+struct conn_q {
+	struct conn *head, *tail;	/* oldest first */
+};
+
 struct pending;
+struct conn_peer;
 
 struct conn {
 	struct net *net;
 	struct bufferevent *bev;
 	struct event *timer;		/* the phase's deadline */
 	struct event *rate_timer;	/* PH_BODY: minimum-rate windows */
-	enum conn_phase phase;
+	enum conn_phase phase;		/* set by conn_set_phase() only */
 	char peer[64];
 	uint32_t nrequests;		/* heads parsed on this connection */
 	size_t head_scanned;		/* input bytes already scanned */
 	uint8_t *head;			/* copy of the current head */
 	size_t head_len;
-	struct http_req req;
+	/* The request being served, allocated when its head is complete
+	 * (about 12 KiB: an idle connection does not carry one); points at
+	 * the empty conn_no_req when there is none. */
+	struct http_req *req;
 	uint8_t *body;			/* the body, contiguous (malloc) */
 	size_t body_len;
 	size_t body_cap;
 	uint64_t body_left;		/* HTTP_BODY_LENGTH */
-	struct http_chunked chunk;
+	struct http_chunked *chunk;	/* HTTP_BODY_CHUNKED, while read */
 	uint64_t rate_got;		/* body bytes in this rate window */
 	uint64_t rate_need;		/* ... that it must reach */
 	size_t linger_left;		/* PH_CLOSING: bytes still discarded */
@@ -77,6 +104,38 @@ struct conn {
 	int rule;			/* matched policy rule, -1 before */
 	uint64_t body_limit;		/* that rule's body limit, bytes */
 	struct conn *prev, *next;	/* net->conns */
+	/* conn_admit.c: the peer's entry (NULL: a Unix socket, no per-peer
+	 * cap), the eviction tier and the places in net's and the peer's
+	 * queue of that tier. */
+	struct conn_peer *peer_ent;
+	enum conn_tier tier;
+	struct conn *tprev, *tnext;
+	struct conn *pprev, *pnext;
+};
+
+/* Why a connection was not given a slot (counted, not logged each). */
+enum conn_refusal {
+	CR_FULL,	/* every slot busy with a request */
+	CR_PEER,	/* the peer's cap reached, all of them busy */
+	CR_SHUTDOWN,	/* draining: answered 503 at once */
+	CR_END
+};
+
+/* conn_admit.c's state (zero = nothing yet; set up on first use). */
+struct conn_admit {
+	struct conn_q q[CT_END];	/* every evictable connection */
+	struct conn_peer **peers;	/* hash of TCP peers */
+	size_t nbuckets;		/* a power of two, or 0 */
+	uint64_t key[2];		/* the hash's random key */
+	unsigned batch;			/* accepts in this turn of the loop */
+	struct event *resume_ev;	/* accept again at the next turn */
+	struct event *report_ev;	/* the counters' next summary */
+	struct event *trim_ev;		/* malloc_trim after many closed */
+	size_t trim_peak;		/* most connections since the last */
+	uint64_t refused[CR_END];	/* since the last summary */
+	uint64_t evicted[CT_END];
+	uint64_t refused_total[CR_END];
+	uint64_t evicted_total[CT_END];
 };
 
 /* A request with the parent.  Outlives its connection if the client goes
@@ -103,8 +162,11 @@ struct net {
 	struct bufferevent *parent;
 	bool serving;
 	bool shutting_down;
+	bool listeners_closed;		/* shutdown: no new connection can
+					   complete any more */
 	size_t nconns;
 	struct conn *conns;
+	struct conn_admit admit;
 	struct pending *pending;
 	size_t npending;		/* + queue answers kept for a full
 					   disk (queue_answer.c) */
@@ -132,8 +194,10 @@ int link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob,
 int link_feed(struct net *n, struct evbuffer *in, const char **why);
 
 /* conn.c: connection lifecycle, deadlines, writing, closing */
+extern struct http_req conn_no_req;	/* "no request yet": never written */
 void conn_listen_enable(struct net *n);
 void conn_listen_disable(struct net *n);
+void conn_set_phase(struct conn *c, enum conn_phase phase);
 /* MSG_RESPONSE: 0, or -1 with *why set, nothing changed, for a frame the
  * child must not accept (unknown id, malformed, a header it would not
  * write to a client). */
@@ -148,6 +212,41 @@ void conn_fail(struct conn *c, int status, const char *message);
 const char *conn_status_message(int status);
 void conn_send_request(struct conn *c);
 void conn_writing(struct conn *c);
+
+/* conn_admit.c */
+/* Make room for a new connection from sa (evicting as needed) and attach
+ * c to its peer.  Returns 0, or -1 with *why set: c was not attached. */
+int conn_admit(struct net *n, struct conn *c, const struct sockaddr *sa,
+    enum conn_refusal *why);
+/* c leaves: its queues and its peer. */
+void conn_admit_release(struct conn *c);
+/* c's phase changed: move it to its tier's queue (or out of them). */
+void conn_admit_tier(struct conn *c);
+/* Count (and report, one line per KH_CONN_REPORT_MS) a refusal. */
+void conn_admit_refused(struct net *n, enum conn_refusal why);
+/* Log what is counted and not yet reported (at exit). */
+void conn_admit_report_now(struct net *n);
+/* One more connection accepted in this turn; false when the listeners
+ * should pause until the next turn. */
+bool conn_admit_batch_ok(struct net *n);
+/* Accepting resumed: a new turn. */
+void conn_admit_batch_reset(struct net *n);
+/* Free what conn_admit.c and conn_mem.c hold (no connection is left). */
+void conn_admit_free(struct net *n);
+/* The 503 the child writes for a refusal, and its length. */
+const char *conn_503_text(enum conn_refusal why, size_t *len);
+/* Answer 503 on fd, a connection that gets no slot, and close it. */
+void conn_refuse_fd(struct net *n, int fd, enum conn_refusal why);
+
+/* conn_drain.c */
+/* Read and discard up to max bytes the client sent, without waiting. */
+void conn_drain_input(int fd, size_t max);
+
+/* conn_mem.c */
+/* Before the first connection: libevent's per-fd records, all at once. */
+void conn_mem_prewarm(struct net *n);
+/* A connection has closed: malloc_trim after many. */
+void conn_mem_closed(struct net *n);
 
 /* conn_read.c: reading one request (head, body, minimum body rate) */
 void conn_rate_cb(evutil_socket_t fd, short what, void *arg);

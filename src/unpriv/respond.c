@@ -65,7 +65,7 @@ respond_write(struct conn *c, int status, const char *const *names,
     const uint8_t *body, size_t blen)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	bool head = strcmp(c->req.method, "HEAD") == 0;
+	bool head = strcmp(c->req->method, "HEAD") == 0;
 
 	if (status < 100 || status > 599)
 		status = 502;
@@ -85,7 +85,7 @@ respond_write(struct conn *c, int status, const char *const *names,
 		evbuffer_add_printf(out, "content-length: %zu\r\n", blen);
 	if (c->close_after || c->net->shutting_down)
 		evbuffer_add_printf(out, "connection: close\r\n");
-	else if (c->req.minor == 0)
+	else if (c->req->minor == 0)
 		evbuffer_add_printf(out, "connection: keep-alive\r\n");
 	evbuffer_add(out, "\r\n", 2);
 	if (!head && blen > 0)
@@ -103,7 +103,7 @@ respond_json(struct conn *c, int status, const char *json,
 	size_t vlens[2] = { 16, extra_value ? strlen(extra_value) : 0 };
 
 	/* Every answer the child makes itself is logged by the parent. */
-	link_send_access(c->net, c->peer, c->req.method, c->req.path, status,
+	link_send_access(c->net, c->peer, c->req->method, c->req->path, status,
 	    reason, c->body_len, strlen(json));
 
 	respond_write(c, status, names, values, vlens, extra_name ? 2 : 1,

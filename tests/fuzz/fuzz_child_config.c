@@ -24,6 +24,7 @@ static void
 fuzz_check(const struct child_config *c)
 {
 	if (c->max_conns == 0 || c->max_conns > KH_CONNS_MAX ||
+	    c->max_conns_per_peer > c->max_conns ||
 	    c->max_inflight == 0 || c->max_inflight > KH_INFLIGHT_MAX ||
 	    c->max_head < 256 || c->max_head > KH_HEAD_MAX ||
 	    c->max_headers == 0 || c->max_headers > KH_HEADERS_MAX ||

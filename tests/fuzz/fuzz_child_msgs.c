@@ -28,6 +28,8 @@
  *    byte), a final status 200..599, header names lower-case tokens and
  *    values without control bytes;
  *  - a bad header is refused as soon as its 16 bytes are in;
+ *  - at shutdown a client with no request yet is answered 503, one kept
+ *    alive with nothing sent is closed;
  *  - the child exits exactly when the model says shutdown is complete
  *    (shutting down, no request pending, every client gone or idle), and
  *    never processes a byte after a refusal or the exit;
@@ -59,6 +61,7 @@ struct fz_conn {
 	struct bufferevent *pair[2];	/* [0] the child's end */
 	enum conn_phase phase;		/* the model's */
 	bool head_bytes;		/* PH_HEAD with input buffered */
+	bool kept_alive;		/* served a request before */
 	int pending;			/* id pending for it, or 0 */
 	bool answered;			/* a response was written to it */
 	uint16_t status;		/* what it must receive */
@@ -206,9 +209,18 @@ fuzz_model(uint8_t type, uint64_t id, const uint8_t *p, size_t n)
 			struct fz_conn *k = &fz.conns[i];
 			if (k->c == NULL)
 				continue;
-			if (k->phase == PH_IDLE ||
-			    (k->phase == PH_HEAD && !k->head_bytes)) {
+			if ((k->phase == PH_IDLE ||
+			    (k->phase == PH_HEAD && !k->head_bytes)) &&
+			    k->kept_alive) {
+				/* kept alive, nothing sent: closed */
 				k->phase = (enum conn_phase)-1;	/* freed */
+			} else if (k->phase == PH_IDLE ||
+			    (k->phase == PH_HEAD && !k->head_bytes)) {
+				/* no request yet: 503, never a silent close */
+				k->phase = PH_WRITING;
+				k->status = 503;
+				k->answered = true;
+				k->blen = 36;	/* shutting down */
 			} else if (k->phase == PH_HEAD ||
 			    k->phase == PH_BODY) {
 				k->phase = PH_WRITING;
@@ -287,7 +299,7 @@ fuzz_check_client(struct fz_conn *k)
 	struct evbuffer *in = bufferevent_get_input(k->pair[1]);
 	size_t n = evbuffer_get_length(in), i = 0, cl = (size_t)-1;
 	const char *s;
-	bool head = strcmp(k->c->req.method, "HEAD") == 0;
+	bool head = strcmp(k->c->req->method, "HEAD") == 0;
 
 	if (!k->answered) {
 		if (n != 0)
@@ -385,6 +397,9 @@ fuzz_add_conn(enum conn_phase phase, bool head_bytes, int pending,
 
 	if (c == NULL || bufferevent_pair_new(fz.base, 0, k->pair) != 0)
 		abort();
+	/* A parsed request (conn.c frees it with the connection). */
+	if ((c->req = calloc(1, sizeof(*c->req))) == NULL)
+		abort();
 	c->net = n;
 	c->bev = k->pair[0];
 	c->timer = evtimer_new(fz.base, fuzz_timer_cb, c);
@@ -392,16 +407,19 @@ fuzz_add_conn(enum conn_phase phase, bool head_bytes, int pending,
 	if (c->timer == NULL || c->rate_timer == NULL)
 		abort();
 	snprintf(c->peer, sizeof(c->peer), "127.0.0.1:%zu", fz.nconns);
-	snprintf(c->req.method, sizeof(c->req.method), "%s", method);
-	c->req.minor = fz.head_http10 ? 0 : 1;
-	c->req.keep_alive = true;
+	snprintf(c->req->method, sizeof(c->req->method), "%s", method);
+	c->req->minor = fz.head_http10 ? 0 : 1;
+	c->req->keep_alive = true;
 	c->phase = phase;
+	/* A new connection or one kept alive after a request. */
+	if (phase == PH_IDLE || phase == PH_HEAD)
+		c->nrequests = (uint32_t)(fuzz_next() % 2);
 	bufferevent_enable(k->pair[0], EV_READ | EV_WRITE);
 	bufferevent_enable(k->pair[1], EV_READ | EV_WRITE);
 	if (head_bytes)
 		bufferevent_write(k->pair[1], "GET / HT", 8);
 	if (phase == PH_BODY)
-		c->req.body = HTTP_BODY_LENGTH;
+		c->req->body = HTTP_BODY_LENGTH;
 	c->next = n->conns;
 	if (n->conns != NULL)
 		n->conns->prev = c;
@@ -410,6 +428,7 @@ fuzz_add_conn(enum conn_phase phase, bool head_bytes, int pending,
 	k->c = c;
 	k->phase = phase;
 	k->head_bytes = head_bytes;
+	k->kept_alive = c->nrequests > 0;
 	k->pending = pending;
 }
 
@@ -466,6 +485,7 @@ fuzz_teardown(void)
 		n->pending = p->next;
 		free(p);
 	}
+	conn_admit_free(n);	/* its timers (refusals counted at shutdown) */
 	for (size_t i = 0; i < fz.nconns; i++)
 		bufferevent_free(fz.conns[i].pair[1]);
 	event_base_loop(fz.base, EVLOOP_NONBLOCK);

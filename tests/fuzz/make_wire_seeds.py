@@ -351,7 +351,7 @@ def child_seeds():
     }
 
 
-def config_payload(max_conns=256, max_inflight=64, max_head=16384, max_headers=64,
+def config_payload(max_conns=1024, max_conns_per_peer=512, max_inflight=64, max_head=16384, max_headers=64,
                    max_body=1 << 20, head_ms=10000, body_ms=30000, idle_ms=60000,
                    write_ms=30000, min_rate=1024,
                    nlisteners=1, drop_user=0, uid=0, gid=0, do_chroot=0, chroot_dir="",
@@ -359,7 +359,7 @@ def config_payload(max_conns=256, max_inflight=64, max_head=16384, max_headers=6
                    queue=0, queue_inotify=0, queue_poll_ms=0, queue_chroot=0,
                    bindings=(), mutations_used=0):
     # child_config.h, in its order.
-    return (u32(max_conns) + u32(max_inflight) + u32(max_head) + u32(max_headers) +
+    return (u32(max_conns) + u32(max_conns_per_peer) + u32(max_inflight) + u32(max_head) + u32(max_headers) +
             u64(max_body) + u32(head_ms) + u32(body_ms) + u32(idle_ms) + u32(write_ms) +
             u32(min_rate) + u8(nlisteners) +
             u8(drop_user) + u32(uid) + u32(gid) + u8(do_chroot) + s(chroot_dir) + s(token) +
@@ -373,12 +373,13 @@ def config_seeds():
         "defaults": config_payload(),
         "root_confined": config_payload(drop_user=1, uid=65534, gid=65534, do_chroot=1,
                                         chroot_dir="/var/empty", nlisteners=8),
-        "limits_max": config_payload(max_conns=16384, max_inflight=4096, max_head=65536,
+        "limits_max": config_payload(max_conns=16384, max_conns_per_peer=16384,
+                                     max_inflight=4096, max_head=65536,
                                      max_headers=128, max_body=8 << 20, head_ms=3600000,
                                      body_ms=3600000, idle_ms=3600000, token="t" * 512),
-        "limits_min": config_payload(max_conns=1, max_inflight=1, max_head=256, max_headers=1,
-                                     max_body=0, head_ms=1, body_ms=1, idle_ms=1,
-                                     token="t" * 16),
+        "limits_min": config_payload(max_conns=1, max_conns_per_peer=0, max_inflight=1,
+                                     max_head=256, max_headers=1, max_body=0, head_ms=1,
+                                     body_ms=1, idle_ms=1, token="t" * 16),
         "token_short": config_payload(token="t" * 15),
         "chroot_relative": config_payload(do_chroot=1, chroot_dir="var/empty"),
         "uid_root": config_payload(drop_user=1, uid=0, gid=65534),
@@ -392,6 +393,7 @@ def config_seeds():
         "binding_dup": config_payload(bindings=(("issue", "a"), ("issue", "b"))),
         "binding_dotdot": config_payload(bindings=(("issue", ".."),)),
         "write_timeout_zero": config_payload(write_ms=0),
+        "per_peer_over_max": config_payload(max_conns=10, max_conns_per_peer=11),
         "trailing": config_payload() + b"\x00",
     }
 
