@@ -21,7 +21,9 @@
 #     and exits 0.
 # Configurations: "address" (libFuzzer + ASan: what every enrolment builds)
 # by default; "all" adds "undefined" (UBSan), "afl" (AFL++'s afl-clang-fast
-# and driver, ASan) and "coverage" (clang source-based coverage).
+# and driver, ASan), "coverage" (clang source-based coverage) and
+# "standalone" (an engine that is a static library with main():
+# tests/fuzz/replay_main.c; it shows build.sh links $LIB_FUZZING_ENGINE).
 # Works in $KH_OSSFUZZ_BUILD (default build-ossfuzz).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,6 +48,12 @@ platform_env() {
     afl)
       cc=afl-clang-fast cxx=afl-clang-fast++ san=address fe=afl
       flags="$common $asan" engine=/usr/lib/afl/libAFLDriver.a ;;
+    standalone)
+      # An engine that is a library with main() (as honggfuzz's and
+      # OSS-Fuzz's standalone reproducer are): replay_main.c.  Shows that
+      # build.sh links $LIB_FUZZING_ENGINE, not an engine of its own.
+      san=address fe=none flags="$common $asan"
+      engine=$base/$cfg/work/libstandalone.a ;;
   esac
   printf '%s\n' "CC=$cc" "CXX=$cxx" "CFLAGS=$flags" "CXXFLAGS=$flags" \
     "LIB_FUZZING_ENGINE=$engine" "SANITIZER=$san" "FUZZING_ENGINE=$fe" \
@@ -109,6 +117,11 @@ run_targets() {
     # replays the corpus (-runs=0); the others also mutate a little.
     if [ "$cfg" = coverage ]; then flags+=(-runs=0); else flags+=(-runs=500); fi
     case $cfg in
+      standalone)
+        env -u LD_LIBRARY_PATH "$out/$t" "$seeds" >"$log" 2>&1 ||
+          { tail -30 "$log"; fail "$t on its seed corpus"; }
+        got=$(sed -nE 's/^replayed ([0-9]+) inputs.*/\1/p' "$log")
+        ;;
       afl)
         # AFL++'s driver runs each file named on its command line.
         (cd "$seeds" && env -u LD_LIBRARY_PATH "$out/$t" ./*) >"$log" 2>&1 ||
@@ -136,13 +149,17 @@ run_targets() {
 }
 
 configs=(address)
-[ "${1:-}" = all ] && configs=(address undefined afl coverage)
+[ "${1:-}" = all ] && configs=(address undefined afl coverage standalone)
 for cfg in "${configs[@]}"; do
   out=$base/$cfg/out
   rm -rf "${base:?}/$cfg"
   mkdir -p "$base/$cfg/src" "$base/$cfg/work" "$out" "$base/$cfg/prof"
   t0=$(date +%s)
   mapfile -t penv < <(platform_env "$cfg")
+  if [ "$cfg" = standalone ]; then
+    clang -O1 -g -c tests/fuzz/replay_main.c -o "$base/$cfg/work/replay_main.o"
+    ar rcs "$base/$cfg/work/libstandalone.a" "$base/$cfg/work/replay_main.o"
+  fi
   # ClusterFuzzLite runs .clusterfuzzlite/build.sh in the source tree;
   # OSS-Fuzz runs oss-fuzz/build.sh (copied to $SRC) in $SRC/keyhole.
   script=.clusterfuzzlite/build.sh dir=$src
