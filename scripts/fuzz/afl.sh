@@ -104,7 +104,7 @@ afl_one() {
   local pids=() logs=() found scheds=(fast explore coe lin quad exploit rare)
   [ -x "$bin" ] || { echo "fuzz.sh: no binary $bin" >&2; return 2; }
   afl_env
-  rm -rf "$out" "$in"
+  rm -rf "$out" "$in" "$afl_build/afl-$name-"*.log
   mkdir -p "$work" "$seeds" "$afl_build/out"
   copy_hashed "$in" "$seeds" "$work"
   dict=$(dict_of "$name")
