@@ -167,6 +167,7 @@ fuzz_one() {
 # naming the targets that failed.
 each() {
   local fn=$1 what=$2 t failed=(); shift 2
+  pick "$what" >/dev/null
   for t in $(pick "$what"); do
     "$fn" "$t" "$@" || failed+=("$t")
   done

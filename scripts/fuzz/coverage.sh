@@ -96,6 +96,7 @@ EOF
 coverage_main() {
   local t names=() pds=() bins=()
   need python3
+  pick "$1" >/dev/null
   mapfile -t names < <(pick "$1")
   profdata=$(cov_tool llvm-profdata)
   llvmcov=$(cov_tool llvm-cov)
