@@ -7,8 +7,12 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
       libcjson-dev libseccomp-dev libcap-ng-dev python3 curl ca-certificates
       openssl iproute2 systemd strace)
+# Fuzzing (scripts/fuzz.sh, CI's fuzz stage): clang and its runtimes for
+# libFuzzer, afl++ (Debian's 4.04c, built against clang 14) for AFL++,
+# llvm's llvm-profdata/llvm-cov for `scripts/fuzz.sh coverage`, zip for the
+# OSS-Fuzz build script's seed corpora.
 if [ "${KH_WITH_FUZZ:-0}" = 1 ]; then
-  pkgs+=(clang libclang-rt-dev)
+  pkgs+=(clang libclang-rt-dev afl++ llvm zip)
 fi
 
 # Node.js and npm run Paperclip's own gateway in the interop test

@@ -12,11 +12,21 @@
 #                    (-DKH_SANITIZE=ON) and run again; leaks are checked
 #                    by the unit tests and replays (the two processes run
 #                    confined, where LeakSanitizer cannot work)
-#   4. build-fuzz/   the libFuzzer harnesses (clang), each run for
-#                    KH_FUZZ_SECONDS (default 30) from its seed corpus;
-#                    a crash, leak, timeout or sanitizer report fails, and
-#                    the reproducer is saved in tests/fuzz/corpus/<name>/
-#                    (scripts/fuzz.sh explains what to do with it)
+#   4. fuzzing (scripts/fuzz.sh; every tests/fuzz/fuzz_*.c):
+#                    selftest: libFuzzer and AFL++ each find a planted bug,
+#                    the reproducer lands as <corpus>/crash-<sha1> and the
+#                    replay program fails on it;
+#                    oss-fuzz all: .clusterfuzzlite/build.sh run as OSS-Fuzz
+#                    runs it (ASan, UBSan, AFL++, coverage), each target
+#                    run on its seed corpus zip;
+#                    every harness under libFuzzer for KH_FUZZ_SECONDS
+#                    (default 20) in build-fuzz/, then under AFL++ for
+#                    KH_AFL_SECONDS (default 15) in build-afl/, from its
+#                    seeds; a crash, leak, timeout or sanitizer report fails,
+#                    and the reproducer is saved in tests/fuzz/corpus/<name>/
+#                    (scripts/fuzz.sh explains what to do with it);
+#                    coverage all: what seeds + this run's corpus reach,
+#                    per file (report in build-cov/report/)
 #
 # scripts/test.sh --quick runs stage 1 only.
 set -euo pipefail
@@ -47,6 +57,10 @@ stage "sanitizer build (ASan + UBSan) and tests"
 KH_BUILD_DIR=build-asan scripts/build.sh -DKH_SANITIZE=ON
 (cd build-asan && ctest --output-on-failure -j2 --timeout 300)
 
-stage "fuzzing, ${KH_FUZZ_SECONDS:-30}s per harness"
-KH_FUZZ_QUIET=1 scripts/fuzz.sh all "${KH_FUZZ_SECONDS:-30}"
+stage "fuzzing: self-test, OSS-Fuzz build, libFuzzer ${KH_FUZZ_SECONDS:-20}s and AFL++ ${KH_AFL_SECONDS:-15}s per harness, coverage"
+scripts/fuzz.sh selftest
+KH_FUZZ_QUIET=1 scripts/fuzz.sh oss-fuzz all
+KH_FUZZ_QUIET=1 scripts/fuzz.sh all "${KH_FUZZ_SECONDS:-20}"
+KH_FUZZ_QUIET=1 scripts/fuzz.sh afl all "${KH_AFL_SECONDS:-15}"
+KH_FUZZ_QUIET=1 scripts/fuzz.sh coverage all
 stage "all passed"

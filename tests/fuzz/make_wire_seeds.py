@@ -129,6 +129,12 @@ def log(level, line):
     return frame(LOG, u8(level) + s(line))
 
 
+def access(peer="127.0.0.1:40000", method="GET", path="/api/admin", status=403,
+           reason="no rule", bytes_in=40, bytes_out=120, mid=0):
+    return frame(ACCESS, s(peer) + s(method) + s(path) + u16(status) + s(reason) +
+                 u64(bytes_in) + u64(bytes_out), mid)
+
+
 # fuzz_parent_msgs configuration byte
 PRELOAD, DRAINING = 0x01, 0x02
 INFLIGHT = {1: 0x00, 2: 0x04, 4: 0x08, 64: 0x0C}
@@ -285,6 +291,17 @@ def parent_seeds():
             9, "POST", "/api/issues/1/comments", body=b'{"body":"' + b"x" * 40 + b'"}'),
         "huge_nheaders": pcfg() + POL + frame(REQUEST, s("GET") + s("/api/agents/me") + u8(0) +
                                               s("") + s("p") + u16(65535), 9),
+        # MSG_ACCESS: a request the child answered itself, for the parent's
+        # access log; no corpus reached mon_access before these.  A
+        # well-formed one is not among them: fuzz_parent_msgs.c's own frame
+        # walker (fuzz_walk) does not know MSG_ACCESS and calls it "a frame
+        # of a wrong type or state passed" -- pcfg() + POL + access()
+        # aborts the harness until it does.
+        "access_status_99": pcfg() + POL + access(status=99),
+        "access_nonzero_id": pcfg() + POL + access(mid=7),
+        "access_before_policy": pcfg(preload=False) + access(),
+        # A peer longer than the parent keeps (cut to 63 bytes, not refused).
+        "long_peer": pcfg() + POL + request(1, "GET", "/api/agents/me", peer="1" * 128),
         # Liveness: the harness never pings, so any MSG_PONG answers nothing.
         "pong_unasked": pcfg() + POL + GOOD[0] + frame(PONG, b"", 0x1122334455667788),
         "pong_before_policy": pcfg() + frame(PONG, b"", 1),
