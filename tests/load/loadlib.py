@@ -36,6 +36,15 @@ import khtest  # noqa: E402
 from httpcheck import Reader, Reset  # noqa: E402
 
 
+# The recording upstream's listen backlog: socketserver's default is 5,
+# and keyhole opens a fresh upstream connection per mutation (upstream.c),
+# up to --max-inflight at once; past the backlog the kernel drops SYNs and
+# the connect waits for a retransmission (1 s, 3 s, 7 s...), which would
+# be measured as keyhole's latency.  A real API server's backlog is
+# larger (nginx, node: 511).
+khtest._UpstreamServer.request_queue_size = 1024
+
+
 def sanitized():
     """keyhole-net was built with AddressSanitizer (its quarantine keeps
     freed memory resident: RSS bounds say nothing there)."""

@@ -54,7 +54,7 @@ def serve(port, logfile, slow):
     class S(ThreadingHTTPServer):
         daemon_threads = True
         allow_reuse_address = True
-        request_queue_size = 128
+        request_queue_size = 1024
 
         def handle_error(self, request, client_address):
             pass
