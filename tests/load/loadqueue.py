@@ -239,7 +239,7 @@ def burst_items(n, tag="qf"):
     return out
 
 
-def burst(r, b, n, rate_min, tag="qf"):
+def burst(r, b, n, rate_min, tag="qf", files_in_row=True):
     """The queue_flood run: n request files written beforehand in a
     staging directory of the same file system, renamed into requests/ in
     one burst; a Collector takes the answers; two HTTP clients use the
@@ -247,7 +247,8 @@ def burst(r, b, n, rate_min, tag="qf"):
     and POSTs on a kept-alive one).  Fills r (the files and the HTTP
     requests together) and returns a dict: items, q (judge()), have,
     took (s until every file was answered, or the limit), limit,
-    t_put, outs (the HTTP outcomes), http (sent, ok, p99, tally)."""
+    t_put, outs (the HTTP outcomes), http (sent, ok, p99, tally).
+    files_in_row=False: r's traffic cells count the HTTP requests only."""
     import loadlib
     todo = burst_items(n, tag)
     stage = os.path.join(b.queue.path, "staging")
@@ -304,11 +305,12 @@ def burst(r, b, n, rate_min, tag="qf"):
     if bodies:
         r.notes.append("HTTP answers other than 200: %s" % ", ".join(bodies))
     q = judge(todo, col, b.up)
-    r.sent += n
-    r.ok += q["ok"]
-    r.non200 += q["wrong"]
-    r.lost += q["unanswered"]
-    r.dup += q["sent_twice"]
+    if files_in_row:
+        r.sent += n
+        r.ok += q["ok"]
+        r.non200 += q["wrong"]
+        r.lost += q["unanswered"]
+        r.dup += q["sent_twice"]
     last = max(col.times.values()) - t0 if col.times else 0
     r.notes.append("%d files renamed in %.1f s, all answered after %.1f s (%.0f/s); "
                    "HTTP clients meanwhile: %d of %d answered 200 (%s), p99 %s ms"
