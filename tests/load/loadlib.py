@@ -587,6 +587,39 @@ def upstream_conns(pid, port):
     return n
 
 
+def warm_up(bench):
+    """One GET answered 200, or keyhole is not serving: AssertionError."""
+    if GoodClient(bench.port, bench.kh.token, tag="warm").one(0) != 200:
+        raise AssertionError("keyhole does not answer")
+
+
+def before(r, bench, own=()):
+    """Fill r's "before" cells (child and parent); returns the log line
+    count to subtract at the end (Bench.log_lines(own))."""
+    r.rss[0], r.fds[0] = snapshot(bench.child)
+    r.parent_snapshot(0, bench)
+    return bench.log_lines(own=own)
+
+
+def check_child_fds(r):
+    r.check("child's fds back (%s -> %s)" % (r.fds[0], r.fds[2]),
+            r.fds[2] is not None and r.fds[2] <= r.fds[0] + 2)
+
+
+def check_steady(r, bench, child0, rss_back_kib, port):
+    """After a load the child must have survived: the same child, the
+    parent's RSS back within rss_back_kib of idle (not judged in an ASan
+    build), both processes' fds back (the parent's less its pool)."""
+    r.check("the child was never replaced", bench.kh.children("keyhole-net") == [child0])
+    if sanitized():
+        r.notes.append("ASan build: RSS bound not checked")
+    else:
+        r.check("parent's RSS back near idle (%+d KiB, bound %d)"
+                % (r.prss[2] - r.prss[0], rss_back_kib), r.prss[2] - r.prss[0] <= rss_back_kib)
+    check_parent_fds(r, bench, port)
+    check_child_fds(r)
+
+
 def check_parent_fds(r, bench, port, pool_max=64):
     """The parent's fds back where they were, less its pooled upstream
     connections, of which there are at most pool_max."""

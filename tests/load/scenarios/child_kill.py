@@ -83,13 +83,9 @@ def run(opts):
     b.up.slow_seconds = SLOW
     col = feeder = traffic = None
     try:
-        warm = loadlib.GoodClient(b.port, b.kh.token, tag="warm")
-        if warm.one(0) != 200:
-            raise AssertionError("keyhole does not answer")
+        loadlib.warm_up(b)
         time.sleep(0.3)
-        r.rss[0], r.fds[0] = loadlib.snapshot(b.child)
-        r.parent_snapshot(0, b)
-        log0 = b.log_lines(own=OWN)
+        log0 = loadlib.before(r, b, own=OWN)
         psamp = loadlib.ProcSampler(b.kh.pid)
         seconds = 1.0 + KILLS * GAP + 1.0
         col = loadqueue.Collector(b.queue.path).start(seconds + 30)
@@ -158,8 +154,7 @@ def run(opts):
         left = loadqueue.listing(b.queue.path, "processing") + \
             [n for n in loadqueue.listing(b.queue.path, "requests") if n.endswith(".json")]
         r.check("processing/ and requests/ empty (%r)" % left[:5], not left)
-        r.check("child's fds back (%s -> %s)" % (r.fds[0], r.fds[2]),
-                r.fds[2] is not None and r.fds[2] <= r.fds[0] + 2)
+        loadlib.check_child_fds(r)
         loadlib.check_parent_fds(r, b, b.up.port)
         r.check("keyhole still running", b.kh.alive())
     finally:

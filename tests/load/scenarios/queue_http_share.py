@@ -25,9 +25,7 @@ def run(opts):
     r = loadlib.Result(NAME)
     b = loadlib.Bench(nofile=1024, queue=True)
     try:
-        warm = loadlib.GoodClient(b.port, b.kh.token, tag="warm")
-        if warm.one(0) != 200:
-            raise AssertionError("keyhole does not answer")
+        loadlib.warm_up(b)
         res = loadqueue.burst(r, b, 5000, 100, tag="qs", files_in_row=False)
         loadqueue.check_http_beside(r, res)
         r.check("every file answered exactly once (%d unanswered, %d twice, %d wrong)"

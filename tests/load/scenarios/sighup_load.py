@@ -29,12 +29,8 @@ def run(opts):
     b = loadlib.Bench(nofile=1024)
     b.up.slow_seconds = SLOW
     try:
-        warm = loadlib.GoodClient(b.port, b.kh.token, tag="warm")
-        if warm.one(0) != 200:
-            raise AssertionError("keyhole does not answer")
-        r.rss[0], r.fds[0] = loadlib.snapshot(b.child)
-        r.parent_snapshot(0, b)
-        log0 = b.log_lines(own=("hup-",))
+        loadlib.warm_up(b)
+        log0 = loadlib.before(r, b, own=("hup-",))
         t = loadclient.mixed(b.port, b.kh.token, "hup").start(4.5)
         time.sleep(1.5)
         for _ in range(2):

@@ -39,12 +39,8 @@ def run(opts):
     b = loadlib.Bench(nofile=1024)
     b.up.slow_seconds = SLOW
     try:
-        warm = loadlib.GoodClient(b.port, b.kh.token, tag="warm")
-        if warm.one(0) != 200:
-            raise AssertionError("keyhole does not answer")
-        r.rss[0], r.fds[0] = loadlib.snapshot(b.child)
-        r.parent_snapshot(0, b)
-        log0 = b.log_lines(own=("st-",))
+        loadlib.warm_up(b)
+        log0 = loadlib.before(r, b, own=("st-",))
         t = loadclient.mixed(b.port, b.kh.token, "st").start(20)
         time.sleep(1.5)
         # Something is upstream now: the slow workers send back to back.

@@ -77,13 +77,9 @@ def run(opts):
     b = loadlib.Bench(nofile=1024)
     b.up.slow_seconds = 0.2
     try:
-        warm = loadlib.GoodClient(b.port, b.kh.token, tag="warm")
-        if warm.one(0) != 200:
-            raise AssertionError("keyhole does not answer")
+        loadlib.warm_up(b)
         time.sleep(0.5)
-        r.rss[0], r.fds[0] = loadlib.snapshot(b.child)
-        r.parent_snapshot(0, b)
-        log0 = b.log_lines(own=("soak-",))
+        log0 = loadlib.before(r, b, own=("soak-",))
         child0 = b.child
         traffic = loadclient.mixed(b.port, b.kh.token, "soak")
         for w in traffic.workers:
@@ -131,8 +127,7 @@ def run(opts):
                 r.check("%s's RSS: no growth beyond %d KiB after the first minute (%s -> %s)"
                         % (who, GROWTH_KIB, a, z), a is not None and z is not None and
                         z - a <= GROWTH_KIB)
-        r.check("child's fds back (%s -> %s)" % (r.fds[0], r.fds[2]),
-                r.fds[2] is not None and r.fds[2] <= r.fds[0] + 2)
+        loadlib.check_child_fds(r)
         loadlib.check_parent_fds(r, b, b.up.port)
     finally:
         b.close()

@@ -164,16 +164,7 @@ def run(opts):
         r.check("no POST duplicated at the upstream (%d)" % r.dup, r.dup == 0)
         r.check("each POST reached the upstream exactly once (%d not: %r)"
                 % (len(not_once), not_once[:5]), not not_once)
-        r.check("the child was never replaced", b.kh.children("keyhole-net") == [child0])
-        if loadlib.sanitized():
-            r.notes.append("ASan build: RSS bound not checked")
-        else:
-            r.check("parent's RSS back near idle (%+d KiB, bound %d)"
-                    % (r.prss[2] - r.prss[0], RSS_BACK_KIB),
-                    r.prss[2] - r.prss[0] <= RSS_BACK_KIB)
-        loadlib.check_parent_fds(r, b, b.up.port)
-        r.check("child's fds back (%s -> %s)" % (r.fds[0], r.fds[2]),
-                r.fds[2] is not None and r.fds[2] <= r.fds[0] + 2)
+        loadlib.check_steady(r, b, child0, RSS_BACK_KIB, b.up.port)
     finally:
         b.close()
     return r
