@@ -36,6 +36,15 @@ import khtest  # noqa: E402
 from httpcheck import Reader, Reset  # noqa: E402
 
 
+# The recording upstream's listen backlog: socketserver's default is 5,
+# and keyhole opens a fresh upstream connection per mutation (upstream.c),
+# up to --max-inflight at once; past the backlog the kernel drops SYNs and
+# the connect waits for a retransmission (1 s, 3 s, 7 s...), which would
+# be measured as keyhole's latency.  A real API server's backlog is
+# larger (nginx, node: 511).
+khtest._UpstreamServer.request_queue_size = 1024
+
+
 def sanitized():
     """keyhole-net was built with AddressSanitizer (its quarantine keeps
     freed memory resident: RSS bounds say nothing there)."""
@@ -163,21 +172,43 @@ class LimitedKeyhole(khtest.Keyhole):
 
 
 class Bench:
-    """One keyhole and one upstream for one scenario."""
+    """One keyhole and one upstream for one scenario.
 
-    def __init__(self, args=(), nofile=None, policy=khtest.TEST_POLICY):
+    upstream: a function (cleanups) -> an upstream with .url and
+    .snapshot() (default: khtest.Upstream, the recording one); queue: also
+    serve a queue_v1 directory (self.queue, a khqueue.QueueDir)."""
+
+    def __init__(self, args=(), nofile=None, policy=khtest.TEST_POLICY, upstream=None,
+                 queue=False):
+        import khqueue
         self._c = _Cleanups()
-        self.up = khtest.Upstream(self._c)
+        self.up = (upstream or khtest.Upstream)(self._c)
+        self.queue = None
+        args = list(args)
+        if queue:
+            self.queue = khqueue.QueueDir(self._c)
+            args = ["--queue-dir", self.queue.path] + args
         self.kh = LimitedKeyhole(self._c, self.up.url, nofile=nofile, policy=policy,
-                                 args=list(args))
+                                 args=args)
         self.port = self.kh.port
         self.child = self.kh.child_pid()
         self.auth = "Bearer " + self.kh.token
 
-    def log_lines(self):
+    def new_child(self, old, timeout=10.0):
+        """The child that replaced `old` (after a kill)."""
+        self.child = self.kh.child_pid(exclude={old}, timeout=timeout)
+        return self.child
+
+    def log_lines(self, own=()):
         """keyhole's log lines so far, less the access-log lines of the
-        well-behaved clients' own requests (one per request is expected)."""
-        return sum(1 for ln in self.kh.stderr_lines() if "/api/issues/good-" not in ln)
+        well-behaved clients' own requests (one per request is expected):
+        GoodClient's, and those whose path holds one of `own` (the
+        scenario's client tags)."""
+        def mine(ln):
+            if "/api/issues/good-" in ln:
+                return True
+            return " status=" in ln and any(t in ln for t in own)
+        return sum(1 for ln in self.kh.stderr_lines() if not mine(ln))
 
     def close(self):
         return self._c.run()
@@ -407,18 +438,23 @@ class Result:
     """One row of the table and the checks that decide pass/fail."""
 
     COLUMNS = [("scenario", 18), ("sent", 6), ("ok", 6), ("non200", 7), ("lost", 5),
-               ("dup", 4), ("ok%", 7), ("p99ms", 6), ("rss KiB b/d/a", 22),
-               ("fds b/d/a", 16), ("logs", 6)]
+               ("died", 4), ("dup", 4), ("ok%", 7), ("p99ms", 6), ("rss KiB b/d/a", 22),
+               ("fds b/d/a", 12), ("parent rss KiB b/d/a", 22), ("pfds b/d/a", 10),
+               ("logs", 6)]
 
     def __init__(self, name):
         self.name = name
         self.sent = self.ok = self.non200 = self.lost = self.dup = 0
+        self.died = None          # lost to a child's death (the documented case)
         self.p99 = None
         self.rss = [None, None, None]
         self.fds = [None, None, None]
+        self.prss = [None, None, None]   # the parent's
+        self.pfds = [None, None, None]
         self.logs = None
         self.notes = []
         self.checks = []          # (description, passed)
+        self.skipped = None       # why the scenario could not run here
 
     def from_client(self, gc, up):
         self.sent = gc.sent
@@ -441,13 +477,56 @@ class Result:
     def passed(self):
         return all(ok for _, ok in self.checks)
 
+    def parent_snapshot(self, i, bench):
+        self.prss[i], self.pfds[i] = snapshot(bench.kh.pid)
+
     def cells(self):
         def triple(v):
             return "/".join("-" if x is None else str(x) for x in v)
+        if self.skipped:
+            return [self.name] + ["-"] * (len(self.COLUMNS) - 1)
         pct = "%.1f" % (100.0 * self.ok / self.sent) if self.sent else "-"
         return [self.name, str(self.sent), str(self.ok), str(self.non200), str(self.lost),
+                "-" if self.died is None else str(self.died),
                 str(self.dup), pct, "-" if self.p99 is None else "%.0f" % self.p99,
-                triple(self.rss), triple(self.fds), "-" if self.logs is None else str(self.logs)]
+                triple(self.rss), triple(self.fds), triple(self.prss), triple(self.pfds),
+                "-" if self.logs is None else str(self.logs)]
+
+    def skip(self, why):
+        """The scenario cannot run on this machine (e.g. needs root)."""
+        self.skipped = why
+        self.notes.append("SKIPPED: " + why)
+        return self
+
+    def from_outcomes(self, outcomes, up, lost=None, died=None):
+        """The traffic cells from loadclient outcomes and the upstream's
+        record: ok = answered 200, non200 = answered otherwise, lost = the
+        given list (default: every unanswered one but refused connects
+        and the keep-alive race), dup = mutations the upstream received
+        more than once."""
+        import loadclient
+        counts = loadclient.upstream_counts(up)
+        self.sent = len(outcomes)
+        self.ok = sum(1 for o in outcomes if o.status == 200)
+        self.non200 = sum(1 for o in outcomes if o.answered() and o.status != 200)
+        if lost is None:
+            lost = [o for o in outcomes if not o.answered() and o.error != "refused"
+                    and not o.ka_race]
+        self.lost = len(lost)
+        if died is not None:
+            self.died = len(died)
+        self.dup = loadclient.duplicated(outcomes, counts, mutations=True)
+        self.p99 = loadclient.p99_ms(outcomes)
+        t = loadclient.tally(outcomes)
+        self.notes.append("outcomes: %s" % ", ".join(
+            "%s %d" % (k, t[k]) for k in sorted(t, key=str)))
+        races = sum(1 for o in outcomes if o.ka_race)
+        if races:
+            self.notes.append("keep-alive race: %d" % races)
+        get_dup = loadclient.duplicated(outcomes, counts, mutations=False)
+        if get_dup:
+            self.notes.append("safe requests re-sent: %d" % get_dup)
+        return counts
 
 
 def duplicates(up, paths):
@@ -482,6 +561,74 @@ def stop_pid(pid, sig=signal.SIGKILL):
 
 def snapshot(pid):
     return rss_kib(pid), nfds(pid)
+
+
+def upstream_conns(pid, port):
+    """Sockets of pid connected to 127.0.0.1:port (the parent's pool of
+    upstream connections: libcurl keeps up to --max-inflight of them)."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return None
+    n = 0
+    want = "0100007F:%04X" % port
+    with open("/proc/%d/net/tcp" % pid) as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[2] == want and fields[9] in inodes:
+                n += 1
+    return n
+
+
+def warm_up(bench):
+    """One GET answered 200, or keyhole is not serving: AssertionError."""
+    if GoodClient(bench.port, bench.kh.token, tag="warm").one(0) != 200:
+        raise AssertionError("keyhole does not answer")
+
+
+def before(r, bench, own=()):
+    """Fill r's "before" cells (child and parent); returns the log line
+    count to subtract at the end (Bench.log_lines(own))."""
+    r.rss[0], r.fds[0] = snapshot(bench.child)
+    r.parent_snapshot(0, bench)
+    return bench.log_lines(own=own)
+
+
+def check_child_fds(r):
+    r.check("child's fds back (%s -> %s)" % (r.fds[0], r.fds[2]),
+            r.fds[2] is not None and r.fds[2] <= r.fds[0] + 2)
+
+
+def check_steady(r, bench, child0, rss_back_kib, port):
+    """After a load the child must have survived: the same child, the
+    parent's RSS back within rss_back_kib of idle (not judged in an ASan
+    build), both processes' fds back (the parent's less its pool)."""
+    r.check("the child was never replaced", bench.kh.children("keyhole-net") == [child0])
+    if sanitized():
+        r.notes.append("ASan build: RSS bound not checked")
+    else:
+        r.check("parent's RSS back near idle (%+d KiB, bound %d)"
+                % (r.prss[2] - r.prss[0], rss_back_kib), r.prss[2] - r.prss[0] <= rss_back_kib)
+    check_parent_fds(r, bench, port)
+    check_child_fds(r)
+
+
+def check_parent_fds(r, bench, port, pool_max=64):
+    """The parent's fds back where they were, less its pooled upstream
+    connections, of which there are at most pool_max."""
+    pool = upstream_conns(bench.kh.pid, port)
+    r.notes.append("parent's pooled upstream connections after: %s" % pool)
+    r.check("parent's fds back, less its upstream pool (%s -> %s, %s pooled, at most %d)"
+            % (r.pfds[0], r.pfds[2], pool, pool_max),
+            r.pfds[2] is not None and pool is not None and pool <= pool_max and
+            r.pfds[2] - pool <= r.pfds[0] + 2)
 
 
 def flood_with_client(r, bench, flood, seconds, settle=3.0, ramp=1.0):
