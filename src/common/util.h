@@ -10,13 +10,6 @@
 /* Constant-time comparison: time depends only on expected_len. */
 bool util_ct_equal(const uint8_t *given, size_t given_len,
     const uint8_t *expected, size_t expected_len);
-/* A header value keyhole forwards: bytes 0x20..0x7e and HTAB only (no NUL,
- * CR, LF, other controls or obs-text), at most KH_HVALUE_MAX bytes.  The
- * child checks it before sending; the parent treats a violation as an
- * attack. */
-bool util_hvalue_forwardable(const char *v, size_t len);
-/* RFC 9110 token, lower-case only (header names on the wire). */
-bool util_lower_token(const char *s, size_t len);
 /* Methods whose outcome is harmless when unknown (retry-safe to report
  * 504 instead of the indeterminate-outcome 409). */
 bool util_method_safe(const char *method);

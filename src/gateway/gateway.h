@@ -10,8 +10,11 @@
  *                    checked, created 0700
  *   gateway_queue.c  request files out, response files in, queue depth,
  *                    stale-request sweep
- *   gateway_envelope.c  the request file written (pure; fuzzed)
- *   gateway_response.c  the response file parsed (pure; fuzzed)
+ *   src/parse/gateway_envelope.c  the request file written (pure; fuzzed)
+ *   src/parse/gateway_response.c  the response file parsed (pure; fuzzed)
+ *
+ * Of keyhole's code it links src/common, src/check and src/parse only,
+ * never src/unpriv or src/priv (CMakeLists.txt, ctest `boundary`).
  *
  * It holds no credential (only the bridge token the sandbox has anyway)
  * and opens no network connection: one listening socket on

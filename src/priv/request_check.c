@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include "hdr.h"
 #include "json_check.h"
 #include "json_keys.h"
 #include "log.h"
@@ -30,7 +31,7 @@ reqchk_header(const struct policy *pol, const struct pol_rule *rule,
 		*why = "malformed header field";
 		return -1;
 	}
-	if (!util_lower_token(name, nl) ||
+	if (!hdr_lower_token(name, nl) ||
 	    !policy_rule_header_allowed(pol, rule, name, nl) ||
 	    policy_header_forbidden(name, nl)) {
 		*why = "header name outside the allowlist";
@@ -41,7 +42,7 @@ reqchk_header(const struct policy *pol, const struct pol_rule *rule,
 		*why = "content-type among the headers";
 		return -1;
 	}
-	if (!util_hvalue_forwardable(value, vl)) {
+	if (!hdr_value_forwardable(value, vl)) {
 		*why = "header value with a forbidden byte";
 		return -1;
 	}

@@ -30,6 +30,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "hdr.h"
 #include "log.h"
 #include "upstream_int.h"
 #include "util.h"
@@ -187,7 +188,7 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	if (up->auth_line == NULL)
 		goto fail;
 	if (cfg->run_id != NULL) {
-		if (!util_hvalue_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
+		if (!hdr_value_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
 		    *cfg->run_id == '\0') {
 			fprintf(stderr, "keyhole: --run-id must be visible ASCII\n");
 			goto fail;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hdr.h"
 #include "upstream_int.h"
 #include "util.h"
 
@@ -134,7 +135,7 @@ upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	if (r->nresp_hdrs >= KH_FWD_HEADERS_MAX || *r->up->policy == NULL ||
 	    !policy_resp_header_allowed(*r->up->policy, name, nl))
 		return n;
-	if (!util_hvalue_forwardable(v, vl))
+	if (!hdr_value_forwardable(v, vl))
 		return n;	/* drop, never pass a bad value on */
 	struct up_hdr *h = &r->resp_hdrs[r->nresp_hdrs];
 	h->value = malloc(vl + 1);

@@ -26,6 +26,7 @@
 
 #include <event2/buffer.h>
 
+#include "hdr.h"
 #include "log.h"
 #include "net.h"
 #include "util.h"
@@ -443,8 +444,8 @@ conn_deliver(struct net *n, uint64_t id, struct msg_reader *r,
 		msg_get_str(r, &values[i], &vlens[i], KH_HVALUE_MAX);
 		if (r->failed)
 			break;
-		if (!util_lower_token(names[i], nl) ||
-		    !util_hvalue_forwardable(values[i], vlens[i])) {
+		if (!hdr_lower_token(names[i], nl) ||
+		    !hdr_value_forwardable(values[i], vlens[i])) {
 			*why = "response header the child would not write";
 			return -1;
 		}

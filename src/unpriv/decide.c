@@ -15,6 +15,7 @@
 
 #include "body_check.h"
 #include "decide.h"
+#include "hdr.h"
 #include "log.h"
 #include "media_type.h"
 #include "net.h"
@@ -328,7 +329,7 @@ decide_put_headers(struct net *n, const struct decide_req *q,
 		for (size_t k = 0; k < nfwd; k++)
 			if (strcmp(names[k], name) == 0)
 				return 400;
-		if (!util_hvalue_forwardable(h->value, h->vlen))
+		if (!hdr_value_forwardable(h->value, h->vlen))
 			return 400;
 		if (nfwd == KH_FWD_HEADERS_MAX)
 			return 431;

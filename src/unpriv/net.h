@@ -14,18 +14,19 @@
  *                    (policy, body rules, budgets, headers) and its
  *                    MSG_REQUEST
  *   gate.c           the HTTP side of it: bridge token, HTTP answers
- *   body_check.c     `body json`, `keys` and JSON validity of a body
- *   media_type.c     the Content-Type, parsed strictly
  *   (src/common/budget.c  `rate` and `max` counters, the parent keeps its own)
  *   policy_explain.c `keyhole explain`
  *   respond.c        HTTP responses and JSON error bodies
- *   http_parse.c     the strict HTTP/1.1 parser
  *   queue.c          the queue_v1 transport: request files in, response
  *                    files out (queue_file.c reads one file safely,
- *                    queue_envelope.c parses it, queue_answer.c writes
- *                    the answer)
+ *                    queue_answer.c writes the answer)
  *   policy_compile.c the policy text compiler (with policy_rule.c and
  *                    policy_lint.c)
+ *
+ * The parsers it runs on sandbox bytes are in src/parse/ (shared with
+ * keyhole-gateway, never linked by the parent): http_parse.c (HTTP/1.1),
+ * media_type.c (Content-Type), body_check.c (`body json`, `keys`, with
+ * cJSON), queue_envelope.c (a request file).
  */
 #ifndef KH_NET_H
 #define KH_NET_H

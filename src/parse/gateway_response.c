@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "gateway_response.h"
+#include "hdr.h"
 #include "json_check.h"
 #include "qcodec.h"
 #include "queue_envelope.h"
@@ -158,7 +159,7 @@ gw_response_parse(const uint8_t *text, size_t len, uint64_t max_body,
 			if (!cJSON_IsString(h) || gw_resp_header_skipped(h->string))
 				continue;
 			if (!gw_token_name(h->string) ||
-			    !util_hvalue_forwardable(h->valuestring,
+			    !hdr_value_forwardable(h->valuestring,
 			    strlen(h->valuestring)) || r->nh == KH_FWD_HEADERS_MAX) {
 				err = "Bridge response has an invalid header.";
 				goto fail;
