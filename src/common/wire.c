@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "kh_limits.h"
 #include "wire.h"
 
@@ -286,4 +288,34 @@ msg_end(struct msg_reader *r)
 		return -1;
 	}
 	return 0;
+}
+
+int
+wire_pump(struct evbuffer *in, wire_frame_fn frame, bool (*hold)(void *arg),
+    void *arg, const char **why)
+{
+	for (;;) {
+		uint8_t hb[KH_WIRE_HDR];
+		struct msg_hdr h;
+		size_t have = evbuffer_get_length(in);
+		const uint8_t *f;
+
+		if (have < KH_WIRE_HDR || (hold != NULL && hold(arg)))
+			return 0;
+		evbuffer_copyout(in, hb, KH_WIRE_HDR);
+		if (msg_hdr_decode(hb, &h) < 0) {
+			*why = "bad frame header (version, reserved bits or "
+			    "length over the maximum)";
+			return -1;
+		}
+		if (have < KH_WIRE_HDR + (size_t)h.length)
+			return 0;
+		if ((f = evbuffer_pullup(in, KH_WIRE_HDR + h.length)) == NULL) {
+			*why = "cannot buffer frame";
+			return -1;
+		}
+		if (frame(arg, &h, f + KH_WIRE_HDR, why) < 0)
+			return -1;
+		evbuffer_drain(in, KH_WIRE_HDR + h.length);
+	}
 }

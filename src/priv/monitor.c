@@ -299,34 +299,37 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
-/* Returns -1 when the child was killed (c is freed). */
+/* One frame from the child: its type through mon_table, permitted in
+ * the child's state, then the handler.  Returns 0, or -1 with *why: the
+ * child broke the protocol (monitor_read_cb kills it). */
 static int
-monitor_dispatch(struct parent *p, struct child *c, const struct msg_hdr *h,
-    const uint8_t *payload)
+monitor_dispatch(void *arg, const struct msg_hdr *h, const uint8_t *payload,
+    const char **why)
 {
+	static char buf[96];
+	struct parent *p = kh_parent;
+	struct child *c = arg;
 	const struct mon_entry *e = NULL;
 	struct msg_reader r;
-	const char *why = NULL;
-	char buf[96];
 
 	for (size_t i = 0; i < sizeof(mon_table) / sizeof(mon_table[0]); i++)
 		if (mon_table[i].type == h->type)
 			e = &mon_table[i];
 	if (e == NULL) {
 		snprintf(buf, sizeof(buf), "unknown message type %u", h->type);
-		supervise_kill(p, c, buf);
+		*why = buf;
 		return -1;
 	}
 	if ((e->states & c->state) == 0) {
 		snprintf(buf, sizeof(buf), "message type %u not permitted in "
 		    "state %u", h->type, c->state);
-		supervise_kill(p, c, buf);
+		*why = buf;
 		return -1;
 	}
 	msg_reader_init(&r, payload, h->length);
-	if (e->handler(p, c, h, &r, &why) < 0) {
-		snprintf(buf, sizeof(buf), "%s", why ? why : "bad message");
-		supervise_kill(p, c, buf);
+	if (e->handler(p, c, h, &r, why) < 0) {
+		if (*why == NULL)
+			*why = "bad message";
 		return -1;
 	}
 	return 0;
@@ -354,39 +357,24 @@ monitor_backlogged(struct child *c)
 	return true;
 }
 
+/* wire_pump's hold: no frame is taken from a child the parent has
+ * stopped reading, or one that is no longer the current child. */
+static bool
+monitor_hold(void *arg)
+{
+	struct child *c = arg;
+
+	return kh_parent->child != c || monitor_backlogged(c);
+}
+
 static void
 monitor_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct parent *p = kh_parent;
-	struct child *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	const char *why = NULL;
 
-	for (;;) {
-		uint8_t hb[KH_WIRE_HDR];
-		struct msg_hdr h;
-		size_t have = evbuffer_get_length(in);
-
-		if (have < KH_WIRE_HDR || monitor_backlogged(c))
-			return;
-		evbuffer_copyout(in, hb, KH_WIRE_HDR);
-		if (msg_hdr_decode(hb, &h) < 0) {
-			supervise_kill(p, c, "bad frame header (version, "
-			    "reserved bits or length over the maximum)");
-			return;
-		}
-		if (have < KH_WIRE_HDR + (size_t)h.length)
-			return;
-		const uint8_t *f = evbuffer_pullup(in, KH_WIRE_HDR + h.length);
-		if (f == NULL) {
-			supervise_kill(p, c, "cannot buffer frame");
-			return;
-		}
-		if (monitor_dispatch(p, c, &h, f + KH_WIRE_HDR) < 0)
-			return;
-		evbuffer_drain(in, KH_WIRE_HDR + h.length);
-		if (p->child != c)
-			return;
-	}
+	if (wire_pump(bufferevent_get_input(bev), monitor_dispatch,
+	    monitor_hold, arg, &why) < 0)
+		supervise_kill(kh_parent, arg, why);
 }
 
 /* The output went down to KH_CHILD_OUT_LOW (the write watermark): take

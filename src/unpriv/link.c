@@ -145,9 +145,10 @@ link_die(const char *why)
 /* One frame.  Returns 0, or -1 with *why set when the child must not
  * accept it (before acting on any of it). */
 static int
-link_dispatch(struct net *n, const struct msg_hdr *h, const uint8_t *payload,
+link_dispatch(void *arg, const struct msg_hdr *h, const uint8_t *payload,
     const char **why)
 {
+	struct net *n = arg;
 	struct msg_reader r;
 
 	msg_reader_init(&r, payload, h->length);
@@ -195,29 +196,7 @@ link_dispatch(struct net *n, const struct msg_hdr *h, const uint8_t *payload,
 int
 link_feed(struct net *n, struct evbuffer *in, const char **why)
 {
-	for (;;) {
-		uint8_t hb[KH_WIRE_HDR];
-		struct msg_hdr h;
-		size_t have = evbuffer_get_length(in);
-
-		if (have < KH_WIRE_HDR)
-			return 0;
-		evbuffer_copyout(in, hb, KH_WIRE_HDR);
-		if (msg_hdr_decode(hb, &h) < 0) {
-			*why = "header";
-			return -1;
-		}
-		if (have < KH_WIRE_HDR + (size_t)h.length)
-			return 0;
-		const uint8_t *f = evbuffer_pullup(in, KH_WIRE_HDR + h.length);
-		if (f == NULL) {
-			*why = "cannot buffer";
-			return -1;
-		}
-		if (link_dispatch(n, &h, f + KH_WIRE_HDR, why) < 0)
-			return -1;
-		evbuffer_drain(in, KH_WIRE_HDR + h.length);
-	}
+	return wire_pump(in, link_dispatch, NULL, n, why);
 }
 
 static void
