@@ -41,6 +41,13 @@
 /* Canonical path and query, bytes each. */
 #define KH_PATH_MAX           4096u
 #define KH_QUERY_MAX          4096u
+/* A peer as the child names it in MSG_REQUEST and MSG_ACCESS, bytes: a
+ * TCP client "[IPv6]:port" (at most 53), "unix", or "queue:<id>" (at
+ * most 6 + KH_QUEUE_ID_MAX = 62). */
+#define KH_PEER_MAX           63u
+/* The reason of an access-log record the child sends (MSG_ACCESS), bytes:
+ * a refusal's message or a short cause. */
+#define KH_REASON_MAX         255u
 /* One header name / value, bytes. */
 #define KH_HNAME_MAX          64u
 #define KH_HVALUE_MAX         8192u

@@ -302,16 +302,15 @@ decide_body(struct net *n, const struct decide_req *q,
 }
 
 /* The allowlisted headers (the global list plus the rule's own), names
- * in lower case: 400 for a duplicate or a value keyhole will not forward
- * (the parent would rightly treat either as an attack), 431 for too
- * many. */
+ * in lower case, into names/values/vlens, their number in *nfwd: 400 for
+ * a duplicate or a value keyhole will not forward (the parent would
+ * rightly treat either as an attack), 431 for too many. */
 static int
-decide_put_headers(struct net *n, const struct decide_req *q,
-    const struct pol_rule *rule, struct wbuf *w)
+decide_headers(struct net *n, const struct decide_req *q,
+    const struct pol_rule *rule, char names[][KH_HNAME_MAX + 1],
+    const char **values, size_t *vlens, size_t *nfwd)
 {
-	char names[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
-	size_t idx[KH_FWD_HEADERS_MAX], nfwd = 0;
-
+	*nfwd = 0;
 	for (size_t i = 0; i < q->nhdrs; i++) {
 		const struct decide_hdr *h = &q->hdrs[i];
 		char name[KH_HNAME_MAX + 1];
@@ -321,66 +320,65 @@ decide_put_headers(struct net *n, const struct decide_req *q,
 			name[k] = (char)tolower((unsigned char)h->name[k]);
 		name[h->nlen] = '\0';
 		/* content-type goes as the media fields: the parent writes
-		 * the header from what was checked (decide_put_media). */
+		 * the header from what was checked (decide_media_fields). */
 		if (!policy_rule_header_allowed(&n->policy, rule, name,
 		    h->nlen) || policy_header_forbidden(name, h->nlen) ||
 		    strcmp(name, "content-type") == 0)
 			continue;
-		for (size_t k = 0; k < nfwd; k++)
+		for (size_t k = 0; k < *nfwd; k++)
 			if (strcmp(names[k], name) == 0)
 				return 400;
 		if (!hdr_value_forwardable(h->value, h->vlen))
 			return 400;
-		if (nfwd == KH_FWD_HEADERS_MAX)
+		if (*nfwd == KH_FWD_HEADERS_MAX)
 			return 431;
-		memcpy(names[nfwd], name, h->nlen + 1);
-		idx[nfwd++] = i;
-	}
-	msg_put_u16(w, (uint16_t)nfwd);
-	for (size_t k = 0; k < nfwd; k++) {
-		const struct decide_hdr *h = &q->hdrs[idx[k]];
-		msg_put_cstr(w, names[k]);
-		msg_put_str(w, h->value, h->vlen);
+		memcpy(names[*nfwd], name, h->nlen + 1);
+		values[*nfwd] = h->value;
+		vlens[(*nfwd)++] = h->vlen;
 	}
 	return 0;
 }
 
-/* MSG_REQUEST's media fields: u8 media, u8 media_flags, str boundary
- * (wire.h, media.h).  The checked media type, when the rule forwards
- * content-type and the client's is one the rule accepts; else none (a
- * request without a body may carry anything: it is simply not
- * forwarded). */
+/* MSG_REQUEST's media fields: media, media_flags, boundary (wire.h,
+ * media.h).  The checked media type, when the rule forwards content-type
+ * and the client's is one the rule accepts; else none (a request without
+ * a body may carry anything: it is simply not forwarded).  m holds the
+ * boundary lr points to. */
 static void
-decide_put_media(struct net *n, const struct decide_req *q,
-    const struct pol_rule *rule, struct wbuf *w)
+decide_media_fields(struct net *n, const struct decide_req *q,
+    const struct pol_rule *rule, struct media_type *m,
+    struct link_request *lr)
 {
-	struct media_type m;
 	unsigned media = MEDIA_NONE;
 
-	memset(&m, 0, sizeof(m));
+	memset(m, 0, sizeof(*m));
 	if (policy_rule_header_allowed(&n->policy, rule, "content-type", 12) &&
-	    decide_media(q, &m) == MEDIA_OK &&
-	    policy_rule_ctype_allowed(rule, m.type, m.tlen)) {
-		if (strcmp(m.type, "application/json") == 0)
+	    decide_media(q, m) == MEDIA_OK &&
+	    policy_rule_ctype_allowed(rule, m->type, m->tlen)) {
+		if (strcmp(m->type, "application/json") == 0)
 			media = MEDIA_JSON;
 		for (size_t i = 0; i < rule->nctypes && media == MEDIA_NONE;
 		    i++)
-			if (strcmp(rule->ctypes[i], m.type) == 0)
+			if (strcmp(rule->ctypes[i], m->type) == 0)
 				media = MEDIA_RULE_BASE + (unsigned)i;
 	}
-	msg_put_u8(w, (uint8_t)media);
-	msg_put_u8(w, media != MEDIA_NONE ? (uint8_t)m.flags : 0);
-	msg_put_str(w, media != MEDIA_NONE ? m.boundary : "",
-	    media != MEDIA_NONE ? m.blen : 0);
+	lr->media = (uint8_t)media;
+	lr->media_flags = media != MEDIA_NONE ? (uint8_t)m->flags : 0;
+	lr->boundary = media != MEDIA_NONE ? m->boundary : "";
+	lr->blen = media != MEDIA_NONE ? m->blen : 0;
 }
 
 struct pending *
 decide_forward(struct net *n, const struct decide_req *q, uint8_t *body,
     struct decide_verdict *v)
 {
+	char names[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
+	const char *values[KH_FWD_HEADERS_MAX];
+	size_t vlens[KH_FWD_HEADERS_MAX];
 	const struct pol_rule *rule;
+	struct link_request lr;
+	struct media_type m;
 	struct pending *p;
-	struct wbuf w;
 	int st;
 
 	decide_clear(v);
@@ -389,32 +387,28 @@ decide_forward(struct net *n, const struct decide_req *q, uint8_t *body,
 		decide_refuse(v, 500, "Bridge error.");
 		return NULL;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		free(body);
-		decide_refuse(v, 503, "Bridge is out of memory.");
-		return NULL;
-	}
-	p->id = ++n->next_id;
-	wbuf_init(&w);
-	msg_begin(&w, MSG_REQUEST, p->id);
-	msg_put_cstr(&w, q->method);
-	msg_put_str(&w, q->path, q->path_len);
-	msg_put_u8(&w, q->has_query ? 1 : 0);
-	msg_put_str(&w, q->query, q->query_len);
-	msg_put_cstr(&w, q->peer);
-	if ((st = decide_put_headers(n, q, rule, &w)) != 0) {
-		wbuf_free(&w);
-		free(p);
+	memset(&lr, 0, sizeof(lr));
+	if ((st = decide_headers(n, q, rule, names, values, vlens,
+	    &lr.nh)) != 0) {
 		free(body);
 		decide_refuse(v, st, "%s", st == 400 ?
 		    "Duplicate or invalid forwarded header." :
 		    "Request header fields too large.");
 		return NULL;
 	}
-	decide_put_media(n, q, rule, &w);
-	msg_put_blob_deferred(&w, q->body_len);
-	if (link_send_owned(n, &w, body, q->body_len) != 0) {
-		free(p);
+	lr.method = q->method;
+	lr.path = q->path;
+	lr.path_len = q->path_len;
+	lr.has_query = q->has_query;
+	lr.query = q->query;
+	lr.query_len = q->query_len;
+	lr.peer = q->peer;
+	lr.names = (const char (*)[KH_HNAME_MAX + 1])names;
+	lr.values = values;
+	lr.vlens = vlens;
+	decide_media_fields(n, q, rule, &m, &lr);
+	lr.body_len = q->body_len;
+	if ((p = link_send_request(n, &lr, body)) == NULL) {
 		decide_refuse(v, 503, "Bridge is out of memory.");
 		return NULL;
 	}
@@ -422,9 +416,6 @@ decide_forward(struct net *n, const struct decide_req *q, uint8_t *body,
 	 * mutations the same way. */
 	budget_take(&n->budget, &n->policy, (size_t)v->rule, q->method,
 	    budget_now_ms());
-	p->next = n->pending;
-	n->pending = p;
-	n->npending++;
 	return p;
 }
 

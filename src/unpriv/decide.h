@@ -36,8 +36,8 @@
  *     headers reduced to the global allowlist plus
  *       the rule's own; a duplicate or a value that
  *       cannot be forwarded; too many               400, 431
- *     the budgets are charged and one MSG_REQUEST goes to the parent,
- *     the media type as its typed fields (never the client's
+ *     the budgets are charged and one MSG_REQUEST goes to the parent
+ *     (link.c), the media type as its typed fields (never the client's
  *     content-type header: the parent writes that from the fields).
  *
  * The bridge token (HTTP) and the envelope checks (queue) come before,
@@ -98,13 +98,13 @@ int decide_head(struct net *n, const struct decide_req *q,
 /* v->rule as decide_head left it. */
 int decide_body(struct net *n, const struct decide_req *q,
     struct decide_verdict *v);
-/* After decide_body: one MSG_REQUEST to the parent, budgets charged.
- * body is q->body's heap buffer (or NULL when empty), which this takes
- * over in every case: it goes to the parent by reference, not copied,
- * and is freed once written, or at once on a refusal.  Returns the
- * pending request, already linked into n->pending (the caller sets its
- * conn or qitem before returning to the event loop), or NULL with the
- * refusal in v. */
+/* After decide_body: one MSG_REQUEST to the parent (link_send_request),
+ * budgets charged.  body is q->body's heap buffer (or NULL when empty),
+ * which this takes over in every case: it goes to the parent by
+ * reference, not copied, and is freed once written, or at once on a
+ * refusal.  Returns the pending request, already linked into n->pending
+ * (the caller sets its done callback and owner before returning to the
+ * event loop), or NULL with the refusal in v. */
 struct pending *decide_forward(struct net *n, const struct decide_req *q,
     uint8_t *body, struct decide_verdict *v);
 

@@ -116,7 +116,8 @@ gate_request(struct conn *c)
 	if (p == NULL)
 		return gate_refuse(c, &v, false);
 	c->body_len = 0;
-	p->conn = c;
+	p->done = conn_deliver;
+	p->owner = c;
 	c->pending = p;
 	return 0;
 }

@@ -76,6 +76,7 @@ struct conn_q {
 
 struct pending;
 struct conn_peer;
+struct queue;
 
 struct conn {
 	struct net *net;
@@ -139,16 +140,54 @@ struct conn_admit {
 	uint64_t evicted_total[CT_END];
 };
 
+/* A MSG_RESPONSE as link.c decoded and checked it (a final status
+ * 200..599, header names lower-case tokens, values forwardable, the body
+ * within KH_RESPONSE_MAX).  Points into the frame and link.c's stack:
+ * valid during the completion callback only. */
+struct link_answer {
+	int status;
+	size_t nh;
+	const char *names[KH_FWD_HEADERS_MAX];	/* NUL-terminated */
+	const char *values[KH_FWD_HEADERS_MAX];
+	size_t vlens[KH_FWD_HEADERS_MAX];
+	const uint8_t *body;
+	size_t blen;
+};
+
 /* A request with the parent.  Outlives its connection if the client goes
- * away, so the parent's answer still finds (and drops) it. */
-struct qitem;
-struct queue;
+ * away (owner NULL), so the parent's answer still finds (and drops) it. */
+struct pending;
+struct net;
+/* The completion callback: the parent's answer, for p's owner (conn.c's
+ * conn_deliver, queue.c's queue_deliver).  link.c frees p after it. */
+typedef void (*pending_done_fn)(struct net *n, struct pending *p,
+    const struct link_answer *a);
 
 struct pending {
 	uint64_t id;
-	struct conn *conn;		/* NULL once the client is gone */
-	struct qitem *qitem;		/* queue_v1 request, or NULL */
+	pending_done_fn done;
+	void *owner;			/* struct conn or queue item; NULL once
+					   the client is gone */
 	struct pending *next;
+};
+
+/* MSG_REQUEST's fields (wire.h), as decide_forward lets them through. */
+struct link_request {
+	const char *method;		/* NUL-terminated */
+	const char *path;		/* canonical */
+	size_t path_len;
+	bool has_query;
+	const char *query;
+	size_t query_len;
+	const char *peer;		/* NUL-terminated, < KH_PEER_MAX */
+	size_t nh;			/* allowlisted headers */
+	const char (*names)[KH_HNAME_MAX + 1];	/* lower-case */
+	const char *const *values;
+	const size_t *vlens;
+	uint8_t media, media_flags;	/* media.h */
+	const char *boundary;
+	size_t blen;
+	size_t body_len;
 };
 
 struct net {
@@ -177,7 +216,7 @@ struct net {
 
 extern struct net *kh_net;
 
-/* link.c */
+/* link.c: the child's protocol endpoint (frames both ways) */
 void link_log_sink(enum log_level level, const char *line);
 int link_send_blocking(struct wbuf *w);
 int link_read_frame_blocking(uint8_t *buf, size_t cap, struct msg_hdr *h);
@@ -186,8 +225,17 @@ void link_send(struct net *n, struct wbuf *w);
 void link_send_access(struct net *n, const char *peer, const char *method,
     const char *path, int status, const char *reason, uint64_t bytes_in,
     uint64_t bytes_out);
-int link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob,
-    size_t len);
+/* One MSG_REQUEST; body (heap, q->body_len bytes, or NULL) is taken over
+ * in every case.  Returns the pending request, linked into n->pending
+ * (the caller sets its done and owner before returning to the event
+ * loop), or NULL when nothing was sent. */
+struct pending *link_send_request(struct net *n, const struct link_request *q,
+    uint8_t *body);
+/* The child's one fatal-error path, before and after its event loop
+ * exists: flush what is queued for the parent, send MSG_FATAL (the
+ * reason), _exit(1). */
+void link_fatal(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
 /* Decode and act on every complete frame in `in` (draining each).
  * Returns 0 when it needs more bytes, or -1 with *why set at the first
  * frame the child must not accept, left in `in`: the caller ends the
@@ -199,11 +247,10 @@ extern struct http_req conn_no_req;	/* "no request yet": never written */
 void conn_listen_enable(struct net *n);
 void conn_listen_disable(struct net *n);
 void conn_set_phase(struct conn *c, enum conn_phase phase);
-/* MSG_RESPONSE: 0, or -1 with *why set, nothing changed, for a frame the
- * child must not accept (unknown id, malformed, a header it would not
- * write to a client). */
-int conn_deliver(struct net *n, uint64_t id, struct msg_reader *r,
-    const char **why);
+/* The completion callback of an HTTP request (pending_done_fn): the
+ * parent's answer written to the client, or dropped if it left. */
+void conn_deliver(struct net *n, struct pending *p,
+    const struct link_answer *a);
 void conn_shutdown(struct net *n);
 void conn_process(struct conn *c);
 void conn_free(struct conn *c);
@@ -281,9 +328,10 @@ void queue_start(struct net *n);
 void queue_shutdown(struct net *n);
 /* Capacity freed (an answer written): claim what waited for it. */
 void queue_kick(struct net *n);
-void queue_deliver(struct net *n, struct qitem *q, int status,
-    const char *const *names, const char *const *values, const size_t *vlens,
-    size_t nh, const uint8_t *body, size_t blen);
+/* The completion callback of a queue request (pending_done_fn): the
+ * parent's answer written as its response file. */
+void queue_deliver(struct net *n, struct pending *p,
+    const struct link_answer *a);
 
 /* respond.c */
 void respond_error(struct conn *c, int status, const char *message);

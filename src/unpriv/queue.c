@@ -206,7 +206,8 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 		queue_answer_verdict(it->id, it->name, e, &v);
 		return v.status;
 	}
-	p->qitem = keep;
+	p->done = queue_deliver;
+	p->owner = keep;
 	return 0;
 }
 
@@ -496,10 +497,8 @@ queue_start(struct net *n)
 	struct timeval tv;
 	uint32_t ms;
 
-	if (q == NULL) {
-		log_error("queue: out of memory");
-		_exit(1);
-	}
+	if (q == NULL)
+		link_fatal("queue: out of memory");
 	q->net = n;
 	q->envelope_max = KH_QUEUE_ENVELOPE_MAX(n->max_body);
 	q->lim.max_body = n->max_body;
@@ -512,17 +511,13 @@ queue_start(struct net *n)
 	q->scan_ev = event_new(n->base, -1, EV_PERSIST, queue_scan_cb, q);
 	q->kick_ev = event_new(n->base, -1, 0, queue_scan_cb, q);
 	if (q->scan_ev == NULL || q->kick_ev == NULL ||
-	    event_add(q->scan_ev, &tv) < 0) {
-		log_error("queue: cannot set up timers");
-		_exit(1);
-	}
+	    event_add(q->scan_ev, &tv) < 0)
+		link_fatal("queue: cannot set up timers");
 	if (n->cfg.queue_inotify) {
 		q->notify_ev = event_new(n->base, KH_CHILD_FD_QNOTIFY,
 		    EV_READ | EV_PERSIST, queue_notify_cb, q);
-		if (q->notify_ev == NULL || event_add(q->notify_ev, NULL) < 0) {
-			log_error("queue: cannot watch the inotify fd");
-			_exit(1);
-		}
+		if (q->notify_ev == NULL || event_add(q->notify_ev, NULL) < 0)
+			link_fatal("queue: cannot watch the inotify fd");
 	}
 	queue_scan(q);
 }
@@ -551,14 +546,15 @@ queue_kick(struct net *n)
 		queue_continue(q);
 }
 
-/* The parent's answer to a queue request (step 6). */
+/* A queue request's completion callback (step 6): the parent's answer,
+ * checked by link.c, as its response file. */
 void
-queue_deliver(struct net *n, struct qitem *it, int status,
-    const char *const *names, const char *const *values, const size_t *vlens,
-    size_t nh, const uint8_t *body, size_t blen)
+queue_deliver(struct net *n, struct pending *p, const struct link_answer *a)
 {
-	queue_answer_file(it->id, it->name, status, names, values, vlens, nh,
-	    body, blen);
+	struct qitem *it = p->owner;
+
+	queue_answer_file(it->id, it->name, a->status, a->names, a->values,
+	    a->vlens, a->nh, a->body, a->blen);
 	free(it);
 	queue_kick(n);
 }

@@ -52,14 +52,14 @@
 #endif
 
 #include "log.h"
+#include "net.h"
 #include "sandbox.h"
 #include "sbx.h"
 
 void
 sandbox_fail(const char *step)
 {
-	log_error("confinement failed at %s: %s", step, strerror(errno));
-	_exit(1);
+	link_fatal("confinement failed at %s: %s", step, strerror(errno));
 }
 
 /*
