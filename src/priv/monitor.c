@@ -93,6 +93,8 @@ mon_pong(struct parent *p, struct child *c, const struct msg_hdr *h,
 	c->ping_id = 0;
 	c->ping_ticks = 0;
 	c->last_pong_ms = supervise_now_ms();
+	/* The only thing that feeds systemd's watchdog: a child that
+	 * answers (sdnotify.c). */
 	sdnotify_watchdog(c->last_pong_ms);
 	return 0;
 }
@@ -103,6 +105,7 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 {
 	static char err[128];
 	struct policy *pol = calloc(1, sizeof(*pol));
+	bool same;
 
 	(void)h;
 	if (pol == NULL) {
@@ -116,70 +119,26 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = err;
 		return -1;
 	}
-	if (p->policy == NULL) {
-		char vars[512] = "";
-		size_t n = 0;
-		/* The audit trail says what {variables} mean for this run
-		 * (the parent's own values; they are operator input). */
-		for (size_t i = 0; i < pol->nvars && n < sizeof(vars); i++)
-			n += (size_t)snprintf(vars + n, sizeof(vars) - n, "%s%s=%s",
-			    i ? ", " : "; variables: ", pol->vars[i].name,
-			    pol->vars[i].bound ? pol->vars[i].value : "(unbound)");
-		/* The parent's own rate buckets, for the run (max is
-		 * counted by request_check against p->mutations_used). */
-		if (budget_init_slack(&p->rate, pol, 0, budget_now_ms(),
-		    KH_RATE_SLACK_MS) < 0) {
-			policy_free(pol);
-			free(pol);
-			*why = "out of memory";
-			return -1;
-		}
-		p->rate.max_mutations = 0;
-		p->rate_ready = true;
-		p->policy = pol;
-		if (pol->max_mutations != 0)
-			log_info("policy accepted: %zu rules%s; at most %u "
-			    "mutations per run", pol->nrules, vars,
-			    pol->max_mutations);
-		else
-			log_info("policy accepted: %zu rules%s", pol->nrules,
-			    vars);
-	} else {
+	if (p->policy != NULL) {
 		/* A restarted child reads the same bytes, so it must produce
 		 * the same table; anything else is tampering. */
-		bool same = policy_equal(p->policy, pol);
+		same = policy_equal(p->policy, pol);
 		policy_free(pol);
 		free(pol);
 		if (!same) {
 			*why = "policy differs from the one first accepted";
 			return -1;
 		}
+	} else if (ready_policy(p, pol) < 0) {
+		policy_free(pol);
+		free(pol);
+		*why = "out of memory";
+		return -1;
 	}
 	c->state = CS_SERVING;
 	p->ever_served = true;
 	monitor_send_simple(c, MSG_POLICY_OK);
-	if (!p->ready_written) {
-		p->ready_written = true;
-		for (size_t i = 0; i < p->nlisteners; i++) {
-			const struct listen_spec *s = &p->listeners[i].spec;
-			if (s->is_unix)
-				log_info("serving on unix:%s", s->path);
-			else
-				log_info("serving on http://%s:%u", s->host,
-				    s->port);
-		}
-		if (p->cfg->queue_dir != NULL)
-			log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
-			    p->ccfg.queue_inotify ? "inotify" : "polling");
-		if (p->cfg->ready_file != NULL && (p->nlisteners > 0 ?
-		    listen_write_ready(p->cfg->ready_file, &p->listeners[0]) :
-		    queue_write_ready(p->cfg->ready_file, p->cfg->queue_dir)) < 0)
-			log_error("cannot write ready file %s",
-			    p->cfg->ready_file);
-		sdnotify_send("READY=1\nSTATUS=serving");
-	} else {
-		sdnotify_send("STATUS=serving (child restarted)");
-	}
+	ready_serving(p);
 	if (p->draining) {
 		c->state = CS_DRAINING;
 		monitor_send_simple(c, MSG_SHUTDOWN);
@@ -193,7 +152,7 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
  * reach the parent up to KH_RATE_SLACK_MS after the child took its token
  * (the buckets are that much larger).  Returns true when it answered. */
 static bool
-mon_rate_refused(struct parent *p, struct child *c, struct up_req *r,
+mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
     const struct req_checked *ck)
 {
 	const struct pol_rule *rule = ck->rule;
@@ -204,7 +163,7 @@ mon_rate_refused(struct parent *p, struct child *c, struct up_req *r,
 	int n;
 
 	if (!p->rate_ready || budget_check(&p->rate, p->policy, ck->ri,
-	    r->method, budget_now_ms(), &retry) != BUDGET_RATE)
+	    ck->method, budget_now_ms(), &retry) != BUDGET_RATE)
 		return false;
 	n = snprintf(json, sizeof(json), "{\"error\":\"Rate limit for this "
 	    "route exceeded (%u per %s).\",\"retryAfter\":%u}",
@@ -217,17 +176,17 @@ mon_rate_refused(struct parent *p, struct child *c, struct up_req *r,
 	h[0].vlen = strlen(h[0].value);
 	h[1].value = rl;
 	h[1].vlen = strlen(rl);
-	monitor_send_response(c, r->id, 429, h, 2, (const uint8_t *)json,
+	monitor_send_response(c, id, 429, h, 2, (const uint8_t *)json,
 	    (size_t)n);
 	snprintf(rl, sizeof(rl), "policy:%u rate", rule->line);
 	memset(&a, 0, sizeof(a));
-	a.id = r->id;
-	a.peer = r->peer;
-	a.method = r->method;
-	a.path = r->path;
+	a.id = id;
+	a.peer = ck->peer;
+	a.method = ck->method;
+	a.path = ck->path;
 	a.rule = rl;
 	a.status = 429;
-	a.bytes_in = r->body_len;
+	a.bytes_in = ck->body_len;
 	a.bytes_out = (uint64_t)n;
 	a.upstream_ms = -1;
 	log_access("keyhole", (long)getpid(), &a);
@@ -239,6 +198,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *rd, const char **why)
 {
 	struct req_checked ck;
+	struct up_allow resp;
 	struct up_req *r;
 
 	if (h->id == 0) {
@@ -250,36 +210,33 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 			*why = "duplicate request id";
 			return -1;
 		}
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		*why = "out of memory";
-		return -1;
-	}
-	r->id = h->id;
-	r->owner = c;
-	r->done = monitor_upstream_done;
-	/* Invariant 3: request_check.c, against the parent's own policy,
-	 * limits and mutation count. */
+	/* SECURITY.md I3: request_check.c, against the parent's own policy,
+	 * limits and mutation count.  From here on only what it returned. */
 	if (request_check(p->policy, p->ccfg.max_body, p->mutations_used, rd,
-	    r, &ck, why) < 0) {
-		up_req_free(r);
+	    &ck, why) < 0)
 		return -1;
-	}
-	r->started_ms = supervise_now_ms();
 	/* Overload and shutdown are answered, not violations: the child
 	 * may race the parent's own view. */
 	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
-		monitor_send_error(c, r->id, 503, p->draining ?
+		monitor_send_error(c, h->id, 503, p->draining ?
 		    "{\"error\":\"Bridge is shutting down.\"}" :
 		    "{\"error\":\"Bridge request queue is full.\"}", false);
-		up_req_free(r);
 		return 0;
 	}
-	if (mon_rate_refused(p, c, r, &ck)) {
-		up_req_free(r);
+	if (mon_rate_refused(p, c, h->id, &ck))
 		return 0;
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    up_req_fill(r, h->id, &ck) < 0) {
+		up_req_free(r);
+		*why = "out of memory";
+		return -1;
 	}
-	if (upstream_start(p->up, r, ck.path, ck.query, ck.has_query) < 0) {
+	r->owner = c;
+	r->done = monitor_upstream_done;
+	r->started_ms = supervise_now_ms();
+	resp.names = (const char (*)[KH_HNAME_MAX + 1])p->policy->resp_hdrs;
+	resp.n = p->policy->nresp_hdrs;
+	if (upstream_start(p->up, r, &ck, &resp) < 0) {
 		monitor_send_error(c, r->id, 502,
 		    "{\"error\":\"Bridge upstream request failed.\"}", false);
 		up_req_free(r);
@@ -291,7 +248,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	if (ck.counts)
 		p->mutations_used++;
 	if (p->rate_ready)
-		budget_take(&p->rate, p->policy, ck.ri, r->method,
+		budget_take(&p->rate, p->policy, ck.ri, ck.method,
 		    budget_now_ms());
 	r->next = c->inflight;
 	c->inflight = r;

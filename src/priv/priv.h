@@ -7,8 +7,12 @@
  *                systemd's watchdog
  *   monitor.c    frames from the child: decode, dispatch table, handlers
  *   monitor_log.c  the child's log and access lines, rate-limited
+ *   request_check.c  a child's MSG_REQUEST re-checked (pure)
+ *   ready.c      what follows the first accepted policy: the run's rate
+ *                buckets, the ready file, systemd's READY=1
  *   answer.c     answers to forwarded requests, their access-log lines
- *   upstream.c   libcurl forwarding (upstream_recv.c: what comes back;
+ *   upstream.c   libcurl forwarding (upstream_req.c: a request's data and
+ *                header list; upstream_recv.c: what comes back;
  *                upstream_mem.c: memory and credential copies)
  *   sandbox_priv.c  the parent's own confinement
  *   queue_dirs.c the queue_v1 transport's directories (opened once)
@@ -146,6 +150,20 @@ void monitor_abort_inflight(struct parent *p, struct child *c, bool answer);
  * have taken effect. */
 int answer_error_for(enum up_result res, bool safe, bool sent, char *json,
     size_t cap, bool *indeterminate);
+
+/* ready.c: after the first accepted policy table */
+/* The first table is the run's (p->policy, its rate buckets).  Returns 0,
+ * or -1 (out of memory: nothing kept). */
+int ready_policy(struct parent *p, struct policy *pol);
+/* A child serves: ready file, READY=1 the first time. */
+void ready_serving(struct parent *p);
+
+/* ready.c: after the first accepted policy table */
+/* The first table is the run's (p->policy, its rate buckets).  Returns 0,
+ * or -1 (out of memory: nothing kept). */
+int ready_policy(struct parent *p, struct policy *pol);
+/* A child serves: ready file, READY=1 the first time. */
+void ready_serving(struct parent *p);
 
 /* liveness.c */
 int liveness_attach(struct parent *p, struct child *c);

@@ -339,8 +339,7 @@ serve_main(int argc, char **argv)
 		.max_response = cfg.max_response,
 		.max_connects = cfg.max_inflight,
 	};
-	p->up = upstream_new(p->base, &ucfg, &p->credential,
-	    (const struct policy **)&p->policy);
+	p->up = upstream_new(p->base, &ucfg, &p->credential);
 	if (p->up == NULL)
 		return 1;
 	p->restart_ev = supervise_restart_event(p);

@@ -170,7 +170,7 @@ out:
 
 struct upstream *
 upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
-    struct secret *credential, const struct policy **policy)
+    struct secret *credential)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 	size_t n;
@@ -181,7 +181,6 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	up->ca_file = cfg->ca_file;
 	up->timeout_ms = cfg->timeout_ms;
 	up->max_response = cfg->max_response;
-	up->policy = policy;
 	if (upstream_parse_base(up, cfg->base_url) < 0)
 		goto fail;
 	up->auth_line = secret_prefixed(credential, "authorization: Bearer ");
@@ -294,20 +293,21 @@ upstream_once_guard(void *easy, struct up_req *r)
 }
 
 int
-upstream_start(struct upstream *up, struct up_req *r, const char *path,
-    const char *query, bool has_query)
+upstream_start(struct upstream *up, struct up_req *r,
+    const struct req_checked *ck, const struct up_allow *resp)
 {
 	CURL *e;
 	size_t n;
 	struct curl_slist *h;
 
-	n = strlen(up->origin) + strlen(up->base_path) + strlen(path) +
-	    (has_query ? strlen(query) + 1 : 0) + 1;
+	n = strlen(up->origin) + strlen(up->base_path) + ck->path_len +
+	    (ck->has_query ? strlen(ck->query) + 1 : 0) + 1;
 	r->url = malloc(n);
 	if (r->url == NULL)
 		return -1;
-	snprintf(r->url, n, "%s%s%s%s%s", up->origin, up->base_path, path,
-	    has_query ? "?" : "", has_query ? query : "");
+	snprintf(r->url, n, "%s%s%s%s%s", up->origin, up->base_path, ck->path,
+	    ck->has_query ? "?" : "", ck->has_query ? ck->query : "");
+	r->resp_allow = *resp;
 
 	/* "Expect:" stops curl's 100-continue dance. */
 	if (up->runid_header != NULL) {
@@ -319,13 +319,8 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 		return -1;
 	r->hdrs = h;
 	/* libcurl would invent "content-type: application/x-www-form-
-	 * urlencoded" for a request body; forward only what the client sent. */
-	bool has_ctype = false;
-	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
-		if (strncmp(s->data, "content-type", 12) == 0 &&
-		    (s->data[12] == ':' || s->data[12] == ';'))
-			has_ctype = true;
-	if (!has_ctype) {
+	 * urlencoded" for a request body; forward only what was checked. */
+	if (ck->media == NULL) {
 		if ((h = curl_slist_append(r->hdrs, "Content-Type:")) == NULL)
 			return -1;
 		r->hdrs = h;
@@ -429,26 +424,4 @@ upstream_cancel(struct up_req *r)
 		if (--r->up->active == 0)
 			upstream_mem_idle(r->up);
 	}
-}
-
-void
-up_req_free(struct up_req *r)
-{
-	if (r == NULL)
-		return;
-	if (r->easy != NULL)
-		upstream_cancel(r);
-	/* The credential's node is r's own, its line the locked page's. */
-	for (struct curl_slist **pp = &r->hdrs; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == &r->auth_node) {
-			*pp = NULL;
-			break;
-		}
-	curl_slist_free_all(r->hdrs);
-	for (size_t i = 0; i < r->nresp_hdrs; i++)
-		free(r->resp_hdrs[i].value);
-	free(r->url);
-	free(r->body);
-	free(r->resp_body);
-	free(r);
 }

@@ -58,6 +58,17 @@ upstream_parse_length(const char *v, size_t n, uint64_t *out)
 	return true;
 }
 
+/* name[0..len) (lower-case) is on the response-header allowlist. */
+static bool
+upstream_resp_allowed(const struct up_allow *a, const char *name, size_t len)
+{
+	for (size_t k = 0; k < a->n; k++)
+		if (strlen(a->names[k]) == len &&
+		    memcmp(a->names[k], name, len) == 0)
+			return true;
+	return false;
+}
+
 static void
 upstream_forget_headers(struct up_req *r)
 {
@@ -69,7 +80,8 @@ upstream_forget_headers(struct up_req *r)
 
 /*
  * One header line as libcurl received it (not NUL-terminated; CRLF
- * included).  Keeps only response headers on the policy's allowlist; a
+ * included).  Keeps only response headers on r's allowlist (the policy's,
+ * given to upstream_start); a
  * new status line (after a 1xx) starts the list over.  Returning less
  * than the line's length aborts the transfer: a final status keyhole does
  * not pass on, or a declared length over --max-response (stopped before
@@ -132,8 +144,8 @@ upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		r->too_large = true;
 		return 0;
 	}
-	if (r->nresp_hdrs >= KH_FWD_HEADERS_MAX || *r->up->policy == NULL ||
-	    !policy_resp_header_allowed(*r->up->policy, name, nl))
+	if (r->nresp_hdrs >= KH_FWD_HEADERS_MAX ||
+	    !upstream_resp_allowed(&r->resp_allow, name, nl))
 		return n;
 	if (!hdr_value_forwardable(v, vl))
 		return n;	/* drop, never pass a bad value on */

@@ -27,6 +27,7 @@
 #include "policy_compile.h"
 #include "policy_table.h"
 #include "request_check.h"
+#include "upstream.h"
 
 static const char policy_text[] =
     "max 3\n"
@@ -353,24 +354,25 @@ parent_refusal(const struct decide_req *q, struct decide_verdict *v,
 	evbuffer_add_buffer(link, bufferevent_get_input(pair[1]));
 	size_t len = evbuffer_get_length(link);
 	uint8_t *frame = evbuffer_pullup(link, -1);
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		exit(1);
 	if (len < KH_WIRE_HDR || msg_hdr_decode(frame, &h) != 0 ||
 	    h.type != MSG_REQUEST) {
 		why = "no MSG_REQUEST";
 	} else {
 		msg_reader_init(&rd, frame + KH_WIRE_HDR, len - KH_WIRE_HDR);
-		if (request_check(&P, N.cfg.max_body, used, &rd, r, &ck,
-		    &why) == 0)
-			why = NULL;
+		if (request_check(&P, N.cfg.max_body, used, &rd, &ck,
+		    &why) == 0) {
+			/* ... and what libcurl would be given from it. */
+			if ((r = calloc(1, sizeof(*r))) == NULL)
+				exit(1);
+			why = up_req_fill(r, h.id, &ck) == 0 ? NULL :
+			    "up_req_fill failed";
+			up_req_free(r);
+		}
 	}
 	if (why != NULL) {
 		snprintf(why_copy, sizeof(why_copy), "%s", why);
 		why = why_copy;
 	}
-	curl_slist_free_all(r->hdrs);
-	free(r->body);
-	free(r);
 	evbuffer_free(link);
 	while (N.pending != NULL) {
 		struct pending *next = N.pending->next;
