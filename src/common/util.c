@@ -1,7 +1,10 @@
 /* keyhole small shared predicates: see util.h. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kh_limits.h"
@@ -20,6 +23,33 @@ util_ct_equal(const uint8_t *given, size_t given_len, const uint8_t *expected,
 		diff |= (uint8_t)(g ^ expected[i]);
 	}
 	return diff == 0 && given_len == expected_len;
+}
+
+int
+util_sibling_path(const char *name, char *out, size_t cap)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+	int w;
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	w = snprintf(out, cap, "%s/%s", self, name);
+	return w < 0 || (size_t)w >= cap ? -1 : 0;
+}
+
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool

@@ -20,6 +20,14 @@ int util_write_all(int fd, const void *p, size_t n);
  * short reads.  Returns the bytes read, or -1 (errno set) when the fd
  * fails.  To see whether a file holds exactly N bytes, ask for N + 1. */
 ssize_t util_read_upto(int fd, void *buf, size_t cap);
+/* The path of the program `name` in the directory of the running binary
+ * (keyhole runs keyhole-net and keyhole-gateway from beside itself), into
+ * out[cap].  Returns 0, or -1 when /proc/self/exe cannot be read or the
+ * path does not fit. */
+int util_sibling_path(const char *name, char *out, size_t cap);
+/* CLOCK_MONOTONIC in milliseconds: the one clock of deadlines, budgets
+ * and ticks in every process. */
+int64_t util_now_ms(void);
 /* Parse a non-negative decimal within [min,max]; returns 0 or -1. */
 int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

@@ -174,9 +174,23 @@ int msg_end(struct msg_reader *r);
  * refuses, which is left in `in`: the caller ends the other side.
  */
 struct evbuffer;
+struct bufferevent;
 typedef int (*wire_frame_fn)(void *arg, const struct msg_hdr *h,
     const uint8_t *payload, const char **why);
 int wire_pump(struct evbuffer *in, wire_frame_fn frame,
     bool (*hold)(void *arg), void *arg, const char **why);
+
+/*
+ * Queue one frame on bev, whole or not at all: w's frame (finished here),
+ * whose last field is a deferred blob of len bytes, then blob[0..len).
+ * It is put together in its own evbuffer and moved into bev's output in
+ * one step, so a failure (memory) never leaves half a frame there.  With
+ * give, blob is the caller's malloc'd buffer, handed over in every case:
+ * it follows by reference, not copied (a body or an upstream response
+ * costs one buffer), and is freed once written; without, it is copied.
+ * w is freed.  Returns 0, or -1 with nothing queued.
+ */
+int wire_send(struct bufferevent *bev, struct wbuf *w, uint8_t *blob,
+    size_t len, bool give);
 
 #endif

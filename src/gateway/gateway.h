@@ -32,6 +32,7 @@
 
 #include "http_parse.h"
 #include "kh_limits.h"
+#include "paperclip.h"
 
 struct gw_req;
 
@@ -87,8 +88,6 @@ struct gw {
 	bool stopping;
 };
 
-int64_t gw_now_ms(void);
-
 /* gateway.c: the listener on g->host:g->port (the port chosen is
  * written back); -1 with errno, -2 when host is not a numeric address */
 int gw_listen(struct gw *g);
@@ -100,6 +99,7 @@ void gw_answer(struct gw_conn *c, int status, const char *const *names,
     const uint8_t *body, size_t blen);
 void gw_answer_error(struct gw_conn *c, int status, const char *message,
     bool indeterminate);
+void gw_answer_id(struct gw_conn *c, enum pc_id id);
 void gw_conn_resume(struct gw_conn *c);
 
 /* gateway_dirs.c: open (mkdir -p) the queue directory and its

@@ -17,7 +17,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
-#include "monitor_int.h"
+#include "priv.h"
 #include "request_check.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -30,6 +30,12 @@ struct mon_entry {
 	    struct msg_reader *, const char **why);
 };
 
+static int mon_log(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int mon_fatal(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int mon_access(struct parent *, struct child *,
+    const struct msg_hdr *, struct msg_reader *, const char **);
 static int mon_policy(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int mon_request(struct parent *, struct child *,
@@ -76,6 +82,67 @@ monitor_send_config(struct parent *p, struct child *c)
 	p->ccfg.mutations_used = p->mutations_used;
 	child_config_encode(&p->ccfg, &w);
 	monitor_send(c, &w);
+}
+
+/* A line of the child's log (relay.c writes it, within its limits). */
+static int
+mon_log(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	uint8_t level;
+	const char *line;
+	size_t len;
+
+	(void)h;
+	msg_get_u8(r, &level);
+	msg_get_str(r, &line, &len, KH_LOG_MAX);
+	if (msg_end(r) < 0 || level >= LOG_LEVEL_COUNT) {
+		*why = "malformed log frame";
+		return -1;
+	}
+	relay_log(p, c, (enum log_level)level, line, len);
+	return 0;
+}
+
+/* Why the child exits: always written once (relay.c). */
+static int
+mon_fatal(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	const char *line;
+	size_t len;
+
+	(void)h;
+	msg_get_str(r, &line, &len, KH_LOG_MAX);
+	if (msg_end(r) < 0) {
+		*why = "malformed fatal frame";
+		return -1;
+	}
+	relay_fatal(p, c, line, len);
+	c->fatal = true;
+	return 0;
+}
+
+/* A request the child answered itself, for the access log. */
+static int
+mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	struct relay_record a;
+
+	msg_get_str(r, &a.peer, &a.peer_len, KH_PEER_MAX);
+	msg_get_str(r, &a.method, &a.method_len, KH_METHOD_MAX);
+	msg_get_str(r, &a.path, &a.path_len, KH_PATH_MAX);
+	msg_get_u16(r, &a.status);
+	msg_get_str(r, &a.reason, &a.reason_len, KH_REASON_MAX);
+	msg_get_u64(r, &a.bytes_in);
+	msg_get_u64(r, &a.bytes_out);
+	if (msg_end(r) < 0 || h->id != 0 || a.status < 100 || a.status > 599) {
+		*why = "malformed access frame";
+		return -1;
+	}
+	relay_access(p, c, &a);
+	return 0;
 }
 
 /* The answer to liveness.c's one outstanding MSG_PING: same nonce, empty.
@@ -156,28 +223,29 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
     const struct req_checked *ck)
 {
 	const struct pol_rule *rule = ck->rule;
+	struct pc_args args = { 0 };
+	struct pc_extra x = { NULL, 0, false };
+	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX], rl[32];
 	struct up_hdr h[2];
 	struct log_access a;
-	char json[160], rl[32];
-	uint32_t retry = 0;
-	int n;
+	size_t n;
 
 	if (!p->rate_ready || budget_check(&p->rate, p->policy, ck->ri,
-	    ck->method, budget_now_ms(), &retry) != BUDGET_RATE)
+	    ck->method, (uint64_t)util_now_ms(), &x.retry_after) != BUDGET_RATE)
 		return false;
-	n = snprintf(json, sizeof(json), "{\"error\":\"Rate limit for this "
-	    "route exceeded (%u per %s).\",\"retryAfter\":%u}",
-	    rule->rate_count, rule->rate_period_s == 60 ? "minute" : "second",
-	    retry);
+	args.count = rule->rate_count;
+	args.period = rule->rate_period_s == 60 ? "minute" : "second";
+	pc_message(PC_RATE, &args, msg, sizeof(msg));
+	n = pc_body(json, sizeof(json), msg, &x);
 	snprintf(h[1].name, sizeof(h[1].name), "retry-after");
-	snprintf(rl, sizeof(rl), "%u", retry);
+	snprintf(rl, sizeof(rl), "%u", x.retry_after);
 	strcpy(h[0].name, "content-type");
 	h[0].value = (char *)"application/json";
 	h[0].vlen = strlen(h[0].value);
 	h[1].value = rl;
 	h[1].vlen = strlen(rl);
-	monitor_send_response(c, id, 429, h, 2, (const uint8_t *)json,
-	    (size_t)n);
+	monitor_send_response(c, id, pc_table[PC_RATE].status, h, 2,
+	    (const uint8_t *)json, n);
 	snprintf(rl, sizeof(rl), "policy:%u rate", rule->line);
 	memset(&a, 0, sizeof(a));
 	a.id = id;
@@ -185,9 +253,9 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	a.method = ck->method;
 	a.path = ck->path;
 	a.rule = rl;
-	a.status = 429;
+	a.status = pc_table[PC_RATE].status;
 	a.bytes_in = ck->body_len;
-	a.bytes_out = (uint64_t)n;
+	a.bytes_out = n;
 	a.upstream_ms = -1;
 	log_access("keyhole", (long)getpid(), &a);
 	return true;
@@ -218,9 +286,8 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	/* Overload and shutdown are answered, not violations: the child
 	 * may race the parent's own view. */
 	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
-		monitor_send_error(c, h->id, 503, p->draining ?
-		    "{\"error\":\"Bridge is shutting down.\"}" :
-		    "{\"error\":\"Bridge request queue is full.\"}", false);
+		monitor_send_answer(c, h->id, p->draining ?
+		    PC_SHUTTING_DOWN : PC_QUEUE_FULL);
 		return 0;
 	}
 	if (mon_rate_refused(p, c, h->id, &ck))
@@ -237,8 +304,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	resp.names = (const char (*)[KH_HNAME_MAX + 1])p->policy->resp_hdrs;
 	resp.n = p->policy->nresp_hdrs;
 	if (upstream_start(p->up, r, &ck, &resp) < 0) {
-		monitor_send_error(c, r->id, 502,
-		    "{\"error\":\"Bridge upstream request failed.\"}", false);
+		monitor_send_answer(c, r->id, PC_UP_FAILED);
 		up_req_free(r);
 		return 0;
 	}
@@ -249,7 +315,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		p->mutations_used++;
 	if (p->rate_ready)
 		budget_take(&p->rate, p->policy, ck.ri, ck.method,
-		    budget_now_ms());
+		    (uint64_t)util_now_ms());
 	r->next = c->inflight;
 	c->inflight = r;
 	c->ninflight++;
@@ -361,7 +427,7 @@ monitor_event_cb(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		if (c->ninflight > 0)
 			monitor_abort_inflight(kh_parent, c, false);
-		monitor_relay_flush(kh_parent);
+		relay_flush(kh_parent);
 	}
 }
 

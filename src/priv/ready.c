@@ -10,11 +10,15 @@
  *                  written and systemd is told READY=1; a restarted child
  *                  only updates systemd's STATUS
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "priv.h"
+#include "ready_file.h"
 #include "sdnotify.h"
+#include "util.h"
 
 int
 ready_policy(struct parent *p, struct policy *pol)
@@ -24,7 +28,7 @@ ready_policy(struct parent *p, struct policy *pol)
 
 	/* The parent's own rate buckets, for the run (max is counted by
 	 * request_check against p->mutations_used). */
-	if (budget_init_slack(&p->rate, pol, 0, budget_now_ms(),
+	if (budget_init_slack(&p->rate, pol, 0, (uint64_t)util_now_ms(),
 	    KH_RATE_SLACK_MS) < 0)
 		return -1;
 	p->rate.max_mutations = 0;
@@ -62,9 +66,20 @@ ready_serving(struct parent *p)
 	if (p->cfg->queue_dir != NULL)
 		log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
 		    p->ccfg.queue_inotify ? "inotify" : "polling");
-	if (p->cfg->ready_file != NULL && (p->nlisteners > 0 ?
-	    listen_write_ready(p->cfg->ready_file, &p->listeners[0]) :
-	    queue_write_ready(p->cfg->ready_file, p->cfg->queue_dir)) < 0)
-		log_error("cannot write ready file %s", p->cfg->ready_file);
+	if (p->cfg->ready_file != NULL) {
+		/* The first listener, else the queue (ready_file.h). */
+		struct ready_info r = { NULL, 0, NULL, NULL };
+		if (p->nlisteners == 0) {
+			r.queue_dir = p->cfg->queue_dir;
+		} else if (p->listeners[0].spec.is_unix) {
+			r.socket_path = p->listeners[0].spec.path;
+		} else {
+			r.host = p->listeners[0].spec.host;
+			r.port = p->listeners[0].spec.port;
+		}
+		if (ready_file_write(-1, p->cfg->ready_file, &r) < 0)
+			log_error("cannot write ready file %s: %s",
+			    p->cfg->ready_file, strerror(errno));
+	}
 	sdnotify_send("READY=1\nSTATUS=serving");
 }

@@ -2,12 +2,12 @@
  * keyhole upstream forwarding: libcurl multi on the parent's libevent loop.
  *
  * The URL is always base + canonical path (+ '?' + query): the sandbox
- * cannot change scheme, host, port or userinfo (Invariant 5).  Redirects
+ * cannot change scheme, host, port or userinfo (SECURITY.md I5).  Redirects
  * are never followed, only http/https are allowed, TLS is verified, no
  * proxy is ever used, and the credential is set here and nowhere else
- * (Invariant 1/4).
+ * (SECURITY.md I1, I4).
  *
- * At most once (Invariant 6).  libcurl re-sends a request on a new
+ * At most once (SECURITY.md I6).  libcurl re-sends a request on a new
  * connection when a reused keep-alive connection dies before the first
  * response byte, whatever the method (7.88.1 lib/transfer.c
  * Curl_retry_request, up to CONN_MAX_RETRIES = 5 times, each retry free to
@@ -42,6 +42,7 @@ struct up_sock {
 };
 
 static void upstream_check_done(struct upstream *up);
+static void upstream_free(struct upstream *up);
 
 static void
 upstream_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -126,7 +127,7 @@ upstream_parse_base(struct upstream *up, const char *url)
 	int rc = -1;
 
 	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		fprintf(stderr, "keyhole: --upstream '%s' is not a valid URL\n",
+		log_fatal("--upstream '%s' is not a valid URL",
 		    url);
 		goto out;
 	}
@@ -139,13 +140,13 @@ upstream_parse_base(struct upstream *up, const char *url)
 	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
 	if (scheme == NULL || (strcmp(scheme, "http") != 0 &&
 	    strcmp(scheme, "https") != 0) || host == NULL) {
-		fprintf(stderr, "keyhole: --upstream '%s' must be an http:// or "
-		    "https:// URL with a host\n", url);
+		log_fatal("--upstream '%s' must be an http:// or "
+		    "https:// URL with a host", url);
 		goto out;
 	}
 	if (user != NULL || query != NULL || frag != NULL) {
-		fprintf(stderr, "keyhole: --upstream '%s' must not hold "
-		    "userinfo, a query or a fragment\n", url);
+		log_fatal("--upstream '%s' must not hold "
+		    "userinfo, a query or a fragment", url);
 		goto out;
 	}
 	size_t n = strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) + 8;
@@ -189,7 +190,7 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	if (cfg->run_id != NULL) {
 		if (!hdr_value_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
 		    *cfg->run_id == '\0') {
-			fprintf(stderr, "keyhole: --run-id must be visible ASCII\n");
+			log_fatal("--run-id must be visible ASCII");
 			goto fail;
 		}
 		n = strlen(cfg->run_id) + 32;
@@ -225,7 +226,7 @@ fail:
 	return NULL;
 }
 
-void
+static void
 upstream_free(struct upstream *up)
 {
 	if (up == NULL)
@@ -262,12 +263,6 @@ up_result_name(enum up_result res)
 	case UP_CANCELLED: return "cancelled";
 	}
 	return "?";
-}
-
-size_t
-upstream_active(const struct upstream *up)
-{
-	return up->active;
 }
 
 static int

@@ -115,7 +115,6 @@ int upstream_global_init(void);
  * printing an error. */
 struct upstream *upstream_new(struct event_base *base,
     const struct upstream_cfg *cfg, struct secret *credential);
-void upstream_free(struct upstream *up);
 
 /* upstream_req.c: r made from what request_check() validated: copies of
  * the method, path, peer and body, and libcurl's header list (each
@@ -140,7 +139,6 @@ void upstream_cancel(struct up_req *r);
 void upstream_once_guard(void *easy, struct up_req *r);
 /* upstream_req.c: cancels r's transfer if any, frees r. */
 void up_req_free(struct up_req *r);
-size_t upstream_active(const struct upstream *up);
 const char *up_result_name(enum up_result res);
 
 #endif

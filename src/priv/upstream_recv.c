@@ -58,17 +58,6 @@ upstream_parse_length(const char *v, size_t n, uint64_t *out)
 	return true;
 }
 
-/* name[0..len) (lower-case) is on the response-header allowlist. */
-static bool
-upstream_resp_allowed(const struct up_allow *a, const char *name, size_t len)
-{
-	for (size_t k = 0; k < a->n; k++)
-		if (strlen(a->names[k]) == len &&
-		    memcmp(a->names[k], name, len) == 0)
-			return true;
-	return false;
-}
-
 static void
 upstream_forget_headers(struct up_req *r)
 {
@@ -145,7 +134,7 @@ upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		return 0;
 	}
 	if (r->nresp_hdrs >= KH_FWD_HEADERS_MAX ||
-	    !upstream_resp_allowed(&r->resp_allow, name, nl))
+	    !policy_name_listed(r->resp_allow.names, r->resp_allow.n, name, nl))
 		return n;
 	if (!hdr_value_forwardable(v, vl))
 		return n;	/* drop, never pass a bad value on */

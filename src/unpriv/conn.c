@@ -119,27 +119,10 @@ conn_writing(struct conn *c)
 /* Answer an error and close: used whenever the request's bytes can no
  * longer be trusted to delimit the next one. */
 void
-conn_fail(struct conn *c, int status, const char *message)
+conn_fail(struct conn *c, enum pc_id id)
 {
 	c->close_after = true;
-	respond_error(c, status, message);
-}
-
-const char *
-conn_status_message(int status)
-{
-	switch (status) {
-	case 400: return "Malformed HTTP request.";
-	case 405: return "Method not allowed.";
-	case 408: return "Request timed out.";
-	case 413: return "Request body too large.";
-	case 414: return "Request target too long.";
-	case 417: return "Expectation not supported.";
-	case 431: return "Request header fields too large.";
-	case 501: return "Method not implemented.";
-	case 505: return "HTTP version not supported.";
-	default: return "Bad request.";
-	}
+	respond_answer(c, id);
 }
 
 static void
@@ -154,7 +137,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case PH_BODY:
 		log_info("peer=%s: %s deadline passed: 408", c->peer,
 		    c->phase == PH_HEAD ? "head" : "body");
-		conn_fail(c, 408, conn_status_message(408));
+		conn_fail(c, PC_HTTP_TIMEOUT);
 		break;
 	case PH_UPSTREAM:
 		break;	/* the parent's upstream timeout answers */

@@ -53,6 +53,7 @@
 #include <stdint.h>
 
 #include "kh_limits.h"
+#include "paperclip.h"
 
 struct net;
 struct pending;
@@ -88,7 +89,7 @@ struct decide_verdict {
 	int rule;			/* the matched rule, -1 for none */
 	uint64_t body_limit;		/* that rule's body limit, bytes */
 	uint32_t retry_after;		/* a rate's 429: seconds, else 0 */
-	char message[64 + KH_METHOD_MAX + KH_PATH_MAX];	/* "error" */
+	char message[PC_MESSAGE_MAX + 1];	/* "error" */
 	char key[KH_POLICY_KEY_MAX * 4 + 1];	/* a 422's key, else "" */
 };
 
@@ -108,8 +109,9 @@ int decide_body(struct net *n, const struct decide_req *q,
 struct pending *decide_forward(struct net *n, const struct decide_req *q,
     uint8_t *body, struct decide_verdict *v);
 
-/* The answer's JSON body: {"error"} plus "key" (422) or "retryAfter"
- * (a rate's 429).  Free with cJSON_free; NULL when out of memory. */
+/* The answer's JSON body (paperclip.h's builder): {"error"} plus "key"
+ * (422) or "retryAfter" (a rate's 429).  malloc'd (free it); NULL when
+ * out of memory. */
 char *decide_json(const struct decide_verdict *v);
 /* This Content-Type value is one media_type_parse() accepts, of a JSON
  * type (application/json or +json): the body checks treat it as JSON. */

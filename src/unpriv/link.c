@@ -70,7 +70,7 @@ link_send_blocking(struct wbuf *w)
 	return rc;
 }
 
-void
+static void
 link_send(struct net *n, struct wbuf *w)
 {
 	if (msg_finish(w) == 0 && n->parent != NULL)
@@ -78,46 +78,13 @@ link_send(struct net *n, struct wbuf *w)
 	wbuf_free(w);
 }
 
-static void
-link_blob_free(const void *data, size_t len, void *extra)
-{
-	(void)len;
-	(void)extra;
-	free((void *)data);
-}
-
-/*
- * Queue w's frame, whose last field is a deferred blob of len bytes
- * (msg_put_blob_deferred), followed by blob[0..len).  The blob goes to the
- * output buffer by reference, not by copy, and is freed once written;
- * this function owns it in every case.  The frame is put together in its
- * own evbuffer and moved to the output in one step, so a failure (memory)
- * never leaves half a frame queued.  Returns 0, or -1 when nothing was
- * queued.
- */
+/* Queue w's frame, whose last field is a deferred blob of len bytes, and
+ * blob[0..len), taken over in every case (wire_send: by reference, whole
+ * or not at all).  Returns 0, or -1 when nothing was queued. */
 static int
 link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob, size_t len)
 {
-	struct evbuffer *frame = evbuffer_new();
-	int rc = -1;
-
-	if (frame == NULL || msg_finish(w) < 0 || w->deferred != len ||
-	    n->parent == NULL || evbuffer_add(frame, w->buf, w->len) < 0)
-		goto out;
-	if (len > 0) {
-		if (evbuffer_add_reference(frame, blob, len, link_blob_free,
-		    NULL) < 0)
-			goto out;
-		blob = NULL;		/* the evbuffer frees it now */
-	}
-	if (bufferevent_write_buffer(n->parent, frame) == 0)
-		rc = 0;
-out:
-	free(blob);
-	if (frame != NULL)
-		evbuffer_free(frame);
-	wbuf_free(w);
-	return rc;
+	return wire_send(n->parent, w, blob, len, true);
 }
 
 /* Log lines go to the parent, which alone writes logs.  Before the event

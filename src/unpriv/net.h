@@ -3,7 +3,9 @@
  *
  *   main/net_main.c  start-up: fixed fds, config, policy text, confinement
  *   sandbox.c        chroot, setuid, capabilities, rlimits, seccomp
- *   link.c           frames to and from the parent
+ *   link.c           the protocol endpoint: every frame to and from the
+ *                    parent (a {type, states, handler} table, as the
+ *                    parent's monitor.c), answers handed to their owner
  *   conn.c           client connections: accepting, deadlines, writing,
  *                    draining (conn_read.c reads one request)
  *   conn_admit.c     who gets a connection slot: per-peer cap, eviction of
@@ -11,12 +13,12 @@
  *   conn_drain.c     MSG_SHUTDOWN: answering, the listen backlog, exit
  *   conn_mem.c       memory of connections given back after a flood
  *   decide.c         the decision on one request, for every transport
- *                    (policy, body rules, budgets, headers) and its
- *                    MSG_REQUEST
+ *                    (policy, body rules, budgets, headers)
  *   gate.c           the HTTP side of it: bridge token, HTTP answers
  *   (src/common/budget.c  `rate` and `max` counters, the parent keeps its own)
  *   policy_explain.c `keyhole explain`
- *   respond.c        HTTP responses and JSON error bodies
+ *   respond.c        HTTP answers: the parent's and the child's own
+ *                    (src/common/paperclip.h)
  *   queue.c          the queue_v1 transport: request files in, response
  *                    files out (queue_file.c reads one file safely,
  *                    queue_answer.c writes the answer)
@@ -26,7 +28,8 @@
  * The parsers it runs on sandbox bytes are in src/parse/ (shared with
  * keyhole-gateway, never linked by the parent): http_parse.c (HTTP/1.1),
  * media_type.c (Content-Type), body_check.c (`body json`, `keys`, with
- * cJSON), queue_envelope.c (a request file).
+ * cJSON), queue_envelope.c (a request file); http_write.c writes its
+ * HTTP answers.
  */
 #ifndef KH_NET_H
 #define KH_NET_H
@@ -42,6 +45,7 @@
 #include "budget.h"
 #include "child_config.h"
 #include "log.h"
+#include "paperclip.h"
 #include "http_parse.h"
 #include "policy_table.h"
 #include "wire.h"
@@ -84,7 +88,7 @@ struct conn {
 	struct event *timer;		/* the phase's deadline */
 	struct event *rate_timer;	/* PH_BODY: minimum-rate windows */
 	enum conn_phase phase;		/* set by conn_set_phase() only */
-	char peer[64];
+	char peer[KH_PEER_MAX + 1];
 	uint32_t nrequests;		/* heads parsed on this connection */
 	size_t head_scanned;		/* input bytes already scanned */
 	uint8_t *head;			/* copy of the current head */
@@ -221,7 +225,6 @@ void link_log_sink(enum log_level level, const char *line);
 int link_send_blocking(struct wbuf *w);
 int link_read_frame_blocking(uint8_t *buf, size_t cap, struct msg_hdr *h);
 void link_attach(struct net *n);
-void link_send(struct net *n, struct wbuf *w);
 void link_send_access(struct net *n, const char *peer, const char *method,
     const char *path, int status, const char *reason, uint64_t bytes_in,
     uint64_t bytes_out);
@@ -256,8 +259,7 @@ void conn_process(struct conn *c);
 void conn_free(struct conn *c);
 void conn_maybe_exit(struct net *n);
 void conn_arm(struct conn *c, uint32_t ms);
-void conn_fail(struct conn *c, int status, const char *message);
-const char *conn_status_message(int status);
+void conn_fail(struct conn *c, enum pc_id id);
 void conn_send_request(struct conn *c);
 void conn_writing(struct conn *c);
 
@@ -328,13 +330,10 @@ void queue_start(struct net *n);
 void queue_shutdown(struct net *n);
 /* Capacity freed (an answer written): claim what waited for it. */
 void queue_kick(struct net *n);
-/* The completion callback of a queue request (pending_done_fn): the
- * parent's answer written as its response file. */
-void queue_deliver(struct net *n, struct pending *p,
-    const struct link_answer *a);
 
 /* respond.c */
-void respond_error(struct conn *c, int status, const char *message);
+/* An answer of the contract without template fields (paperclip.h). */
+void respond_answer(struct conn *c, enum pc_id id);
 /* A JSON answer the child decided itself; `reason` goes to the parent's
  * access log. */
 void respond_json(struct conn *c, int status, const char *json,
@@ -342,6 +341,5 @@ void respond_json(struct conn *c, int status, const char *json,
 void respond_write(struct conn *c, int status, const char *const *names,
     const char *const *values, const size_t *vlens, size_t n,
     const uint8_t *body, size_t blen);
-const char *respond_reason(int status);
 
 #endif

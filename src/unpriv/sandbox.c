@@ -1,5 +1,6 @@
 /*
- * keyhole-net confinement, in DESIGN.md's order, each step fatal:
+ * keyhole-net confinement, in the order docs/design.md gives, each step
+ * fatal (SECURITY.md I10):
  *
  *   0. everything that would later open a file BY NAME is done now, while
  *      names still resolve in the real file system: the time zone (glibc

@@ -69,6 +69,7 @@
 #include "queue_envelope.h"
 #include "request_check.h"
 #include "upstream.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -611,7 +612,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	N.cfg.max_inflight = 8;
 	N.max_body = policy_body_limit_any(&N.policy, N.cfg.max_body);
 	N.shutting_down = (data[0] >> 5) & 1;
-	if (budget_init(&N.budget, &N.policy, used, budget_now_ms()) != 0)
+	if (budget_init(&N.budget, &N.policy, used, (uint64_t)util_now_ms()) != 0)
 		abort();
 	struct http_limits lim = { KH_DEF_HEAD, KH_DEF_HEADERS, N.max_body };
 	data++;

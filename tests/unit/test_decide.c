@@ -28,6 +28,7 @@
 #include "policy_table.h"
 #include "request_check.h"
 #include "upstream.h"
+#include "util.h"
 
 static const char policy_text[] =
     "max 3\n"
@@ -69,7 +70,7 @@ setup(uint32_t used)
 	if (policy_binding_add(&b, "issue=BRI-7", why, sizeof(why)) != 0 ||
 	    policy_compile("t.policy", (const uint8_t *)policy_text,
 	    strlen(policy_text), &b, 0, &N.policy, diag_print, NULL) != 0 ||
-	    budget_init(&N.budget, &N.policy, used, budget_now_ms()) != 0) {
+	    budget_init(&N.budget, &N.policy, used, (uint64_t)util_now_ms()) != 0) {
 		fprintf(stderr, "test policy does not compile\n");
 		exit(1);
 	}
@@ -300,7 +301,7 @@ test_budgets(void)
 	q = req("GET", "/api/rated", NULL, NULL, NULL);
 	CHECK_EQ_INT(decide(&q, &v), 0);
 	budget_take(&N.budget, &N.policy, (size_t)v.rule, "GET",
-	    budget_now_ms());
+	    (uint64_t)util_now_ms());
 	CHECK_EQ_INT(decide(&q, &v), 429);
 	CHECK(v.retry_after >= 1 && v.retry_after <= 60);
 	CHECK_EQ_STR(decide_reason(&v), "rate limit");
@@ -381,7 +382,7 @@ parent_refusal(const struct decide_req *q, struct decide_verdict *v,
 	}
 	N.npending = 0;
 	budget_free(&N.budget);
-	if (budget_init(&N.budget, &N.policy, used, budget_now_ms()) != 0)
+	if (budget_init(&N.budget, &N.policy, used, (uint64_t)util_now_ms()) != 0)
 		exit(1);
 	return why;
 }

@@ -9,7 +9,7 @@
  *                              which rule of F allows the request, or why
  *                              it is denied
  *
- * Start-up order (DESIGN.md): check the fixed fds → close every other fd →
+ * Start-up order (docs/design.md, "Processes"): check the fixed fds → close every other fd →
  * read MSG_CONFIG → read the policy text → create the event base →
  * confine (sandbox.c: first whatever would open a file by name later —
  * the time zone, libcap-ng's /proc reads —, then the chroot, after which
@@ -247,7 +247,7 @@ net_child(unsigned nlisten)
 {
 	static struct net N;
 	static uint8_t text[KH_POLICY_TEXT_MAX + 1];
-	static uint8_t cbuf[16384];	/* MSG_CONFIG: token, names, vars */
+	static uint8_t cbuf[KH_CONFIG_MAX];
 	struct net *n = &N;
 	struct msg_hdr h;
 	struct msg_reader r;
@@ -288,7 +288,7 @@ net_child(unsigned nlisten)
 	 * then holds each request to its own rule's. */
 	n->max_body = policy_body_limit_any(&n->policy, n->cfg.max_body);
 	if (budget_init(&n->budget, &n->policy, n->cfg.mutations_used,
-	    budget_now_ms()) < 0)
+	    (uint64_t)util_now_ms()) < 0)
 		link_fatal("out of memory for the budgets");
 	n->lim.max_head = n->cfg.max_head;
 	n->lim.max_fields = n->cfg.max_headers;
