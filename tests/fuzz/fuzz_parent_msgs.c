@@ -59,7 +59,7 @@
  *  - a request whose method is not safe and that the (stubbed) upstream
  *    says was sent, and that did not end with a valid answer, is answered
  *    409 with x-paperclip-bridge-outcome: indeterminate, never a status a
- *    client would retry (invariant 6).
+ *    client would retry (SECURITY.md I6).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +93,7 @@ static const char fuzz_policy_text[] =
     "allow HEAD /\n"
     "allow DELETE /a/*/*/*/*\n";
 
-/* Forbidden in either direction whatever a table says (DESIGN.md). */
+/* Forbidden in either direction whatever a table says (docs/policy.md). */
 static const char *const fuzz_forbidden[] = {
 	"authorization", "proxy-authorization", "cookie", "set-cookie", "host",
 	"content-length", "transfer-encoding", "connection", "keep-alive",

@@ -3,8 +3,8 @@
  * (upstream_header_cb in src/priv/upstream_recv.c, included here; the
  * linker then takes nothing from upstream_recv.o).  libcurl hands it each
  * header line as it arrived from the upstream; what it keeps goes back to
- * the sandbox, so it is the response-header allowlist (DESIGN.md:
- * "returned response headers as allowlists"), and what it stops decides
+ * the sandbox, so it is the response-header allowlist (docs/policy.md,
+ * `response-header NAME`; SECURITY.md I4), and what it stops decides
  * what the client is told (answer.c).
  *
  * Input: header lines, each ending in '\n' as libcurl delivers them
