@@ -8,7 +8,8 @@
 void
 json_put(char *out, size_t cap, size_t *off, const char *s, size_t n)
 {
-	if (out != NULL && *off < cap && n < cap - *off)
+	/* n == 0: s may be NULL (an empty body), and memcpy may not get it. */
+	if (n > 0 && out != NULL && *off < cap && n < cap - *off)
 		memcpy(out + *off, s, n);
 	*off += n;
 }
@@ -43,7 +44,8 @@ json_put_str(char *out, size_t cap, size_t *off, const char *s, size_t n)
 		json_put(out, cap, off, esc, el);
 		run = i + 1;
 	}
-	json_put(out, cap, off, s + run, n - run);
+	if (n > run)
+		json_put(out, cap, off, s + run, n - run);
 	json_put(out, cap, off, "\"", 1);
 }
 

@@ -10,7 +10,8 @@
  *  - bodies_are_what_cjson_wrote: the builder writes, byte for byte,
  *    what cJSON_PrintUnformatted wrote for the same fields before it
  *    replaced it (quotes, backslashes, controls, UTF-8, DEL), and every
- *    body is one JSON text;
+ *    body is one JSON text; an empty string given as (NULL, 0) is read
+ *    from nowhere (the sanitizer build checks);
  *  - templates: {method} {path} {type} {key} {count} {period} {max} are
  *    filled in, a message of the longest path fits PC_MESSAGE_MAX, and a
  *    body that does not fit is not written at all.
@@ -22,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "json_check.h"
+#include "json_out.h"
 #include "kh_test.h"
 #include "paperclip.h"
 
@@ -230,6 +232,17 @@ bodies_are_what_cjson_wrote(void)
 	    "{\"error\":\"Bridge restarted after the request was claimed; it "
 	    "may have taken effect.\",\"outcome\":\"indeterminate\","
 	    "\"retryable\":false}");
+	/* An empty string may come as (NULL, 0): an empty body
+	 * (qcodec's sbuf_add_jstr); nothing is read from it. */
+	{
+		size_t off = 0;
+		json_put_str(NULL, 0, &off, NULL, 0);
+		CHECK_EQ_INT(off, 2);
+		off = 0;
+		json_put_str(buf, sizeof(buf), &off, NULL, 0);
+		buf[off] = '\0';
+		CHECK_EQ_STR(buf, "\"\"");
+	}
 	/* Never a partial body. */
 	CHECK_EQ_INT(pc_body(buf, 10, "Invalid bridge token.", NULL), 0);
 	CHECK_EQ_STR(buf, "");
