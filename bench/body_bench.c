@@ -6,7 +6,7 @@
  *
  *   build/body_bench [ROUNDS]        (default 5; the best round is shown)
  *
- * For each shape of JSON body: body_check() (src/unpriv/body_check.c:
+ * For each shape of JSON body: body_check() (src/parse/body_check.c:
  * depth pre-scan, json_check, cJSON parse), what the child runs on a
  * `body json` rule before it forwards.  Then qenv_parse() of a queue
  * request file carrying the slowest shape, and of one carrying 8 MiB

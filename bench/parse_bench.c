@@ -1,6 +1,6 @@
 /*
  * parse_bench: requests per second through keyhole's strict HTTP/1.1
- * parser (src/unpriv/http_parse.c, src/common/path.c) on one core, for
+ * parser (src/parse/http_parse.c, src/check/path.c) on one core, for
  * the typical Paperclip agent requests.  Not a test: a measurement.
  *
  *   build/parse_bench [SECONDS_PER_CASE]      (default 1)

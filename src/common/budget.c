@@ -1,18 +1,8 @@
 /* keyhole budgets: see budget.h. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "budget.h"
-
-uint64_t
-budget_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* A full bucket of rule r: N tokens (N * period_ms units), plus the
  * slack's worth of refill (N units per ms). */

@@ -11,7 +11,7 @@
  * The parent's buckets hold slack_ms worth of refill more (KH_RATE_SLACK_MS:
  * a request reaches the parent a little after the child took its token).
  * Integer arithmetic in units of 1/period_ms token, a monotonic clock
- * passed in by the caller (unit tests pass their own).
+ * (util_now_ms) passed in by the caller (unit tests pass their own).
  */
 #ifndef KH_BUDGET_H
 #define KH_BUDGET_H
@@ -56,8 +56,5 @@ enum budget_verdict budget_check(struct budget *b, const struct policy *p,
 /* Take what budget_check allowed (a token, one mutation). */
 void budget_take(struct budget *b, const struct policy *p, size_t ri,
     const char *method, uint64_t now_ms);
-
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t budget_now_ms(void);
 
 #endif

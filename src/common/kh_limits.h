@@ -41,6 +41,13 @@
 /* Canonical path and query, bytes each. */
 #define KH_PATH_MAX           4096u
 #define KH_QUERY_MAX          4096u
+/* A peer as the child names it in MSG_REQUEST and MSG_ACCESS, bytes: a
+ * TCP client "[IPv6]:port" (at most 53), "unix", or "queue:<id>" (at
+ * most 6 + KH_QUEUE_ID_MAX = 62). */
+#define KH_PEER_MAX           63u
+/* The reason of an access-log record the child sends (MSG_ACCESS), bytes:
+ * a refusal's message or a short cause. */
+#define KH_REASON_MAX         255u
 /* One header name / value, bytes. */
 #define KH_HNAME_MAX          64u
 #define KH_HVALUE_MAX         8192u
@@ -122,6 +129,9 @@
  * (one call per delay, however many close). */
 #define KH_TRIM_CONNS         128u
 #define KH_TRIM_DELAY_MS      1000u
+/* Connections the kernel completes and queues for a listener before
+ * keyhole accepts them (listen(2)'s backlog; Linux caps it at somaxconn). */
+#define KH_LISTEN_BACKLOG     511
 /* Requests in flight to the upstream (Paperclip: MAX_QUEUE_DEPTH). */
 #define KH_DEF_INFLIGHT       64u
 #define KH_INFLIGHT_MAX       4096u
@@ -163,6 +173,10 @@
 #define KH_TOKEN_MIN          16u
 #define KH_TOKEN_MAX          512u
 #define KH_CRED_MAX           4096u
+
+/* MSG_CONFIG's payload, bytes: what the child reads before its event loop
+ * (the token, two names, the variable bindings: at most about 6.5 KiB). */
+#define KH_CONFIG_MAX         (16u * 1024)
 
 /* One log line from the child, bytes. */
 #define KH_LOG_MAX            2048u
@@ -216,6 +230,12 @@
 #define KH_GW_STALE_SLACK_MS   2000u
 /* Client connections the gateway serves at once; beyond it: 503. */
 #define KH_GW_CONNS_MAX        256u
+/* The gateway's deadlines per connection, milliseconds: a whole head,
+ * a whole body, and idle between requests (also the time a client has to
+ * take an answer), as keyhole's own defaults. */
+#define KH_GW_HEAD_TIMEOUT_MS  KH_DEF_HEAD_TIMEOUT_MS
+#define KH_GW_BODY_TIMEOUT_MS  KH_DEF_BODY_TIMEOUT_MS
+#define KH_GW_IDLE_TIMEOUT_MS  KH_DEF_IDLE_TIMEOUT_MS
 
 /* The parent's output to its child, bytes.  Over HIGH the parent stops
  * reading the child's frames (no new request is taken, so no new answer

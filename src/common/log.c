@@ -10,6 +10,7 @@
 #include "log_syslog.h"
 
 static const char *log_prog = "keyhole";
+static bool log_started;		/* log_init() has run */
 static log_sink_fn log_sink;
 static enum log_level log_max = LOG_INFO;
 static enum log_format log_fmt = LOG_FMT_TEXT;
@@ -31,6 +32,7 @@ log_init(const char *prog, log_sink_fn sink)
 {
 	log_prog = prog;
 	log_sink = sink;
+	log_started = true;
 }
 
 void
@@ -120,7 +122,7 @@ log_clean(char *dst, size_t cap, const char *src)
 	return dst;
 }
 
-const char *
+static const char *
 log_level_name(enum log_level level)
 {
 	return (unsigned)level < LOG_LEVEL_COUNT ? log_names[level] : "?";
@@ -251,6 +253,31 @@ log_msg(enum log_level level, const char *fmt, ...)
 		log_sink(level, line);
 	else
 		log_emit(log_prog, (long)getpid(), level, line, "", "");
+}
+
+void
+log_vfatal(const char *fmt, va_list ap)
+{
+	char line[KH_LOG_MAX];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (log_started) {
+		log_msg(LOG_ERROR, "%s", line);
+		return;
+	}
+	log_sanitize(line, strlen(line));
+	log_scrub(line, strlen(line), false);
+	fprintf(stderr, "%s: %s\n", log_prog, line);
+}
+
+void
+log_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vfatal(fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -53,13 +53,20 @@ void log_set_fd(int fd);
 void log_use_syslog(void);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* An error that ends the process (the caller exits, or returns its
+ * failure up to main): written through the log once log_init() has run
+ * (the configured format, syslog, the child's sink), and to stderr as
+ * "prog: message" before it, so one call serves both.  keyhole-net ends
+ * through link_fatal (net.h), which flushes its link first. */
+void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_vfatal(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
 /* Parent only: write a line relayed from process `prog`[pid]; the line
  * is made printable first (it came from the less trusted side). */
 void log_relay(const char *prog, long pid, enum log_level level,
     const char *line, size_t len);
 /* Parent only: one access-log line; `prog`/`pid` name who answered. */
 void log_access(const char *prog, long pid, const struct log_access *a);
-const char *log_level_name(enum log_level level);
 /* Never let these bytes reach a log line, whatever a request contains (a
  * sandbox may put the bridge token in a path): not as they are, not
  * JSON-escaped, not the first bytes of one cut by a line's length limit.

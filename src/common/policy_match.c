@@ -105,31 +105,12 @@ policy_match(const struct policy *p, const char *method, const char *path,
 	return -1;
 }
 
-static unsigned char
-ascii_lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-/* s[0..len) in any case equals the lower-case C string. */
-static bool
-name_eq(const char *s, size_t len, const char *lower)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (lower[i] == '\0' ||
-		    ascii_lower((unsigned char)s[i]) != (unsigned char)lower[i])
-			return false;
-	return lower[i] == '\0';
-}
-
-static bool
-hdr_in(const char list[][KH_HNAME_MAX + 1], size_t n, const char *name,
-    size_t len)
+bool
+policy_name_listed(const char list[][KH_HNAME_MAX + 1], size_t n,
+    const char *name, size_t len)
 {
 	for (size_t i = 0; i < n; i++)
-		if (name_eq(name, len, list[i]))
+		if (policy_name_eq(name, len, list[i]))
 			return true;
 	return false;
 }
@@ -141,7 +122,7 @@ policy_req_header_allowed(const struct policy *p, const char *name,
 	/* Re-checked here so a table can never widen the forbidden set. */
 	if (policy_header_forbidden(name, len))
 		return false;
-	return hdr_in(p->req_hdrs, p->nreq_hdrs, name, len);
+	return policy_name_listed(p->req_hdrs, p->nreq_hdrs, name, len);
 }
 
 bool
@@ -150,8 +131,8 @@ policy_rule_header_allowed(const struct policy *p, const struct pol_rule *r,
 {
 	if (policy_header_forbidden(name, len))
 		return false;
-	return hdr_in(p->req_hdrs, p->nreq_hdrs, name, len) ||
-	    (r != NULL && hdr_in(r->hdrs, r->nhdrs, name, len));
+	return policy_name_listed(p->req_hdrs, p->nreq_hdrs, name, len) ||
+	    (r != NULL && policy_name_listed(r->hdrs, r->nhdrs, name, len));
 }
 
 bool
@@ -160,7 +141,7 @@ policy_resp_header_allowed(const struct policy *p, const char *name,
 {
 	if (policy_header_forbidden(name, len))
 		return false;
-	return hdr_in(p->resp_hdrs, p->nresp_hdrs, name, len);
+	return policy_name_listed(p->resp_hdrs, p->nresp_hdrs, name, len);
 }
 
 uint64_t
@@ -195,9 +176,9 @@ bool
 policy_rule_ctype_allowed(const struct pol_rule *r, const char *t, size_t len)
 {
 	if (r == NULL || r->nctypes == 0)
-		return name_eq(t, len, "application/json");
+		return policy_name_eq(t, len, "application/json");
 	for (size_t i = 0; i < r->nctypes; i++)
-		if (name_eq(t, len, r->ctypes[i]))
+		if (policy_name_eq(t, len, r->ctypes[i]))
 			return true;
 	return false;
 }

@@ -55,10 +55,8 @@ ascii_lower(unsigned char c)
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-/* Case-insensitive (ASCII only, locale-free) compare of s[0..len) with a
- * lower-case C string. */
-static bool
-name_eq(const char *s, size_t len, const char *lower)
+bool
+policy_name_eq(const char *s, size_t len, const char *lower)
 {
 	size_t i;
 
@@ -74,7 +72,7 @@ bool
 policy_header_forbidden(const char *name, size_t len)
 {
 	for (size_t i = 0; forbidden_hdrs[i] != NULL; i++)
-		if (name_eq(name, len, forbidden_hdrs[i]))
+		if (policy_name_eq(name, len, forbidden_hdrs[i]))
 			return true;
 	return false;
 }

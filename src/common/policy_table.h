@@ -170,6 +170,12 @@ bool policy_method_mutates(const char *method);
 /* ---- names and tokens shared with the compiler and the parent's
  * option parser (policy_names.c) ---- */
 
+/* Case-insensitive (ASCII only, locale-free): s[0..len) equals the
+ * lower-case C string `lower`. */
+bool policy_name_eq(const char *s, size_t len, const char *lower);
+/* name[0..len) (any case) is one of list[0..n) (lower-case names). */
+bool policy_name_listed(const char list[][KH_HNAME_MAX + 1], size_t n,
+    const char *name, size_t len);
 /* Header names that neither direction's allowlist may ever hold
  * (authorization, host, cookie, accept-encoding, framing headers …). */
 bool policy_header_forbidden(const char *name, size_t len);

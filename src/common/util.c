@@ -1,7 +1,10 @@
 /* keyhole small shared predicates: see util.h. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kh_limits.h"
@@ -22,35 +25,31 @@ util_ct_equal(const uint8_t *given, size_t given_len, const uint8_t *expected,
 	return diff == 0 && given_len == expected_len;
 }
 
-bool
-util_hvalue_forwardable(const char *v, size_t len)
+int
+util_sibling_path(const char *name, char *out, size_t cap)
 {
-	if (len > KH_HVALUE_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c != '\t' && (c < 0x20 || c > 0x7e))
-			return false;
-	}
-	return true;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+	int w;
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	w = snprintf(out, cap, "%s/%s", self, name);
+	return w < 0 || (size_t)w >= cap ? -1 : 0;
 }
 
-bool
-util_lower_token(const char *s, size_t len)
+int64_t
+util_now_ms(void)
 {
-	static const char extra[] = "!#$%&'*+-.^_`|~";
+	struct timespec ts;
 
-	if (len == 0 || len > KH_HNAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-			continue;
-		if (c != '\0' && strchr(extra, c) != NULL)
-			continue;
-		return false;
-	}
-	return true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool

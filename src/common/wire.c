@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
 #include "kh_limits.h"
 #include "wire.h"
 
@@ -286,4 +289,71 @@ msg_end(struct msg_reader *r)
 		return -1;
 	}
 	return 0;
+}
+
+int
+wire_pump(struct evbuffer *in, wire_frame_fn frame, bool (*hold)(void *arg),
+    void *arg, const char **why)
+{
+	for (;;) {
+		uint8_t hb[KH_WIRE_HDR];
+		struct msg_hdr h;
+		size_t have = evbuffer_get_length(in);
+		const uint8_t *f;
+
+		if (have < KH_WIRE_HDR || (hold != NULL && hold(arg)))
+			return 0;
+		evbuffer_copyout(in, hb, KH_WIRE_HDR);
+		if (msg_hdr_decode(hb, &h) < 0) {
+			*why = "bad frame header (version, reserved bits or "
+			    "length over the maximum)";
+			return -1;
+		}
+		if (have < KH_WIRE_HDR + (size_t)h.length)
+			return 0;
+		if ((f = evbuffer_pullup(in, KH_WIRE_HDR + h.length)) == NULL) {
+			*why = "cannot buffer frame";
+			return -1;
+		}
+		if (frame(arg, &h, f + KH_WIRE_HDR, why) < 0)
+			return -1;
+		evbuffer_drain(in, KH_WIRE_HDR + h.length);
+	}
+}
+
+static void
+wire_blob_free(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+int
+wire_send(struct bufferevent *bev, struct wbuf *w, uint8_t *blob, size_t len,
+    bool give)
+{
+	struct evbuffer *frame = evbuffer_new();
+	int rc = -1;
+
+	if (frame == NULL || bev == NULL || msg_finish(w) < 0 ||
+	    w->deferred != len || evbuffer_add(frame, w->buf, w->len) < 0)
+		goto out;
+	if (len > 0 && give) {
+		if (evbuffer_add_reference(frame, blob, len, wire_blob_free,
+		    NULL) < 0)
+			goto out;
+		give = false;		/* the evbuffer frees it now */
+	} else if (len > 0 && evbuffer_add(frame, blob, len) < 0) {
+		goto out;
+	}
+	if (bufferevent_write_buffer(bev, frame) == 0)
+		rc = 0;
+out:
+	if (give)
+		free(blob);
+	if (frame != NULL)
+		evbuffer_free(frame);
+	wbuf_free(w);
+	return rc;
 }

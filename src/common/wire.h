@@ -160,4 +160,37 @@ int msg_get_blob(struct msg_reader *r, const uint8_t **p, size_t *len, size_t ma
 /* Returns 0 only if nothing failed and every byte was consumed. */
 int msg_end(struct msg_reader *r);
 
+/*
+ * The frame pump, the one read loop of both ends (tmux's proc.c: read →
+ * frames → dispatch, in one short callback).  For every frame in `in`:
+ * its 16-byte header is decoded (msg_hdr_decode) as soon as it is there,
+ * before any of the payload is waited for; once the frame is complete it
+ * is handed to `frame` (payload contiguous, h->length bytes) and drained.
+ * `hold` (may be NULL) is asked before each frame whose header is in:
+ * true leaves it for a later call (the parent's back-pressure, monitor.c).
+ *
+ * Returns 0 when it needs more bytes (or was held), or -1 with *why (a
+ * static string) at the first frame with a bad header or that `frame`
+ * refuses, which is left in `in`: the caller ends the other side.
+ */
+struct evbuffer;
+struct bufferevent;
+typedef int (*wire_frame_fn)(void *arg, const struct msg_hdr *h,
+    const uint8_t *payload, const char **why);
+int wire_pump(struct evbuffer *in, wire_frame_fn frame,
+    bool (*hold)(void *arg), void *arg, const char **why);
+
+/*
+ * Queue one frame on bev, whole or not at all: w's frame (finished here),
+ * whose last field is a deferred blob of len bytes, then blob[0..len).
+ * It is put together in its own evbuffer and moved into bev's output in
+ * one step, so a failure (memory) never leaves half a frame there.  With
+ * give, blob is the caller's malloc'd buffer, handed over in every case:
+ * it follows by reference, not copied (a body or an upstream response
+ * costs one buffer), and is freed once written; without, it is copied.
+ * w is freed.  Returns 0, or -1 with nothing queued.
+ */
+int wire_send(struct bufferevent *bev, struct wbuf *w, uint8_t *blob,
+    size_t len, bool give);
+
 #endif

@@ -20,27 +20,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
 #include "gateway.h"
+#include "http_write.h"
 #include "qcodec.h"
 #include "util.h"
-
-#define GW_HEAD_TIMEOUT_MS  10000u
-#define GW_BODY_TIMEOUT_MS  30000u
-#define GW_IDLE_TIMEOUT_MS  60000u
-
-int64_t
-gw_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void gw_conn_free(struct gw_conn *c);
 
@@ -51,88 +39,57 @@ gw_arm(struct gw_conn *c, uint32_t ms)
 	evtimer_add(c->timer, &tv);
 }
 
-static const char *
-gw_reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 431: return "Request Header Fields Too Large";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
-	}
-}
-
 void
 gw_answer(struct gw_conn *c, int status, const char *const *names,
     const char *const *values, const size_t *vlens, size_t n,
     const uint8_t *body, size_t blen)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	bool bodyless = (status >= 100 && status < 200) || status == 204 ||
-	    status == 304;
+	unsigned flags = 0;
 
 	bufferevent_disable(c->bev, EV_READ);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, gw_reason(status));
-	for (size_t i = 0; i < n; i++) {
-		evbuffer_add_printf(out, "%s: ", names[i]);
-		evbuffer_add(out, values[i], vlens[i]);
-		evbuffer_add(out, "\r\n", 2);
-	}
-	if (!bodyless)
-		evbuffer_add_printf(out, "content-length: %zu\r\n", blen);
+	if (strcmp(c->req.method, "HEAD") == 0)
+		flags |= HTTP_W_HEAD;
 	if (c->close_after || c->gw->stopping)
-		evbuffer_add_printf(out, "connection: close\r\n");
+		flags |= HTTP_W_CLOSE;
 	else if (c->req.minor == 0)
-		evbuffer_add_printf(out, "connection: keep-alive\r\n");
-	evbuffer_add(out, "\r\n", 2);
-	if (!bodyless && blen > 0 && strcmp(c->req.method, "HEAD") != 0)
-		evbuffer_add(out, body, blen);
+		flags |= HTTP_W_KEEP_ALIVE;
+	http_write_response(bufferevent_get_output(c->bev), status, names,
+	    values, vlens, n, body, blen, flags);
 	c->phase = GW_WRITING;
 	c->wait = NULL;
-	gw_arm(c, GW_IDLE_TIMEOUT_MS);
+	gw_arm(c, KH_GW_IDLE_TIMEOUT_MS);
 }
 
-/* {"error": message}, as Paperclip's writeJsonResponse; indeterminate adds
- * its outcome fields and header. */
+/* {"error": message}, as Paperclip's writeJsonResponse (paperclip.h's
+ * builder); indeterminate adds its outcome fields and header. */
 void
 gw_answer_error(struct gw_conn *c, int status, const char *message,
     bool indeterminate)
 {
-	struct sbuf b;
-	const char *names[2] = { "content-type", "x-paperclip-bridge-outcome" };
-	const char *values[2] = { "application/json", "indeterminate" };
-	size_t vlens[2] = { 16, 13 };
+	const char *names[2] = { "content-type", PC_OUTCOME_HEADER };
+	const char *values[2] = { "application/json", PC_OUTCOME_VALUE };
+	size_t vlens[2] = { 16, sizeof(PC_OUTCOME_VALUE) - 1 };
+	struct pc_extra x = { NULL, 0, indeterminate };
+	char json[PC_FIXED_BODY_MAX];
+	size_t n = pc_body(json, sizeof(json), message, &x);
 
-	sbuf_init(&b, 4096);
-	sbuf_adds(&b, "{\"error\":");
-	sbuf_add_jstr(&b, (const uint8_t *)message, strlen(message));
-	if (indeterminate)
-		sbuf_adds(&b, ",\"outcome\":\"indeterminate\",\"retryable\":false");
-	sbuf_adds(&b, "}");
 	gw_answer(c, status, names, values, vlens, indeterminate ? 2 : 1,
-	    (const uint8_t *)(b.buf ? b.buf : "{}"), b.buf ? b.len : 2);
-	sbuf_free(&b);
+	    (const uint8_t *)json, n);
+}
+
+/* An answer of the contract, as it is. */
+void
+gw_answer_id(struct gw_conn *c, enum pc_id id)
+{
+	gw_answer_error(c, pc_table[id].status, pc_table[id].text, false);
 }
 
 /* The request's bytes can no longer delimit the next one: answer, close. */
 static void
-gw_fail(struct gw_conn *c, int status, const char *message)
+gw_fail(struct gw_conn *c, enum pc_id id)
 {
 	c->close_after = true;
-	gw_answer_error(c, status, message, false);
+	gw_answer_id(c, id);
 }
 
 static bool
@@ -204,42 +161,35 @@ gw_gate(struct gw_conn *c)
 	if (!gw_token_ok(c)) {
 		if (r->body != HTTP_BODY_NONE)
 			c->close_after = true;
-		gw_answer_error(c, 401, "Invalid bridge token.", false);
+		gw_answer_id(c, PC_TOKEN);
 		return false;
 	}
 	if (gw_queue_full(c->gw)) {
 		if (r->body != HTTP_BODY_NONE)
 			c->close_after = true;
-		gw_answer_error(c, 503, "Bridge request queue is full.", false);
+		gw_answer_id(c, PC_QUEUE_FULL);
 		return false;
 	}
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
 	    !gw_ctype_has(r, "json") && !gw_multipart_attachment(r)) {
 		if (r->body != HTTP_BODY_NONE)
 			c->close_after = true;
-		gw_answer_error(c, 415, "Bridge only accepts JSON request bodies.",
-		    false);
+		gw_answer_id(c, PC_JSON_ONLY);
 		return false;
 	}
 	if (r->body == HTTP_BODY_LENGTH && r->content_length > c->gw->max_body) {
-		gw_fail(c, 413, "Bridge request body exceeded the configured "
-		    "size limit.");
+		gw_fail(c, PC_GW_BODY_LIMIT);
 		return false;
 	}
 	return true;
 }
 
-static const char *
-gw_status_message(int status)
+/* The answer to what the parser or a deadline refused: the child's, but
+ * for 413, Paperclip's gateway wording. */
+static enum pc_id
+gw_http_error(int status)
 {
-	switch (status) {
-	case 408: return "Request timed out.";
-	case 413: return "Bridge request body exceeded the configured size limit.";
-	case 431: return "Request header fields too large.";
-	case 501: return "Method not implemented.";
-	case 505: return "HTTP version not supported.";
-	default: return "Malformed HTTP request.";
-	}
+	return status == 413 ? PC_GW_BODY_LIMIT : pc_http_error(status);
 }
 
 static bool
@@ -254,7 +204,7 @@ gw_read_head(struct gw_conn *c, struct evbuffer *in)
 		return false;
 	if (c->phase == GW_IDLE) {
 		c->phase = GW_HEAD;
-		gw_arm(c, GW_HEAD_TIMEOUT_MS);
+		gw_arm(c, KH_GW_HEAD_TIMEOUT_MS);
 	}
 	const uint8_t *p = evbuffer_pullup(in, (ssize_t)take);
 	r = http_head_end_from(p, take, c->head_scanned ? c->head_scanned - 1 : 0,
@@ -262,25 +212,25 @@ gw_read_head(struct gw_conn *c, struct evbuffer *in)
 	if (r == HTTP_NEED_MORE) {
 		c->head_scanned = take;
 		if (take >= lim->max_head)
-			gw_fail(c, 431, gw_status_message(431));
+			gw_fail(c, PC_HTTP_FIELDS);
 		return false;
 	}
 	c->head_scanned = 0;
 	if (r != HTTP_OK) {
-		gw_fail(c, r, gw_status_message(r));
+		gw_fail(c, gw_http_error(r));
 		return false;
 	}
 	free(c->head);
 	c->head = malloc(hl);
 	if (c->head == NULL) {
-		gw_fail(c, 503, "Out of memory.");
+		gw_fail(c, PC_GW_OUT_OF_MEMORY);
 		return false;
 	}
 	evbuffer_remove(in, c->head, hl);
 	memset(&c->req, 0, sizeof(c->req));
 	r = http_head_parse(c->head, hl, lim, &c->req);
 	if (r != HTTP_OK) {
-		gw_fail(c, r, gw_status_message(r));
+		gw_fail(c, gw_http_error(r));
 		return false;
 	}
 	if (!c->req.keep_alive)
@@ -301,7 +251,7 @@ gw_read_head(struct gw_conn *c, struct evbuffer *in)
 		evbuffer_add_printf(bufferevent_get_output(c->bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
 	c->phase = GW_BODY;
-	gw_arm(c, GW_BODY_TIMEOUT_MS);
+	gw_arm(c, KH_GW_BODY_TIMEOUT_MS);
 	return true;
 }
 
@@ -328,7 +278,7 @@ gw_read_body(struct gw_conn *c, struct evbuffer *in)
 		const uint8_t *p = evbuffer_pullup(in, -1);
 		int r = http_chunked_feed(&c->chunk, p, avail, &used, &data, &dlen);
 		if (r != HTTP_OK && r != HTTP_NEED_MORE) {
-			gw_fail(c, r, gw_status_message(r));
+			gw_fail(c, gw_http_error(r));
 			return false;
 		}
 		if (dlen > 0)
@@ -381,7 +331,7 @@ gw_conn_resume(struct gw_conn *c)
 	memset(&c->req, 0, sizeof(c->req));
 	evbuffer_drain(c->body, evbuffer_get_length(c->body));
 	c->phase = GW_IDLE;
-	gw_arm(c, GW_IDLE_TIMEOUT_MS);
+	gw_arm(c, KH_GW_IDLE_TIMEOUT_MS);
 	bufferevent_enable(c->bev, EV_READ);
 	gw_process(c);
 }
@@ -425,7 +375,7 @@ gw_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->phase == GW_HEAD || c->phase == GW_BODY)
-		gw_fail(c, 408, gw_status_message(408));
+		gw_fail(c, PC_HTTP_TIMEOUT);
 	else if (c->phase != GW_WAIT)
 		gw_conn_free(c);
 }
@@ -452,11 +402,6 @@ gw_conn_free(struct gw_conn *c)
 		event_base_loopbreak(g->base);
 }
 
-static const char gw_full[] =
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    "content-length: 44\r\nconnection: close\r\n\r\n"
-    "{\"error\":\"Bridge has too many connections.\"}";
-
 static void
 gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -470,8 +415,9 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)salen;
 	if (g->nconns >= KH_GW_CONNS_MAX || g->stopping ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
-		ssize_t w = send(fd, gw_full, sizeof(gw_full) - 1,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		size_t fl;
+		const char *full = http_closing_answer(PC_TOO_MANY_CONNS, &fl);
+		ssize_t w = send(fd, full, fl, MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)w;
 		close(fd);
 		return;
@@ -500,9 +446,10 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	g->conns = c;
 	c->phase = GW_IDLE;
 	bufferevent_setcb(c->bev, gw_read_cb, gw_write_cb, gw_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, g->lim.max_head + 65536);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, g->lim.max_head +
+	    KH_READ_AHEAD);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	gw_arm(c, GW_HEAD_TIMEOUT_MS);
+	gw_arm(c, KH_GW_HEAD_TIMEOUT_MS);
 }
 
 void
@@ -545,7 +492,7 @@ gw_listen(struct gw *g)
 	}
 	g->listener = evconnlistener_new_bind(g->base, gw_accept_cb, g,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    511, (struct sockaddr *)&ss, (int)sl);
+	    KH_LISTEN_BACKLOG, (struct sockaddr *)&ss, (int)sl);
 	if (g->listener == NULL)
 		return -1;
 	sl = sizeof(ss);

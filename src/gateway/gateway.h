@@ -10,8 +10,11 @@
  *                    checked, created 0700
  *   gateway_queue.c  request files out, response files in, queue depth,
  *                    stale-request sweep
- *   gateway_envelope.c  the request file written (pure; fuzzed)
- *   gateway_response.c  the response file parsed (pure; fuzzed)
+ *   src/parse/gateway_envelope.c  the request file written (pure; fuzzed)
+ *   src/parse/gateway_response.c  the response file parsed (pure; fuzzed)
+ *
+ * Of keyhole's code it links src/common, src/check and src/parse only,
+ * never src/unpriv or src/priv (CMakeLists.txt, ctest `boundary`).
  *
  * It holds no credential (only the bridge token the sandbox has anyway)
  * and opens no network connection: one listening socket on
@@ -29,6 +32,7 @@
 
 #include "http_parse.h"
 #include "kh_limits.h"
+#include "paperclip.h"
 
 struct gw_req;
 
@@ -84,8 +88,6 @@ struct gw {
 	bool stopping;
 };
 
-int64_t gw_now_ms(void);
-
 /* gateway.c: the listener on g->host:g->port (the port chosen is
  * written back); -1 with errno, -2 when host is not a numeric address */
 int gw_listen(struct gw *g);
@@ -97,6 +99,7 @@ void gw_answer(struct gw_conn *c, int status, const char *const *names,
     const uint8_t *body, size_t blen);
 void gw_answer_error(struct gw_conn *c, int status, const char *message,
     bool indeterminate);
+void gw_answer_id(struct gw_conn *c, enum pc_id id);
 void gw_conn_resume(struct gw_conn *c);
 
 /* gateway_dirs.c: open (mkdir -p) the queue directory and its

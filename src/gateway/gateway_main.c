@@ -22,6 +22,8 @@
 #include "gateway.h"
 #include "util.h"
 
+/* keyhole-gateway's one fatal-error path: the reason on stderr (the
+ * sandbox's to read: keyhole-gateway has no log of its own), exit 1. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
 gw_die(const char *fmt, ...)
 {
@@ -43,12 +45,9 @@ gw_env_num(const char *name, uint64_t def, uint64_t min, uint64_t max)
 
 	if (v == NULL || *v == '\0')
 		return def;
-	if (util_parse_u64(v, min, max, &n) < 0) {
-		fprintf(stderr, "keyhole-gateway: %s='%s' is not a number in "
-		    "[%llu, %llu]\n", name, v, (unsigned long long)min,
-		    (unsigned long long)max);
-		exit(1);
-	}
+	if (util_parse_u64(v, min, max, &n) < 0)
+		gw_die("%s='%s' is not a number in [%llu, %llu]", name, v,
+		    (unsigned long long)min, (unsigned long long)max);
 	return n;
 }
 
@@ -137,9 +136,8 @@ main(int argc, char **argv)
 		if (lr == -2)
 			gw_die("PAPERCLIP_BRIDGE_HOST='%s' is not a numeric IP "
 			    "address", g->host);
-		fprintf(stderr, "keyhole-gateway: cannot listen on %s:%u: %s\n",
-		    g->host, g->port, strerror(errno));
-		return 1;
+		gw_die("cannot listen on %s:%u: %s", g->host, g->port,
+		    strerror(errno));
 	}
 	gw_queue_watch(g);
 	sig[0] = evsignal_new(g->base, SIGTERM, gw_signal_cb, g);

@@ -39,8 +39,10 @@
 #include "gateway.h"
 #include "gateway_envelope.h"
 #include "gateway_response.h"
+#include "notify.h"
+#include "json_out.h"
 #include "qcodec.h"
-#include "safefile.h"
+#include "ready_file.h"
 #include "util.h"
 
 static uint64_t
@@ -139,17 +141,26 @@ gw_uuid(char out[40])
 
 static void gw_req_finish(struct gw_req *q);
 
+/* The request ends without the host's answer: status and message (a
+ * PC_GW_* entry of paperclip.h), or 409 indeterminate when its file was
+ * written and its method may change something (PC_MAYBE_409). */
 static void
-gw_req_fail(struct gw_req *q, const char *message, bool capacity)
+gw_req_fail(struct gw_req *q, int status, const char *message)
 {
 	bool uncertain = q->dispatched && strcmp(q->method, "GET") != 0 &&
 	    strcmp(q->method, "HEAD") != 0 && strcmp(q->method, "OPTIONS") != 0 &&
 	    strcmp(q->method, "TRACE") != 0;
 
 	if (q->conn != NULL)
-		gw_answer_error(q->conn, uncertain ? 409 : capacity ? 503 : 502,
-		    message, uncertain);
+		gw_answer_error(q->conn, uncertain ? 409 : status, message,
+		    uncertain);
 	gw_req_finish(q);
+}
+
+static void
+gw_req_fail_id(struct gw_req *q, enum pc_id id)
+{
+	gw_req_fail(q, pc_table[id].status, pc_table[id].text);
 }
 
 static void
@@ -206,19 +217,19 @@ gw_try_response(struct gw_req *q)
 	if (fd < 0 && errno == ENOENT)
 		return false;
 	if (fd < 0) {
-		err = "Bridge response file cannot be opened.";
+		err = pc_table[PC_GW_RESP_OPEN].text;
 	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err = "Bridge response file is not a regular file.";
+		err = pc_table[PC_GW_RESP_NOT_FILE].text;
 	} else if ((uint64_t)st.st_size > gw_envelope_limit(g)) {
-		err = "Bridge response envelope exceeded the configured size limit.";
+		err = pc_table[PC_GW_RESP_TOO_LARGE].text;
 	} else if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		err = "Out of memory.";
+		err = pc_table[PC_GW_RESP_OUT_OF_MEMORY].text;
 	} else {
 		/* One byte more than fstat promised: getting it means the
 		 * file grew. */
 		ssize_t got = util_read_upto(fd, buf, (size_t)st.st_size + 1);
 		if (got != (ssize_t)st.st_size)
-			err = "Bridge response envelope changed while reading.";
+			err = pc_table[PC_GW_RESP_CHANGED].text;
 		else
 			err = gw_deliver(q, buf, (size_t)got);
 		free(buf);
@@ -226,8 +237,10 @@ gw_try_response(struct gw_req *q)
 	if (fd >= 0)
 		close(fd);
 	(void)unlinkat(g->respfd, name, 0);
+	/* Every text here and of gw_response_parse is a PC_GW_RESP_* or
+	 * PC_GW_BODY_* entry: 502, 409 for a mutation. */
 	if (err != NULL)
-		gw_req_fail(q, err, false);
+		gw_req_fail(q, pc_table[PC_GW_RESP_JSON].status, err);
 	else
 		gw_req_finish(q);
 	return true;
@@ -242,68 +255,59 @@ gw_poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (gw_try_response(q))
 		return;
-	if (gw_now_ms() >= q->deadline_ms) {
+	if (util_now_ms() >= q->deadline_ms) {
 		char name[64];
 		/* Nobody waits any more: tell the host by removing the request
 		 * (its answer write is guarded on the request file). */
 		snprintf(name, sizeof(name), "%s.json", q->id);
 		(void)unlinkat(q->gw->reqfd, name, 0);
-		gw_req_fail(q, "Timed out waiting for host bridge response.",
-		    false);
+		gw_req_fail_id(q, PC_GW_TIMEOUT);
 		return;
 	}
-	int64_t left = q->deadline_ms - gw_now_ms();
+	int64_t left = q->deadline_ms - util_now_ms();
 	uint32_t ms = left < q->gw->poll_ms ? (uint32_t)left : q->gw->poll_ms;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	evtimer_add(q->poll, &tv);
 }
 
+/* One inotify event on responses/ (notify.c): the request it answers. */
+static bool
+gw_notify_event(void *arg, uint32_t mask, const char *name)
+{
+	struct gw *g = arg;
+
+	(void)mask;
+	if (name == NULL)
+		return true;
+	for (struct gw_req *q = g->waiting; q != NULL; q = q->next) {
+		size_t il = strlen(q->id);
+		if (strncmp(name, q->id, il) == 0 &&
+		    strcmp(name + il, ".json") == 0) {
+			(void)gw_try_response(q);
+			break;
+		}
+	}
+	return true;
+}
+
 static void
 gw_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw *g = arg;
-	char buf[16384] __attribute__((aligned(8)));
-
 	(void)what;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			return;
-		for (ssize_t off = 0; off < n;) {
-			const struct inotify_event *ev =
-			    (const struct inotify_event *)(buf + off);
-			off += (ssize_t)(sizeof(*ev) + ev->len);
-			if (ev->len == 0)
-				continue;
-			for (struct gw_req *q = g->waiting; q != NULL; q = q->next) {
-				size_t il = strlen(q->id);
-				if (strncmp(ev->name, q->id, il) == 0 &&
-				    strcmp(ev->name + il, ".json") == 0) {
-					(void)gw_try_response(q);
-					break;
-				}
-			}
-		}
-	}
+	notify_read(fd, gw_notify_event, arg);
 }
 
 void
 gw_queue_watch(struct gw *g)
 {
 	const char *v = getenv("KEYHOLE_GATEWAY_INOTIFY");
-	char self[64];
+	int fd;
 
 	g->notify_fd = -1;
 	if (v != NULL && strcmp(v, "0") == 0)
 		return;
-	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", g->respfd);
-	if (fd < 0 || inotify_add_watch(fd, self, IN_MOVED_TO | IN_CLOSE_WRITE |
-	    IN_ONLYDIR) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if ((fd = notify_watch(g->respfd, IN_MOVED_TO | IN_CLOSE_WRITE)) < 0)
 		return;		/* polling alone, like Paperclip's gateway */
-	}
 	g->notify_fd = fd;
 	g->notify_ev = event_new(g->base, fd, EV_READ | EV_PERSIST,
 	    gw_notify_cb, g);
@@ -321,11 +325,11 @@ gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
 	const struct http_req *r = &c->req;
 	struct gw_req *q = calloc(1, sizeof(*q));
 	struct sbuf s;
-	char name[64], tmp[72], when[QC_ISO_LEN];
+	char name[64], tmp[72], when[JSON_ISO_LEN];
 	int fd;
 
 	if (q == NULL) {
-		gw_answer_error(c, 503, "Out of memory.", false);
+		gw_answer_id(c, PC_GW_OUT_OF_MEMORY);
 		return;
 	}
 	q->gw = g;
@@ -333,23 +337,22 @@ gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
 	snprintf(q->method, sizeof(q->method), "%s", r->method);
 	q->conn = c;
 	q->poll = evtimer_new(g->base, gw_poll_cb, q);
-	q->deadline_ms = gw_now_ms() + g->timeout_ms;
+	q->deadline_ms = util_now_ms() + g->timeout_ms;
 	q->next = g->waiting;
 	if (g->waiting != NULL)
 		g->waiting->prev = q;
 	g->waiting = q;
 	c->wait = q;
 	if (q->poll == NULL) {
-		gw_req_fail(q, "Out of memory.", true);
+		gw_req_fail_id(q, PC_GW_OUT_OF_MEMORY);
 		return;
 	}
-	qc_iso8601_now(when);
+	json_iso8601_now(when);
 	sbuf_init(&s, gw_envelope_limit(g));
 	gw_envelope_build(&s, q->id, r, body, blen, base64, when);
 	if (s.failed) {
 		sbuf_free(&s);
-		gw_req_fail(q, "Bridge body exceeded the configured size limit.",
-		    false);
+		gw_req_fail_id(q, PC_GW_BODY_EXCEEDED);
 		return;
 	}
 	snprintf(name, sizeof(name), "%s.json", q->id);
@@ -366,7 +369,7 @@ gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
 			close(fd);
 		(void)unlinkat(g->reqfd, tmp, 0);
 		sbuf_free(&s);
-		gw_req_fail(q, "Bridge cannot write the request file.", false);
+		gw_req_fail_id(q, PC_GW_WRITE);
 		return;
 	}
 	close(fd);
@@ -374,7 +377,7 @@ gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
 	q->dispatched = true;
 	if (renameat(g->reqfd, tmp, g->reqfd, name) < 0) {
 		(void)unlinkat(g->reqfd, tmp, 0);
-		gw_req_fail(q, "Bridge cannot write the request file.", false);
+		gw_req_fail_id(q, PC_GW_WRITE);
 		return;
 	}
 	struct timeval tv = { g->poll_ms / 1000, (g->poll_ms % 1000) * 1000 };
@@ -391,27 +394,13 @@ gw_queue_conn_gone(struct gw_conn *c)
 	c->wait = NULL;
 }
 
-/* ready.json: an unpredictable temporary name created O_EXCL|O_NOFOLLOW,
- * renamed into place (safefile.c); nothing planted at a name is followed,
- * truncated or written through. */
+/* ready.json (ready_file.c: an unpredictable temporary name created
+ * O_EXCL|O_NOFOLLOW, renamed into place; nothing planted at a name is
+ * followed, truncated or written through). */
 int
 gw_write_ready(struct gw *g)
 {
-	char json[512], when[QC_ISO_LEN];
-	struct sbuf s;
-	int rc;
+	struct ready_info r = { g->host, g->port, NULL, NULL };
 
-	qc_iso8601_now(when);
-	sbuf_init(&s, sizeof(json));
-	sbuf_addf(&s, "{\"pid\":%ld,\"host\":", (long)getpid());
-	sbuf_add_jstr(&s, (const uint8_t *)g->host, strlen(g->host));
-	sbuf_addf(&s, ",\"port\":%u,\"baseUrl\":", g->port);
-	snprintf(json, sizeof(json), strchr(g->host, ':') ? "http://[%s]:%u" :
-	    "http://%s:%u", g->host, g->port);
-	sbuf_add_jstr(&s, (const uint8_t *)json, strlen(json));
-	sbuf_addf(&s, ",\"startedAt\":\"%s\"}", when);
-	rc = s.failed ? -1 : safefile_replace_at(g->qfd, "ready.json", s.buf,
-	    s.len, 0644);
-	sbuf_free(&s);
-	return rc;
+	return ready_file_write(g->qfd, "ready.json", &r);
 }

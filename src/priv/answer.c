@@ -2,7 +2,7 @@
  * keyhole answers: what the parent tells the child (and so the client)
  * about a request it forwarded, and what the access log says about it.
  *
- * Invariant 6: every accepted request gets exactly one answer, and the
+ * SECURITY.md I6: every accepted request gets exactly one answer, and the
  * answer tells the truth.  A request whose method is not safe
  * (util_method_safe: POST, PUT, PATCH, DELETE, ...) and that may have
  * reached the upstream is never answered with a status a client would
@@ -23,70 +23,33 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "paperclip.h"
 #include "priv.h"
 #include "util.h"
 
-/* Per result: the status and message for a safe method or a request that
- * was never sent, and the message of the 409 for a mutation that may have
- * taken effect (NULL: the result implies nothing was sent). */
+/* Per result (paperclip.h): the answer for a safe method or a request
+ * that was never sent, and the 409 for a mutation that may have taken
+ * effect (PC_COUNT: the result implies nothing was sent). */
 static const struct {
-	int status;
-	const char *plain;
-	const char *maybe;
+	enum pc_id plain;
+	enum pc_id maybe;
 } answer_table[UP_RESULT_COUNT] = {
 	/* Never looked up for UP_OK (answer_request sends the response). */
-	[UP_OK] = { 502, "Bridge upstream request failed.",
-	    "Bridge upstream request failed after it was sent; it may have "
-	    "taken effect." },
-	[UP_UNREACHABLE] = { 502, "Bridge could not reach the upstream.", NULL },
-	[UP_TIMEOUT_UNSENT] = { 504,
-	    "Bridge upstream request timed out before it was sent.", NULL },
-	[UP_TIMEOUT_SENT] = { 504, "Bridge upstream request timed out.",
-	    "Bridge upstream request timed out after it was sent; it may "
-	    "have taken effect." },
-	[UP_RESET] = { 502,
-	    "Bridge upstream reset the connection before answering.",
-	    "Bridge upstream reset the connection after the request was "
-	    "sent; it may have taken effect." },
-	[UP_CLOSED] = { 502,
-	    "Bridge upstream closed the connection before answering.",
-	    "Bridge upstream closed the connection after the request was "
-	    "sent; it may have taken effect." },
-	[UP_CUT] = { 502, "Bridge upstream response was cut short.",
-	    "Bridge upstream response was cut short; the request may have "
-	    "taken effect." },
-	[UP_BAD_RESPONSE] = { 502, "Bridge upstream sent an invalid response.",
-	    "Bridge upstream sent an invalid response; the request may have "
-	    "taken effect." },
-	[UP_BAD_STATUS] = { 502,
-	    "Bridge upstream sent a status keyhole does not pass on.",
-	    "Bridge upstream sent a status keyhole does not pass on; the "
-	    "request may have taken effect." },
-	[UP_TOO_LARGE] = { 502, "Bridge upstream response too large.",
-	    "Bridge upstream response was too large to return; the request "
-	    "may have taken effect." },
-	[UP_FAILED] = { 502, "Bridge upstream request failed.",
-	    "Bridge upstream request failed after it was sent; it may have "
-	    "taken effect." },
-	[UP_CANCELLED] = { 503, "Bridge is shutting down.",
-	    "Bridge shut down before the upstream answered; the request may "
-	    "have taken effect." },
+	[UP_OK] = { PC_UP_FAILED, PC_UP_FAILED_SENT },
+	[UP_UNREACHABLE] = { PC_UP_UNREACHABLE, PC_COUNT },
+	[UP_TIMEOUT_UNSENT] = { PC_UP_TIMEOUT_UNSENT, PC_COUNT },
+	[UP_TIMEOUT_SENT] = { PC_UP_TIMEOUT, PC_UP_TIMEOUT_SENT },
+	[UP_RESET] = { PC_UP_RESET, PC_UP_RESET_SENT },
+	[UP_CLOSED] = { PC_UP_CLOSED, PC_UP_CLOSED_SENT },
+	[UP_CUT] = { PC_UP_CUT, PC_UP_CUT_SENT },
+	[UP_BAD_RESPONSE] = { PC_UP_INVALID, PC_UP_INVALID_SENT },
+	[UP_BAD_STATUS] = { PC_UP_STATUS, PC_UP_STATUS_SENT },
+	[UP_TOO_LARGE] = { PC_UP_TOO_LARGE, PC_UP_TOO_LARGE_SENT },
+	[UP_FAILED] = { PC_UP_FAILED, PC_UP_FAILED_SENT },
+	[UP_CANCELLED] = { PC_SHUTTING_DOWN, PC_UP_SHUTDOWN_SENT },
 };
 
-/* The longest body answer_error writes, bytes. */
-#define ANSWER_JSON_MAX 256
-
-static void
-answer_body_free(const void *data, size_t len, void *arg)
-{
-	(void)len;
-	(void)arg;
-	free((void *)data);
-}
-
-/* One MSG_RESPONSE to the child, whole or not at all: the frame is put
- * together in its own evbuffer and moved into the child's output in one
- * step, so a failure (memory) never leaves half a frame there.  With
+/* One MSG_RESPONSE to the child, whole or not at all (wire_send).  With
  * own_body, body is the caller's malloc'd buffer, handed over here: it
  * follows the frame's head by reference, not copied (an upstream response
  * costs the parent one buffer, not three), and is freed once written.
@@ -96,9 +59,7 @@ answer_frame(struct child *c, uint64_t id, int status,
     const struct up_hdr *hdrs, size_t nhdrs, uint8_t *body, size_t blen,
     bool own_body)
 {
-	struct evbuffer *frame = evbuffer_new();
 	struct wbuf w;
-	int rc = -1;
 
 	wbuf_init(&w);
 	msg_begin(&w, MSG_RESPONSE, id);
@@ -109,28 +70,10 @@ answer_frame(struct child *c, uint64_t id, int status,
 		msg_put_str(&w, hdrs[i].value, hdrs[i].vlen);
 	}
 	msg_put_blob_deferred(&w, blen);
-	if (frame == NULL || msg_finish(&w) < 0 ||
-	    evbuffer_add(frame, w.buf, w.len) < 0)
-		goto out;
-	if (blen > 0 && own_body) {
-		if (evbuffer_add_reference(frame, body, blen, answer_body_free,
-		    NULL) < 0)
-			goto out;
-		own_body = false;	/* the evbuffer frees it now */
-	} else if (blen > 0 && evbuffer_add(frame, body, blen) < 0) {
-		goto out;
-	}
-	if (bufferevent_write_buffer(c->bev, frame) == 0)
-		rc = 0;
-out:
-	if (rc < 0)
-		log_error("internal: could not frame a message to the child");
-	if (own_body)
-		free(body);
-	if (frame != NULL)
-		evbuffer_free(frame);
-	wbuf_free(&w);
-	return rc;
+	if (wire_send(c->bev, &w, body, blen, own_body) == 0)
+		return 0;
+	log_error("internal: could not frame a message to the child");
+	return -1;
 }
 
 void
@@ -142,42 +85,48 @@ monitor_send_response(struct child *c, uint64_t id, int status,
 }
 
 void
-monitor_send_error(struct child *c, uint64_t id, int status,
-    const char *json, bool indeterminate)
+monitor_send_answer(struct child *c, uint64_t id, enum pc_id pid)
 {
+	char json[PC_FIXED_BODY_MAX];
 	struct up_hdr h[2];
-	size_t n = 0;
+	size_t n = 0, jl = pc_fixed_body(pid, json, sizeof(json));
 
 	strcpy(h[n].name, "content-type");
 	h[n].value = (char *)"application/json";
 	h[n].vlen = strlen(h[n].value);
 	n++;
-	if (indeterminate) {
-		strcpy(h[n].name, "x-paperclip-bridge-outcome");
-		h[n].value = (char *)"indeterminate";
+	if (pc_table[pid].flags & PC_INDETERMINATE) {
+		strcpy(h[n].name, PC_OUTCOME_HEADER);
+		h[n].value = (char *)PC_OUTCOME_VALUE;
 		h[n].vlen = strlen(h[n].value);
 		n++;
 	}
-	(void)answer_frame(c, id, status, h, n, (uint8_t *)(uintptr_t)json,
-	    strlen(json), false);
+	(void)answer_frame(c, id, pc_table[pid].status, h, n,
+	    (uint8_t *)(uintptr_t)json, jl, false);
+}
+
+/* The answer to a request the upstream did not answer normally: the 409
+ * of a mutation that may have taken effect, or the plain one. */
+static enum pc_id
+answer_for(enum up_result res, bool safe, bool sent)
+{
+	if ((unsigned)res >= UP_RESULT_COUNT)
+		res = UP_FAILED;
+	if (!safe && answer_table[res].maybe != PC_COUNT &&
+	    (res != UP_CANCELLED || sent))
+		return answer_table[res].maybe;
+	return answer_table[res].plain;
 }
 
 int
 answer_error_for(enum up_result res, bool safe, bool sent, char *json,
     size_t cap, bool *indeterminate)
 {
-	if ((unsigned)res >= UP_RESULT_COUNT)
-		res = UP_FAILED;
-	*indeterminate = !safe && answer_table[res].maybe != NULL &&
-	    (res != UP_CANCELLED || sent);
-	if (*indeterminate) {
-		snprintf(json, cap, "{\"error\":\"%s\",\"outcome\":"
-		    "\"indeterminate\",\"retryable\":false}",
-		    answer_table[res].maybe);
-		return 409;
-	}
-	snprintf(json, cap, "{\"error\":\"%s\"}", answer_table[res].plain);
-	return answer_table[res].status;
+	enum pc_id pid = answer_for(res, safe, sent);
+
+	*indeterminate = (pc_table[pid].flags & PC_INDETERMINATE) != 0;
+	pc_fixed_body(pid, json, cap);
+	return pc_table[pid].status;
 }
 
 static void
@@ -203,7 +152,7 @@ answer_log(struct up_req *r, int status, size_t out)
 static void
 answer_request(struct child *c, struct up_req *r, enum up_result res)
 {
-	char json[ANSWER_JSON_MAX];
+	char json[PC_FIXED_BODY_MAX];
 	bool indet;
 	int status;
 	size_t out;
@@ -226,10 +175,12 @@ answer_request(struct child *c, struct up_req *r, enum up_result res)
 			res = UP_FAILED;
 	}
 	if (res != UP_OK) {
-		status = answer_error_for(res, util_method_safe(r->method),
-		    r->sent, json, sizeof(json), &indet);
-		out = strlen(json);
-		monitor_send_error(c, r->id, status, json, indet);
+		enum pc_id pid = answer_for(res, util_method_safe(r->method),
+		    r->sent);
+		status = pc_table[pid].status;
+		indet = (pc_table[pid].flags & PC_INDETERMINATE) != 0;
+		out = pc_fixed_body(pid, json, sizeof(json));
+		monitor_send_answer(c, r->id, pid);
 		log_warn("request id=%llu %s %s: upstream %s%s%s%s; answered "
 		    "%d%s", (unsigned long long)r->id, r->method, r->path,
 		    up_result_name(res), r->why ? " (" : "",

@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "listen.h"
 #include "kh_limits.h"
+#include "listen.h"
+#include "log.h"
 #include "util.h"
 
 void
@@ -131,11 +132,10 @@ config_die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "keyhole: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_vfatal(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see keyhole --help)\n");
+	fprintf(stderr, "(see keyhole --help)\n");
 	exit(2);
 }
 

@@ -19,11 +19,11 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kh_limits.h"
 #include "listen.h"
+#include "log.h"
 #include "safefile.h"
 #include "util.h"
 
@@ -48,16 +48,16 @@ listen_tcp(struct listen_spec *s)
 		sin6->sin6_port = htons(s->port);
 		sl = sizeof(*sin6);
 	} else {
-		fprintf(stderr, "keyhole: listen address '%s' is not a numeric "
-		    "IPv4 or IPv6 address\n", s->host);
+		log_fatal("listen address '%s' is not a numeric "
+		    "IPv4 or IPv6 address", s->host);
 		return -1;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 511) < 0) {
-		fprintf(stderr, "keyhole: cannot listen on %s:%u: %s\n", s->host,
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, KH_LISTEN_BACKLOG) < 0) {
+		log_fatal("cannot listen on %s:%u: %s", s->host,
 		    s->port, strerror(errno));
 		close(fd);
 		return -1;
@@ -95,7 +95,7 @@ listen_owner(const char *spec, uid_t *uid, gid_t *gid)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "keyhole: --unix-owner '%s': no such user or group\n",
+	log_fatal("--unix-owner '%s': no such user or group",
 	    spec);
 	return -1;
 }
@@ -103,7 +103,7 @@ bad:
 static void
 listen_unix_fail(const struct listen_spec *s, const char *what)
 {
-	fprintf(stderr, "keyhole: --listen unix:%s: %s: %s\n", s->path, what,
+	log_fatal("--listen unix:%s: %s: %s", s->path, what,
 	    strerror(errno));
 }
 
@@ -141,10 +141,10 @@ listen_unix(struct listener *l, const struct kh_config *cfg)
 		return -1;
 	}
 	if (!safefile_dir_private(&st, geteuid())) {
-		fprintf(stderr, "keyhole: --listen unix:%s: its directory is "
+		log_fatal("--listen unix:%s: its directory is "
 		    "writable by other users (owner uid %u, mode %04o): whoever "
 		    "can write it could swap the names keyhole uses; choose a "
-		    "directory only root%s can write, e.g. /run/keyhole\n",
+		    "directory only root%s can write, e.g. /run/keyhole",
 		    s->path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
 		    geteuid() == 0 ? "" : " or keyhole's own user");
 		close(dfd);
@@ -152,8 +152,8 @@ listen_unix(struct listener *l, const struct kh_config *cfg)
 	}
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, "keyhole: %s exists and is not a socket; "
-		    "remove it or choose another path\n", s->path);
+		log_fatal("%s exists and is not a socket; "
+		    "remove it or choose another path", s->path);
 		close(dfd);
 		return -1;
 	}
@@ -181,7 +181,7 @@ listen_unix(struct listener *l, const struct kh_config *cfg)
 	    (cfg->unix_owner != NULL &&
 	    fchownat(tfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
 	    fstatat(tfd, "s", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    listen(fd, 511) < 0 || renameat(tfd, "s", dfd, base) < 0)
+	    listen(fd, KH_LISTEN_BACKLOG) < 0 || renameat(tfd, "s", dfd, base) < 0)
 		goto fail;
 	(void)unlinkat(dfd, tmpdir, AT_REMOVEDIR);
 	close(tfd);
@@ -235,8 +235,8 @@ listen_take_activated(struct listener *out, size_t *n)
 		if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) < 0 ||
 		    !acc || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-			fprintf(stderr, "keyhole: inherited fd %d (LISTEN_FDS) is "
-			    "not a listening socket\n", fd);
+			log_fatal("inherited fd %d (LISTEN_FDS) is "
+			    "not a listening socket", fd);
 			return -1;
 		}
 		memset(l, 0, sizeof(*l));
@@ -280,8 +280,8 @@ listen_netns_enter(const char *path, int *orig)
 
 	*orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (target < 0 || *orig < 0 || setns(target, CLONE_NEWNET) < 0) {
-		fprintf(stderr, "keyhole: cannot enter network namespace %s: "
-		    "%s (needs root or CAP_SYS_ADMIN)\n", path, strerror(errno));
+		log_fatal("cannot enter network namespace %s: "
+		    "%s (needs root or CAP_SYS_ADMIN)", path, strerror(errno));
 		if (target >= 0)
 			close(target);
 		if (*orig >= 0)
@@ -302,7 +302,7 @@ listen_open(const struct kh_config *cfg, struct listener *out, size_t *n)
 	if (listen_take_activated(out, n) < 0)
 		return -1;
 	if (*n + cfg->nlisten > KH_LISTENERS_MAX) {
-		fprintf(stderr, "keyhole: more than %u listeners\n",
+		log_fatal("more than %u listeners",
 		    KH_LISTENERS_MAX);
 		return -1;
 	}
@@ -323,8 +323,8 @@ listen_open(const struct kh_config *cfg, struct listener *out, size_t *n)
 	}
 	if (orig >= 0) {
 		if (setns(orig, CLONE_NEWNET) < 0) {
-			fprintf(stderr, "keyhole: cannot return from network "
-			    "namespace: %s\n", strerror(errno));
+			log_fatal("cannot return from network "
+			    "namespace: %s", strerror(errno));
 			failed = true;
 		}
 		close(orig);
@@ -359,45 +359,3 @@ listen_close(struct listener *l, size_t n)
 	}
 }
 
-/*
- * The ready file, written where the operator said: created under an
- * unpredictable temporary name O_CREAT|O_EXCL|O_NOFOLLOW beside it and
- * renamed into place (safefile.c), so a symlink or file planted at any
- * name in that directory is never followed or truncated.
- */
-int
-listen_write_ready(const char *path, const struct listener *l)
-{
-	char json[1024], when[64], url[256];
-	time_t now = time(NULL);
-	struct tm tm;
-	int n;
-
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-	if (l->spec.is_unix)
-		snprintf(url, sizeof(url), "http://localhost");
-	else if (strchr(l->spec.host, ':') != NULL)
-		snprintf(url, sizeof(url), "http://[%s]:%u", l->spec.host,
-		    l->spec.port);
-	else
-		snprintf(url, sizeof(url), "http://%s:%u", l->spec.host,
-		    l->spec.port);
-	/* host/path come from the operator's own options and are checked to
-	 * be numeric addresses or absolute paths; no JSON escaping needed
-	 * beyond refusing quotes and backslashes. */
-	if (strpbrk(l->spec.is_unix ? l->spec.path : l->spec.host, "\"\\"))
-		return -1;
-	if (l->spec.is_unix)
-		n = snprintf(json, sizeof(json), "{\"pid\":%ld,\"socketPath\":"
-		    "\"%s\",\"host\":\"localhost\",\"port\":0,\"baseUrl\":\"%s\","
-		    "\"startedAt\":\"%s\"}\n", (long)getpid(), l->spec.path, url,
-		    when);
-	else
-		n = snprintf(json, sizeof(json), "{\"pid\":%ld,\"host\":\"%s\","
-		    "\"port\":%u,\"baseUrl\":\"%s\",\"startedAt\":\"%s\"}\n",
-		    (long)getpid(), l->spec.host, l->spec.port, url, when);
-	if (n < 0 || (size_t)n >= sizeof(json))
-		return -1;
-	return safefile_replace(path, json, (size_t)n, 0644);
-}

@@ -24,7 +24,5 @@ int listen_open(const struct kh_config *cfg, struct listener *out, size_t *n);
 void listen_close(struct listener *l, size_t n);
 /* Number of sockets systemd passed us (LISTEN_PID/LISTEN_FDS), else 0. */
 size_t listen_activated(void);
-/* Write {pid,host,port,baseUrl,startedAt} to path atomically (tmp+rename). */
-int listen_write_ready(const char *path, const struct listener *l);
 
 #endif

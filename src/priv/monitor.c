@@ -17,7 +17,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
-#include "monitor_int.h"
+#include "priv.h"
 #include "request_check.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -30,6 +30,12 @@ struct mon_entry {
 	    struct msg_reader *, const char **why);
 };
 
+static int mon_log(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int mon_fatal(struct parent *, struct child *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int mon_access(struct parent *, struct child *,
+    const struct msg_hdr *, struct msg_reader *, const char **);
 static int mon_policy(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int mon_request(struct parent *, struct child *,
@@ -78,6 +84,67 @@ monitor_send_config(struct parent *p, struct child *c)
 	monitor_send(c, &w);
 }
 
+/* A line of the child's log (relay.c writes it, within its limits). */
+static int
+mon_log(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	uint8_t level;
+	const char *line;
+	size_t len;
+
+	(void)h;
+	msg_get_u8(r, &level);
+	msg_get_str(r, &line, &len, KH_LOG_MAX);
+	if (msg_end(r) < 0 || level >= LOG_LEVEL_COUNT) {
+		*why = "malformed log frame";
+		return -1;
+	}
+	relay_log(p, c, (enum log_level)level, line, len);
+	return 0;
+}
+
+/* Why the child exits: always written once (relay.c). */
+static int
+mon_fatal(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	const char *line;
+	size_t len;
+
+	(void)h;
+	msg_get_str(r, &line, &len, KH_LOG_MAX);
+	if (msg_end(r) < 0) {
+		*why = "malformed fatal frame";
+		return -1;
+	}
+	relay_fatal(p, c, line, len);
+	c->fatal = true;
+	return 0;
+}
+
+/* A request the child answered itself, for the access log. */
+static int
+mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	struct relay_record a;
+
+	msg_get_str(r, &a.peer, &a.peer_len, KH_PEER_MAX);
+	msg_get_str(r, &a.method, &a.method_len, KH_METHOD_MAX);
+	msg_get_str(r, &a.path, &a.path_len, KH_PATH_MAX);
+	msg_get_u16(r, &a.status);
+	msg_get_str(r, &a.reason, &a.reason_len, KH_REASON_MAX);
+	msg_get_u64(r, &a.bytes_in);
+	msg_get_u64(r, &a.bytes_out);
+	if (msg_end(r) < 0 || h->id != 0 || a.status < 100 || a.status > 599) {
+		*why = "malformed access frame";
+		return -1;
+	}
+	relay_access(p, c, &a);
+	return 0;
+}
+
 /* The answer to liveness.c's one outstanding MSG_PING: same nonce, empty.
  * A pong nobody asked for is a violation like any unexpected frame (a
  * child answering pings ahead of time would defeat the check). */
@@ -93,6 +160,8 @@ mon_pong(struct parent *p, struct child *c, const struct msg_hdr *h,
 	c->ping_id = 0;
 	c->ping_ticks = 0;
 	c->last_pong_ms = supervise_now_ms();
+	/* The only thing that feeds systemd's watchdog: a child that
+	 * answers (sdnotify.c). */
 	sdnotify_watchdog(c->last_pong_ms);
 	return 0;
 }
@@ -103,6 +172,7 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 {
 	static char err[128];
 	struct policy *pol = calloc(1, sizeof(*pol));
+	bool same;
 
 	(void)h;
 	if (pol == NULL) {
@@ -116,70 +186,26 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = err;
 		return -1;
 	}
-	if (p->policy == NULL) {
-		char vars[512] = "";
-		size_t n = 0;
-		/* The audit trail says what {variables} mean for this run
-		 * (the parent's own values; they are operator input). */
-		for (size_t i = 0; i < pol->nvars && n < sizeof(vars); i++)
-			n += (size_t)snprintf(vars + n, sizeof(vars) - n, "%s%s=%s",
-			    i ? ", " : "; variables: ", pol->vars[i].name,
-			    pol->vars[i].bound ? pol->vars[i].value : "(unbound)");
-		/* The parent's own rate buckets, for the run (max is
-		 * counted by request_check against p->mutations_used). */
-		if (budget_init_slack(&p->rate, pol, 0, budget_now_ms(),
-		    KH_RATE_SLACK_MS) < 0) {
-			policy_free(pol);
-			free(pol);
-			*why = "out of memory";
-			return -1;
-		}
-		p->rate.max_mutations = 0;
-		p->rate_ready = true;
-		p->policy = pol;
-		if (pol->max_mutations != 0)
-			log_info("policy accepted: %zu rules%s; at most %u "
-			    "mutations per run", pol->nrules, vars,
-			    pol->max_mutations);
-		else
-			log_info("policy accepted: %zu rules%s", pol->nrules,
-			    vars);
-	} else {
+	if (p->policy != NULL) {
 		/* A restarted child reads the same bytes, so it must produce
 		 * the same table; anything else is tampering. */
-		bool same = policy_equal(p->policy, pol);
+		same = policy_equal(p->policy, pol);
 		policy_free(pol);
 		free(pol);
 		if (!same) {
 			*why = "policy differs from the one first accepted";
 			return -1;
 		}
+	} else if (ready_policy(p, pol) < 0) {
+		policy_free(pol);
+		free(pol);
+		*why = "out of memory";
+		return -1;
 	}
 	c->state = CS_SERVING;
 	p->ever_served = true;
 	monitor_send_simple(c, MSG_POLICY_OK);
-	if (!p->ready_written) {
-		p->ready_written = true;
-		for (size_t i = 0; i < p->nlisteners; i++) {
-			const struct listen_spec *s = &p->listeners[i].spec;
-			if (s->is_unix)
-				log_info("serving on unix:%s", s->path);
-			else
-				log_info("serving on http://%s:%u", s->host,
-				    s->port);
-		}
-		if (p->cfg->queue_dir != NULL)
-			log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
-			    p->ccfg.queue_inotify ? "inotify" : "polling");
-		if (p->cfg->ready_file != NULL && (p->nlisteners > 0 ?
-		    listen_write_ready(p->cfg->ready_file, &p->listeners[0]) :
-		    queue_write_ready(p->cfg->ready_file, p->cfg->queue_dir)) < 0)
-			log_error("cannot write ready file %s",
-			    p->cfg->ready_file);
-		sdnotify_send("READY=1\nSTATUS=serving");
-	} else {
-		sdnotify_send("STATUS=serving (child restarted)");
-	}
+	ready_serving(p);
 	if (p->draining) {
 		c->state = CS_DRAINING;
 		monitor_send_simple(c, MSG_SHUTDOWN);
@@ -193,42 +219,43 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
  * reach the parent up to KH_RATE_SLACK_MS after the child took its token
  * (the buckets are that much larger).  Returns true when it answered. */
 static bool
-mon_rate_refused(struct parent *p, struct child *c, struct up_req *r,
+mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
     const struct req_checked *ck)
 {
 	const struct pol_rule *rule = ck->rule;
+	struct pc_args args = { 0 };
+	struct pc_extra x = { NULL, 0, false };
+	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX], rl[32];
 	struct up_hdr h[2];
 	struct log_access a;
-	char json[160], rl[32];
-	uint32_t retry = 0;
-	int n;
+	size_t n;
 
 	if (!p->rate_ready || budget_check(&p->rate, p->policy, ck->ri,
-	    r->method, budget_now_ms(), &retry) != BUDGET_RATE)
+	    ck->method, (uint64_t)util_now_ms(), &x.retry_after) != BUDGET_RATE)
 		return false;
-	n = snprintf(json, sizeof(json), "{\"error\":\"Rate limit for this "
-	    "route exceeded (%u per %s).\",\"retryAfter\":%u}",
-	    rule->rate_count, rule->rate_period_s == 60 ? "minute" : "second",
-	    retry);
+	args.count = rule->rate_count;
+	args.period = rule->rate_period_s == 60 ? "minute" : "second";
+	pc_message(PC_RATE, &args, msg, sizeof(msg));
+	n = pc_body(json, sizeof(json), msg, &x);
 	snprintf(h[1].name, sizeof(h[1].name), "retry-after");
-	snprintf(rl, sizeof(rl), "%u", retry);
+	snprintf(rl, sizeof(rl), "%u", x.retry_after);
 	strcpy(h[0].name, "content-type");
 	h[0].value = (char *)"application/json";
 	h[0].vlen = strlen(h[0].value);
 	h[1].value = rl;
 	h[1].vlen = strlen(rl);
-	monitor_send_response(c, r->id, 429, h, 2, (const uint8_t *)json,
-	    (size_t)n);
+	monitor_send_response(c, id, pc_table[PC_RATE].status, h, 2,
+	    (const uint8_t *)json, n);
 	snprintf(rl, sizeof(rl), "policy:%u rate", rule->line);
 	memset(&a, 0, sizeof(a));
-	a.id = r->id;
-	a.peer = r->peer;
-	a.method = r->method;
-	a.path = r->path;
+	a.id = id;
+	a.peer = ck->peer;
+	a.method = ck->method;
+	a.path = ck->path;
 	a.rule = rl;
-	a.status = 429;
-	a.bytes_in = r->body_len;
-	a.bytes_out = (uint64_t)n;
+	a.status = pc_table[PC_RATE].status;
+	a.bytes_in = ck->body_len;
+	a.bytes_out = n;
 	a.upstream_ms = -1;
 	log_access("keyhole", (long)getpid(), &a);
 	return true;
@@ -239,6 +266,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *rd, const char **why)
 {
 	struct req_checked ck;
+	struct up_allow resp;
 	struct up_req *r;
 
 	if (h->id == 0) {
@@ -250,38 +278,33 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 			*why = "duplicate request id";
 			return -1;
 		}
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		*why = "out of memory";
-		return -1;
-	}
-	r->id = h->id;
-	r->owner = c;
-	r->done = monitor_upstream_done;
-	/* Invariant 3: request_check.c, against the parent's own policy,
-	 * limits and mutation count. */
+	/* SECURITY.md I3: request_check.c, against the parent's own policy,
+	 * limits and mutation count.  From here on only what it returned. */
 	if (request_check(p->policy, p->ccfg.max_body, p->mutations_used, rd,
-	    r, &ck, why) < 0) {
-		up_req_free(r);
+	    &ck, why) < 0)
 		return -1;
-	}
-	r->started_ms = supervise_now_ms();
 	/* Overload and shutdown are answered, not violations: the child
 	 * may race the parent's own view. */
 	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
-		monitor_send_error(c, r->id, 503, p->draining ?
-		    "{\"error\":\"Bridge is shutting down.\"}" :
-		    "{\"error\":\"Bridge request queue is full.\"}", false);
-		up_req_free(r);
+		monitor_send_answer(c, h->id, p->draining ?
+		    PC_SHUTTING_DOWN : PC_QUEUE_FULL);
 		return 0;
 	}
-	if (mon_rate_refused(p, c, r, &ck)) {
-		up_req_free(r);
+	if (mon_rate_refused(p, c, h->id, &ck))
 		return 0;
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    up_req_fill(r, h->id, &ck) < 0) {
+		up_req_free(r);
+		*why = "out of memory";
+		return -1;
 	}
-	if (upstream_start(p->up, r, ck.path, ck.query, ck.has_query) < 0) {
-		monitor_send_error(c, r->id, 502,
-		    "{\"error\":\"Bridge upstream request failed.\"}", false);
+	r->owner = c;
+	r->done = monitor_upstream_done;
+	r->started_ms = supervise_now_ms();
+	resp.names = (const char (*)[KH_HNAME_MAX + 1])p->policy->resp_hdrs;
+	resp.n = p->policy->nresp_hdrs;
+	if (upstream_start(p->up, r, &ck, &resp) < 0) {
+		monitor_send_answer(c, r->id, PC_UP_FAILED);
 		up_req_free(r);
 		return 0;
 	}
@@ -291,42 +314,45 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	if (ck.counts)
 		p->mutations_used++;
 	if (p->rate_ready)
-		budget_take(&p->rate, p->policy, ck.ri, r->method,
-		    budget_now_ms());
+		budget_take(&p->rate, p->policy, ck.ri, ck.method,
+		    (uint64_t)util_now_ms());
 	r->next = c->inflight;
 	c->inflight = r;
 	c->ninflight++;
 	return 0;
 }
 
-/* Returns -1 when the child was killed (c is freed). */
+/* One frame from the child: its type through mon_table, permitted in
+ * the child's state, then the handler.  Returns 0, or -1 with *why: the
+ * child broke the protocol (monitor_read_cb kills it). */
 static int
-monitor_dispatch(struct parent *p, struct child *c, const struct msg_hdr *h,
-    const uint8_t *payload)
+monitor_dispatch(void *arg, const struct msg_hdr *h, const uint8_t *payload,
+    const char **why)
 {
+	static char buf[96];
+	struct parent *p = kh_parent;
+	struct child *c = arg;
 	const struct mon_entry *e = NULL;
 	struct msg_reader r;
-	const char *why = NULL;
-	char buf[96];
 
 	for (size_t i = 0; i < sizeof(mon_table) / sizeof(mon_table[0]); i++)
 		if (mon_table[i].type == h->type)
 			e = &mon_table[i];
 	if (e == NULL) {
 		snprintf(buf, sizeof(buf), "unknown message type %u", h->type);
-		supervise_kill(p, c, buf);
+		*why = buf;
 		return -1;
 	}
 	if ((e->states & c->state) == 0) {
 		snprintf(buf, sizeof(buf), "message type %u not permitted in "
 		    "state %u", h->type, c->state);
-		supervise_kill(p, c, buf);
+		*why = buf;
 		return -1;
 	}
 	msg_reader_init(&r, payload, h->length);
-	if (e->handler(p, c, h, &r, &why) < 0) {
-		snprintf(buf, sizeof(buf), "%s", why ? why : "bad message");
-		supervise_kill(p, c, buf);
+	if (e->handler(p, c, h, &r, why) < 0) {
+		if (*why == NULL)
+			*why = "bad message";
 		return -1;
 	}
 	return 0;
@@ -354,39 +380,24 @@ monitor_backlogged(struct child *c)
 	return true;
 }
 
+/* wire_pump's hold: no frame is taken from a child the parent has
+ * stopped reading, or one that is no longer the current child. */
+static bool
+monitor_hold(void *arg)
+{
+	struct child *c = arg;
+
+	return kh_parent->child != c || monitor_backlogged(c);
+}
+
 static void
 monitor_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct parent *p = kh_parent;
-	struct child *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	const char *why = NULL;
 
-	for (;;) {
-		uint8_t hb[KH_WIRE_HDR];
-		struct msg_hdr h;
-		size_t have = evbuffer_get_length(in);
-
-		if (have < KH_WIRE_HDR || monitor_backlogged(c))
-			return;
-		evbuffer_copyout(in, hb, KH_WIRE_HDR);
-		if (msg_hdr_decode(hb, &h) < 0) {
-			supervise_kill(p, c, "bad frame header (version, "
-			    "reserved bits or length over the maximum)");
-			return;
-		}
-		if (have < KH_WIRE_HDR + (size_t)h.length)
-			return;
-		const uint8_t *f = evbuffer_pullup(in, KH_WIRE_HDR + h.length);
-		if (f == NULL) {
-			supervise_kill(p, c, "cannot buffer frame");
-			return;
-		}
-		if (monitor_dispatch(p, c, &h, f + KH_WIRE_HDR) < 0)
-			return;
-		evbuffer_drain(in, KH_WIRE_HDR + h.length);
-		if (p->child != c)
-			return;
-	}
+	if (wire_pump(bufferevent_get_input(bev), monitor_dispatch,
+	    monitor_hold, arg, &why) < 0)
+		supervise_kill(kh_parent, arg, why);
 }
 
 /* The output went down to KH_CHILD_OUT_LOW (the write watermark): take
@@ -416,7 +427,7 @@ monitor_event_cb(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		if (c->ninflight > 0)
 			monitor_abort_inflight(kh_parent, c, false);
-		monitor_relay_flush(kh_parent);
+		relay_flush(kh_parent);
 	}
 }
 

@@ -5,10 +5,18 @@
  *   supervise.c  fork+exec of the child, reaping, restart with back-off
  *   liveness.c   the child's deadlines: ready in time, answers pings;
  *                systemd's watchdog
- *   monitor.c    frames from the child: decode, dispatch table, handlers
- *   monitor_log.c  the child's log and access lines, rate-limited
+ *   monitor.c    the protocol endpoint: every frame from the child through
+ *                one dispatch table, each handler checks and then acts
+ *   request_check.c  a child's MSG_REQUEST re-checked (pure)
+ *                (these two, with the files SECURITY.md's audit map
+ *                lists, are everything that decides what the parent
+ *                accepts from its child)
+ *   relay.c      the child's log and access lines written, rate-limited
+ *   ready.c      what follows the first accepted policy: the run's rate
+ *                buckets, the ready file, systemd's READY=1
  *   answer.c     answers to forwarded requests, their access-log lines
- *   upstream.c   libcurl forwarding (upstream_recv.c: what comes back;
+ *   upstream.c   libcurl forwarding (upstream_req.c: a request's data and
+ *                header list; upstream_recv.c: what comes back;
  *                upstream_mem.c: memory and credential copies)
  *   sandbox_priv.c  the parent's own confinement
  *   queue_dirs.c the queue_v1 transport's directories (opened once)
@@ -27,6 +35,8 @@
 #include "child_config.h"
 #include "config.h"
 #include "listen.h"
+#include "log.h"
+#include "paperclip.h"
 #include "policy_table.h"
 #include "secret.h"
 #include "upstream.h"
@@ -63,7 +73,7 @@ struct child {
 };
 
 /* Lines relayed for the child: a token bucket (tokens * 1000) and what
- * was dropped since the last summary (monitor_log.c). */
+ * was dropped since the last summary (relay.c). */
 struct relay_bucket {
 	uint64_t level;
 	int64_t last_ms;
@@ -133,19 +143,52 @@ void monitor_send_simple(struct child *c, enum msg_type type);
  * 429). */
 void monitor_send_response(struct child *c, uint64_t id, int status,
     const struct up_hdr *hdrs, size_t nhdrs, const uint8_t *body, size_t blen);
-/* An answer the parent makes itself (overload, upstream failures). */
-void monitor_send_error(struct child *c, uint64_t id, int status,
-    const char *json, bool indeterminate);
+/* An answer of the contract the parent makes itself (overload, upstream
+ * failures): its status and body, and the indeterminate outcome's header
+ * where the entry has one (paperclip.h). */
+void monitor_send_answer(struct child *c, uint64_t id, enum pc_id pid);
 /* up_req.done for every forwarded request: answer, log, free. */
 void monitor_upstream_done(struct up_req *r, enum up_result res);
 /* End c's requests in flight: answered (drain deadline) or, the child
  * being gone, logged as unanswered. */
 void monitor_abort_inflight(struct parent *p, struct child *c, bool answer);
 /* Status and JSON body (into json[cap]) for a request the upstream did
- * not answer normally; *indeterminate for the 409 of a mutation that may
- * have taken effect. */
+ * not answer normally: the 409 of a mutation that may have taken effect
+ * (*indeterminate), or the plain answer. */
 int answer_error_for(enum up_result res, bool safe, bool sent, char *json,
     size_t cap, bool *indeterminate);
+
+/* relay.c: what monitor.c accepted of the child's log, written within
+ * the relay limits (KH_RELAY_*), drops counted and reported. */
+struct relay_record {			/* MSG_ACCESS's fields, into the frame */
+	const char *peer, *method, *path, *reason;
+	size_t peer_len, method_len, path_len, reason_len;
+	uint16_t status;
+	uint64_t bytes_in, bytes_out;
+};
+void relay_log(struct parent *p, struct child *c, enum log_level level,
+    const char *line, size_t len);
+void relay_access(struct parent *p, struct child *c,
+    const struct relay_record *r);
+/* The first MSG_FATAL of a child is always written. */
+void relay_fatal(struct parent *p, struct child *c, const char *line,
+    size_t len);
+/* Write the summary of dropped lines now, if any were dropped. */
+void relay_flush(struct parent *p);
+
+/* ready.c: after the first accepted policy table */
+/* The first table is the run's (p->policy, its rate buckets).  Returns 0,
+ * or -1 (out of memory: nothing kept). */
+int ready_policy(struct parent *p, struct policy *pol);
+/* A child serves: ready file, READY=1 the first time. */
+void ready_serving(struct parent *p);
+
+/* ready.c: after the first accepted policy table */
+/* The first table is the run's (p->policy, its rate buckets).  Returns 0,
+ * or -1 (out of memory: nothing kept). */
+int ready_policy(struct parent *p, struct policy *pol);
+/* A child serves: ready file, READY=1 the first time. */
+void ready_serving(struct parent *p);
 
 /* liveness.c */
 int liveness_attach(struct parent *p, struct child *c);
@@ -158,7 +201,6 @@ int sandbox_priv_enter(struct parent *p);
 int run_main(int argc, char **argv);
 /* queue_dirs.c */
 int queue_dirs_open(struct parent *p);
-int queue_write_ready(const char *path, const char *queue_dir);
 
 /* serve.c */
 int serve_main(int argc, char **argv);

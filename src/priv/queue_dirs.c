@@ -21,19 +21,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "priv.h"
-#include "safefile.h"
 #include "sbx.h"
 
 /*
@@ -66,9 +64,9 @@ queue_subdir_usable(struct parent *p, int fd, const char *name)
 			ok = (m & S_IRWXO) == S_IRWXO;
 	}
 	if (!ok) {
-		fprintf(stderr, "keyhole: --queue-dir %s: %s/ must be readable, "
+		log_fatal("--queue-dir %s: %s/ must be readable, "
 		    "writable and searchable by keyhole's child (uid %u): chown "
-		    "it, or run with --user set to its owner\n", dir, name,
+		    "it, or run with --user set to its owner", dir, name,
 		    p->ccfg.drop_user ? p->ccfg.uid : (unsigned)geteuid());
 		return -1;
 	}
@@ -85,13 +83,13 @@ queue_subdir(struct parent *p, int dfd, const char *name, mode_t mode)
 
 	created = mkdirat(dfd, name, mode) == 0;
 	if (!created && errno != EEXIST) {
-		fprintf(stderr, "keyhole: --queue-dir %s: cannot create %s/: "
-		    "%s\n", dir, name, strerror(errno));
+		log_fatal("--queue-dir %s: cannot create %s/: "
+		    "%s", dir, name, strerror(errno));
 		return -1;
 	}
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "keyhole: --queue-dir %s: %s/ %s\n", dir, name,
+		log_fatal("--queue-dir %s: %s/ %s", dir, name,
 		    errno == ELOOP || errno == ENOTDIR ? "is not a directory "
 		    "(a symlink or a file); remove it" : strerror(errno));
 		return -1;
@@ -103,8 +101,8 @@ queue_subdir(struct parent *p, int dfd, const char *name, mode_t mode)
 	if (created && p->ccfg.drop_user) {
 		if (fstat(fd, &st) < 0 || (st.st_uid == 0 &&
 		    fchown(fd, (uid_t)p->ccfg.uid, (gid_t)p->ccfg.gid) < 0)) {
-			fprintf(stderr, "keyhole: --queue-dir %s: cannot give "
-			    "%s/ to uid %u: %s\n", dir, name, p->ccfg.uid,
+			log_fatal("--queue-dir %s: cannot give "
+			    "%s/ to uid %u: %s", dir, name, p->ccfg.uid,
 			    strerror(errno));
 			close(fd);
 			return -1;
@@ -133,14 +131,14 @@ queue_confinement_check(const struct parent *p)
 		return 0;
 	if ((abi = sbx_landlock_abi()) >= KH_LANDLOCK_ABI_MIN)
 		return 0;
-	fprintf(stderr, "keyhole: --queue-dir %s: keyhole is not running as "
+	log_fatal("--queue-dir %s: keyhole is not running as "
 	    "root, so its child cannot be chrooted into the queue, and this "
 	    "kernel offers no Landlock ABI %d (found %ld; Linux 5.19 or later "
 	    "with landlock in its lsm= list): nothing would keep a compromised "
 	    "child inside the queue directory; it could read every file uid "
 	    "%u can, the credential included.  Run keyhole as root (the child "
 	    "then chroots into the queue and runs as --user), or on a kernel "
-	    "with Landlock enabled.\n", p->cfg->queue_dir, KH_LANDLOCK_ABI_MIN,
+	    "with Landlock enabled.", p->cfg->queue_dir, KH_LANDLOCK_ABI_MIN,
 	    abi, (unsigned)geteuid());
 	return -1;
 }
@@ -150,7 +148,6 @@ queue_dirs_open(struct parent *p)
 {
 	const char *dir = p->cfg->queue_dir;
 	int dfd, fds[3];
-	char self[64];
 
 	for (size_t i = 0; i < 5; i++)
 		p->queue_fds[i] = -1;
@@ -158,8 +155,8 @@ queue_dirs_open(struct parent *p)
 		return -1;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
-		fprintf(stderr, "keyhole: --queue-dir %s: %s (create it, a "
-		    "directory, not a symlink)\n", dir, strerror(errno));
+		log_fatal("--queue-dir %s: %s (create it, a "
+		    "directory, not a symlink)", dir, strerror(errno));
 		return -1;
 	}
 	if ((fds[0] = queue_subdir(p, dfd, "requests", 0770)) < 0 ||
@@ -173,7 +170,7 @@ queue_dirs_open(struct parent *p)
 	 * processing/'s open file, so it ends with the last process holding
 	 * it (the child dies with the parent). */
 	if (flock(fds[1], LOCK_EX | LOCK_NB) < 0) {
-		fprintf(stderr, "keyhole: --queue-dir %s: %s\n", dir,
+		log_fatal("--queue-dir %s: %s", dir,
 		    errno == EWOULDBLOCK ? "another keyhole serves this queue "
 		    "(processing/ is locked)" : strerror(errno));
 		close(dfd);
@@ -195,39 +192,13 @@ queue_dirs_open(struct parent *p)
 		return 0;
 	/* The watch names the directory through the fd already opened, so it
 	 * watches exactly that inode whatever happens to the path. */
-	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fds[0]);
-	if (ifd < 0 || inotify_add_watch(ifd, self, IN_MOVED_TO |
-	    IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) < 0) {
+	int ifd = notify_watch(fds[0], IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
+	if (ifd < 0) {
 		log_warn("queue: inotify unavailable (%s); polling every %u ms",
 		    strerror(errno), p->cfg->queue_poll_ms);
-		if (ifd >= 0)
-			close(ifd);
 		return 0;
 	}
 	p->queue_fds[3] = ifd;
 	p->ccfg.queue_inotify = true;
 	return 0;
-}
-
-/* The operator's --ready-file when keyhole serves only the queue (written
- * as listen_write_ready writes it: safefile.c). */
-int
-queue_write_ready(const char *path, const char *queue_dir)
-{
-	char json[PATH_MAX + 256], when[64];
-	time_t now = time(NULL);
-	struct tm tm;
-	int n;
-
-	if (strpbrk(queue_dir, "\"\\") != NULL)
-		return -1;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-	n = snprintf(json, sizeof(json), "{\"pid\":%ld,\"queueDir\":\"%s\","
-	    "\"mode\":\"queue_v1\",\"startedAt\":\"%s\"}\n", (long)getpid(),
-	    queue_dir, when);
-	if (n < 0 || (size_t)n >= sizeof(json))
-		return -1;
-	return safefile_replace(path, json, (size_t)n, 0644);
 }

@@ -1,11 +1,12 @@
 /*
  * keyhole parent: one MSG_REQUEST payload, decoded and re-checked against
- * the parent's own copy of the policy (Invariant 3), before anything is
- * forwarded.  Pure apart from allocation (no I/O, no parent state), so
- * tests/fuzz/fuzz_forward_agreement.c runs exactly this code on what an
- * honest child sends: nothing the child lets through may fail here (the
- * parent kills a child that forwards a violation, so a disagreement would
- * let a hostile request crash-loop keyhole-net).
+ * the parent's own copy of the policy (SECURITY.md I3), before anything is
+ * forwarded.  Pure (no allocation, no I/O, no parent state): it returns
+ * what it validated, and upstream_req.c turns that into what libcurl
+ * sends.  tests/fuzz/fuzz_forward_agreement.c runs exactly this code on
+ * what an honest child sends: nothing the child lets through may fail
+ * here (the parent kills a child that forwards a violation, so a
+ * disagreement would let a hostile request crash-loop keyhole-net).
  *
  * Payload: str method, str path, u8 has_query, str query, str peer,
  * u16 nheaders, nheaders × (str name, str value), u8 media,
@@ -20,13 +21,40 @@
 
 #include "kh_limits.h"
 #include "policy_table.h"
-#include "upstream.h"
 #include "wire.h"
 
+/* One forwarded header, as checked: a lower-case token on the global
+ * allowlist or the rule's, never a forbidden name nor content-type, a
+ * forwardable value.  Points into the frame. */
+struct req_hdr {
+	const char *name;
+	size_t nlen;
+	const char *value;
+	size_t vlen;
+};
+
+/* What request_check() validated.  The strings are copies; hdrs,
+ * boundary and body point into the frame (valid while the handler runs:
+ * upstream_req.c copies what a transfer keeps). */
 struct req_checked {
+	char method[KH_METHOD_MAX + 1];
 	char path[KH_PATH_MAX + 1];	/* canonical, NUL-terminated */
+	size_t path_len;
 	char query[KH_QUERY_MAX + 1];	/* without '?' */
 	bool has_query;
+	char peer[KH_PEER_MAX + 1];	/* printable, for the log */
+	size_t nhdrs;
+	struct req_hdr hdrs[KH_FWD_HEADERS_MAX];
+	/* The body's media type, NULL for none: the parent's own copy of the
+	 * rule's spelling (or "application/json"), with the checked charset
+	 * flag (media.h) and boundary: upstream_req.c writes content-type
+	 * from these alone. */
+	const char *media;
+	unsigned media_flags;
+	const char *boundary;
+	size_t blen;
+	const uint8_t *body;
+	size_t body_len;
 	const struct pol_rule *rule;	/* the parent's own match */
 	size_t ri;			/* ... its index (rate buckets) */
 	bool counts;			/* a mutation under the policy's `max` */
@@ -49,14 +77,11 @@ struct req_checked {
  * policy's `max`.  (`rate` is not here: it needs the parent's clock and
  * buckets, and is answered 429, not a violation: monitor.c.)
  *
- * Fills r's method, path, peer (printable), rule_line, hdrs (curl list,
- * "name: value" / "name;", and "content-type: ..." written from the
- * media fields) and a copy of the body, and *out.  Returns 0, or -1 with
- * *why (a fixed string): the child broke the protocol.  r is the
- * caller's to free (up_req_free) either way.
+ * Fills *out.  Returns 0, or -1 with *why (a fixed string): the child
+ * broke the protocol.  No allocation, no I/O, no state of the parent.
  */
 int request_check(const struct policy *pol, uint64_t max_body,
-    uint32_t mutations_used, struct msg_reader *rd, struct up_req *r,
-    struct req_checked *out, const char **why);
+    uint32_t mutations_used, struct msg_reader *rd, struct req_checked *out,
+    const char **why);
 
 #endif

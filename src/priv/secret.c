@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kh_limits.h"
+#include "log.h"
 #include "secret.h"
 #include "util.h"
 
@@ -38,7 +39,7 @@ secret_alloc(struct secret *s, size_t cap)
 	/* Keep it out of swap and out of core dumps.  mlock can fail under a
 	 * small RLIMIT_MEMLOCK as non-root: warn, do not refuse to run. */
 	if (mlock(p, maplen) < 0)
-		fprintf(stderr, "keyhole: warning: mlock of secret page: %s\n",
+		log_warn("mlock of secret page: %s",
 		    strerror(errno));
 	(void)madvise(p, maplen, MADV_DONTDUMP);
 	(void)madvise(p, maplen, MADV_DONTFORK);
@@ -79,16 +80,16 @@ secret_check(const struct secret *s, const char *what, const char *src,
     size_t min)
 {
 	if (s->len < min) {
-		fprintf(stderr, "keyhole: %s from %s is %s (need at least %zu "
-		    "bytes)\n", what, src, s->len ? "too short" : "empty", min);
+		log_fatal("%s from %s is %s (need at least %zu "
+		    "bytes)", what, src, s->len ? "too short" : "empty", min);
 		return -1;
 	}
 	for (size_t i = 0; i < s->len; i++) {
 		unsigned char c = (unsigned char)s->buf[i];
 		if (c < 0x21 || c > 0x7e) {
-			fprintf(stderr, "keyhole: %s from %s holds a byte that is "
+			log_fatal("%s from %s holds a byte that is "
 			    "not visible ASCII at offset %zu (no spaces, controls "
-			    "or UTF-8)\n", what, src, i);
+			    "or UTF-8)", what, src, i);
 			return -1;
 		}
 	}
@@ -111,25 +112,25 @@ secret_from_file(struct secret *s, const char *path, const char *what,
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
-		fprintf(stderr, "keyhole: cannot open %s file %s: %s\n", what,
+		log_fatal("cannot open %s file %s: %s", what,
 		    path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "keyhole: %s file %s is not a regular file\n",
+		log_fatal("%s file %s is not a regular file",
 		    what, path);
 		close(fd);
 		return -1;
 	}
 	if (private_only && (st.st_mode & 077) != 0) {
-		fprintf(stderr, "keyhole: %s file %s is accessible by group or "
-		    "others (mode %04o); fix with: chmod 600 %s\n", what, path,
+		log_fatal("%s file %s is accessible by group or "
+		    "others (mode %04o); fix with: chmod 600 %s", what, path,
 		    (unsigned)(st.st_mode & 07777), path);
 		close(fd);
 		return -1;
 	}
 	if (st.st_size > (off_t)cap) {
-		fprintf(stderr, "keyhole: %s file %s is larger than %zu bytes\n",
+		log_fatal("%s file %s is larger than %zu bytes",
 		    what, path, cap);
 		close(fd);
 		return -1;
@@ -141,10 +142,10 @@ secret_from_file(struct secret *s, const char *path, const char *what,
 	ssize_t n = util_read_upto(fd, s->buf, cap);
 	if (n < 0 || (size_t)n == cap) {
 		if (n < 0)
-			fprintf(stderr, "keyhole: reading %s file %s: %s\n",
+			log_fatal("reading %s file %s: %s",
 			    what, path, strerror(errno));
 		else
-			fprintf(stderr, "keyhole: %s file %s is too large\n",
+			log_fatal("%s file %s is too large",
 			    what, path);
 		close(fd);
 		secret_free(s);
@@ -173,7 +174,7 @@ secret_from_env(struct secret *s, const char *name, const char *what,
 		return 1;
 	n = strlen(v);
 	if (n >= cap) {
-		fprintf(stderr, "keyhole: $%s is too large\n", name);
+		log_fatal("$%s is too large", name);
 		explicit_bzero(v, n);
 		unsetenv(name);
 		return -1;
@@ -221,9 +222,9 @@ secret_load_credential(const struct kh_config *cfg, struct secret *s)
 			return secret_from_file(s, path, "credential", true,
 			    KH_CRED_MAX, 1);
 	}
-	fprintf(stderr, "keyhole: no upstream credential: give "
+	log_fatal("no upstream credential: give "
 	    "--credential-file FILE (mode 0600), $KEYHOLE_CREDENTIAL, or a "
-	    "systemd credential named keyhole-credential\n");
+	    "systemd credential named keyhole-credential");
 	return -1;
 }
 
@@ -240,8 +241,8 @@ secret_load_token(const struct kh_config *cfg, struct secret *s)
 	    KH_TOKEN_MAX, KH_TOKEN_MIN);
 	if (r <= 0)
 		return r;
-	fprintf(stderr, "keyhole: no bridge token: give --token-file FILE or "
-	    "$PAPERCLIP_BRIDGE_TOKEN (at least %u visible ASCII bytes)\n",
+	log_fatal("no bridge token: give --token-file FILE or "
+	    "$PAPERCLIP_BRIDGE_TOKEN (at least %u visible ASCII bytes)",
 	    KH_TOKEN_MIN);
 	return -1;
 }

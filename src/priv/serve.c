@@ -35,14 +35,14 @@ serve_read_policy(struct parent *p, const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
-		fprintf(stderr, "keyhole: cannot open policy %s: %s\n", path,
+		log_fatal("cannot open policy %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > (off_t)KH_POLICY_TEXT_MAX) {
-		fprintf(stderr, "keyhole: policy %s must be a regular file of "
-		    "at most %u bytes\n", path, KH_POLICY_TEXT_MAX);
+		log_fatal("policy %s must be a regular file of "
+		    "at most %u bytes", path, KH_POLICY_TEXT_MAX);
 		close(fd);
 		return -1;
 	}
@@ -53,13 +53,13 @@ serve_read_policy(struct parent *p, const char *path)
 	}
 	ssize_t n = util_read_upto(fd, p->policy_text, (size_t)st.st_size + 1);
 	if (n < 0) {
-		fprintf(stderr, "keyhole: reading policy %s: %s\n", path,
+		log_fatal("reading policy %s: %s", path,
 		    strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if ((size_t)n > (size_t)st.st_size) {
-		fprintf(stderr, "keyhole: policy %s changed while being read\n",
+		log_fatal("policy %s changed while being read",
 		    path);
 		close(fd);
 		return -1;
@@ -72,28 +72,21 @@ serve_read_policy(struct parent *p, const char *path)
 static int
 serve_open_child_binary(struct parent *p)
 {
-	char self[PATH_MAX], path[PATH_MAX + 32];
+	char path[PATH_MAX];
 	const char *bin = p->cfg->net_binary;
 
 	if (bin == NULL) {
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0) {
-			fprintf(stderr, "keyhole: cannot resolve /proc/self/exe\n");
+		if (util_sibling_path("keyhole-net", path, sizeof(path)) < 0) {
+			log_fatal("cannot resolve /proc/self/exe");
 			return -1;
 		}
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash == NULL)
-			return -1;
-		*slash = '\0';
-		snprintf(path, sizeof(path), "%s/keyhole-net", self);
 		bin = path;
 	}
 	/* Opened once now: a restart always runs this file, whatever
 	 * happens to the path later. */
 	int fd = open(bin, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "keyhole: cannot open child binary %s: %s\n",
+		log_fatal("cannot open child binary %s: %s",
 		    bin, strerror(errno));
 		return -1;
 	}
@@ -101,7 +94,7 @@ serve_open_child_binary(struct parent *p)
 	 * their set-up and the parent's seccomp rule can name it. */
 	if (fcntl(KH_EXE_FD, F_GETFD) >= 0 ||
 	    dup3(fd, KH_EXE_FD, O_CLOEXEC) < 0) {
-		fprintf(stderr, "keyhole: fd %d is in use at start-up\n",
+		log_fatal("fd %d is in use at start-up",
 		    KH_EXE_FD);
 		close(fd);
 		return -1;
@@ -123,14 +116,14 @@ serve_child_identity(struct parent *p)
 
 	if (geteuid() != 0) {
 		if (p->cfg->user != NULL)
-			fprintf(stderr, "keyhole: warning: --user needs root; "
-			    "the child keeps uid %ld\n", (long)getuid());
+			log_warn("--user needs root; "
+			    "the child keeps uid %ld", (long)getuid());
 		return 0;
 	}
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL || pw->pw_uid == 0 || pw->pw_gid == 0) {
-		fprintf(stderr, "keyhole: user '%s' %s; give --user NAME of an "
-		    "unprivileged user\n", user, pw == NULL ? "does not exist" :
+		log_fatal("user '%s' %s; give --user NAME of an "
+		    "unprivileged user", user, pw == NULL ? "does not exist" :
 		    "is privileged (uid or gid 0)");
 		return -1;
 	}
@@ -147,7 +140,7 @@ serve_child_identity(struct parent *p)
 
 	const char *dir = p->cfg->chroot_dir;
 	if (dir[0] != '/' || strlen(dir) >= sizeof(cc->chroot_dir)) {
-		fprintf(stderr, "keyhole: --chroot %s must be an absolute path\n",
+		log_fatal("--chroot %s must be an absolute path",
 		    dir);
 		return -1;
 	}
@@ -164,13 +157,13 @@ serve_child_identity(struct parent *p)
 	}
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022) != 0) {
-		fprintf(stderr, "keyhole: --chroot %s must be a directory owned "
-		    "by root and writable by no one else (mkdir -m 755 %s)\n",
+		log_fatal("--chroot %s must be a directory owned "
+		    "by root and writable by no one else (mkdir -m 755 %s)",
 		    dir, dir);
 		return -1;
 	}
 	if (st.st_nlink > 2) {
-		fprintf(stderr, "keyhole: --chroot %s must be empty\n", dir);
+		log_fatal("--chroot %s must be empty", dir);
 		return -1;
 	}
 	cc->do_chroot = true;
@@ -348,8 +341,7 @@ serve_main(int argc, char **argv)
 		.max_response = cfg.max_response,
 		.max_connects = cfg.max_inflight,
 	};
-	p->up = upstream_new(p->base, &ucfg, &p->credential,
-	    (const struct policy **)&p->policy);
+	p->up = upstream_new(p->base, &ucfg, &p->credential);
 	if (p->up == NULL)
 		return 1;
 	p->restart_ev = supervise_restart_event(p);

@@ -2,12 +2,12 @@
  * keyhole upstream forwarding: libcurl multi on the parent's libevent loop.
  *
  * The URL is always base + canonical path (+ '?' + query): the sandbox
- * cannot change scheme, host, port or userinfo (Invariant 5).  Redirects
+ * cannot change scheme, host, port or userinfo (SECURITY.md I5).  Redirects
  * are never followed, only http/https are allowed, TLS is verified, no
  * proxy is ever used, and the credential is set here and nowhere else
- * (Invariant 1/4).
+ * (SECURITY.md I1, I4).
  *
- * At most once (Invariant 6).  libcurl re-sends a request on a new
+ * At most once (SECURITY.md I6).  libcurl re-sends a request on a new
  * connection when a reused keep-alive connection dies before the first
  * response byte, whatever the method (7.88.1 lib/transfer.c
  * Curl_retry_request, up to CONN_MAX_RETRIES = 5 times, each retry free to
@@ -30,6 +30,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "hdr.h"
 #include "log.h"
 #include "upstream_int.h"
 #include "util.h"
@@ -41,6 +42,7 @@ struct up_sock {
 };
 
 static void upstream_check_done(struct upstream *up);
+static void upstream_free(struct upstream *up);
 
 static void
 upstream_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -125,7 +127,7 @@ upstream_parse_base(struct upstream *up, const char *url)
 	int rc = -1;
 
 	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		fprintf(stderr, "keyhole: --upstream '%s' is not a valid URL\n",
+		log_fatal("--upstream '%s' is not a valid URL",
 		    url);
 		goto out;
 	}
@@ -138,13 +140,13 @@ upstream_parse_base(struct upstream *up, const char *url)
 	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
 	if (scheme == NULL || (strcmp(scheme, "http") != 0 &&
 	    strcmp(scheme, "https") != 0) || host == NULL) {
-		fprintf(stderr, "keyhole: --upstream '%s' must be an http:// or "
-		    "https:// URL with a host\n", url);
+		log_fatal("--upstream '%s' must be an http:// or "
+		    "https:// URL with a host", url);
 		goto out;
 	}
 	if (user != NULL || query != NULL || frag != NULL) {
-		fprintf(stderr, "keyhole: --upstream '%s' must not hold "
-		    "userinfo, a query or a fragment\n", url);
+		log_fatal("--upstream '%s' must not hold "
+		    "userinfo, a query or a fragment", url);
 		goto out;
 	}
 	size_t n = strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) + 8;
@@ -169,7 +171,7 @@ out:
 
 struct upstream *
 upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
-    struct secret *credential, const struct policy **policy)
+    struct secret *credential)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 	size_t n;
@@ -180,16 +182,15 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	up->ca_file = cfg->ca_file;
 	up->timeout_ms = cfg->timeout_ms;
 	up->max_response = cfg->max_response;
-	up->policy = policy;
 	if (upstream_parse_base(up, cfg->base_url) < 0)
 		goto fail;
 	up->auth_line = secret_prefixed(credential, "authorization: Bearer ");
 	if (up->auth_line == NULL)
 		goto fail;
 	if (cfg->run_id != NULL) {
-		if (!util_hvalue_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
+		if (!hdr_value_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
 		    *cfg->run_id == '\0') {
-			fprintf(stderr, "keyhole: --run-id must be visible ASCII\n");
+			log_fatal("--run-id must be visible ASCII");
 			goto fail;
 		}
 		n = strlen(cfg->run_id) + 32;
@@ -225,7 +226,7 @@ fail:
 	return NULL;
 }
 
-void
+static void
 upstream_free(struct upstream *up)
 {
 	if (up == NULL)
@@ -264,12 +265,6 @@ up_result_name(enum up_result res)
 	return "?";
 }
 
-size_t
-upstream_active(const struct upstream *up)
-{
-	return up->active;
-}
-
 static int
 upstream_prereq_cb(void *arg, char *peer_ip, char *local_ip, int peer_port,
     int local_port)
@@ -293,20 +288,21 @@ upstream_once_guard(void *easy, struct up_req *r)
 }
 
 int
-upstream_start(struct upstream *up, struct up_req *r, const char *path,
-    const char *query, bool has_query)
+upstream_start(struct upstream *up, struct up_req *r,
+    const struct req_checked *ck, const struct up_allow *resp)
 {
 	CURL *e;
 	size_t n;
 	struct curl_slist *h;
 
-	n = strlen(up->origin) + strlen(up->base_path) + strlen(path) +
-	    (has_query ? strlen(query) + 1 : 0) + 1;
+	n = strlen(up->origin) + strlen(up->base_path) + ck->path_len +
+	    (ck->has_query ? strlen(ck->query) + 1 : 0) + 1;
 	r->url = malloc(n);
 	if (r->url == NULL)
 		return -1;
-	snprintf(r->url, n, "%s%s%s%s%s", up->origin, up->base_path, path,
-	    has_query ? "?" : "", has_query ? query : "");
+	snprintf(r->url, n, "%s%s%s%s%s", up->origin, up->base_path, ck->path,
+	    ck->has_query ? "?" : "", ck->has_query ? ck->query : "");
+	r->resp_allow = *resp;
 
 	/* "Expect:" stops curl's 100-continue dance. */
 	if (up->runid_header != NULL) {
@@ -318,13 +314,8 @@ upstream_start(struct upstream *up, struct up_req *r, const char *path,
 		return -1;
 	r->hdrs = h;
 	/* libcurl would invent "content-type: application/x-www-form-
-	 * urlencoded" for a request body; forward only what the client sent. */
-	bool has_ctype = false;
-	for (struct curl_slist *s = r->hdrs; s != NULL; s = s->next)
-		if (strncmp(s->data, "content-type", 12) == 0 &&
-		    (s->data[12] == ':' || s->data[12] == ';'))
-			has_ctype = true;
-	if (!has_ctype) {
+	 * urlencoded" for a request body; forward only what was checked. */
+	if (ck->media == NULL) {
 		if ((h = curl_slist_append(r->hdrs, "Content-Type:")) == NULL)
 			return -1;
 		r->hdrs = h;
@@ -428,26 +419,4 @@ upstream_cancel(struct up_req *r)
 		if (--r->up->active == 0)
 			upstream_mem_idle(r->up);
 	}
-}
-
-void
-up_req_free(struct up_req *r)
-{
-	if (r == NULL)
-		return;
-	if (r->easy != NULL)
-		upstream_cancel(r);
-	/* The credential's node is r's own, its line the locked page's. */
-	for (struct curl_slist **pp = &r->hdrs; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == &r->auth_node) {
-			*pp = NULL;
-			break;
-		}
-	curl_slist_free_all(r->hdrs);
-	for (size_t i = 0; i < r->nresp_hdrs; i++)
-		free(r->resp_hdrs[i].value);
-	free(r->url);
-	free(r->body);
-	free(r->resp_body);
-	free(r);
 }

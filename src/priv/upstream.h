@@ -13,7 +13,7 @@
 #include <event2/event.h>
 
 #include "kh_limits.h"
-#include "policy_table.h"
+#include "request_check.h"
 #include "secret.h"
 
 /* How a transfer ended.  "Sent" means at least one byte of the request
@@ -47,12 +47,19 @@ struct up_hdr {
 struct up_req;
 typedef void (*upstream_done_fn)(struct up_req *r, enum up_result res);
 
+/* The response headers a transfer may keep and return: lower-case names
+ * (the policy's response-header allowlist). */
+struct up_allow {
+	const char (*names)[KH_HNAME_MAX + 1];
+	size_t n;
+};
+
 struct up_req {
 	uint64_t id;
 	void *owner;			/* the child the request came from */
 	char method[KH_METHOD_MAX + 1];
 	char path[KH_PATH_MAX + 1];	/* canonical, for the log */
-	char peer[64];			/* printable, for the log */
+	char peer[KH_PEER_MAX + 1];	/* printable, for the log */
 	int64_t started_ms;
 	uint32_t rule_line;		/* policy line that allowed it */
 	char *url;
@@ -64,6 +71,7 @@ struct up_req {
 	struct curl_slist auth_node;
 	uint8_t *body;			/* request body (owned) */
 	size_t body_len;
+	struct up_allow resp_allow;	/* response headers kept */
 	long status;			/* response */
 	struct up_hdr resp_hdrs[KH_FWD_HEADERS_MAX];
 	size_t nresp_hdrs;
@@ -106,16 +114,21 @@ int upstream_global_init(void);
  * into the credential's own locked page (secret_prefixed).  NULL after
  * printing an error. */
 struct upstream *upstream_new(struct event_base *base,
-    const struct upstream_cfg *cfg, struct secret *credential,
-    const struct policy **policy);
-void upstream_free(struct upstream *up);
+    const struct upstream_cfg *cfg, struct secret *credential);
 
-/* Start a transfer.  path and query must already be validated by the
- * caller (canonical path, valid query); headers already allowlisted.
- * Takes ownership of body.  `done` is called exactly once, from the event
- * loop, unless upstream_cancel() is called first. */
-int upstream_start(struct upstream *up, struct up_req *r, const char *path,
-    const char *query, bool has_query);
+/* upstream_req.c: r made from what request_check() validated: copies of
+ * the method, path, peer and body, and libcurl's header list (each
+ * header "name: value", or "name;" when empty, then "content-type: ..."
+ * written with media_format from the checked type, flag and boundary
+ * alone).  Returns 0, or -1 (out of memory; r is the caller's to free). */
+int up_req_fill(struct up_req *r, uint64_t id, const struct req_checked *ck);
+
+/* Start a transfer of r (up_req_fill'ed from ck) to base + ck's path and
+ * query; keep only the response headers `resp` names.  `done` is called
+ * exactly once, from the event loop, unless upstream_cancel() is called
+ * first. */
+int upstream_start(struct upstream *up, struct up_req *r,
+    const struct req_checked *ck, const struct up_allow *resp);
 /* Stop a transfer without calling `done`; sets r->sent first. */
 void upstream_cancel(struct up_req *r);
 /* The at-most-once guard on a libcurl easy handle (exported for
@@ -124,8 +137,8 @@ void upstream_cancel(struct up_req *r);
  * transfer of a method that is not safe aborts the transfer.
  * upstream_start installs it on every transfer. */
 void upstream_once_guard(void *easy, struct up_req *r);
+/* upstream_req.c: cancels r's transfer if any, frees r. */
 void up_req_free(struct up_req *r);
-size_t upstream_active(const struct upstream *up);
 const char *up_result_name(enum up_result res);
 
 #endif

@@ -24,7 +24,6 @@ struct upstream {
 	const char *ca_file;
 	uint32_t timeout_ms;
 	uint64_t max_response;
-	const struct policy **policy;
 	size_t active;
 };
 

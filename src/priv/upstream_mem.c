@@ -33,6 +33,7 @@
 
 #include <event2/event.h>
 
+#include "log.h"
 #include "upstream_int.h"
 
 /* Block header: the usable size, padded to malloc's alignment. */
@@ -130,7 +131,7 @@ upstream_global_init(void)
 	(void)mallopt(M_MMAP_THRESHOLD, UPMEM_MMAP_THRESHOLD);
 	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, upmem_malloc, upmem_free,
 	    upmem_realloc, upmem_strdup, upmem_calloc) != CURLE_OK) {
-		fprintf(stderr, "keyhole: libcurl initialisation failed\n");
+		log_fatal("libcurl initialisation failed");
 		return -1;
 	}
 	return 0;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hdr.h"
 #include "upstream_int.h"
 #include "util.h"
 
@@ -68,7 +69,8 @@ upstream_forget_headers(struct up_req *r)
 
 /*
  * One header line as libcurl received it (not NUL-terminated; CRLF
- * included).  Keeps only response headers on the policy's allowlist; a
+ * included).  Keeps only response headers on r's allowlist (the policy's,
+ * given to upstream_start); a
  * new status line (after a 1xx) starts the list over.  Returning less
  * than the line's length aborts the transfer: a final status keyhole does
  * not pass on, or a declared length over --max-response (stopped before
@@ -131,10 +133,10 @@ upstream_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		r->too_large = true;
 		return 0;
 	}
-	if (r->nresp_hdrs >= KH_FWD_HEADERS_MAX || *r->up->policy == NULL ||
-	    !policy_resp_header_allowed(*r->up->policy, name, nl))
+	if (r->nresp_hdrs >= KH_FWD_HEADERS_MAX ||
+	    !policy_name_listed(r->resp_allow.names, r->resp_allow.n, name, nl))
 		return n;
-	if (!util_hvalue_forwardable(v, vl))
+	if (!hdr_value_forwardable(v, vl))
 		return n;	/* drop, never pass a bad value on */
 	struct up_hdr *h = &r->resp_hdrs[r->nresp_hdrs];
 	h->value = malloc(vl + 1);

@@ -52,7 +52,7 @@ conn_free(struct conn *c)
 	struct net *n = c->net;
 
 	if (c->pending != NULL)
-		c->pending->conn = NULL;	/* the answer will be dropped */
+		c->pending->owner = NULL;	/* the answer will be dropped */
 	conn_unlink(c);
 	conn_admit_release(c);
 	if (c->timer != NULL)
@@ -119,27 +119,10 @@ conn_writing(struct conn *c)
 /* Answer an error and close: used whenever the request's bytes can no
  * longer be trusted to delimit the next one. */
 void
-conn_fail(struct conn *c, int status, const char *message)
+conn_fail(struct conn *c, enum pc_id id)
 {
 	c->close_after = true;
-	respond_error(c, status, message);
-}
-
-const char *
-conn_status_message(int status)
-{
-	switch (status) {
-	case 400: return "Malformed HTTP request.";
-	case 405: return "Method not allowed.";
-	case 408: return "Request timed out.";
-	case 413: return "Request body too large.";
-	case 414: return "Request target too long.";
-	case 417: return "Expectation not supported.";
-	case 431: return "Request header fields too large.";
-	case 501: return "Method not implemented.";
-	case 505: return "HTTP version not supported.";
-	default: return "Bad request.";
-	}
+	respond_answer(c, id);
 }
 
 static void
@@ -154,7 +137,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case PH_BODY:
 		log_info("peer=%s: %s deadline passed: 408", c->peer,
 		    c->phase == PH_HEAD ? "head" : "body");
-		conn_fail(c, 408, conn_status_message(408));
+		conn_fail(c, PC_HTTP_TIMEOUT);
 		break;
 	case PH_UPSTREAM:
 		break;	/* the parent's upstream timeout answers */
@@ -385,11 +368,9 @@ conn_listen_enable(struct net *n)
 			n->listeners[i] = evconnlistener_new(n->base,
 			    conn_accept_cb, n, LEV_OPT_CLOSE_ON_FREE, 0,
 			    KH_CHILD_FD_LISTEN + (int)i);
-			if (n->listeners[i] == NULL) {
-				log_error("cannot listen on fd %zu",
+			if (n->listeners[i] == NULL)
+				link_fatal("cannot listen on fd %zu",
 				    KH_CHILD_FD_LISTEN + i);
-				_exit(1);
-			}
 			evconnlistener_set_error_cb(n->listeners[i],
 			    conn_accept_error_cb);
 		} else {
@@ -406,75 +387,19 @@ conn_listen_disable(struct net *n)
 			evconnlistener_disable(n->listeners[i]);
 }
 
-/* MSG_RESPONSE: u16 status, u16 nheaders, nheaders*(str, str), blob.
- * Checked whole before anything changes.  The parent only sends a final
- * status and headers it took from its allowlist with forwardable values;
- * anything else would be written into a client's response (a 1xx as the
- * final answer, CR LF in a value), so it is refused here too. */
-int
-conn_deliver(struct net *n, uint64_t id, struct msg_reader *r,
-    const char **why)
+/* An HTTP request's completion callback (link.c calls it once the
+ * parent's answer is checked): the answer goes to the client, or nowhere
+ * if it left.  The parent logs forwarded requests; the child logs only
+ * what it decides itself (denials, errors). */
+void
+conn_deliver(struct net *n, struct pending *p, const struct link_answer *a)
 {
-	struct pending **pp, *p = NULL;
-	uint16_t status, nh;
-	const char *names[KH_FWD_HEADERS_MAX];
-	const char *values[KH_FWD_HEADERS_MAX];
-	char namez[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
-	size_t vlens[KH_FWD_HEADERS_MAX], nl, blen;
-	const uint8_t *body;
+	struct conn *c = p->owner;
 
-	for (pp = &n->pending; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->id == id) {
-			p = *pp;
-			break;
-		}
-	if (p == NULL) {
-		*why = "response for an unknown request id";
-		return -1;
-	}
-	msg_get_u16(r, &status);
-	msg_get_u16(r, &nh);
-	if (nh > KH_FWD_HEADERS_MAX) {
-		*why = "response with too many headers";
-		return -1;
-	}
-	for (size_t i = 0; i < nh; i++) {
-		msg_get_str(r, &names[i], &nl, KH_HNAME_MAX);
-		msg_get_str(r, &values[i], &vlens[i], KH_HVALUE_MAX);
-		if (r->failed)
-			break;
-		if (!util_lower_token(names[i], nl) ||
-		    !util_hvalue_forwardable(values[i], vlens[i])) {
-			*why = "response header the child would not write";
-			return -1;
-		}
-		memcpy(namez[i], names[i], nl);
-		namez[i][nl] = '\0';
-		names[i] = namez[i];
-	}
-	msg_get_blob(r, &body, &blen, KH_RESPONSE_MAX);
-	if (msg_end(r) < 0 || status < 200 || status > 599) {
-		*why = "malformed response frame";
-		return -1;
-	}
-	*pp = p->next;
-	n->npending--;
-	if (p->qitem != NULL) {
-		queue_deliver(n, p->qitem, status, names, values, vlens, nh,
-		    body, blen);
-		free(p);
-		conn_maybe_exit(n);
-		return 0;
-	}
-	struct conn *c = p->conn;
-	free(p);
-	if (c == NULL) {
-		conn_maybe_exit(n);
-		return 0;	/* the client left */
-	}
+	(void)n;
+	if (c == NULL)
+		return;		/* the client left */
 	c->pending = NULL;
-	/* The parent logs forwarded requests; the child logs only what it
-	 * decides itself (denials, errors). */
-	respond_write(c, status, names, values, vlens, nh, body, blen);
-	return 0;
+	respond_write(c, a->status, a->names, a->values, a->vlens, a->nh,
+	    a->body, a->blen);
 }

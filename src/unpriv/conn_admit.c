@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_write.h"
 #include "log.h"
 #include "net.h"
 
@@ -371,25 +372,13 @@ conn_admit_report_now(struct net *n)
 /* ------------------------------------------------------------------ */
 /* Refusals. */
 
-/* The answers the child makes without a request: no slot, or shutting
- * down. */
-#define CONN_FULL_BODY "{\"error\":\"Bridge has too many connections.\"}"
-#define CONN_DOWN_BODY "{\"error\":\"Bridge is shutting down.\"}"
-_Static_assert(sizeof(CONN_FULL_BODY) - 1 == 44, "content-length below");
-_Static_assert(sizeof(CONN_DOWN_BODY) - 1 == 36, "content-length below");
-static const char conn_503_full[] =
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    "content-length: 44\r\nconnection: close\r\n\r\n" CONN_FULL_BODY;
-static const char conn_503_down[] =
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    "content-length: 36\r\nconnection: close\r\n\r\n" CONN_DOWN_BODY;
-
+/* The answer the child makes without a request: no slot, or shutting
+ * down (paperclip.h; http_write.c makes it once). */
 const char *
 conn_503_text(enum conn_refusal why, size_t *len)
 {
-	*len = why == CR_SHUTDOWN ? sizeof(conn_503_down) - 1 :
-	    sizeof(conn_503_full) - 1;
-	return why == CR_SHUTDOWN ? conn_503_down : conn_503_full;
+	return http_closing_answer(why == CR_SHUTDOWN ? PC_SHUTTING_DOWN :
+	    PC_TOO_MANY_CONNS, len);
 }
 
 /*

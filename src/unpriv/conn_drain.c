@@ -162,7 +162,7 @@ conn_shutdown(struct net *n)
 				conn_answer_shutdown(c);
 		} else if (c->phase == PH_HEAD || c->phase == PH_BODY) {
 			/* A partial request cannot be served any more. */
-			conn_fail(c, 503, "Bridge is shutting down.");
+			conn_fail(c, PC_SHUTTING_DOWN);
 		}
 	}
 	for (c = n->conns; c != NULL; c = next) {

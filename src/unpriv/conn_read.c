@@ -53,7 +53,7 @@ conn_rate_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->rate_got < c->rate_need) {
 		log_info("peer=%s: request body slower than %u bytes/s: 408",
 		    c->peer, c->net->cfg.body_min_rate);
-		conn_fail(c, 408, "Request body too slow.");
+		conn_fail(c, PC_HTTP_BODY_SLOW);
 		return;
 	}
 	conn_rate_window(c);
@@ -106,12 +106,12 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	if (r == HTTP_NEED_MORE) {
 		c->head_scanned = take;
 		if (take >= n->lim.max_head)
-			conn_fail(c, 431, conn_status_message(431));
+			conn_fail(c, PC_HTTP_FIELDS);
 		return false;
 	}
 	c->head_scanned = 0;
 	if (r != HTTP_OK) {
-		conn_fail(c, r, conn_status_message(r));
+		conn_fail(c, pc_http_error(r));
 		return false;
 	}
 	/* The request's state exists from here on only: an idle or slow
@@ -120,7 +120,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	c->head = malloc(hl);
 	if (c->head == NULL || req == NULL) {
 		free(req);
-		conn_fail(c, 503, "Bridge is out of memory.");
+		conn_fail(c, PC_OUT_OF_MEMORY);
 		return false;
 	}
 	if (c->req != &conn_no_req)
@@ -131,7 +131,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	c->nrequests++;
 	r = http_head_parse(c->head, hl, &n->lim, req);
 	if (r != HTTP_OK) {
-		conn_fail(c, r, conn_status_message(r));
+		conn_fail(c, pc_http_error(r));
 		return false;
 	}
 	if (!req->keep_alive)
@@ -152,7 +152,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		 * block are only touched as the body arrives. */
 		c->body = malloc((size_t)c->body_left);
 		if (c->body == NULL) {
-			conn_fail(c, 503, "Bridge is out of memory.");
+			conn_fail(c, PC_OUT_OF_MEMORY);
 			return false;
 		}
 		c->body_cap = (size_t)c->body_left;
@@ -160,7 +160,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	case HTTP_BODY_CHUNKED:
 		c->chunk = malloc(sizeof(*c->chunk));
 		if (c->chunk == NULL) {
-			conn_fail(c, 503, "Bridge is out of memory.");
+			conn_fail(c, PC_OUT_OF_MEMORY);
 			return false;
 		}
 		http_chunked_init(c->chunk, &n->lim);
@@ -203,13 +203,12 @@ conn_read_chunked(struct conn *c, struct evbuffer *in)
 			    &data, &dlen);
 
 			if (r != HTTP_OK && r != HTTP_NEED_MORE) {
-				conn_fail(c, r, conn_status_message(r));
+				conn_fail(c, pc_http_error(r));
 				return false;
 			}
 			if (dlen > 0) {
 				if (conn_body_room(c, dlen) < 0) {
-					conn_fail(c, 503,
-					    "Bridge is out of memory.");
+					conn_fail(c, PC_OUT_OF_MEMORY);
 					return false;
 				}
 				memcpy(c->body + c->body_len, data, dlen);

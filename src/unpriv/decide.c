@@ -5,34 +5,28 @@
  * what it allowed to the parent.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <cjson/cJSON.h>
-
 #include "body_check.h"
 #include "decide.h"
+#include "hdr.h"
 #include "log.h"
 #include "media_type.h"
 #include "net.h"
+#include "paperclip.h"
 #include "util.h"
 
-static int decide_refuse(struct decide_verdict *v, int status,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
+/* The answer id of the contract (paperclip.h), its template filled from
+ * a (NULL: no fields). */
 static int
-decide_refuse(struct decide_verdict *v, int status, const char *fmt, ...)
+decide_refuse(struct decide_verdict *v, enum pc_id id, const struct pc_args *a)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(v->message, sizeof(v->message), fmt, ap);
-	va_end(ap);
-	v->status = status;
-	return status;
+	v->status = pc_table[id].status;
+	pc_message(id, a, v->message, sizeof(v->message));
+	return v->status;
 }
 
 /* A fresh verdict for one step; the rule found by decide_head stays. */
@@ -169,20 +163,21 @@ static int
 decide_budget(struct net *n, const struct decide_req *q,
     const struct pol_rule *rule, struct decide_verdict *v)
 {
+	struct pc_args a = { 0 };
 	uint32_t retry = 0;
 
 	switch (budget_check(&n->budget, &n->policy, (size_t)v->rule,
-	    q->method, budget_now_ms(), &retry)) {
+	    q->method, (uint64_t)util_now_ms(), &retry)) {
 	case BUDGET_OK:
 		return 0;
 	case BUDGET_RATE:
 		v->retry_after = retry;
-		return decide_refuse(v, 429, "Rate limit for this route "
-		    "exceeded (%u per %s).", rule->rate_count,
-		    rule->rate_period_s == 60 ? "minute" : "second");
+		a.count = rule->rate_count;
+		a.period = rule->rate_period_s == 60 ? "minute" : "second";
+		return decide_refuse(v, PC_RATE, &a);
 	case BUDGET_SPENT:
-		return decide_refuse(v, 429, "Mutation budget for this run is "
-		    "spent (max %u).", n->policy.max_mutations);
+		a.max = n->policy.max_mutations;
+		return decide_refuse(v, PC_BUDGET, &a);
 	}
 	return 0;
 }
@@ -192,46 +187,39 @@ static int
 decide_head_body(const struct decide_req *q, const struct pol_rule *rule,
     struct decide_verdict *v)
 {
+	struct pc_args a = { 0 };
 	struct media_type m;
 	enum media_parse mp;
-	const char *t;
-	size_t tl, nct;
+	size_t nct;
 
 	/* Which one would the upstream read?  (Node keeps the first.) */
 	(void)decide_field(q, "content-type", &nct);
 	if (nct > 1)
-		return decide_refuse(v, 400, "Content-Type given more than "
-		    "once.");
+		return decide_refuse(v, PC_CTYPE_TWICE, NULL);
 	if (!q->has_body) {
 		if ((rule->flags & POL_BODY_JSON) || rule->nkeys > 0)
-			return decide_refuse(v, 400, "%s", rule->nkeys ?
-			    "Request body must be a JSON object." :
-			    "Request body must be one JSON value.");
+			return decide_refuse(v, rule->nkeys ? PC_BODY_OBJECT :
+			    PC_BODY_VALUE, NULL);
 		return 0;
 	}
 	if ((rule->flags & POL_BODY_NONE) || decide_bodyless(q))
-		return decide_refuse(v, 400, "Request body not allowed on this "
-		    "route.");
+		return decide_refuse(v, PC_BODY_NOT_ALLOWED, NULL);
 	mp = decide_media(q, &m);
 	if (mp == MEDIA_BAD_TYPE ||
 	    !policy_rule_ctype_allowed(rule, m.type, m.tlen)) {
-		decide_media_text(q, &t, &tl);
 		if (rule->nctypes == 0)
-			return decide_refuse(v, 415, "Bridge only accepts JSON "
-			    "request bodies.");
-		return decide_refuse(v, 415, "Content-Type not accepted on "
-		    "this route: %.*s", (int)(tl < KH_POLICY_CTYPE_MAX ? tl :
-		    KH_POLICY_CTYPE_MAX), t);
+			return decide_refuse(v, PC_JSON_ONLY, NULL);
+		decide_media_text(q, &a.type, &a.type_len);
+		if (a.type_len > KH_POLICY_CTYPE_MAX)
+			a.type_len = KH_POLICY_CTYPE_MAX;
+		return decide_refuse(v, PC_CTYPE_ROUTE, &a);
 	}
 	if (mp != MEDIA_OK)
-		return decide_refuse(v, 415, "Content-Type parameter not "
-		    "accepted: only charset=utf-8 (and a multipart boundary) "
-		    "may follow the media type.");
+		return decide_refuse(v, PC_CTYPE_PARAM, NULL);
 	if (decide_encoded(q))
-		return decide_refuse(v, 415, "Bridge does not accept a "
-		    "Content-Encoding on request bodies.");
+		return decide_refuse(v, PC_ENCODING, NULL);
 	if (q->len_known && q->len > v->body_limit)
-		return decide_refuse(v, 413, "Request body too large.");
+		return decide_refuse(v, PC_HTTP_TOO_LARGE, NULL);
 	return 0;
 }
 
@@ -239,6 +227,8 @@ int
 decide_head(struct net *n, const struct decide_req *q,
     struct decide_verdict *v)
 {
+	struct pc_args a = { .method = q->method, .path = q->path,
+	    .path_len = q->path_len };
 	const struct pol_rule *rule;
 	int st;
 
@@ -247,13 +237,11 @@ decide_head(struct net *n, const struct decide_req *q,
 	v->body_limit = 0;
 	if ((rule = decide_rule(n, v)) == NULL) {
 		v->rule = -1;
-		return decide_refuse(v, 403, "Route not allowed: %s %.*s",
-		    q->method, (int)q->path_len, q->path);
+		return decide_refuse(v, PC_ROUTE, &a);
 	}
 	v->body_limit = policy_body_limit(&n->policy, rule, n->cfg.max_body);
 	if ((rule->flags & POL_QUERY_NONE) && q->has_query)
-		return decide_refuse(v, 403, "Query string not allowed: %s %.*s",
-		    q->method, (int)q->path_len, q->path);
+		return decide_refuse(v, PC_QUERY, &a);
 	if ((st = decide_head_body(q, rule, v)) != 0)
 		return st;
 	return decide_budget(n, q, rule, v);
@@ -268,32 +256,31 @@ decide_body(struct net *n, const struct decide_req *q,
 
 	decide_clear(v);
 	if ((rule = decide_rule(n, v)) == NULL)
-		return decide_refuse(v, 500, "Bridge error.");
+		return decide_refuse(v, PC_INTERNAL, NULL);
 	/* The transport enforced the limit while reading (a chunked body has
 	 * no length up front); this is what the parent will hold it to. */
 	v->body_limit = policy_body_limit(&n->policy, rule, n->cfg.max_body);
 	if (q->body_len > v->body_limit)
-		return decide_refuse(v, 413, "Request body too large.");
+		return decide_refuse(v, PC_HTTP_TOO_LARGE, NULL);
 	if (q->body_len > 0 && decide_bodyless(q))
-		return decide_refuse(v, 400, "Request body not allowed on this "
-		    "route.");
+		return decide_refuse(v, PC_BODY_NOT_ALLOWED, NULL);
 	body_check(rule, decide_is_json(q), q->body, q->body_len, &b);
 	if (b.status == 422 && b.key[0] != '\0') {
 		/* The text names the key for a reader of the message alone;
 		 * "key" carries it for a program. */
+		struct pc_args a = { .key = v->key };
 		memcpy(v->key, b.key, sizeof(v->key));
 		v->key[sizeof(v->key) - 1] = '\0';
-		return decide_refuse(v, 422, "Key not allowed on this route: "
-		    "%s", v->key);
+		return decide_refuse(v, PC_KEY, &a);
 	}
 	if (b.status != 0)
-		return decide_refuse(v, b.status, "%s", b.error);
+		return decide_refuse(v, b.id, NULL);
 	if (n->shutting_down)
-		return decide_refuse(v, 503, "Bridge is shutting down.");
+		return decide_refuse(v, PC_SHUTTING_DOWN, NULL);
 	if (n->npending >= n->cfg.max_inflight) {
 		log_warn("peer=%s %s %s -> 503 queue full", q->peer, q->method,
 		    q->path);
-		return decide_refuse(v, 503, "Bridge request queue is full.");
+		return decide_refuse(v, PC_QUEUE_FULL, NULL);
 	}
 	/* Again: another request may have spent the budget while this body
 	 * arrived. */
@@ -301,16 +288,15 @@ decide_body(struct net *n, const struct decide_req *q,
 }
 
 /* The allowlisted headers (the global list plus the rule's own), names
- * in lower case: 400 for a duplicate or a value keyhole will not forward
- * (the parent would rightly treat either as an attack), 431 for too
- * many. */
+ * in lower case, into names/values/vlens, their number in *nfwd: 400 for
+ * a duplicate or a value keyhole will not forward (the parent would
+ * rightly treat either as an attack), 431 for too many. */
 static int
-decide_put_headers(struct net *n, const struct decide_req *q,
-    const struct pol_rule *rule, struct wbuf *w)
+decide_headers(struct net *n, const struct decide_req *q,
+    const struct pol_rule *rule, char names[][KH_HNAME_MAX + 1],
+    const char **values, size_t *vlens, size_t *nfwd)
 {
-	char names[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
-	size_t idx[KH_FWD_HEADERS_MAX], nfwd = 0;
-
+	*nfwd = 0;
 	for (size_t i = 0; i < q->nhdrs; i++) {
 		const struct decide_hdr *h = &q->hdrs[i];
 		char name[KH_HNAME_MAX + 1];
@@ -320,126 +306,111 @@ decide_put_headers(struct net *n, const struct decide_req *q,
 			name[k] = (char)tolower((unsigned char)h->name[k]);
 		name[h->nlen] = '\0';
 		/* content-type goes as the media fields: the parent writes
-		 * the header from what was checked (decide_put_media). */
+		 * the header from what was checked (decide_media_fields). */
 		if (!policy_rule_header_allowed(&n->policy, rule, name,
 		    h->nlen) || policy_header_forbidden(name, h->nlen) ||
 		    strcmp(name, "content-type") == 0)
 			continue;
-		for (size_t k = 0; k < nfwd; k++)
+		for (size_t k = 0; k < *nfwd; k++)
 			if (strcmp(names[k], name) == 0)
 				return 400;
-		if (!util_hvalue_forwardable(h->value, h->vlen))
+		if (!hdr_value_forwardable(h->value, h->vlen))
 			return 400;
-		if (nfwd == KH_FWD_HEADERS_MAX)
+		if (*nfwd == KH_FWD_HEADERS_MAX)
 			return 431;
-		memcpy(names[nfwd], name, h->nlen + 1);
-		idx[nfwd++] = i;
-	}
-	msg_put_u16(w, (uint16_t)nfwd);
-	for (size_t k = 0; k < nfwd; k++) {
-		const struct decide_hdr *h = &q->hdrs[idx[k]];
-		msg_put_cstr(w, names[k]);
-		msg_put_str(w, h->value, h->vlen);
+		memcpy(names[*nfwd], name, h->nlen + 1);
+		values[*nfwd] = h->value;
+		vlens[(*nfwd)++] = h->vlen;
 	}
 	return 0;
 }
 
-/* MSG_REQUEST's media fields: u8 media, u8 media_flags, str boundary
- * (wire.h, media.h).  The checked media type, when the rule forwards
- * content-type and the client's is one the rule accepts; else none (a
- * request without a body may carry anything: it is simply not
- * forwarded). */
+/* MSG_REQUEST's media fields: media, media_flags, boundary (wire.h,
+ * media.h).  The checked media type, when the rule forwards content-type
+ * and the client's is one the rule accepts; else none (a request without
+ * a body may carry anything: it is simply not forwarded).  m holds the
+ * boundary lr points to. */
 static void
-decide_put_media(struct net *n, const struct decide_req *q,
-    const struct pol_rule *rule, struct wbuf *w)
+decide_media_fields(struct net *n, const struct decide_req *q,
+    const struct pol_rule *rule, struct media_type *m,
+    struct link_request *lr)
 {
-	struct media_type m;
 	unsigned media = MEDIA_NONE;
 
-	memset(&m, 0, sizeof(m));
+	memset(m, 0, sizeof(*m));
 	if (policy_rule_header_allowed(&n->policy, rule, "content-type", 12) &&
-	    decide_media(q, &m) == MEDIA_OK &&
-	    policy_rule_ctype_allowed(rule, m.type, m.tlen)) {
-		if (strcmp(m.type, "application/json") == 0)
+	    decide_media(q, m) == MEDIA_OK &&
+	    policy_rule_ctype_allowed(rule, m->type, m->tlen)) {
+		if (strcmp(m->type, "application/json") == 0)
 			media = MEDIA_JSON;
 		for (size_t i = 0; i < rule->nctypes && media == MEDIA_NONE;
 		    i++)
-			if (strcmp(rule->ctypes[i], m.type) == 0)
+			if (strcmp(rule->ctypes[i], m->type) == 0)
 				media = MEDIA_RULE_BASE + (unsigned)i;
 	}
-	msg_put_u8(w, (uint8_t)media);
-	msg_put_u8(w, media != MEDIA_NONE ? (uint8_t)m.flags : 0);
-	msg_put_str(w, media != MEDIA_NONE ? m.boundary : "",
-	    media != MEDIA_NONE ? m.blen : 0);
+	lr->media = (uint8_t)media;
+	lr->media_flags = media != MEDIA_NONE ? (uint8_t)m->flags : 0;
+	lr->boundary = media != MEDIA_NONE ? m->boundary : "";
+	lr->blen = media != MEDIA_NONE ? m->blen : 0;
 }
 
 struct pending *
 decide_forward(struct net *n, const struct decide_req *q, uint8_t *body,
     struct decide_verdict *v)
 {
+	char names[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
+	const char *values[KH_FWD_HEADERS_MAX];
+	size_t vlens[KH_FWD_HEADERS_MAX];
 	const struct pol_rule *rule;
+	struct link_request lr;
+	struct media_type m;
 	struct pending *p;
-	struct wbuf w;
 	int st;
 
 	decide_clear(v);
 	if ((rule = decide_rule(n, v)) == NULL) {
 		free(body);
-		decide_refuse(v, 500, "Bridge error.");
+		decide_refuse(v, PC_INTERNAL, NULL);
 		return NULL;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
+	memset(&lr, 0, sizeof(lr));
+	if ((st = decide_headers(n, q, rule, names, values, vlens,
+	    &lr.nh)) != 0) {
 		free(body);
-		decide_refuse(v, 503, "Bridge is out of memory.");
+		decide_refuse(v, st == 400 ? PC_HEADER_BAD : PC_HTTP_FIELDS,
+		    NULL);
 		return NULL;
 	}
-	p->id = ++n->next_id;
-	wbuf_init(&w);
-	msg_begin(&w, MSG_REQUEST, p->id);
-	msg_put_cstr(&w, q->method);
-	msg_put_str(&w, q->path, q->path_len);
-	msg_put_u8(&w, q->has_query ? 1 : 0);
-	msg_put_str(&w, q->query, q->query_len);
-	msg_put_cstr(&w, q->peer);
-	if ((st = decide_put_headers(n, q, rule, &w)) != 0) {
-		wbuf_free(&w);
-		free(p);
-		free(body);
-		decide_refuse(v, st, "%s", st == 400 ?
-		    "Duplicate or invalid forwarded header." :
-		    "Request header fields too large.");
-		return NULL;
-	}
-	decide_put_media(n, q, rule, &w);
-	msg_put_blob_deferred(&w, q->body_len);
-	if (link_send_owned(n, &w, body, q->body_len) != 0) {
-		free(p);
-		decide_refuse(v, 503, "Bridge is out of memory.");
+	lr.method = q->method;
+	lr.path = q->path;
+	lr.path_len = q->path_len;
+	lr.has_query = q->has_query;
+	lr.query = q->query;
+	lr.query_len = q->query_len;
+	lr.peer = q->peer;
+	lr.names = (const char (*)[KH_HNAME_MAX + 1])names;
+	lr.values = values;
+	lr.vlens = vlens;
+	decide_media_fields(n, q, rule, &m, &lr);
+	lr.body_len = q->body_len;
+	if ((p = link_send_request(n, &lr, body)) == NULL) {
+		decide_refuse(v, PC_OUT_OF_MEMORY, NULL);
 		return NULL;
 	}
 	/* Charged only for a request that went to the parent, which counts
 	 * mutations the same way. */
 	budget_take(&n->budget, &n->policy, (size_t)v->rule, q->method,
-	    budget_now_ms());
-	p->next = n->pending;
-	n->pending = p;
-	n->npending++;
+	    (uint64_t)util_now_ms());
 	return p;
 }
 
 char *
 decide_json(const struct decide_verdict *v)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *s = NULL;
+	struct pc_extra x = { v->key[0] != '\0' ? v->key : NULL,
+	    v->retry_after, false };
 
-	if (o != NULL && cJSON_AddStringToObject(o, "error", v->message) &&
-	    (v->key[0] == '\0' || cJSON_AddStringToObject(o, "key", v->key)) &&
-	    (v->retry_after == 0 ||
-	    cJSON_AddNumberToObject(o, "retryAfter", v->retry_after)))
-		s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
+	return pc_body_dup(v->message, &x);
 }
 
 const char *

@@ -36,8 +36,8 @@
  *     headers reduced to the global allowlist plus
  *       the rule's own; a duplicate or a value that
  *       cannot be forwarded; too many               400, 431
- *     the budgets are charged and one MSG_REQUEST goes to the parent,
- *     the media type as its typed fields (never the client's
+ *     the budgets are charged and one MSG_REQUEST goes to the parent
+ *     (link.c), the media type as its typed fields (never the client's
  *     content-type header: the parent writes that from the fields).
  *
  * The bridge token (HTTP) and the envelope checks (queue) come before,
@@ -53,6 +53,7 @@
 #include <stdint.h>
 
 #include "kh_limits.h"
+#include "paperclip.h"
 
 struct net;
 struct pending;
@@ -88,7 +89,7 @@ struct decide_verdict {
 	int rule;			/* the matched rule, -1 for none */
 	uint64_t body_limit;		/* that rule's body limit, bytes */
 	uint32_t retry_after;		/* a rate's 429: seconds, else 0 */
-	char message[64 + KH_METHOD_MAX + KH_PATH_MAX];	/* "error" */
+	char message[PC_MESSAGE_MAX + 1];	/* "error" */
 	char key[KH_POLICY_KEY_MAX * 4 + 1];	/* a 422's key, else "" */
 };
 
@@ -98,18 +99,19 @@ int decide_head(struct net *n, const struct decide_req *q,
 /* v->rule as decide_head left it. */
 int decide_body(struct net *n, const struct decide_req *q,
     struct decide_verdict *v);
-/* After decide_body: one MSG_REQUEST to the parent, budgets charged.
- * body is q->body's heap buffer (or NULL when empty), which this takes
- * over in every case: it goes to the parent by reference, not copied,
- * and is freed once written, or at once on a refusal.  Returns the
- * pending request, already linked into n->pending (the caller sets its
- * conn or qitem before returning to the event loop), or NULL with the
- * refusal in v. */
+/* After decide_body: one MSG_REQUEST to the parent (link_send_request),
+ * budgets charged.  body is q->body's heap buffer (or NULL when empty),
+ * which this takes over in every case: it goes to the parent by
+ * reference, not copied, and is freed once written, or at once on a
+ * refusal.  Returns the pending request, already linked into n->pending
+ * (the caller sets its done callback and owner before returning to the
+ * event loop), or NULL with the refusal in v. */
 struct pending *decide_forward(struct net *n, const struct decide_req *q,
     uint8_t *body, struct decide_verdict *v);
 
-/* The answer's JSON body: {"error"} plus "key" (422) or "retryAfter"
- * (a rate's 429).  Free with cJSON_free; NULL when out of memory. */
+/* The answer's JSON body (paperclip.h's builder): {"error"} plus "key"
+ * (422) or "retryAfter" (a rate's 429).  malloc'd (free it); NULL when
+ * out of memory. */
 char *decide_json(const struct decide_verdict *v);
 /* This Content-Type value is one media_type_parse() accepts, of a JSON
  * type (application/json or +json): the body checks treat it as JSON. */

@@ -1,6 +1,6 @@
 /*
  * keyhole-net gate: the HTTP transport's side of the decision on one
- * parsed request (Invariant 4).
+ * parsed request (SECURITY.md I4).
  *
  * After the head: the bridge token (constant time) → 401, which only this
  * transport has (a queue request is authenticated by the gateway); then
@@ -10,10 +10,9 @@
  * into a decide_req and a refusal into an HTTP answer.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <cjson/cJSON.h>
 
 #include "decide.h"
 #include "net.h"
@@ -64,11 +63,14 @@ gate_refuse(struct conn *c, const struct decide_verdict *v, bool close)
 
 	if (close && c->req->body != HTTP_BODY_NONE)
 		c->close_after = true;
+	if (json == NULL) {
+		respond_answer(c, PC_OUT_OF_MEMORY);
+		return pc_table[PC_OUT_OF_MEMORY].status;
+	}
 	snprintf(ra, sizeof(ra), "%u", v->retry_after);
-	respond_json(c, v->status, json ? json : "{\"error\":\"Bridge error.\"}",
-	    decide_reason(v), v->retry_after ? "retry-after" : NULL,
-	    v->retry_after ? ra : NULL);
-	cJSON_free(json);
+	respond_json(c, v->status, json, decide_reason(v),
+	    v->retry_after ? "retry-after" : NULL, v->retry_after ? ra : NULL);
+	free(json);
 	return v->status;
 }
 
@@ -83,8 +85,8 @@ gate_head(struct conn *c)
 	if (!gate_token_ok(c)) {
 		if (c->req->body != HTTP_BODY_NONE)
 			c->close_after = true;
-		respond_error(c, 401, "Invalid bridge token.");
-		return 401;
+		respond_answer(c, PC_TOKEN);
+		return pc_table[PC_TOKEN].status;
 	}
 	gate_describe(c->req, c->peer, c->body, c->body_len, &q, h);
 	decide_head(c->net, &q, &v);
@@ -116,7 +118,8 @@ gate_request(struct conn *c)
 	if (p == NULL)
 		return gate_refuse(c, &v, false);
 	c->body_len = 0;
-	p->conn = c;
+	p->done = conn_deliver;
+	p->owner = c;
 	c->pending = p;
 	return 0;
 }

@@ -3,7 +3,9 @@
  *
  *   main/net_main.c  start-up: fixed fds, config, policy text, confinement
  *   sandbox.c        chroot, setuid, capabilities, rlimits, seccomp
- *   link.c           frames to and from the parent
+ *   link.c           the protocol endpoint: every frame to and from the
+ *                    parent (a {type, states, handler} table, as the
+ *                    parent's monitor.c), answers handed to their owner
  *   conn.c           client connections: accepting, deadlines, writing,
  *                    draining (conn_read.c reads one request)
  *   conn_admit.c     who gets a connection slot: per-peer cap, eviction of
@@ -11,21 +13,23 @@
  *   conn_drain.c     MSG_SHUTDOWN: answering, the listen backlog, exit
  *   conn_mem.c       memory of connections given back after a flood
  *   decide.c         the decision on one request, for every transport
- *                    (policy, body rules, budgets, headers) and its
- *                    MSG_REQUEST
+ *                    (policy, body rules, budgets, headers)
  *   gate.c           the HTTP side of it: bridge token, HTTP answers
- *   body_check.c     `body json`, `keys` and JSON validity of a body
- *   media_type.c     the Content-Type, parsed strictly
  *   (src/common/budget.c  `rate` and `max` counters, the parent keeps its own)
  *   policy_explain.c `keyhole explain`
- *   respond.c        HTTP responses and JSON error bodies
- *   http_parse.c     the strict HTTP/1.1 parser
+ *   respond.c        HTTP answers: the parent's and the child's own
+ *                    (src/common/paperclip.h)
  *   queue.c          the queue_v1 transport: request files in, response
  *                    files out (queue_file.c reads one file safely,
- *                    queue_envelope.c parses it, queue_answer.c writes
- *                    the answer)
+ *                    queue_answer.c writes the answer)
  *   policy_compile.c the policy text compiler (with policy_rule.c and
  *                    policy_lint.c)
+ *
+ * The parsers it runs on sandbox bytes are in src/parse/ (shared with
+ * keyhole-gateway, never linked by the parent): http_parse.c (HTTP/1.1),
+ * media_type.c (Content-Type), body_check.c (`body json`, `keys`, with
+ * cJSON), queue_envelope.c (a request file); http_write.c writes its
+ * HTTP answers.
  */
 #ifndef KH_NET_H
 #define KH_NET_H
@@ -41,6 +45,7 @@
 #include "budget.h"
 #include "child_config.h"
 #include "log.h"
+#include "paperclip.h"
 #include "http_parse.h"
 #include "policy_table.h"
 #include "wire.h"
@@ -75,6 +80,7 @@ struct conn_q {
 
 struct pending;
 struct conn_peer;
+struct queue;
 
 struct conn {
 	struct net *net;
@@ -82,7 +88,7 @@ struct conn {
 	struct event *timer;		/* the phase's deadline */
 	struct event *rate_timer;	/* PH_BODY: minimum-rate windows */
 	enum conn_phase phase;		/* set by conn_set_phase() only */
-	char peer[64];
+	char peer[KH_PEER_MAX + 1];
 	uint32_t nrequests;		/* heads parsed on this connection */
 	size_t head_scanned;		/* input bytes already scanned */
 	uint8_t *head;			/* copy of the current head */
@@ -138,16 +144,54 @@ struct conn_admit {
 	uint64_t evicted_total[CT_END];
 };
 
+/* A MSG_RESPONSE as link.c decoded and checked it (a final status
+ * 200..599, header names lower-case tokens, values forwardable, the body
+ * within KH_RESPONSE_MAX).  Points into the frame and link.c's stack:
+ * valid during the completion callback only. */
+struct link_answer {
+	int status;
+	size_t nh;
+	const char *names[KH_FWD_HEADERS_MAX];	/* NUL-terminated */
+	const char *values[KH_FWD_HEADERS_MAX];
+	size_t vlens[KH_FWD_HEADERS_MAX];
+	const uint8_t *body;
+	size_t blen;
+};
+
 /* A request with the parent.  Outlives its connection if the client goes
- * away, so the parent's answer still finds (and drops) it. */
-struct qitem;
-struct queue;
+ * away (owner NULL), so the parent's answer still finds (and drops) it. */
+struct pending;
+struct net;
+/* The completion callback: the parent's answer, for p's owner (conn.c's
+ * conn_deliver, queue.c's queue_deliver).  link.c frees p after it. */
+typedef void (*pending_done_fn)(struct net *n, struct pending *p,
+    const struct link_answer *a);
 
 struct pending {
 	uint64_t id;
-	struct conn *conn;		/* NULL once the client is gone */
-	struct qitem *qitem;		/* queue_v1 request, or NULL */
+	pending_done_fn done;
+	void *owner;			/* struct conn or queue item; NULL once
+					   the client is gone */
 	struct pending *next;
+};
+
+/* MSG_REQUEST's fields (wire.h), as decide_forward lets them through. */
+struct link_request {
+	const char *method;		/* NUL-terminated */
+	const char *path;		/* canonical */
+	size_t path_len;
+	bool has_query;
+	const char *query;
+	size_t query_len;
+	const char *peer;		/* NUL-terminated, < KH_PEER_MAX */
+	size_t nh;			/* allowlisted headers */
+	const char (*names)[KH_HNAME_MAX + 1];	/* lower-case */
+	const char *const *values;
+	const size_t *vlens;
+	uint8_t media, media_flags;	/* media.h */
+	const char *boundary;
+	size_t blen;
+	size_t body_len;
 };
 
 struct net {
@@ -176,17 +220,25 @@ struct net {
 
 extern struct net *kh_net;
 
-/* link.c */
+/* link.c: the child's protocol endpoint (frames both ways) */
 void link_log_sink(enum log_level level, const char *line);
 int link_send_blocking(struct wbuf *w);
 int link_read_frame_blocking(uint8_t *buf, size_t cap, struct msg_hdr *h);
 void link_attach(struct net *n);
-void link_send(struct net *n, struct wbuf *w);
 void link_send_access(struct net *n, const char *peer, const char *method,
     const char *path, int status, const char *reason, uint64_t bytes_in,
     uint64_t bytes_out);
-int link_send_owned(struct net *n, struct wbuf *w, uint8_t *blob,
-    size_t len);
+/* One MSG_REQUEST; body (heap, q->body_len bytes, or NULL) is taken over
+ * in every case.  Returns the pending request, linked into n->pending
+ * (the caller sets its done and owner before returning to the event
+ * loop), or NULL when nothing was sent. */
+struct pending *link_send_request(struct net *n, const struct link_request *q,
+    uint8_t *body);
+/* The child's one fatal-error path, before and after its event loop
+ * exists: flush what is queued for the parent, send MSG_FATAL (the
+ * reason), _exit(1). */
+void link_fatal(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
 /* Decode and act on every complete frame in `in` (draining each).
  * Returns 0 when it needs more bytes, or -1 with *why set at the first
  * frame the child must not accept, left in `in`: the caller ends the
@@ -198,18 +250,16 @@ extern struct http_req conn_no_req;	/* "no request yet": never written */
 void conn_listen_enable(struct net *n);
 void conn_listen_disable(struct net *n);
 void conn_set_phase(struct conn *c, enum conn_phase phase);
-/* MSG_RESPONSE: 0, or -1 with *why set, nothing changed, for a frame the
- * child must not accept (unknown id, malformed, a header it would not
- * write to a client). */
-int conn_deliver(struct net *n, uint64_t id, struct msg_reader *r,
-    const char **why);
+/* The completion callback of an HTTP request (pending_done_fn): the
+ * parent's answer written to the client, or dropped if it left. */
+void conn_deliver(struct net *n, struct pending *p,
+    const struct link_answer *a);
 void conn_shutdown(struct net *n);
 void conn_process(struct conn *c);
 void conn_free(struct conn *c);
 void conn_maybe_exit(struct net *n);
 void conn_arm(struct conn *c, uint32_t ms);
-void conn_fail(struct conn *c, int status, const char *message);
-const char *conn_status_message(int status);
+void conn_fail(struct conn *c, enum pc_id id);
 void conn_send_request(struct conn *c);
 void conn_writing(struct conn *c);
 
@@ -280,12 +330,10 @@ void queue_start(struct net *n);
 void queue_shutdown(struct net *n);
 /* Capacity freed (an answer written): claim what waited for it. */
 void queue_kick(struct net *n);
-void queue_deliver(struct net *n, struct qitem *q, int status,
-    const char *const *names, const char *const *values, const size_t *vlens,
-    size_t nh, const uint8_t *body, size_t blen);
 
 /* respond.c */
-void respond_error(struct conn *c, int status, const char *message);
+/* An answer of the contract without template fields (paperclip.h). */
+void respond_answer(struct conn *c, enum pc_id id);
 /* A JSON answer the child decided itself; `reason` goes to the parent's
  * access log. */
 void respond_json(struct conn *c, int status, const char *json,
@@ -293,6 +341,5 @@ void respond_json(struct conn *c, int status, const char *json,
 void respond_write(struct conn *c, int status, const char *const *names,
     const char *const *values, const size_t *vlens, size_t n,
     const uint8_t *body, size_t blen);
-const char *respond_reason(int status);
 
 #endif

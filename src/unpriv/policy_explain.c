@@ -9,8 +9,10 @@
  * not consulted.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "paperclip.h"
 #include "path.h"
 #include "policy_explain.h"
 
@@ -289,6 +291,21 @@ explain_checks(FILE *f, const struct policy *p, const struct pol_rule *r,
 	fputc('\n', f);
 }
 
+/* "result: DENIED" and the answer keyhole would make (paperclip.h). */
+static void
+explain_answer(FILE *f, enum pc_id id, const char *method, const char *path,
+    size_t plen)
+{
+	struct pc_args a = { .method = method, .path = path, .path_len = plen };
+	char msg[PC_MESSAGE_MAX + 1], *json;
+
+	pc_message(id, &a, msg, sizeof(msg));
+	json = pc_body_dup(msg, NULL);
+	fprintf(f, "result:   DENIED %d %s\n", pc_table[id].status,
+	    json != NULL ? json : msg);
+	free(json);
+}
+
 int
 policy_explain(FILE *f, const struct policy *p, const char *method,
     const char *target, uint64_t op_max)
@@ -335,15 +352,13 @@ policy_explain(FILE *f, const struct policy *p, const char *method,
 		fprintf(f, "path:     %s (canonical form)\n", path);
 	int ri = policy_match(p, method, path, plen);
 	if (ri < 0) {
-		fprintf(f, "result:   DENIED 403 {\"error\":\"Route not allowed: "
-		    "%s %s\"}\n", method, path);
+		explain_answer(f, PC_ROUTE, method, path, plen);
 		explain_denied_route(f, p, method, path, plen);
 		return 1;
 	}
 	const struct pol_rule *r = &p->rules[ri];
 	if (q != NULL && (r->flags & POL_QUERY_NONE)) {
-		fprintf(f, "result:   DENIED 403 {\"error\":\"Query string not "
-		    "allowed: %s %s\"}\n", method, path);
+		explain_answer(f, PC_QUERY, method, path, plen);
 		fprintf(f, "why:      line %u matches the route but says 'query "
 		    "none'\nrule:     ", r->line);
 		policy_print_rule(f, r);

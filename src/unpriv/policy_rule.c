@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "policy_compile_int.h"
 
 static bool
@@ -16,18 +17,6 @@ is_unreserved(unsigned char ch)
 	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
 	    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
 	    ch == '~';
-}
-
-static int
-hex_val(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
 }
 
 int
@@ -97,8 +86,8 @@ pc_literal(struct compiler *c, uint32_t line, const struct field *pat,
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if (ch == '%') {
-			int hi = i + 2 < len ? hex_val((unsigned char)s[i + 1]) : -1;
-			int lo = i + 2 < len ? hex_val((unsigned char)s[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_value((uint8_t)s[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_value((uint8_t)s[i + 2]) : -1;
 			if (hi < 0 || lo < 0) {
 				pc_error(c, line, s + i, "bad percent-escape in "
 				    "pattern '%.*s' (write '%%' as %%25 and "

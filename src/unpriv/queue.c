@@ -58,6 +58,7 @@
 
 #include "decide.h"
 #include "net.h"
+#include "notify.h"
 #include "qcodec.h"
 #include "queue_answer.h"
 #include "queue_envelope.h"
@@ -79,6 +80,7 @@ struct queue {
 	bool deferred;			/* a file waits for capacity */
 	bool stopped;			/* shutting down: claim nothing */
 	uint64_t envelope_max;		/* request file bytes */
+	int64_t batch_t0;		/* this batch of inotify events began */
 	struct qenv_limits lim;
 };
 
@@ -90,9 +92,10 @@ struct queue_dirent {			/* struct linux_dirent64 */
 	char d_name[];
 };
 
-static const char queue_msg_invalid[] = "Invalid bridge request payload.";
-
 #define queue_fstat queue_file_fstat
+
+static void queue_deliver(struct net *, struct pending *,
+    const struct link_answer *);
 
 /* Scan again after the loop has polled (a zero timeout, not
  * event_active, which would run before it). */
@@ -127,14 +130,22 @@ queue_read_claimed(const struct queue *q, const char *name, uint8_t **out,
 	    len, why);
 }
 
-static const char *
-queue_status_message(int status)
+/* The answer to a file queue_file_read refused with status. */
+static enum pc_id
+queue_read_refusal(int status)
 {
 	switch (status) {
-	case 413: return "Bridge request envelope exceeded the configured size limit.";
-	case 503: return "Bridge is out of memory.";
-	default: return queue_msg_invalid;
+	case 413: return PC_Q_ENVELOPE;
+	case 503: return PC_OUT_OF_MEMORY;
+	default: return PC_Q_INVALID;
 	}
+}
+
+/* The answer to an envelope qenv_parse refused with status. */
+static enum pc_id
+queue_parse_refusal(int status)
+{
+	return status == 413 ? PC_HTTP_TOO_LARGE : PC_Q_INVALID;
 }
 
 void
@@ -183,8 +194,8 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 	if (e->body_len > 0 && (strcmp(e->method, "GET") == 0 ||
 	    strcmp(e->method, "HEAD") == 0)) {
 		log_info("queue %s: body on %s -> 400", it->id, e->method);
-		queue_answer_error(it->id, it->name, 400, queue_msg_invalid,
-		    false, e, "body on GET or HEAD");
+		queue_answer_error(it->id, it->name, PC_Q_INVALID, e,
+		    "body on GET or HEAD");
 		return 400;
 	}
 	snprintf(peer, sizeof(peer), "queue:%s", it->id);
@@ -194,8 +205,7 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 		return v.status;
 	}
 	if ((keep = malloc(sizeof(*keep))) == NULL) {
-		queue_answer_error(it->id, it->name, 503,
-		    "Bridge is out of memory.", false, e, NULL);
+		queue_answer_error(it->id, it->name, PC_OUT_OF_MEMORY, e, NULL);
 		return 503;
 	}
 	*keep = *it;
@@ -206,7 +216,8 @@ queue_gate(struct queue *q, const struct qitem *it, struct qenv *e)
 		queue_answer_verdict(it->id, it->name, e, &v);
 		return v.status;
 	}
-	p->qitem = keep;
+	p->done = queue_deliver;
+	p->owner = keep;
 	return 0;
 }
 
@@ -223,8 +234,8 @@ queue_process(struct queue *q, const struct qitem *it)
 	st = queue_read_claimed(q, it->name, &buf, &len, &why);
 	if (st != 0) {
 		log_info("queue %s: refused (%s) -> %d", it->id, why, st);
-		queue_answer_error(it->id, it->name, st, queue_status_message(st),
-		    false, NULL, why);
+		queue_answer_error(it->id, it->name, queue_read_refusal(st), NULL,
+		    why);
 		return;
 	}
 	st = qenv_parse(buf, len, &q->lim, &e, &why);
@@ -235,8 +246,8 @@ queue_process(struct queue *q, const struct qitem *it)
 	}
 	if (st != 0) {
 		log_info("queue %s: refused (%s) -> %d", it->id, why, st);
-		queue_answer_error(it->id, it->name, st, st == 413 ?
-		    "Request body too large." : queue_msg_invalid, false, &e, why);
+		queue_answer_error(it->id, it->name, queue_parse_refusal(st), &e,
+		    why);
 		qenv_free(&e);
 		return;
 	}
@@ -289,7 +300,7 @@ queue_consider(struct queue *q, const char *name, bool create_only)
 		    it.id, S_ISLNK(st.st_mode) ? "symlink" :
 		    S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ?
 		    "FIFO" : "special file");
-		queue_answer_error(it.id, NULL, 400, queue_msg_invalid, false, NULL,
+		queue_answer_error(it.id, NULL, PC_Q_INVALID, NULL,
 		    "not a regular file");
 		if (unlinkat(KH_CHILD_FD_QREQ, name, S_ISDIR(st.st_mode) ?
 		    AT_REMOVEDIR : 0) < 0)
@@ -328,7 +339,7 @@ queue_scan(struct queue *q)
 	char buf[8192] __attribute__((aligned(8)));
 	size_t seen = 0;
 	bool wrapped = false;
-	uint64_t t0 = budget_now_ms();
+	uint64_t t0 = (uint64_t)util_now_ms();
 
 	while (!q->stopped) {
 		long n = syscall(SYS_getdents64, KH_CHILD_FD_QREQ, buf,
@@ -355,7 +366,7 @@ queue_scan(struct queue *q)
 				    SEEK_SET);
 				return;
 			}
-			if (budget_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
+			if ((uint64_t)util_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
 				(void)lseek(KH_CHILD_FD_QREQ, d->d_off,
 				    SEEK_SET);
 				queue_continue(q);
@@ -376,42 +387,37 @@ queue_scan_cb(evutil_socket_t fd, short what, void *arg)
 	queue_scan(q);
 }
 
+/* One inotify event (notify.c); false stops the batch: its time slice
+ * is used up, and the scan that follows finds the files of the events
+ * left. */
+static bool
+queue_notify_event(void *arg, uint32_t mask, const char *name)
+{
+	struct queue *q = arg;
+
+	if (util_now_ms() - q->batch_t0 >= KH_QUEUE_SLICE_MS) {
+		queue_continue(q);
+		return false;
+	}
+	if (mask & IN_Q_OVERFLOW)
+		queue_scan(q);
+	else if (name == NULL)
+		return true;
+	else if (mask & (IN_MOVED_TO | IN_CLOSE_WRITE))
+		queue_consider(q, name, false);
+	else if (mask & IN_CREATE)
+		queue_consider(q, name, true);
+	return true;
+}
+
 static void
 queue_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
-	char buf[16384] __attribute__((aligned(8)));
-	uint64_t t0 = budget_now_ms();
 
 	(void)what;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		for (ssize_t off = 0; off < n;) {
-			if (budget_now_ms() - t0 >= KH_QUEUE_SLICE_MS) {
-				/* The events left are dropped: the scan that
-				 * follows finds their files. */
-				queue_continue(q);
-				return;
-			}
-			const struct inotify_event *ev =
-			    (const struct inotify_event *)(buf + off);
-			off += (ssize_t)(sizeof(*ev) + ev->len);
-			if (ev->mask & IN_Q_OVERFLOW) {
-				queue_scan(q);
-				continue;
-			}
-			if (ev->len == 0 || memchr(ev->name, '\0', ev->len) == NULL)
-				continue;
-			if (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE))
-				queue_consider(q, ev->name, false);
-			else if (ev->mask & IN_CREATE)
-				queue_consider(q, ev->name, true);
-		}
-	}
+	q->batch_t0 = util_now_ms();
+	notify_read(fd, queue_notify_event, q);
 }
 
 /*
@@ -454,30 +460,28 @@ queue_recover(struct queue *q)
 			}
 			int st = queue_read_claimed(q, it.name, &body, &len, &why);
 			if (st != 0) {
-				queue_answer_error(it.id, it.name, st,
-				    queue_status_message(st), false, NULL, NULL);
+				queue_answer_error(it.id, it.name,
+				    queue_read_refusal(st), NULL, NULL);
 				continue;
 			}
 			st = qenv_parse(body, len, &q->lim, &e, &why);
 			free(body);
 			if (st != 0) {
 				/* Never valid, so never forwarded. */
-				queue_answer_error(it.id, it.name, st, st == 413 ?
-				    "Request body too large." :
-				    queue_msg_invalid, false, NULL, NULL);
+				queue_answer_error(it.id, it.name,
+				    queue_parse_refusal(st), NULL, NULL);
 			} else if (util_method_safe(e.method)) {
 				log_warn("queue %s: claimed before a restart; "
 				    "answering 503", it.id);
-				queue_answer_error(it.id, it.name, 503, "Bridge "
-				    "restarted before the request was answered.",
-				    false, &e, "claimed before a restart");
+				queue_answer_error(it.id, it.name,
+				    PC_Q_RESTARTED, &e,
+				    "claimed before a restart");
 			} else {
 				log_warn("queue %s: claimed before a restart "
 				    "and maybe sent; answering 409 "
 				    "indeterminate", it.id);
-				queue_answer_error(it.id, it.name, 409, "Bridge "
-				    "restarted after the request was claimed; "
-				    "it may have taken effect.", true, &e,
+				queue_answer_error(it.id, it.name,
+				    PC_Q_RESTARTED_SENT, &e,
 				    "claimed before a restart");
 			}
 			qenv_free(&e);
@@ -496,10 +500,8 @@ queue_start(struct net *n)
 	struct timeval tv;
 	uint32_t ms;
 
-	if (q == NULL) {
-		log_error("queue: out of memory");
-		_exit(1);
-	}
+	if (q == NULL)
+		link_fatal("queue: out of memory");
 	q->net = n;
 	q->envelope_max = KH_QUEUE_ENVELOPE_MAX(n->max_body);
 	q->lim.max_body = n->max_body;
@@ -512,17 +514,13 @@ queue_start(struct net *n)
 	q->scan_ev = event_new(n->base, -1, EV_PERSIST, queue_scan_cb, q);
 	q->kick_ev = event_new(n->base, -1, 0, queue_scan_cb, q);
 	if (q->scan_ev == NULL || q->kick_ev == NULL ||
-	    event_add(q->scan_ev, &tv) < 0) {
-		log_error("queue: cannot set up timers");
-		_exit(1);
-	}
+	    event_add(q->scan_ev, &tv) < 0)
+		link_fatal("queue: cannot set up timers");
 	if (n->cfg.queue_inotify) {
 		q->notify_ev = event_new(n->base, KH_CHILD_FD_QNOTIFY,
 		    EV_READ | EV_PERSIST, queue_notify_cb, q);
-		if (q->notify_ev == NULL || event_add(q->notify_ev, NULL) < 0) {
-			log_error("queue: cannot watch the inotify fd");
-			_exit(1);
-		}
+		if (q->notify_ev == NULL || event_add(q->notify_ev, NULL) < 0)
+			link_fatal("queue: cannot watch the inotify fd");
 	}
 	queue_scan(q);
 }
@@ -551,14 +549,15 @@ queue_kick(struct net *n)
 		queue_continue(q);
 }
 
-/* The parent's answer to a queue request (step 6). */
-void
-queue_deliver(struct net *n, struct qitem *it, int status,
-    const char *const *names, const char *const *values, const size_t *vlens,
-    size_t nh, const uint8_t *body, size_t blen)
+/* A queue request's completion callback (step 6): the parent's answer,
+ * checked by link.c, as its response file. */
+static void
+queue_deliver(struct net *n, struct pending *p, const struct link_answer *a)
 {
-	queue_answer_file(it->id, it->name, status, names, values, vlens, nh,
-	    body, blen);
+	struct qitem *it = p->owner;
+
+	queue_answer_file(it->id, it->name, a->status, a->names, a->values,
+	    a->vlens, a->nh, a->body, a->blen);
 	free(it);
 	queue_kick(n);
 }

@@ -23,9 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "decide.h"
+#include "json_out.h"
 #include "net.h"
 #include "qcodec.h"
 #include "queue_answer.h"
@@ -147,7 +146,7 @@ queue_answer_retry(evutil_socket_t fd, short what, void *arg)
 	}
 	log_warn("queue: %zu held answer(s) written after %llu ms; claiming "
 	    "requests again", written,
-	    (unsigned long long)(budget_now_ms() - held.since_ms));
+	    (unsigned long long)((uint64_t)util_now_ms() - held.since_ms));
 	queue_kick(n);
 	conn_maybe_exit(n);
 }
@@ -184,7 +183,7 @@ queue_answer_keep(const char *id, const char *name, struct sbuf *s,
 	*held.tail = h;
 	held.tail = &h->next;
 	if (held.n++ == 0) {
-		held.since_ms = budget_now_ms();
+		held.since_ms = (uint64_t)util_now_ms();
 		log_warn("queue %s: cannot write the answer (%s responses/: %s); "
 		    "keeping it and every later answer in memory, written again "
 		    "every %u ms; no new request is claimed until they are",
@@ -225,7 +224,7 @@ queue_answer_file(const char *id, const char *name, int status,
     size_t nh, const uint8_t *body, size_t blen)
 {
 	struct sbuf s;
-	char when[QC_ISO_LEN];
+	char when[JSON_ISO_LEN];
 	bool plain = qc_text_plain(body, blen);
 
 	sbuf_init(&s, KH_QUEUE_RESPONSE_FILE_MAX);
@@ -247,7 +246,7 @@ queue_answer_file(const char *id, const char *name, int status,
 		sbuf_add_b64(&s, body, blen);
 		sbuf_adds(&s, "\",\"bodyEncoding\":\"base64\"");
 	}
-	qc_iso8601_now(when);
+	json_iso8601_now(when);
 	sbuf_addf(&s, ",\"completedAt\":\"%s\"}\n", when);
 	if (s.failed) {
 		/* Out of memory (the size is bounded by what the parent
@@ -270,7 +269,7 @@ queue_answer_json(const char *id, const char *name, int status,
 	const char *names[2] = { "content-type", xname };
 	const char *values[2] = { "application/json", xvalue };
 	size_t vlens[2] = { 16, xvalue != NULL ? strlen(xvalue) : 0 };
-	char peer[64];
+	char peer[KH_PEER_MAX + 1];
 
 	/* Every answer the child makes itself is logged by the parent. */
 	snprintf(peer, sizeof(peer), "queue:%s", id);
@@ -280,25 +279,20 @@ queue_answer_json(const char *id, const char *name, int status,
 	    xname != NULL ? 2 : 1, (const uint8_t *)json, strlen(json));
 }
 
-/* {"error": message} (+ the indeterminate-outcome fields). */
+/* An answer of the contract without template fields (paperclip.h),
+ * with the indeterminate outcome's fields and header when it has them. */
 void
-queue_answer_error(const char *id, const char *name, int status,
-    const char *message, bool indeterminate, const struct qenv *e,
-    const char *reason)
+queue_answer_error(const char *id, const char *name, enum pc_id pid,
+    const struct qenv *e, const char *reason)
 {
-	static const char oom[] = "{\"error\":\"Bridge error.\"}";
-	struct sbuf b;
+	const struct pc_entry *a = &pc_table[pid];
+	bool indeterminate = (a->flags & PC_INDETERMINATE) != 0;
+	char json[PC_FIXED_BODY_MAX];
 
-	sbuf_init(&b, 4 * KH_PATH_MAX);
-	sbuf_adds(&b, "{\"error\":");
-	sbuf_add_jstr(&b, (const uint8_t *)message, strlen(message));
-	if (indeterminate)
-		sbuf_adds(&b, ",\"outcome\":\"indeterminate\",\"retryable\":false");
-	sbuf_adds(&b, "}");
-	queue_answer_json(id, name, status, b.failed ? oom : b.buf,
-	    indeterminate ? "x-paperclip-bridge-outcome" : NULL,
-	    "indeterminate", e, reason != NULL ? reason : message);
-	sbuf_free(&b);
+	pc_fixed_body(pid, json, sizeof(json));
+	queue_answer_json(id, name, a->status, json,
+	    indeterminate ? PC_OUTCOME_HEADER : NULL, PC_OUTCOME_VALUE, e,
+	    reason != NULL ? reason : a->text);
 }
 
 /* The decision's refusal as a response file: the same status, JSON and
@@ -312,9 +306,12 @@ queue_answer_verdict(const char *id, const char *name, const struct qenv *e,
 
 	log_info("queue %s: %s %s -> %d %s", id, e->method, e->path,
 	    v->status, decide_reason(v));
+	if (json == NULL) {
+		queue_answer_error(id, name, PC_OUT_OF_MEMORY, e, NULL);
+		return;
+	}
 	snprintf(ra, sizeof(ra), "%u", v->retry_after);
-	queue_answer_json(id, name, v->status, json != NULL ? json :
-	    "{\"error\":\"Bridge error.\"}", v->retry_after ? "retry-after" :
-	    NULL, ra, e, decide_reason(v));
-	cJSON_free(json);
+	queue_answer_json(id, name, v->status, json, v->retry_after ?
+	    "retry-after" : NULL, ra, e, decide_reason(v));
+	free(json);
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "kh_limits.h"
+#include "paperclip.h"
 
 /* <id>.json.tmp, the longest name keyhole makes in the queue. */
 #define QUEUE_NAME_MAX (KH_QUEUE_ID_MAX + sizeof(".json.tmp"))
@@ -39,14 +40,13 @@ size_t queue_answer_held(void);
 /* Remove the claim processing/<name>. */
 void queue_answer_release(const char *name);
 
-/* The child's own answer {"error": message}, with the indeterminate
- * outcome's fields and header when asked, written (or kept) as by
- * queue_answer_file(), which releases the claim `name` (NULL: nothing
- * was claimed).  e: the request, when it was parsed (for the log);
- * reason: for the access log (NULL: message). */
-void queue_answer_error(const char *id, const char *name, int status,
-    const char *message, bool indeterminate, const struct qenv *e,
-    const char *reason);
+/* The child's own answer pid (paperclip.h: its status and message, and
+ * the indeterminate outcome's fields and header where the entry has
+ * them), written (or kept) as by queue_answer_file(), which releases the
+ * claim `name` (NULL: nothing was claimed).  e: the request, when it was
+ * parsed (for the log); reason: for the access log (NULL: the message). */
+void queue_answer_error(const char *id, const char *name, enum pc_id pid,
+    const struct qenv *e, const char *reason);
 
 /* A refusal by the decision (decide.c): the status, JSON body and
  * retry-after the HTTP transport answers for the same request. */

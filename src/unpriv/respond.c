@@ -1,95 +1,35 @@
 /*
- * keyhole-net HTTP responses.  Every error is JSON with content-type
- * application/json, with the Paperclip bridge's exact wording where it has
- * one (DESIGN.md, compatibility contract).
+ * keyhole-net HTTP responses: the parent's answers and the child's own.
+ * Every error is JSON with content-type application/json, from the
+ * contract (src/common/paperclip.h, README.md "Errors the sandbox sees");
+ * the bytes are written by http_write.c, as keyhole-gateway's are.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
+#include "http_write.h"
 #include "net.h"
-
-const char *
-respond_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Status";
-	}
-}
-
-/* Statuses that never carry a body (RFC 9110 6.4.1). */
-static bool
-respond_bodyless(int status)
-{
-	return (status >= 100 && status < 200) || status == 204 ||
-	    status == 304;
-}
 
 void
 respond_write(struct conn *c, int status, const char *const *names,
     const char *const *values, const size_t *vlens, size_t n,
     const uint8_t *body, size_t blen)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	bool head = strcmp(c->req->method, "HEAD") == 0;
+	unsigned flags = 0;
 
-	if (status < 100 || status > 599)
-		status = 502;
-	if (respond_bodyless(status))
-		blen = 0;
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
-	    respond_reason(status));
-	for (size_t i = 0; i < n; i++) {
-		evbuffer_add_printf(out, "%s: ", names[i]);
-		evbuffer_add(out, values[i], vlens[i]);
-		evbuffer_add(out, "\r\n", 2);
-	}
 	/* A HEAD answer from the upstream arrives without its body, so its
 	 * length is unknown here: say nothing rather than 0.  keyhole's own
 	 * errors to a HEAD give the length the GET answer would have. */
-	if (!respond_bodyless(status) && !(head && blen == 0))
-		evbuffer_add_printf(out, "content-length: %zu\r\n", blen);
+	if (strcmp(c->req->method, "HEAD") == 0)
+		flags |= HTTP_W_HEAD | HTTP_W_HEAD_UNKNOWN;
 	if (c->close_after || c->net->shutting_down)
-		evbuffer_add_printf(out, "connection: close\r\n");
+		flags |= HTTP_W_CLOSE;
 	else if (c->req->minor == 0)
-		evbuffer_add_printf(out, "connection: keep-alive\r\n");
-	evbuffer_add(out, "\r\n", 2);
-	if (!head && blen > 0)
-		evbuffer_add(out, body, blen);
+		flags |= HTTP_W_KEEP_ALIVE;
+	http_write_response(bufferevent_get_output(c->bev), status, names,
+	    values, vlens, n, body, blen, flags);
 	/* One request at a time: nothing more is read until this is out. */
 	conn_writing(c);
 }
@@ -110,17 +50,13 @@ respond_json(struct conn *c, int status, const char *json,
 	    (const uint8_t *)json, strlen(json));
 }
 
-/* {"error": message}, escaped by cJSON: message may quote the request. */
+/* An answer of the contract without template fields (paperclip.h). */
 void
-respond_error(struct conn *c, int status, const char *message)
+respond_answer(struct conn *c, enum pc_id id)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *s = NULL;
+	char json[PC_FIXED_BODY_MAX];
 
-	if (o != NULL && cJSON_AddStringToObject(o, "error", message) != NULL)
-		s = cJSON_PrintUnformatted(o);
-	respond_json(c, status, s ? s : "{\"error\":\"Bridge error.\"}",
-	    message, NULL, NULL);
-	cJSON_free(s);
-	cJSON_Delete(o);
+	pc_fixed_body(id, json, sizeof(json));
+	respond_json(c, pc_table[id].status, json, pc_table[id].text, NULL,
+	    NULL);
 }

@@ -1,5 +1,6 @@
 /*
- * keyhole-net confinement, in DESIGN.md's order, each step fatal:
+ * keyhole-net confinement, in the order docs/design.md gives, each step
+ * fatal (SECURITY.md I10):
  *
  *   0. everything that would later open a file BY NAME is done now, while
  *      names still resolve in the real file system: the time zone (glibc
@@ -52,14 +53,14 @@
 #endif
 
 #include "log.h"
+#include "net.h"
 #include "sandbox.h"
 #include "sbx.h"
 
 void
 sandbox_fail(const char *step)
 {
-	log_error("confinement failed at %s: %s", step, strerror(errno));
-	_exit(1);
+	link_fatal("confinement failed at %s: %s", step, strerror(errno));
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <linux/landlock.h>
 
 #include "log.h"
+#include "net.h"
 #include "sandbox.h"
 #include "sbx.h"
 
@@ -57,11 +58,11 @@ sandbox_landlock(const struct child_config *cfg)
 
 	if (abi < KH_LANDLOCK_ABI_MIN) {
 		if (!cfg->queue_chroot) {
-			log_error("queue transport: no chroot (not root) and no "
-			    "Landlock ABI %d on this kernel (found %ld): nothing "
-			    "would keep this process inside the queue directory; "
-			    "refusing to run", KH_LANDLOCK_ABI_MIN, abi);
-			_exit(1);
+			link_fatal("queue transport: no chroot (not root) and "
+			    "no Landlock ABI %d on this kernel (found %ld): "
+			    "nothing would keep this process inside the queue "
+			    "directory; refusing to run", KH_LANDLOCK_ABI_MIN,
+			    abi);
 		}
 		log_warn("Landlock ABI %d unavailable (found %ld): the queue "
 		    "directory is guarded by the chroot into it and seccomp",

@@ -11,7 +11,7 @@
  *    an accepted JSON body nests at most KH_JSON_DEPTH_MAX levels;
  *  - the parent's repetition of the check agrees: a body the child
  *    accepts as JSON passes json_check(), and under `keys`
- *    json_keys_check() (no parser, src/common/json_keys.c) finds every
+ *    json_keys_check() (no parser, src/check/json_keys.c) finds every
  *    key listed; a body json_check() accepts and the child refuses with
  *    422 for a key is refused by json_keys_check() too.
  */

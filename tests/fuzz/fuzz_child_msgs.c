@@ -1,7 +1,8 @@
 /*
  * libFuzzer harness for the child's decoding of the parent's replies: the
- * real link_feed() (src/unpriv/link.c) and what it calls (conn_deliver,
- * conn_shutdown, respond_write in src/unpriv/conn.c and respond.c) on a
+ * real link_feed() (src/unpriv/link.c) and what it calls (the completion
+ * callback conn_deliver, conn_shutdown, respond_write in src/unpriv/conn.c
+ * and respond.c) on a
  * byte stream "from the parent", fed in pieces whose sizes come from a
  * PRNG seeded with the input, to a child with some requests pending and
  * some client connections in every phase.  Clients are bufferevent pairs:
@@ -451,6 +452,7 @@ fuzz_setup(uint8_t cfg)
 		if (p == NULL)
 			abort();
 		p->id = id;
+		p->done = conn_deliver;
 		p->next = n->pending;
 		n->pending = p;
 		n->npending++;
@@ -461,7 +463,7 @@ fuzz_setup(uint8_t cfg)
 			fuzz_add_conn(PH_UPSTREAM, false, (int)id,
 			    methods[fuzz_next() % 3]);
 			fz.conns[fz.nconns - 1].c->pending = p;
-			p->conn = fz.conns[fz.nconns - 1].c;
+			p->owner = fz.conns[fz.nconns - 1].c;
 		}
 	}
 	for (unsigned i = 0; i < nother; i++) {

@@ -68,6 +68,8 @@
 #include "policy_table.h"
 #include "queue_envelope.h"
 #include "request_check.h"
+#include "upstream.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -544,14 +546,16 @@ fuzz_check_forwarded(struct evbuffer *link, uint32_t used, uint64_t max_body,
 	    msg_hdr_decode(frame, &h) != 0 || h.type != MSG_REQUEST ||
 	    h.length != len - KH_WIRE_HDR || h.id == 0)
 		abort();
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		abort();
 	msg_reader_init(&rd, frame + KH_WIRE_HDR, len - KH_WIRE_HDR);
-	if (request_check(&fz.parent[b], max_body, used, &rd, r, &ck, &why) != 0) {
+	if (request_check(&fz.parent[b], max_body, used, &rd, &ck, &why) != 0) {
 		fprintf(stderr, "parent refuses what the child forwarded: %s "
 		    "(%s %s)\n", why, fuzz_req.method, fuzz_req.path);
 		abort();
 	}
+	/* What libcurl would be given (upstream_req.c), as monitor.c makes
+	 * it from the checked request. */
+	if ((r = calloc(1, sizeof(*r))) == NULL || up_req_fill(r, h.id, &ck) < 0)
+		abort();
 	/* q is the transport's view: fuzz_req itself on HTTP, the request
 	 * file on the queue way. */
 	if (strcmp(r->method, q->method) != 0 ||
@@ -575,9 +579,7 @@ fuzz_check_forwarded(struct evbuffer *link, uint32_t used, uint64_t max_body,
 	for (size_t i = 0; i < q->nhdrs; i++)
 		fuzz_check_field_forwarded(&fz.parent[b], ck.rule, &q->hdrs[i],
 		    r->hdrs);
-	free(r->body);
-	curl_slist_free_all(r->hdrs);
-	free(r);
+	up_req_free(r);
 	evbuffer_drain(link, len);
 }
 
@@ -610,7 +612,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	N.cfg.max_inflight = 8;
 	N.max_body = policy_body_limit_any(&N.policy, N.cfg.max_body);
 	N.shutting_down = (data[0] >> 5) & 1;
-	if (budget_init(&N.budget, &N.policy, used, budget_now_ms()) != 0)
+	if (budget_init(&N.budget, &N.policy, used, (uint64_t)util_now_ms()) != 0)
 		abort();
 	struct http_limits lim = { KH_DEF_HEAD, KH_DEF_HEADERS, N.max_body };
 	data++;

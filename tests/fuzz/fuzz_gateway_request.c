@@ -1,8 +1,8 @@
 /*
  * libFuzzer harness for the queue_v1 round trip of a request: what
  * keyhole-gateway writes into requests/<id>.json for a request its HTTP
- * parser accepted (src/gateway/gateway_envelope.c), read back by the
- * host's envelope parser (src/unpriv/queue_envelope.c).
+ * parser accepted (src/parse/gateway_envelope.c), read back by the
+ * host's envelope parser (src/parse/queue_envelope.c).
  *
  * Input: one configuration byte, then an HTTP request head followed by
  * the bytes taken as its body (framing is not the point here: the

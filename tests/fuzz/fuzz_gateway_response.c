@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for keyhole-gateway's response-file parser
- * (src/gateway/gateway_response.c): the JSON in responses/<id>.json, a
+ * (src/parse/gateway_response.c): the JSON in responses/<id>.json, a
  * directory the sandbox can write too.
  *
  * Input: one configuration byte, then the file's bytes.

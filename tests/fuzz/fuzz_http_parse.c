@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the strict HTTP/1.1 parser (src/unpriv/http_parse.c).
+ * libFuzzer harness for the strict HTTP/1.1 parser (src/parse/http_parse.c).
  *
  * Input: one configuration byte, then the bytes a client would send.
  *   bit 0      0 = head (http_head_end, http_head_parse, then the chunked

@@ -1,8 +1,8 @@
 /*
  * libFuzzer harness for the child's request-body checks:
  * decide_ctype_is_json() (src/unpriv/decide.c) on a content-type value and
- * json_check() (src/unpriv/json_check.c) on a body.  A body the gate lets through as JSON reaches the upstream
- * (DESIGN.md invariant 4: "valid JSON where the rule requires it").
+ * json_check() (src/check/json_check.c) on a body.  A body the gate lets through as JSON reaches the upstream
+ * (SECURITY.md I4: "valid JSON where the rule requires it").
  *
  * Input: a content-type value, a '\n', then the body.  (No '\n': the
  * whole input is the body.)  The body is copied to a buffer of exactly its

@@ -6,7 +6,9 @@
  *
  * The rest of the parent is replaced at link time by the stubs at the end
  * of this file (the linker takes them instead of upstream.o, supervise.o
- * and serve.o): upstream_start() records what would be forwarded and keeps
+ * and serve.o; upstream_req.o, which builds the header list libcurl
+ * would get, is the real one): upstream_start() records what would be
+ * forwarded and keeps
  * the request in flight until the harness completes it; supervise_kill()
  * records the kill and frees the child exactly as the real one does; so
  * monitor.c runs unmodified.
@@ -57,7 +59,7 @@
  *  - a request whose method is not safe and that the (stubbed) upstream
  *    says was sent, and that did not end with a valid answer, is answered
  *    409 with x-paperclip-bridge-outcome: indeterminate, never a status a
- *    client would retry (invariant 6).
+ *    client would retry (SECURITY.md I6).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +93,7 @@ static const char fuzz_policy_text[] =
     "allow HEAD /\n"
     "allow DELETE /a/*/*/*/*\n";
 
-/* Forbidden in either direction whatever a table says (DESIGN.md). */
+/* Forbidden in either direction whatever a table says (docs/policy.md). */
 static const char *const fuzz_forbidden[] = {
 	"authorization", "proxy-authorization", "cookie", "set-cookie", "host",
 	"content-length", "transfer-encoding", "connection", "keep-alive",
@@ -694,18 +696,22 @@ supervise_kill(struct parent *p, struct child *c, const char *why)
 }
 
 int
-upstream_start(struct upstream *up, struct up_req *r, const char *path,
-    const char *query, bool has_query)
+upstream_start(struct upstream *up, struct up_req *r,
+    const struct req_checked *ck, const struct up_allow *resp)
 {
 	(void)up;
 	if (fz.killed)
 		fuzz_fail("forwarded after the kill");
-	fuzz_check_forward(r, path, query, has_query);
+	if (resp->names != (const void *)fz.p.policy->resp_hdrs ||
+	    resp->n != fz.p.policy->nresp_hdrs)
+		fuzz_fail("response headers not the policy's allowlist");
+	fuzz_check_forward(r, ck->path, ck->query, ck->has_query);
 	fz.nforwarded++;
-	r->url = malloc(strlen(path) + strlen(query) + 2);
+	r->url = malloc(strlen(ck->path) + strlen(ck->query) + 2);
 	if (r->url == NULL)
 		abort();
-	sprintf(r->url, "%s%s%s", path, has_query ? "?" : "", query);
+	sprintf(r->url, "%s%s%s", ck->path, ck->has_query ? "?" : "",
+	    ck->query);
 	if (fz.fail_mask && (fuzz_next() & fz.fail_mask) == 0)
 		return -1;	/* e.g. no memory for the transfer: 502 */
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
@@ -734,20 +740,6 @@ upstream_cancel(struct up_req *r)
 	 * queued, and must not be judged by this one's expectation). */
 	if (fz.answering)
 		fuzz_expect(r, UP_CANCELLED);
-}
-
-void
-up_req_free(struct up_req *r)
-{
-	if (r == NULL)
-		return;
-	curl_slist_free_all(r->hdrs);
-	for (size_t i = 0; i < r->nresp_hdrs; i++)
-		free(r->resp_hdrs[i].value);
-	free(r->url);
-	free(r->body);
-	free(r->resp_body);
-	free(r);
 }
 
 const char *

@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the canonical path (src/common/path.c).
+ * libFuzzer harness for the canonical path (src/check/path.c).
  *
  * Input: the raw path part of a request target.
  *

@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for the queue_v1 request envelope parser
- * (src/unpriv/queue_envelope.c): the JSON a sandbox writes into
+ * (src/parse/queue_envelope.c): the JSON a sandbox writes into
  * requests/<id>.json.
  *
  * Input: one configuration byte, then the file's bytes.
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hdr.h"
 #include "path.h"
 #include "policy_table.h"
 #include "qcodec.h"
@@ -46,8 +47,8 @@ fuzz_check(const struct qenv *e, const struct qenv_limits *lim)
 	for (size_t i = 0; i < e->nheaders; i++) {
 		const struct qenv_header *h = &e->headers[i];
 		if (strlen(h->name) != h->nlen || strlen(h->value) != h->vlen ||
-		    !util_lower_token(h->name, h->nlen) ||
-		    !util_hvalue_forwardable(h->value, h->vlen))
+		    !hdr_lower_token(h->name, h->nlen) ||
+		    !hdr_value_forwardable(h->value, h->vlen))
 			abort();
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(e->headers[k].name, h->name) == 0)

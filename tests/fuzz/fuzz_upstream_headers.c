@@ -3,8 +3,8 @@
  * (upstream_header_cb in src/priv/upstream_recv.c, included here; the
  * linker then takes nothing from upstream_recv.o).  libcurl hands it each
  * header line as it arrived from the upstream; what it keeps goes back to
- * the sandbox, so it is the response-header allowlist (DESIGN.md:
- * "returned response headers as allowlists"), and what it stops decides
+ * the sandbox, so it is the response-header allowlist (docs/policy.md,
+ * `response-header NAME`; SECURITY.md I4), and what it stops decides
  * what the client is told (answer.c).
  *
  * Input: header lines, each ending in '\n' as libcurl delivers them
@@ -57,7 +57,6 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct policy pol;
-	static const struct policy *polp = &pol;
 	static struct upstream up;
 	struct up_req *r = calloc(1, sizeof(*r));
 	size_t off = 0, checked = 0;
@@ -68,10 +67,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < sizeof(fuzz_allow) / sizeof(*fuzz_allow);
 		    i++)
 			strcpy(pol.resp_hdrs[pol.nresp_hdrs++], fuzz_allow[i]);
-		up.policy = &polp;
 		up.max_response = FUZZ_MAX_RESPONSE;
 	}
 	r->up = &up;
+	/* What monitor.c gives upstream_start: the policy's list. */
+	r->resp_allow.names = (const char (*)[KH_HNAME_MAX + 1])pol.resp_hdrs;
+	r->resp_allow.n = pol.nresp_hdrs;
 	r->head_status = -1;
 	strcpy(r->method, "GET");
 	while (off < size) {

@@ -40,7 +40,8 @@ PAPERCLIP_MINIMAL_POLICY = os.path.join(SRC, "policy", "paperclip-minimal.policy
 
 IS_ROOT = os.geteuid() == 0
 
-# Exact error bodies of the Paperclip bridge (DESIGN.md, compatibility).
+# Exact error bodies of the Paperclip bridge (src/common/paperclip.h,
+# README.md "Errors the sandbox sees").
 BODY_401 = {"error": "Invalid bridge token."}
 BODY_415 = {"error": "Bridge only accepts JSON request bodies."}
 BODY_503 = {"error": "Bridge request queue is full."}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Credential isolation (DESIGN.md invariant 1): the upstream credential
+"""Credential isolation (SECURITY.md I1): the upstream credential
 lives only in the parent.  It never appears in the child's memory, argv or
 environment, in anything keyhole prints, or in any response; neither does
 the bridge token appear in anything keyhole prints or answers."""

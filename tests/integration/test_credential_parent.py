@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The credential inside the parent, and on its way out (DESIGN.md
-invariant 1; SECURITY.md "The credential in the parent's memory").
+"""The credential inside the parent, and on its way out (SECURITY.md
+I1 and "The credential in the parent's memory").
 
 - After many forwarded requests (http and https upstream, keep-alive,
   mutations, concurrent ones), the parent's memory holds the credential

@@ -88,7 +88,7 @@ class AuthAndPolicyErrorsTest(KeyholeTestCase):
         self.up.assert_nothing(self)
 
     def test_body_not_exactly_one_json_text_400_not_forwarded(self):
-        # RFC 8259, strictly (src/unpriv/json_check.c); each of these got
+        # RFC 8259, strictly (src/check/json_check.c); each of these got
         # through the cJSON check before (tests/fuzz/fuzz_json_body.c).
         bodies = [b'{"a":1}garbage', b'{} {}', b'\x01{"a":1}', b'{"n":01}',
                   b'{"n":1.}', b'{"n":-.5}', b'{"s":"a\x01b"}', b'{"s":"\xff"}',

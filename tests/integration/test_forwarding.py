@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Forwarding: what an allowed request looks like when it reaches the
-upstream, and what the client gets back (DESIGN.md invariants 4 and 5)."""
+upstream, and what the client gets back (SECURITY.md I4, I5 and I8)."""
 
 import os
 import sys

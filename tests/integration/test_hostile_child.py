@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hostile child (DESIGN.md invariant 3): the parent trusts nothing the
+"""Hostile child (SECURITY.md I3): the parent trusts nothing the
 child sends.  The real parent runs with `--net-binary build/hostile_child`
 (tests/progs/hostile_child.c), which speaks the wire protocol but breaks
 one rule per scenario.  For each attack the parent must send nothing

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Limits and deadlines of the sandbox-facing front end (invariant 7), each
+"""Limits and deadlines of the sandbox-facing front end (SECURITY.md I7), each
 against the real binary with its option: header bytes and field count
 (431), the head deadline and a one-byte-per-second head (408), the body
 deadline and the minimum body rate (408), the keep-alive idle timeout and

@@ -103,6 +103,35 @@ class LogTest(khtest.KeyholeTestCase):
         # Positive control: the path was logged, with the secret masked.
         self.assertTrue(any("*" * len(t) in ln for ln in kh.stderr_lines()))
 
+    def test_startup_error_is_a_line_of_the_configured_log(self):
+        # An error that stops keyhole after its log is set up goes through
+        # that log (here JSON lines; with --log syslog, journald), not
+        # around it.  Before, it was a bare "keyhole: ..." line on stderr.
+        import os
+        d = khtest.make_tempdir(self)
+        cred = os.path.join(d, "credential")
+        with open(cred, "w") as f:
+            f.write(khtest.new_credential())
+        os.chmod(cred, 0o600)
+        missing = os.path.join(d, "no-such.policy")
+        rc, _, err = khtest.run_keyhole(
+            ["serve", "--policy", missing, "--upstream", "http://127.0.0.1:9",
+             "--credential-file", cred, "--listen", "tcp:127.0.0.1:0",
+             "--log-format", "json"],
+            env={"PAPERCLIP_BRIDGE_TOKEN": khtest.new_token()})
+        self.assertEqual(rc, 1, err)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        self.assertTrue(lines, "nothing on stderr")
+        objs = []
+        for ln in lines:
+            try:
+                objs.append(json.loads(ln))
+            except ValueError:
+                self.fail("start-up error is not a JSON log line: %r" % ln)
+        self.assertTrue(any(o.get("level") == "error" and o.get("proc") == "keyhole"
+                            and "cannot open policy %s" % missing in o.get("msg", "")
+                            for o in objs), objs)
+
 
 class SyslogTest(khtest.KeyholeTestCase):
     """--log syslog: lines go to /dev/log (journald/rsyslog), not stderr.

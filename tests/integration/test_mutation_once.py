@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A mutation is never sent twice (DESIGN.md invariant 6).
+"""A mutation is never sent twice (SECURITY.md I6).
 
 libcurl 7.88.1 re-sends a request on another connection when a reused
 keep-alive connection dies before the first response byte

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The parent gives memory back after a burst of large upstream responses
-(DESIGN.md invariant 7; SECURITY.md "Memory").
+(SECURITY.md I7 and "Memory").
 
 The parent buffers each upstream response (at most --max-response bytes)
 before it hands it to the child.  glibc's dynamic mmap threshold made

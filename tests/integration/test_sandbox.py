@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sandbox: the running child (keyhole-net) is confined as DESIGN.md says,
+"""Sandbox: the running child (keyhole-net) is confined as docs/design.md says (SECURITY.md I10),
 seen from outside through /proc, and the parent is confined too."""
 
 import os

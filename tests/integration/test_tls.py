@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Upstream TLS and the upstream URL (Invariant 5).
+"""Upstream TLS and the upstream URL (SECURITY.md I5).
 
 An https upstream is reached with TLS verified: with --ca-file naming the
 upstream's CA the request goes through with the credential; without it the

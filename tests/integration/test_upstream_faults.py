@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Every answer tells the truth about a request the upstream did not answer
-normally (DESIGN.md invariant 6).
+normally (SECURITY.md I6).
 
 A misbehaving raw-socket upstream (rawup.py) resets, closes, hangs, sends
 too much or sends no valid HTTP; for a GET and for a POST each, the test

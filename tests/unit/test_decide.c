@@ -27,6 +27,8 @@
 #include "policy_compile.h"
 #include "policy_table.h"
 #include "request_check.h"
+#include "upstream.h"
+#include "util.h"
 
 static const char policy_text[] =
     "max 3\n"
@@ -68,7 +70,7 @@ setup(uint32_t used)
 	if (policy_binding_add(&b, "issue=BRI-7", why, sizeof(why)) != 0 ||
 	    policy_compile("t.policy", (const uint8_t *)policy_text,
 	    strlen(policy_text), &b, 0, &N.policy, diag_print, NULL) != 0 ||
-	    budget_init(&N.budget, &N.policy, used, budget_now_ms()) != 0) {
+	    budget_init(&N.budget, &N.policy, used, (uint64_t)util_now_ms()) != 0) {
 		fprintf(stderr, "test policy does not compile\n");
 		exit(1);
 	}
@@ -299,7 +301,7 @@ test_budgets(void)
 	q = req("GET", "/api/rated", NULL, NULL, NULL);
 	CHECK_EQ_INT(decide(&q, &v), 0);
 	budget_take(&N.budget, &N.policy, (size_t)v.rule, "GET",
-	    budget_now_ms());
+	    (uint64_t)util_now_ms());
 	CHECK_EQ_INT(decide(&q, &v), 429);
 	CHECK(v.retry_after >= 1 && v.retry_after <= 60);
 	CHECK_EQ_STR(decide_reason(&v), "rate limit");
@@ -353,24 +355,25 @@ parent_refusal(const struct decide_req *q, struct decide_verdict *v,
 	evbuffer_add_buffer(link, bufferevent_get_input(pair[1]));
 	size_t len = evbuffer_get_length(link);
 	uint8_t *frame = evbuffer_pullup(link, -1);
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		exit(1);
 	if (len < KH_WIRE_HDR || msg_hdr_decode(frame, &h) != 0 ||
 	    h.type != MSG_REQUEST) {
 		why = "no MSG_REQUEST";
 	} else {
 		msg_reader_init(&rd, frame + KH_WIRE_HDR, len - KH_WIRE_HDR);
-		if (request_check(&P, N.cfg.max_body, used, &rd, r, &ck,
-		    &why) == 0)
-			why = NULL;
+		if (request_check(&P, N.cfg.max_body, used, &rd, &ck,
+		    &why) == 0) {
+			/* ... and what libcurl would be given from it. */
+			if ((r = calloc(1, sizeof(*r))) == NULL)
+				exit(1);
+			why = up_req_fill(r, h.id, &ck) == 0 ? NULL :
+			    "up_req_fill failed";
+			up_req_free(r);
+		}
 	}
 	if (why != NULL) {
 		snprintf(why_copy, sizeof(why_copy), "%s", why);
 		why = why_copy;
 	}
-	curl_slist_free_all(r->hdrs);
-	free(r->body);
-	free(r);
 	evbuffer_free(link);
 	while (N.pending != NULL) {
 		struct pending *next = N.pending->next;
@@ -379,7 +382,7 @@ parent_refusal(const struct decide_req *q, struct decide_verdict *v,
 	}
 	N.npending = 0;
 	budget_free(&N.budget);
-	if (budget_init(&N.budget, &N.policy, used, budget_now_ms()) != 0)
+	if (budget_init(&N.budget, &N.policy, used, (uint64_t)util_now_ms()) != 0)
 		exit(1);
 	return why;
 }

@@ -1,5 +1,5 @@
 /*
- * keyhole-gateway's response-file parser (src/gateway/gateway_response.c):
+ * keyhole-gateway's response-file parser (src/parse/gateway_response.c):
  * what keyhole's host and Paperclip's host write is answered as written;
  * a file that could break the client's HTTP framing (a 1xx or absurd
  * status, CR/LF in a header, framing headers, non-JSON) or exceed the body

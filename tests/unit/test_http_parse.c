@@ -1,7 +1,7 @@
 /*
  * Properties of keyhole's strict HTTP/1.1 request parser
- * (src/unpriv/http_parse.c): every smuggling and confusion vector in
- * DESIGN.md's reject list gets its exact status, legitimate requests
+ * (src/parse/http_parse.c): every smuggling and confusion vector in
+ * docs/design.md's reject list gets its exact status, legitimate requests
  * parse to the expected fields, pipelined bytes are left alone, and the
  * chunked decoder gives the same answer however its input is split.
  */

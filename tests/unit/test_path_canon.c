@@ -1,5 +1,5 @@
 /*
- * Properties of the canonical path (src/common/path.c): the bytes the
+ * Properties of the canonical path (src/check/path.c): the bytes the
  * policy matches are the bytes the upstream receives, no spelling of a
  * dot segment or an encoded separator survives, and the parent's
  * re-check accepts exactly what the child produced.

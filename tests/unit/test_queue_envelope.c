@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "kh_test.h"
 #include "qcodec.h"
 #include "queue_envelope.h"
@@ -128,12 +129,12 @@ main(void)
 			CHECK_EQ_INT(qc_b64_decode(s.buf, s.len, out, n - 1), -2);
 		sbuf_free(&s);
 	}
-	char when[QC_ISO_LEN];
-	qc_iso8601(0, 0, when);
+	char when[JSON_ISO_LEN];
+	json_iso8601(0, 0, when);
 	CHECK_EQ_STR(when, "1970-01-01T00:00:00.000Z");
-	qc_iso8601(951782400 + 86399, 999999999, when);
+	json_iso8601(951782400 + 86399, 999999999, when);
 	CHECK_EQ_STR(when, "2000-02-29T23:59:59.999Z");
-	qc_iso8601(4102444800LL, 5000000, when);
+	json_iso8601(4102444800LL, 5000000, when);
 	CHECK_EQ_STR(when, "2100-01-01T00:00:00.005Z");
 	CHECK(qc_utf8_valid((const uint8_t *)"h\xc3\xa9", 3));
 	CHECK(!qc_utf8_valid((const uint8_t *)"\xc0\xaf", 2));

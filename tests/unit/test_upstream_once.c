@@ -1,5 +1,5 @@
 /*
- * At most once, at libcurl's level (DESIGN.md invariant 6): the two
+ * At most once, at libcurl's level (SECURITY.md I6): the two
  * mechanisms src/priv/upstream.c relies on, each against the real libcurl
  * and a real socket server in a thread that answers GETs on a kept-alive
  * connection and reads every POST, then closes without a byte of answer.

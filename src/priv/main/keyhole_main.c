@@ -21,7 +21,9 @@
 
 #include "config.h"
 #include "kh_limits.h"
+#include "log.h"
 #include "priv.h"
+#include "util.h"
 
 #ifdef KH_SANITIZE
 /*
@@ -46,21 +48,14 @@ __asan_default_options(void)
 static int
 main_gateway(int argc, char **argv)
 {
-	char self[PATH_MAX], path[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char path[PATH_MAX];
 
-	if (n <= 0)
+	if (util_sibling_path("keyhole-gateway", path, sizeof(path)) < 0)
 		return 1;
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash == NULL)
-		return 1;
-	*slash = '\0';
-	snprintf(path, sizeof(path), "%s/keyhole-gateway", self);
 	argv[0] = "keyhole-gateway";
 	(void)argc;
 	execv(path, argv);
-	fprintf(stderr, "keyhole: cannot run %s\n", path);
+	log_fatal("cannot run %s", path);
 	return 1;
 }
 
@@ -94,9 +89,8 @@ main_exec_net(const char *cmd, int argc, char **argv)
 {
 	bool explain = strcmp(cmd, "explain") == 0;
 	int need = explain ? 4 : 2;
-	char self[PATH_MAX], path[PATH_MAX + 32];
+	char path[PATH_MAX];
 	char *nargv[64];
-	ssize_t n;
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -107,21 +101,14 @@ main_exec_net(const char *cmd, int argc, char **argv)
 		    "check-policy FILE [--var NAME=VALUE]...");
 		return 2;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	if (util_sibling_path("keyhole-net", path, sizeof(path)) < 0)
 		return 1;
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash == NULL)
-		return 1;
-	*slash = '\0';
-	snprintf(path, sizeof(path), "%s/keyhole-net", self);
 	nargv[0] = "keyhole-net";
 	for (int i = 0; i < argc; i++)
 		nargv[i + 1] = argv[i];
 	nargv[argc + 1] = NULL;
 	execv(path, nargv);
-	fprintf(stderr, "keyhole: cannot run %s\n", path);
+	log_fatal("cannot run %s", path);
 	return 1;
 }
 
@@ -151,7 +138,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "check-policy") == 0 ||
 	    strcmp(argv[1], "explain") == 0)
 		return main_exec_net(argv[1], argc - 1, argv + 1);
-	fprintf(stderr, "keyhole: unknown command '%s'\n", argv[1]);
+	log_fatal("unknown command '%s'", argv[1]);
 	config_usage(stderr);
 	return 2;
 }

@@ -9,7 +9,7 @@
  *                              which rule of F allows the request, or why
  *                              it is denied
  *
- * Start-up order (DESIGN.md): check the fixed fds → close every other fd →
+ * Start-up order (docs/design.md, "Processes"): check the fixed fds → close every other fd →
  * read MSG_CONFIG → read the policy text → create the event base →
  * confine (sandbox.c: first whatever would open a file by name later —
  * the time zone, libcap-ng's /proc reads —, then the chroot, after which
@@ -63,18 +63,6 @@ __ubsan_default_options(void)
 	return "color=never:print_stacktrace=1";
 }
 #endif
-
-static void __attribute__((noreturn))
-net_fatal(const char *why)
-{
-	struct wbuf w;
-
-	wbuf_init(&w);
-	msg_begin(&w, MSG_FATAL, 0);
-	msg_put_cstr(&w, why);
-	(void)link_send_blocking(&w);
-	_exit(1);
-}
 
 static void
 net_diag_to_parent(void *arg, bool warning, const char *msg)
@@ -223,11 +211,11 @@ net_check_fds(unsigned nlisten)
 		    KH_CHILD_FD_QREQ - 1, 0);
 	syscall(SYS_close_range, KH_CHILD_FD_LAST + 1, ~0U, 0);
 	if (fstat(KH_CHILD_FD_POLICY, &st) < 0)
-		net_fatal("fd 4 (policy) missing");
+		link_fatal("fd 4 (policy) missing");
 	for (unsigned i = 0; i < nlisten; i++)
 		if (fstat(KH_CHILD_FD_LISTEN + (int)i, &st) < 0 ||
 		    !S_ISSOCK(st.st_mode))
-			net_fatal("listener fd missing");
+			link_fatal("listener fd missing");
 }
 
 /* queue_v1: three directories, an inotify instance (when used) and the
@@ -243,15 +231,15 @@ net_check_queue_fds(const struct child_config *cfg)
 	}
 	for (int fd = KH_CHILD_FD_QREQ; fd <= KH_CHILD_FD_QRESP; fd++)
 		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
-			net_fatal("queue directory fd missing");
+			link_fatal("queue directory fd missing");
 	if (!cfg->queue_inotify)
 		close(KH_CHILD_FD_QNOTIFY);
 	else if (fcntl(KH_CHILD_FD_QNOTIFY, F_GETFD) < 0)
-		net_fatal("queue inotify fd missing");
+		link_fatal("queue inotify fd missing");
 	if (!cfg->queue_chroot)
 		close(KH_CHILD_FD_QROOT);
 	else if (fstat(KH_CHILD_FD_QROOT, &st) < 0 || !S_ISDIR(st.st_mode))
-		net_fatal("queue root fd missing");
+		link_fatal("queue root fd missing");
 }
 
 static int
@@ -259,7 +247,7 @@ net_child(unsigned nlisten)
 {
 	static struct net N;
 	static uint8_t text[KH_POLICY_TEXT_MAX + 1];
-	static uint8_t cbuf[16384];	/* MSG_CONFIG: token, names, vars */
+	static uint8_t cbuf[KH_CONFIG_MAX];
 	struct net *n = &N;
 	struct msg_hdr h;
 	struct msg_reader r;
@@ -270,23 +258,23 @@ net_child(unsigned nlisten)
 	event_set_log_callback(net_event_log);
 	if (link_read_frame_blocking(cbuf, sizeof(cbuf), &h) < 0 ||
 	    h.type != MSG_CONFIG)
-		net_fatal("expected MSG_CONFIG");
+		link_fatal("expected MSG_CONFIG");
 	msg_reader_init(&r, cbuf, h.length);
 	if (child_config_decode(&r, &n->cfg) < 0 ||
 	    n->cfg.nlisteners != nlisten)
-		net_fatal("malformed MSG_CONFIG");
+		link_fatal("malformed MSG_CONFIG");
 	/* The child's lines are cut to KH_LOG_MAX before the parent sees
 	 * them: mask the token here too, so a cut cannot leave its first
 	 * bytes for the parent to miss. */
 	log_redact(n->cfg.token, n->cfg.token_len);
 	net_check_queue_fds(&n->cfg);
 	if (net_read_fd(KH_CHILD_FD_POLICY, text, sizeof(text), &len) < 0)
-		net_fatal("policy text unreadable or too large");
+		link_fatal("policy text unreadable or too large");
 	close(KH_CHILD_FD_POLICY);
 	n->nlisteners = nlisten;
 	n->base = event_base_new();
 	if (n->base == NULL)
-		net_fatal("cannot create the event base");
+		link_fatal("cannot create the event base");
 
 	sandbox_confine(&n->cfg);
 
@@ -294,18 +282,14 @@ net_child(unsigned nlisten)
 	policy_init(&n->policy);
 	int errs = policy_compile(n->cfg.policy_name, text, len, &n->cfg.vars,
 	    0, &n->policy, net_diag_to_parent, NULL);
-	if (errs > 0) {
-		char why[64];
-		snprintf(why, sizeof(why), "policy has %d error%s", errs,
-		    errs == 1 ? "" : "s");
-		net_fatal(why);
-	}
+	if (errs > 0)
+		link_fatal("policy has %d error%s", errs, errs == 1 ? "" : "s");
 	/* The parser reads up to the largest limit of any rule; gate_head
 	 * then holds each request to its own rule's. */
 	n->max_body = policy_body_limit_any(&n->policy, n->cfg.max_body);
 	if (budget_init(&n->budget, &n->policy, n->cfg.mutations_used,
-	    budget_now_ms()) < 0)
-		net_fatal("out of memory for the budgets");
+	    (uint64_t)util_now_ms()) < 0)
+		link_fatal("out of memory for the budgets");
 	n->lim.max_head = n->cfg.max_head;
 	n->lim.max_fields = n->cfg.max_headers;
 	n->lim.max_body = n->max_body;

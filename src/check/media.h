@@ -2,7 +2,7 @@
  * keyhole media types: what a request body's Content-Type may be once
  * checked, and how it goes upstream.  Shared by both processes.
  *
- * The child parses the client's value strictly (src/unpriv/media_type.c)
+ * The child parses the client's value strictly (src/parse/media_type.c)
  * and sends the result as typed fields of MSG_REQUEST (wire.h): which of
  * the matched rule's media types, whether `charset=utf-8` was given, and a
  * multipart boundary.  The parent checks those fields against its own copy

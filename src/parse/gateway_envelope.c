@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "gateway_envelope.h"
+#include "json_out.h"
 #include "kh_limits.h"
 
 const char *const gw_fwd_headers[] = {

@@ -36,8 +36,8 @@ struct gw_response {
 };
 
 /* Parses text[0..len).  Returns NULL and fills *r (free it with
- * gw_response_free), or the message the client's 502 carries (*r then
- * holds nothing to free). */
+ * gw_response_free), or the message the client's 502 carries: the text
+ * of a PC_GW_* entry of paperclip.h (*r then holds nothing to free). */
 const char *gw_response_parse(const uint8_t *text, size_t len,
     uint64_t max_body, struct gw_response *r);
 void gw_response_free(struct gw_response *r);

@@ -12,7 +12,9 @@
 #include <cjson/cJSON.h>
 
 #include "gateway_response.h"
+#include "hdr.h"
 #include "json_check.h"
+#include "paperclip.h"
 #include "qcodec.h"
 #include "queue_envelope.h"
 #include "util.h"
@@ -55,19 +57,19 @@ gw_decode_body(const cJSON *resp, uint64_t max_body, size_t *len,
 
 	*len = 0;
 	if (!cJSON_IsString(b)) {
-		*err = "Invalid bridge body.";
+		*err = pc_table[PC_GW_BODY_INVALID].text;
 		return NULL;
 	}
 	n = strlen(b->valuestring);
 	if (enc == NULL || (cJSON_IsString(enc) &&
 	    strcmp(enc->valuestring, "utf8") == 0)) {
 		if (n > max_body) {
-			*err = "Bridge body exceeded the configured size limit.";
+			*err = pc_table[PC_GW_BODY_EXCEEDED].text;
 			return NULL;
 		}
 		out = malloc(n + 1);
 		if (out == NULL) {
-			*err = "Out of memory.";
+			*err = pc_table[PC_GW_RESP_OUT_OF_MEMORY].text;
 			return NULL;
 		}
 		memcpy(out, b->valuestring, n);
@@ -75,27 +77,27 @@ gw_decode_body(const cJSON *resp, uint64_t max_body, size_t *len,
 		return out;
 	}
 	if (!cJSON_IsString(enc) || strcmp(enc->valuestring, "base64") != 0) {
-		*err = "Unsupported bridge body encoding.";
+		*err = pc_table[PC_GW_BODY_ENCODING].text;
 		return NULL;
 	}
 	if (n > 4 * ((max_body + 2) / 3)) {
-		*err = "Bridge body exceeded the configured size limit.";
+		*err = pc_table[PC_GW_BODY_EXCEEDED].text;
 		return NULL;
 	}
 	out = malloc(n / 4 * 3 + 1);
 	if (out == NULL) {
-		*err = "Out of memory.";
+		*err = pc_table[PC_GW_RESP_OUT_OF_MEMORY].text;
 		return NULL;
 	}
 	long long got = qc_b64_decode(b->valuestring, n, out, n / 4 * 3);
 	if (got < 0) {
 		free(out);
-		*err = "Invalid bridge base64 body.";
+		*err = pc_table[PC_GW_BODY_BASE64].text;
 		return NULL;
 	}
 	if ((uint64_t)got > max_body) {
 		free(out);
-		*err = "Bridge body exceeded the configured size limit.";
+		*err = pc_table[PC_GW_BODY_EXCEEDED].text;
 		return NULL;
 	}
 	*len = (size_t)got;
@@ -141,16 +143,16 @@ gw_response_parse(const uint8_t *text, size_t len, uint64_t max_body,
 	if (!json_check(text, len) || !qenv_raw_ok(text, len) ||
 	    (r->json = cJSON_ParseWithLength((const char *)text, len)) == NULL ||
 	    !cJSON_IsObject(r->json) || !qenv_keys_unique(r->json)) {
-		err = "Bridge response is not valid JSON.";
+		err = pc_table[PC_GW_RESP_JSON].text;
 		goto fail;
 	}
 	hdrs = cJSON_GetObjectItemCaseSensitive(r->json, "headers");
 	if (cJSON_IsObject(hdrs) && !qenv_keys_unique(hdrs)) {
-		err = "Bridge response has an invalid header.";
+		err = pc_table[PC_GW_RESP_HEADER].text;
 		goto fail;
 	}
 	if ((r->status = gw_status(r->json, hdrs)) < 0) {
-		err = "Bridge response has an invalid status.";
+		err = pc_table[PC_GW_RESP_STATUS].text;
 		goto fail;
 	}
 	if (cJSON_IsObject(hdrs))
@@ -158,9 +160,9 @@ gw_response_parse(const uint8_t *text, size_t len, uint64_t max_body,
 			if (!cJSON_IsString(h) || gw_resp_header_skipped(h->string))
 				continue;
 			if (!gw_token_name(h->string) ||
-			    !util_hvalue_forwardable(h->valuestring,
+			    !hdr_value_forwardable(h->valuestring,
 			    strlen(h->valuestring)) || r->nh == KH_FWD_HEADERS_MAX) {
-				err = "Bridge response has an invalid header.";
+				err = pc_table[PC_GW_RESP_HEADER].text;
 				goto fail;
 			}
 			r->names[r->nh] = h->string;

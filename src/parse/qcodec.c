@@ -3,10 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "json_out.h"
 #include "kh_limits.h"
 #include "qcodec.h"
+#include "utf8.h"
 
 void
 sbuf_init(struct sbuf *s, size_t max)
@@ -82,42 +83,13 @@ sbuf_addf(struct sbuf *s, const char *fmt, ...)
 void
 sbuf_add_jstr(struct sbuf *s, const uint8_t *p, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i, run = 0;
+	size_t need = 0;
 
-	sbuf_add(s, "\"", 1);
-	for (i = 0; i < n; i++) {
-		uint8_t c = p[i];
-		char esc[7];
-		size_t el = 0;
-
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			el = 2;
-		} else if (c == '\n') {
-			memcpy(esc, "\\n", 2);
-			el = 2;
-		} else if (c == '\r') {
-			memcpy(esc, "\\r", 2);
-			el = 2;
-		} else if (c == '\t') {
-			memcpy(esc, "\\t", 2);
-			el = 2;
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			el = 6;
-		}
-		if (el == 0)
-			continue;
-		sbuf_add(s, p + run, i - run);
-		sbuf_add(s, esc, el);
-		run = i + 1;
-	}
-	sbuf_add(s, p + run, n - run);
-	sbuf_add(s, "\"", 1);
+	json_put_str(NULL, 0, &need, (const char *)p, n);
+	if (!sbuf_reserve(s, need))
+		return;
+	json_put_str(s->buf, s->cap, &s->len, (const char *)p, n);
+	s->buf[s->len] = '\0';
 }
 
 static const char qc_b64_alpha[] =
@@ -223,39 +195,15 @@ qc_b64_decode(const char *in, size_t n, uint8_t *out, size_t max)
 bool
 qc_utf8_valid(const uint8_t *p, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, l;
 
 	while (i < n) {
-		uint8_t c = p[i];
-		uint32_t cp;
-		size_t k;
-
-		if (c < 0x80) {
+		if (p[i] < 0x80)
 			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			k = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			cp = c & 0x07;
-		} else {
+		else if ((l = utf8_seq_len(p, n, i)) == 0)
 			return false;
-		}
-		if (n - i <= k)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i + j] & 0x3f);
-		}
-		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += k + 1;
+		else
+			i += l;
 	}
 	return true;
 }
@@ -268,50 +216,6 @@ qc_text_plain(const uint8_t *p, size_t n)
 		    p[i] != '\r') || p[i] == 0x7f)
 			return false;
 	return qc_utf8_valid(p, n);
-}
-
-/* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm). */
-static void
-qc_civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-void
-qc_iso8601(int64_t sec, long nsec, char out[QC_ISO_LEN])
-{
-	int64_t days = sec / 86400, rem = sec % 86400, y;
-	unsigned m, d;
-
-	if (rem < 0) {
-		rem += 86400;
-		days--;
-	}
-	qc_civil(days, &y, &m, &d);
-	if (y < 0 || y > 9999)
-		y = 0;		/* not a clock this code will see */
-	snprintf(out, QC_ISO_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
-	    (unsigned)y % 10000, m % 100, d % 100, (unsigned)(rem / 3600) % 100,
-	    (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
-	    (unsigned)(nsec / 1000000) % 1000);
-}
-
-void
-qc_iso8601_now(char out[QC_ISO_LEN])
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	qc_iso8601((int64_t)ts.tv_sec, ts.tv_nsec, out);
 }
 
 bool

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "hdr.h"
 #include "path.h"
 #include "policy_table.h"
 #include "qcodec.h"
@@ -174,12 +175,12 @@ qenv_headers(const cJSON *root, const struct qenv_limits *lim, struct qenv *e,
 		size_t nl = strlen(f->string), vl;
 		if (e->nheaders == max)
 			return qenv_fail(why, "too many headers");
-		if (!util_lower_token(f->string, nl))
+		if (!hdr_lower_token(f->string, nl))
 			return qenv_fail(why, "header name not a lower-case token");
 		if (!cJSON_IsString(f))
 			return qenv_fail(why, "header value not a string");
 		vl = strlen(f->valuestring);
-		if (!util_hvalue_forwardable(f->valuestring, vl))
+		if (!hdr_value_forwardable(f->valuestring, vl))
 			return qenv_fail(why, "header value with a forbidden byte");
 		for (size_t k = 0; k < e->nheaders; k++)
 			if (strcmp(e->headers[k].name, f->string) == 0)

@@ -6,28 +6,9 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "hex.h"
+#include "json_check.h"
 #include "json_keys.h"
-
-static size_t
-jk_ws(const uint8_t *p, size_t n, size_t i)
-{
-	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
-	    p[i] == '\r'))
-		i++;
-	return i;
-}
-
-static int
-jk_hex(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* p[i] is a quote.  The string's value into key[0..cap) while it is
  * plain ASCII (no NUL) and fits; *plain false otherwise.  Returns the
@@ -62,7 +43,7 @@ jk_key(const uint8_t *p, size_t n, size_t i, char *key, size_t cap,
 					return 0;
 				v = 0;
 				for (size_t h = 2; h < 6; h++) {
-					int d = jk_hex(p[i + h]);
+					int d = hex_value(p[i + h]);
 					if (d < 0)
 						return 0;
 					v = v << 4 | (unsigned)d;
@@ -145,12 +126,12 @@ json_keys_check(const uint8_t *p, size_t n,
     const char (*keys)[KH_POLICY_KEY_MAX + 1], size_t nkeys)
 {
 	char key[KH_POLICY_KEY_MAX];
-	size_t i = jk_ws(p, n, 0), klen;
+	size_t i = json_ws(p, n, 0), klen;
 	bool plain;
 
 	if (i == n || p[i] != '{')
 		return JSON_KEYS_NOT_OBJECT;
-	i = jk_ws(p, n, i + 1);
+	i = json_ws(p, n, i + 1);
 	if (i < n && p[i] == '}')
 		return JSON_KEYS_OK;
 	for (;;) {
@@ -158,14 +139,14 @@ json_keys_check(const uint8_t *p, size_t n,
 		    (i = jk_key(p, n, i, key, sizeof(key), &klen, &plain)) == 0 ||
 		    !plain || !jk_listed(key, klen, keys, nkeys))
 			return JSON_KEYS_OTHER;
-		i = jk_ws(p, n, i);
+		i = json_ws(p, n, i);
 		if (i == n || p[i] != ':')
 			return JSON_KEYS_OTHER;
-		if ((i = jk_skip_value(p, n, jk_ws(p, n, i + 1))) == 0)
+		if ((i = jk_skip_value(p, n, json_ws(p, n, i + 1))) == 0)
 			return JSON_KEYS_OTHER;
-		i = jk_ws(p, n, i);
+		i = json_ws(p, n, i);
 		if (i < n && p[i] == ',') {
-			i = jk_ws(p, n, i + 1);
+			i = json_ws(p, n, i + 1);
 			continue;
 		}
 		return i < n && p[i] == '}' ? JSON_KEYS_OK : JSON_KEYS_OTHER;

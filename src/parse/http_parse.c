@@ -41,6 +41,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "http_parse.h"
 #include "util.h"
 #include "path.h"
@@ -104,18 +105,6 @@ static bool
 http_is_digit(uint8_t ch)
 {
 	return ch >= '0' && ch <= '9';
-}
-
-static int
-http_hex_value(uint8_t ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
 }
 
 static uint8_t
@@ -451,7 +440,7 @@ http_host_valid(const uint8_t *v, size_t n)
 		return false;
 	if (v[0] == '[') {
 		for (i = 1; i < n && v[i] != ']'; i++)
-			if (http_hex_value(v[i]) < 0 && v[i] != ':' &&
+			if (hex_value(v[i]) < 0 && v[i] != ':' &&
 			    v[i] != '.')
 				return false;
 		if (i == 1 || i == n)
@@ -729,7 +718,7 @@ http_chunked_size_byte(struct http_chunked *c, uint8_t ch)
 	}
 	switch (c->state) {
 	case CH_SIZE:
-		if ((v = http_hex_value(ch)) >= 0) {
+		if ((v = hex_value(ch)) >= 0) {
 			if (c->line_len > 16)
 				return 400;	/* more than 64 bits */
 			c->remaining = c->remaining * 16 + (uint64_t)v;

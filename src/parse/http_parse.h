@@ -3,7 +3,8 @@
  *
  * Pure functions over (const uint8_t *buf, size_t len): no allocation, no
  * I/O, never reads past len.  libevent's evhttp is NOT used for sandbox
- * input (see DESIGN.md).  Return values: HTTP_OK, HTTP_NEED_MORE, or an
+ * input (docs/design.md; what it refuses that the RFCs would accept:
+ * SECURITY.md).  Return values: HTTP_OK, HTTP_NEED_MORE, or an
  * HTTP status code (400, 405, 413, 414, 417, 431, 501, 505) that the caller
  * answers with before closing the connection.
  */

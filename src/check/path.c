@@ -34,22 +34,11 @@
  */
 #include <string.h>
 
+#include "hex.h"
 #include "kh_limits.h"
 #include "path.h"
 
 static const char path_hex_digits[] = "0123456789ABCDEF";
-
-static int
-path_hex_value(uint8_t ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
 
 /* RFC 3986 unreserved: the bytes whose percent-encoding is decoded. */
 static bool
@@ -124,8 +113,8 @@ path_pct_at(const char *s, size_t left)
 
 	if (left < 3 || s[0] != '%')
 		return -1;
-	hi = path_hex_value((uint8_t)s[1]);
-	lo = path_hex_value((uint8_t)s[2]);
+	hi = hex_value((uint8_t)s[1]);
+	lo = hex_value((uint8_t)s[2]);
 	return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
@@ -273,8 +262,8 @@ path_canonicalize(const uint8_t *in, size_t len, char *out, size_t outcap,
 		}
 		if (len - i < 3)
 			return 400;
-		hi = path_hex_value(in[i + 1]);
-		lo = path_hex_value(in[i + 2]);
+		hi = hex_value(in[i + 1]);
+		lo = hex_value(in[i + 2]);
 		if (hi < 0 || lo < 0)
 			return 400;
 		v = hi * 16 + lo;
@@ -339,8 +328,8 @@ query_is_valid(const uint8_t *q, size_t len)
 
 	for (i = 0; i < len; i++) {
 		if (q[i] == '%') {
-			if (len - i < 3 || path_hex_value(q[i + 1]) < 0 ||
-			    path_hex_value(q[i + 2]) < 0)
+			if (len - i < 3 || hex_value(q[i + 1]) < 0 ||
+			    hex_value(q[i + 2]) < 0)
 				return false;
 			i += 2;
 		} else if (!path_is_pchar(q[i]) && q[i] != '/' &&

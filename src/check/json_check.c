@@ -3,7 +3,7 @@
  * runs it before cJSON; the parent runs it again on what it forwards.
  *
  * RFC 8259, strictly, because the gate's answer is what reaches the
- * upstream (DESIGN.md invariant 4).  cJSON, used before, is a parser, not
+ * upstream (SECURITY.md I4, I8).  cJSON, used before, is a parser, not
  * a validator: it skips any byte <= 0x20 as whitespace, stops after the
  * first value (so "{}garbage" passed), takes numbers through strtod
  * ("01", "1.", "-.5") and lets raw control bytes and invalid UTF-8 into
@@ -23,19 +23,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hex.h"
 #include "json_check.h"
 #include "kh_limits.h"
+#include "utf8.h"
 
 enum { JS_VALUE, JS_KEY, JS_AFTER };
-
-static size_t
-json_ws(const uint8_t *p, size_t n, size_t i)
-{
-	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
-	    p[i] == '\r'))
-		i++;
-	return i;
-}
 
 static bool
 json_digit(const uint8_t *p, size_t n, size_t i)
@@ -72,46 +65,6 @@ json_number(const uint8_t *p, size_t n, size_t i)
 	return i;
 }
 
-static bool
-json_hex(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
-}
-
-/* Length of the UTF-8 sequence at p[i] (lead byte >= 0x80), or 0. */
-static size_t
-json_utf8(const uint8_t *p, size_t n, size_t i)
-{
-	uint8_t b = p[i];
-	size_t len;
-	uint32_t cp;
-
-	if (b >= 0xc2 && b <= 0xdf) {
-		len = 2;
-		cp = b & 0x1f;
-	} else if (b >= 0xe0 && b <= 0xef) {
-		len = 3;
-		cp = b & 0x0f;
-	} else if (b >= 0xf0 && b <= 0xf4) {
-		len = 4;
-		cp = b & 0x07;
-	} else {
-		return 0;	/* continuation byte, C0/C1, F5..FF */
-	}
-	if (n - i < len)
-		return 0;
-	for (size_t k = 1; k < len; k++) {
-		if ((p[i + k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i + k] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;	/* overlong, beyond Unicode, surrogate */
-	return len;
-}
-
 /* p[i] is the opening quote.  Returns the index after the closing quote,
  * or 0. */
 static size_t
@@ -128,9 +81,9 @@ json_string(const uint8_t *p, size_t n, size_t i)
 				return 0;
 			c = p[i + 1];
 			if (c == 'u') {
-				if (n - i < 6 || !json_hex(p[i + 2]) ||
-				    !json_hex(p[i + 3]) || !json_hex(p[i + 4]) ||
-				    !json_hex(p[i + 5]))
+				if (n - i < 6 || hex_value(p[i + 2]) < 0 ||
+				    hex_value(p[i + 3]) < 0 || hex_value(p[i + 4]) < 0 ||
+				    hex_value(p[i + 5]) < 0)
 					return 0;
 				i += 6;
 			} else if (c == '"' || c == '\\' || c == '/' ||
@@ -143,7 +96,7 @@ json_string(const uint8_t *p, size_t n, size_t i)
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t l = json_utf8(p, n, i);
+			size_t l = utf8_seq_len(p, n, i);
 			if (l == 0)
 				return 0;
 			i += l;

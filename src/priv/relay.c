@@ -1,7 +1,7 @@
 /*
  * keyhole parent: the child's log lines (MSG_LOG, MSG_FATAL) and access
- * records (MSG_ACCESS), checked like any frame and written by the parent,
- * which alone writes logs.
+ * records (MSG_ACCESS), written by the parent, which alone writes logs,
+ * once monitor.c has checked the frame.
  *
  * Bounded in volume: a sandbox can make an honest child log (every
  * refused request is an access record) and a compromised child can send
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "monitor_int.h"
+#include "priv.h"
 
 /* A token is 1000 units; per_s units come back each millisecond. */
 static bool
@@ -42,7 +42,7 @@ relay_take(struct relay_bucket *b, unsigned per_s, unsigned burst,
 }
 
 void
-monitor_relay_flush(struct parent *p)
+relay_flush(struct parent *p)
 {
 	if (p->relay_log.dropped == 0 && p->relay_access.dropped == 0)
 		return;
@@ -60,7 +60,7 @@ relay_summary_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	monitor_relay_flush(arg);
+	relay_flush(arg);
 }
 
 /* May a line of this kind from c be written now?  A refusal is counted
@@ -72,7 +72,7 @@ relay_admit(struct parent *p, struct child *c, bool access)
 	bool ok;
 
 	if (p->relay_pid != (long)c->pid) {
-		monitor_relay_flush(p);	/* drops of a previous child */
+		relay_flush(p);	/* drops of a previous child */
 		p->relay_pid = (long)c->pid;
 	}
 	ok = access ? relay_take(&p->relay_access, KH_RELAY_ACCESS_PER_S,
@@ -90,30 +90,17 @@ relay_admit(struct parent *p, struct child *c, bool access)
 	return false;
 }
 
-int
-mon_log(struct parent *p, struct child *c, const struct msg_hdr *h,
-    struct msg_reader *r, const char **why)
+void
+relay_log(struct parent *p, struct child *c, enum log_level level,
+    const char *line, size_t len)
 {
-	uint8_t level;
-	const char *line;
-	size_t len;
-
-	(void)h;
-	msg_get_u8(r, &level);
-	msg_get_str(r, &line, &len, KH_LOG_MAX);
-	if (msg_end(r) < 0 || level >= LOG_LEVEL_COUNT) {
-		*why = "malformed log frame";
-		return -1;
-	}
 	if (relay_admit(p, c, false))
-		log_relay("keyhole-net", (long)c->pid, (enum log_level)level,
-		    line, len);
-	return 0;
+		log_relay("keyhole-net", (long)c->pid, level, line, len);
 }
 
 /* Copy a str field for the log: bounded, NUL-terminated, printable. */
 static void
-mon_log_str(char *dst, size_t cap, const char *s, size_t len)
+relay_str(char *dst, size_t cap, const char *s, size_t len)
 {
 	if (len >= cap)
 		len = cap - 1;
@@ -122,65 +109,36 @@ mon_log_str(char *dst, size_t cap, const char *s, size_t len)
 	log_sanitize(dst, len);
 }
 
-int
-mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
-    struct msg_reader *r, const char **why)
+void
+relay_access(struct parent *p, struct child *c, const struct relay_record *r)
 {
-	const char *peer, *method, *path, *reason;
-	size_t pl, ml, xl, rl;
-	uint16_t status;
-	uint64_t in, out;
-	char peerz[64], methodz[KH_METHOD_MAX + 1], pathz[KH_PATH_MAX + 1];
-	char reasonz[256];
+	char peerz[KH_PEER_MAX + 1], methodz[KH_METHOD_MAX + 1];
+	char pathz[KH_PATH_MAX + 1], reasonz[KH_REASON_MAX + 1];
 	struct log_access a;
 
-	msg_get_str(r, &peer, &pl, 63);
-	msg_get_str(r, &method, &ml, KH_METHOD_MAX);
-	msg_get_str(r, &path, &xl, KH_PATH_MAX);
-	msg_get_u16(r, &status);
-	msg_get_str(r, &reason, &rl, 255);
-	msg_get_u64(r, &in);
-	msg_get_u64(r, &out);
-	if (msg_end(r) < 0 || h->id != 0 || status < 100 || status > 599) {
-		*why = "malformed access frame";
-		return -1;
-	}
 	if (!relay_admit(p, c, true))
-		return 0;
-	mon_log_str(peerz, sizeof(peerz), peer, pl);
-	mon_log_str(methodz, sizeof(methodz), method, ml);
-	mon_log_str(pathz, sizeof(pathz), path, xl);
-	mon_log_str(reasonz, sizeof(reasonz), reason, rl);
+		return;
+	relay_str(peerz, sizeof(peerz), r->peer, r->peer_len);
+	relay_str(methodz, sizeof(methodz), r->method, r->method_len);
+	relay_str(pathz, sizeof(pathz), r->path, r->path_len);
+	relay_str(reasonz, sizeof(reasonz), r->reason, r->reason_len);
 	a.id = 0;
 	a.peer = peerz;
 	a.method = methodz;
 	a.path = pathz;
 	a.rule = reasonz;
-	a.status = status;
-	a.bytes_in = in;
-	a.bytes_out = out;
+	a.status = r->status;
+	a.bytes_in = r->bytes_in;
+	a.bytes_out = r->bytes_out;
 	a.upstream_ms = -1;
 	log_access("keyhole-net", (long)c->pid, &a);
-	return 0;
 }
 
-int
-mon_fatal(struct parent *p, struct child *c, const struct msg_hdr *h,
-    struct msg_reader *r, const char **why)
+void
+relay_fatal(struct parent *p, struct child *c, const char *line, size_t len)
 {
-	const char *line;
-	size_t len;
-
-	(void)h;
-	msg_get_str(r, &line, &len, KH_LOG_MAX);
-	if (msg_end(r) < 0) {
-		*why = "malformed fatal frame";
-		return -1;
-	}
 	/* The first is always written (the child says why it exits); a
 	 * child that keeps sending them is a log flood like any other. */
 	if (!c->fatal || relay_admit(p, c, false))
 		log_relay("keyhole-net", (long)c->pid, LOG_ERROR, line, len);
-	c->fatal = true;
-	return 0;
 }

@@ -1,9 +1,8 @@
 /*
  * keyhole queue_v1 codec helpers shared by the child (host side of the
  * queue) and keyhole-gateway (sandbox side): strict base64, JSON string
- * output, UTF-8 check, ISO-8601 timestamps and a growable text buffer.
- * Pure functions: no I/O, no locale, no time zone files (glibc's gmtime
- * opens /etc/localtime on first use, which the child's filter forbids).
+ * output, UTF-8 check and a growable text buffer (timestamps:
+ * json_out.h).  Pure functions: no I/O, no locale.
  */
 #ifndef KH_QCODEC_H
 #define KH_QCODEC_H
@@ -27,8 +26,8 @@ void sbuf_add(struct sbuf *s, const void *p, size_t n);
 void sbuf_adds(struct sbuf *s, const char *str);
 void sbuf_addf(struct sbuf *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* A JSON string literal with quotes: '"', '\\' and controls escaped; the
- * bytes must be valid UTF-8 (the caller checks with qc_utf8_valid). */
+/* A JSON string literal with quotes (json_out.h's escaping); the bytes
+ * must be valid UTF-8 (the caller checks with qc_utf8_valid). */
 void sbuf_add_jstr(struct sbuf *s, const uint8_t *p, size_t n);
 
 /* Base64 (RFC 4648, '+/', '=' padding) of n bytes: 4*ceil(n/3) chars. */
@@ -47,12 +46,6 @@ bool qc_utf8_valid(const uint8_t *p, size_t n);
  * than twice their size: valid UTF-8, no NUL and no control character but
  * TAB, LF and CR. */
 bool qc_text_plain(const uint8_t *p, size_t n);
-
-/* "2026-05-01T12:34:56.789Z" for a CLOCK_REALTIME time. */
-#define QC_ISO_LEN 48
-void qc_iso8601(int64_t sec, long nsec, char out[QC_ISO_LEN]);
-/* The current time in that form. */
-void qc_iso8601_now(char out[QC_ISO_LEN]);
 
 /* A request id or file stem keyhole accepts: 1..KH_QUEUE_ID_MAX bytes of
  * [A-Za-z0-9_-] (Paperclip's gateway uses a UUID). */

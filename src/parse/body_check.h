@@ -11,11 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "paperclip.h"
 #include "policy_table.h"
 
 struct body_verdict {
 	int status;		/* 0 = accepted; else 400, 415 or 422 */
-	const char *error;	/* the JSON "error" text */
+	enum pc_id id;		/* the answer (paperclip.h), when refused */
+	const char *error;	/* its message, pc_table[id].text */
 	char key[KH_POLICY_KEY_MAX * 4 + 1];	/* 422: first offending key
 						 * (truncated), else "" */
 };

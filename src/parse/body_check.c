@@ -44,10 +44,11 @@ body_json_prescan(const uint8_t *s, size_t len, unsigned max_depth)
 }
 
 static void
-verdict(struct body_verdict *v, int status, const char *error)
+verdict(struct body_verdict *v, enum pc_id id)
 {
-	v->status = status;
-	v->error = error;
+	v->id = id;
+	v->status = pc_table[id].status;
+	v->error = pc_table[id].text;
 }
 
 /* Exactly one JSON value: cJSON stops after the first; only whitespace
@@ -74,7 +75,7 @@ static void
 body_keys(const struct pol_rule *r, const cJSON *j, struct body_verdict *v)
 {
 	if (!cJSON_IsObject(j)) {
-		verdict(v, 422, "Request body must be a JSON object.");
+		verdict(v, PC_KEYS_OBJECT);
 		return;
 	}
 	for (const cJSON *c = j->child; c != NULL; c = c->next) {
@@ -88,7 +89,7 @@ body_keys(const struct pol_rule *r, const cJSON *j, struct body_verdict *v)
 				n = sizeof(v->key) - 1;
 			memcpy(v->key, k, n);
 			v->key[n] = '\0';
-			verdict(v, 422, "Key not allowed on this route.");
+			verdict(v, PC_KEY_UNNAMED);
 			return;
 		}
 	}
@@ -104,23 +105,21 @@ body_check(const struct pol_rule *r, bool is_json, const uint8_t *body,
 	memset(v, 0, sizeof(*v));
 	if (len == 0) {
 		if (need_json)
-			verdict(v, 400, r->nkeys ? "Request body must be a JSON "
-			    "object." : "Request body must be one JSON value.");
+			verdict(v, r->nkeys ? PC_BODY_OBJECT : PC_BODY_VALUE);
 		return;
 	}
 	if (!is_json) {
 		if (need_json)
-			verdict(v, 415, "Bridge only accepts JSON request "
-			    "bodies.");
+			verdict(v, PC_JSON_ONLY);
 		return;		/* another media type this rule accepts */
 	}
 	int pre = body_json_prescan(body, len, KH_JSON_DEPTH_MAX);
 	if (pre == -1) {
-		verdict(v, 400, "Request body JSON is nested too deeply.");
+		verdict(v, PC_JSON_DEEP);
 		return;
 	}
 	if (pre == -2) {
-		verdict(v, 400, "Request body JSON holds a \\u0000 escape.");
+		verdict(v, PC_JSON_NUL);
 		return;
 	}
 	/* cJSON accepts some texts that are not JSON (json_check.c says
@@ -128,7 +127,7 @@ body_check(const struct pol_rule *r, bool is_json, const uint8_t *body,
 	 * differently from keyhole. */
 	cJSON *j = json_check(body, len) ? body_parse(body, len) : NULL;
 	if (j == NULL) {
-		verdict(v, 400, "Request body is not valid JSON.");
+		verdict(v, PC_JSON_INVALID);
 		return;
 	}
 	if (r != NULL && r->nkeys > 0)

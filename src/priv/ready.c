@@ -1,0 +1,85 @@
+/*
+ * keyhole parent: what follows a child's first accepted policy table.
+ * monitor.c's mon_policy only checks the table and acts on the protocol;
+ * the run's own state and the operator's signs of readiness are here:
+ *
+ *   ready_policy   the first table: the parent keeps it for the run, with
+ *                  its own `rate` buckets, and logs what it accepted
+ *   ready_serving  a child serves: the first time, the listeners and the
+ *                  queue are logged, the ready file (--ready-file) is
+ *                  written and systemd is told READY=1; a restarted child
+ *                  only updates systemd's STATUS
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "priv.h"
+#include "ready_file.h"
+#include "sdnotify.h"
+#include "util.h"
+
+int
+ready_policy(struct parent *p, struct policy *pol)
+{
+	char vars[512] = "";
+	size_t n = 0;
+
+	/* The parent's own rate buckets, for the run (max is counted by
+	 * request_check against p->mutations_used). */
+	if (budget_init_slack(&p->rate, pol, 0, (uint64_t)util_now_ms(),
+	    KH_RATE_SLACK_MS) < 0)
+		return -1;
+	p->rate.max_mutations = 0;
+	p->rate_ready = true;
+	p->policy = pol;
+	/* The audit trail says what {variables} mean for this run (the
+	 * parent's own values; they are operator input). */
+	for (size_t i = 0; i < pol->nvars && n < sizeof(vars); i++)
+		n += (size_t)snprintf(vars + n, sizeof(vars) - n, "%s%s=%s",
+		    i ? ", " : "; variables: ", pol->vars[i].name,
+		    pol->vars[i].bound ? pol->vars[i].value : "(unbound)");
+	if (pol->max_mutations != 0)
+		log_info("policy accepted: %zu rules%s; at most %u mutations "
+		    "per run", pol->nrules, vars, pol->max_mutations);
+	else
+		log_info("policy accepted: %zu rules%s", pol->nrules, vars);
+	return 0;
+}
+
+void
+ready_serving(struct parent *p)
+{
+	if (p->ready_written) {
+		sdnotify_send("STATUS=serving (child restarted)");
+		return;
+	}
+	p->ready_written = true;
+	for (size_t i = 0; i < p->nlisteners; i++) {
+		const struct listen_spec *s = &p->listeners[i].spec;
+		if (s->is_unix)
+			log_info("serving on unix:%s", s->path);
+		else
+			log_info("serving on http://%s:%u", s->host, s->port);
+	}
+	if (p->cfg->queue_dir != NULL)
+		log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
+		    p->ccfg.queue_inotify ? "inotify" : "polling");
+	if (p->cfg->ready_file != NULL) {
+		/* The first listener, else the queue (ready_file.h). */
+		struct ready_info r = { NULL, 0, NULL, NULL };
+		if (p->nlisteners == 0) {
+			r.queue_dir = p->cfg->queue_dir;
+		} else if (p->listeners[0].spec.is_unix) {
+			r.socket_path = p->listeners[0].spec.path;
+		} else {
+			r.host = p->listeners[0].spec.host;
+			r.port = p->listeners[0].spec.port;
+		}
+		if (ready_file_write(-1, p->cfg->ready_file, &r) < 0)
+			log_error("cannot write ready file %s: %s",
+			    p->cfg->ready_file, strerror(errno));
+	}
+	sdnotify_send("READY=1\nSTATUS=serving");
+}
