@@ -292,15 +292,13 @@ def parent_seeds():
         "huge_nheaders": pcfg() + POL + frame(REQUEST, s("GET") + s("/api/agents/me") + u8(0) +
                                               s("") + s("p") + u16(65535), 9),
         # MSG_ACCESS: a request the child answered itself, for the parent's
-        # access log; no corpus reached mon_access before these.  A
-        # well-formed one is not among them: fuzz_parent_msgs.c's own frame
-        # walker (fuzz_walk) does not know MSG_ACCESS and calls it "a frame
-        # of a wrong type or state passed" -- pcfg() + POL + access()
-        # aborts the harness until it does.
+        # access log; well-formed (passes) and three that kill the child.
+        "access_ok": pcfg() + POL + access(),
+        "access_then_request": pcfg() + POL + access() + GOOD[0],
         "access_status_99": pcfg() + POL + access(status=99),
         "access_nonzero_id": pcfg() + POL + access(mid=7),
         "access_before_policy": pcfg(preload=False) + access(),
-        # A peer longer than the parent keeps (cut to 63 bytes, not refused).
+        # A peer longer than KH_PEER_MAX: a protocol violation.
         "long_peer": pcfg() + POL + request(1, "GET", "/api/agents/me", peer="1" * 128),
         # Liveness: the harness never pings, so any MSG_PONG answers nothing.
         "pong_unasked": pcfg() + POL + GOOD[0] + frame(PONG, b"", 0x1122334455667788),
