@@ -202,6 +202,12 @@
 /* With inotify, a full rescan this often anyway (files made by link(),
  * events lost to a full inotify queue), milliseconds. */
 #define KH_QUEUE_RESCAN_MS     2000u
+/* When the child serves HTTP listeners too, request files take at most
+ * max_inflight - max_inflight / KH_QUEUE_HTTP_SHARE of the slots (with
+ * max_inflight >= 2): a backlog of files must not answer every HTTP
+ * client 503 for as long as it lasts (files wait in requests/; nothing
+ * is lost), tests/load queue_http_share. */
+#define KH_QUEUE_HTTP_SHARE    4u
 /* Directory entries looked at per scan: a sandbox that floods requests/
  * costs bounded work per pass (the next pass continues). */
 #define KH_QUEUE_SCAN_MAX      1024u

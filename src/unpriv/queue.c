@@ -14,7 +14,8 @@
  *   1. the name is <id>.json with a valid id (qc_id_valid), else ignored
  *      (the gateway's own <id>.json.tmp files live here too);
  *   2. capacity: with max_inflight requests upstream nothing more is
- *      claimed, so the gateway's own queue-depth limit applies;
+ *      claimed, so the gateway's own queue-depth limit applies (beside
+ *      HTTP listeners a quarter of the slots stays theirs: queue_slots);
  *   3. claim: renameat2(RENAME_NOREPLACE) into processing/, BEFORE any
  *      byte is read or forwarded.  From here on, a crash or restart finds
  *      it in processing/ and answers it (503 for GET/HEAD/OPTIONS, 409
@@ -258,6 +259,18 @@ queue_process(struct queue *q, const struct qitem *it)
 /* Steps 1-3 for one directory entry of requests/.  create_only: the name
  * came from IN_CREATE, which for a regular file means "being written":
  * wait for its IN_CLOSE_WRITE or IN_MOVED_TO (or the rescan). */
+/* Requests in flight up to which a file may be claimed. */
+static size_t
+queue_slots(const struct net *n)
+{
+	size_t cap = n->cfg.max_inflight;
+
+	if (n->nlisteners > 0 && cap >= 2)
+		cap -= cap / KH_QUEUE_HTTP_SHARE > 0 ? cap / KH_QUEUE_HTTP_SHARE :
+		    1;
+	return cap;
+}
+
 static void
 queue_consider(struct queue *q, const char *name, bool create_only)
 {
@@ -269,7 +282,7 @@ queue_consider(struct queue *q, const char *name, bool create_only)
 		return;
 	/* Kept answers count in npending; while there are any, the disk is
 	 * full: nothing new is claimed (queue_answer.c). */
-	if (n->npending >= n->cfg.max_inflight || queue_answer_held() > 0) {
+	if (n->npending >= queue_slots(n) || queue_answer_held() > 0) {
 		q->deferred = true;
 		return;
 	}
