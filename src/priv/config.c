@@ -26,6 +26,7 @@ config_usage(FILE *f)
 "       keyhole gateway            (in the sandbox; see keyhole-gateway --help)\n"
 "       keyhole check-policy FILE [--var NAME=VALUE]...\n"
 "       keyhole explain FILE METHOD PATH [--var NAME=VALUE]...\n"
+"       keyhole audit verify [--pubkey PEMFILE] FILE...\n"
 "       keyhole --help | --version\n"
 "\n"
 "keyhole lets code in a sandbox call the routes a policy allows on ONE\n"
@@ -115,6 +116,21 @@ config_usage(FILE *f)
 "                           json unless stderr is a terminal)\n"
 "  --log stderr|syslog      where log lines go (default stderr; syslog\n"
 "                           reaches journald)\n"
+"  --audit-log FILE         append a hash-chained, signed record of every\n"
+"                           decision and lifecycle event to FILE (created\n"
+"                           0600; keyhole-audit(5)); SIGUSR1 reopens it\n"
+"  --audit-key FILE         Ed25519 private key (PEM, mode 0600 or stricter:\n"
+"                           openssl genpkey -algorithm ed25519) that signs\n"
+"                           the checkpoints; else $CREDENTIALS_DIRECTORY/\n"
+"                           keyhole-audit-key\n"
+"  --audit-checkpoint-records N  a signed checkpoint every N records\n"
+"                           (default %u)\n"
+"  --audit-checkpoint-secs S     and every S seconds with new records\n"
+"                           (default %u)\n"
+"  --audit-max-bytes BYTES  rotate FILE to FILE.<first seq> at this size\n"
+"                           (default 0: only on SIGUSR1)\n"
+"  --audit-sync mutations|all  fdatasync before answering a mutation\n"
+"                           (default), or before every answer\n"
 "  -v, --verbose            debug logging\n",
 	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
 	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_CONNS_FD_RESERVE,
@@ -124,7 +140,8 @@ config_usage(FILE *f)
 	    KH_DEF_BODY_TIMEOUT_MS, KH_BODY_RATE_WINDOW_MS,
 	    KH_DEF_BODY_MIN_RATE, KH_DEF_IDLE_TIMEOUT_MS,
 	    KH_DEF_WRITE_TIMEOUT_MS, KH_DEF_DRAIN_MS, KH_DEF_CHILD_TIMEOUT_MS,
-	    KH_CHILD_TIMEOUT_MIN_MS);
+	    KH_CHILD_TIMEOUT_MIN_MS, KH_DEF_AUDIT_CKPT_RECORDS,
+	    KH_DEF_AUDIT_CKPT_SECS);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -186,7 +203,8 @@ enum {
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
 	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
 	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
-	OPT_CTIMEOUT, OPT_PEERCONNS,
+	OPT_CTIMEOUT, OPT_PEERCONNS, OPT_AUDIT_LOG, OPT_AUDIT_KEY,
+	OPT_AUDIT_RECORDS, OPT_AUDIT_SECS, OPT_AUDIT_MAX, OPT_AUDIT_SYNC,
 };
 
 static const struct option config_opts[] = {
@@ -225,6 +243,12 @@ static const struct option config_opts[] = {
 	{ "queue-watch", required_argument, NULL, OPT_QWATCH },
 	{ "queue-poll-ms", required_argument, NULL, OPT_QPOLL },
 	{ "var", required_argument, NULL, OPT_VAR },
+	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+	{ "audit-key", required_argument, NULL, OPT_AUDIT_KEY },
+	{ "audit-checkpoint-records", required_argument, NULL, OPT_AUDIT_RECORDS },
+	{ "audit-checkpoint-secs", required_argument, NULL, OPT_AUDIT_SECS },
+	{ "audit-max-bytes", required_argument, NULL, OPT_AUDIT_MAX },
+	{ "audit-sync", required_argument, NULL, OPT_AUDIT_SYNC },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -357,6 +381,8 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->log_format = -1;
 	cfg->unix_mode = 0660;
 	cfg->queue_poll_ms = KH_DEF_QUEUE_POLL_MS;
+	cfg->audit_ckpt_records = KH_DEF_AUDIT_CKPT_RECORDS;
+	cfg->audit_ckpt_secs = KH_DEF_AUDIT_CKPT_SECS;
 	config_env(cfg);
 
 	optind = 1;
@@ -489,6 +515,35 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 				config_die("--log: '%s' is not stderr or syslog",
 				    optarg);
 			break;
+		case OPT_AUDIT_LOG: cfg->audit_log = optarg; break;
+		case OPT_AUDIT_KEY: cfg->audit_key = optarg; break;
+		case OPT_AUDIT_RECORDS:
+			cfg->audit_ckpt_records = (uint32_t)config_num(
+			    "--audit-checkpoint-records", optarg, 1,
+			    KH_AUDIT_CKPT_RECORDS_MAX);
+			break;
+		case OPT_AUDIT_SECS:
+			cfg->audit_ckpt_secs = (uint32_t)config_num(
+			    "--audit-checkpoint-secs", optarg, 1,
+			    KH_AUDIT_CKPT_SECS_MAX);
+			break;
+		case OPT_AUDIT_MAX:
+			cfg->audit_max_bytes = config_num("--audit-max-bytes",
+			    optarg, 0, UINT64_MAX / 2);
+			if (cfg->audit_max_bytes != 0 &&
+			    cfg->audit_max_bytes < KH_AUDIT_MAX_BYTES_MIN)
+				config_die("--audit-max-bytes: at least %u (or 0)",
+				    KH_AUDIT_MAX_BYTES_MIN);
+			break;
+		case OPT_AUDIT_SYNC:
+			if (strcmp(optarg, "all") == 0)
+				cfg->audit_sync_all = true;
+			else if (strcmp(optarg, "mutations") == 0)
+				cfg->audit_sync_all = false;
+			else
+				config_die("--audit-sync %s: use mutations or all",
+				    optarg);
+			break;
 		case 'v': cfg->verbose = true; break;
 		case 'h': config_usage(stdout); exit(0);
 		default:
@@ -504,6 +559,8 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)
 		config_die("--upstream URL is required");
+	if (cfg->audit_key != NULL && cfg->audit_log == NULL)
+		config_die("--audit-key needs --audit-log FILE");
 	/* The queue transport alone needs no listener. */
 	if (cfg->nlisten == 0 && !listen_activated() && cfg->queue_dir == NULL)
 		config_env_listen(cfg);

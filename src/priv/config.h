@@ -55,6 +55,13 @@ struct kh_config {
 	bool verbose;
 	int log_format;			/* enum log_format; -1 = by isatty */
 	bool log_syslog;
+	/* The audit log (audit.c, keyhole-audit(5)); NULL: none. */
+	const char *audit_log;
+	const char *audit_key;		/* NULL: $CREDENTIALS_DIRECTORY/... */
+	uint32_t audit_ckpt_records;
+	uint32_t audit_ckpt_secs;
+	uint64_t audit_max_bytes;	/* 0: never rotated by size */
+	bool audit_sync_all;		/* fdatasync for every answer */
 };
 
 /* Parse `keyhole serve` arguments (argv[0] = "serve") and the environment.

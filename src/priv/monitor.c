@@ -16,6 +16,7 @@
 
 #include <event2/buffer.h>
 
+#include "audit.h"
 #include "log.h"
 #include "priv.h"
 #include "request_check.h"
@@ -141,6 +142,7 @@ mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "malformed access frame";
 		return -1;
 	}
+	audit_child(&a);
 	relay_access(p, c, &a);
 	return 0;
 }
@@ -227,7 +229,6 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	struct pc_extra x = { NULL, 0, false };
 	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX], rl[32];
 	struct up_hdr h[2];
-	struct log_access a;
 	size_t n;
 
 	if (!p->rate_ready || budget_check(&p->rate, p->policy, ck->ri,
@@ -244,20 +245,8 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	h[0].vlen = strlen(h[0].value);
 	h[1].value = rl;
 	h[1].vlen = strlen(rl);
-	monitor_send_response(c, id, pc_table[PC_RATE].status, h, 2,
-	    (const uint8_t *)json, n);
-	snprintf(rl, sizeof(rl), "policy:%u rate", rule->line);
-	memset(&a, 0, sizeof(a));
-	a.id = id;
-	a.peer = ck->peer;
-	a.method = ck->method;
-	a.path = ck->path;
-	a.rule = rl;
-	a.status = pc_table[PC_RATE].status;
-	a.bytes_in = ck->body_len;
-	a.bytes_out = n;
-	a.upstream_ms = -1;
-	log_access("keyhole", (long)getpid(), &a);
+	answer_refused_with(c, id, ck, pc_table[PC_RATE].status, h, 2,
+	    (const uint8_t *)json, n, "rate");
 	return true;
 }
 
@@ -286,8 +275,14 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	/* Overload and shutdown are answered, not violations: the child
 	 * may race the parent's own view. */
 	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
-		monitor_send_answer(c, h->id, p->draining ?
-		    PC_SHUTTING_DOWN : PC_QUEUE_FULL);
+		answer_refused(c, h->id, &ck, p->draining ? PC_SHUTTING_DOWN :
+		    PC_QUEUE_FULL, p->draining ? "shutting-down" : "queue-full");
+		return 0;
+	}
+	/* What the audit log cannot record is not forwarded (audit.c). */
+	if (audit_failing()) {
+		answer_refused(c, h->id, &ck, PC_AUDIT_UNAVAILABLE,
+		    "audit-unavailable");
 		return 0;
 	}
 	if (mon_rate_refused(p, c, h->id, &ck))
@@ -298,21 +293,22 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "out of memory";
 		return -1;
 	}
+	audit_begin(r, &ck);
 	r->owner = c;
 	r->done = monitor_upstream_done;
 	r->started_ms = supervise_now_ms();
 	resp.names = (const char (*)[KH_HNAME_MAX + 1])p->policy->resp_hdrs;
 	resp.n = p->policy->nresp_hdrs;
 	if (upstream_start(p->up, r, &ck, &resp) < 0) {
-		monitor_send_answer(c, r->id, PC_UP_FAILED);
+		answer_refused(c, r->id, &ck, PC_UP_FAILED, "upstream-start");
 		up_req_free(r);
 		return 0;
 	}
 	/* Charged only now, when it is on its way upstream: what the parent
 	 * answered itself (503, 429, 502 above) costs neither `max` nor
 	 * `rate`. */
-	if (ck.counts)
-		p->mutations_used++;
+	if (ck.counts && ++p->mutations_used == p->policy->max_mutations)
+		audit_event(AUDIT_BUDGET, AF_INT("used", p->mutations_used));
 	if (p->rate_ready)
 		budget_take(&p->rate, p->policy, ck.ri, ck.method,
 		    (uint64_t)util_now_ms());

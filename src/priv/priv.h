@@ -15,6 +15,7 @@
  *   ready.c      what follows the first accepted policy: the run's rate
  *                buckets, the ready file, systemd's READY=1
  *   answer.c     answers to forwarded requests, their access-log lines
+ *   audit*.c     the audit log (--audit-log): audit.h
  *   upstream.c   libcurl forwarding (upstream_req.c: a request's data and
  *                header list; upstream_recv.c: what comes back;
  *                upstream_mem.c: memory and credential copies)
@@ -70,6 +71,11 @@ struct child {
 	/* Reading stopped: the child has not read KH_CHILD_OUT_HIGH bytes
 	 * of our output yet (monitor.c). */
 	bool paused;
+	/* audit.c: answers held until their records are written, and the
+	 * list of children with such answers. */
+	struct evbuffer *audit_held;
+	struct child *audit_next;
+	bool audit_listed;
 };
 
 /* Lines relayed for the child: a token bucket (tokens * 1000) and what
@@ -139,14 +145,17 @@ void monitor_send_config(struct parent *p, struct child *c);
 void monitor_send_simple(struct child *c, enum msg_type type);
 
 /* answer.c */
-/* An answer the parent makes itself, headers and body copied (the rate's
- * 429). */
-void monitor_send_response(struct child *c, uint64_t id, int status,
-    const struct up_hdr *hdrs, size_t nhdrs, const uint8_t *body, size_t blen);
-/* An answer of the contract the parent makes itself (overload, upstream
- * failures): its status and body, and the indeterminate outcome's header
- * where the entry has one (paperclip.h). */
-void monitor_send_answer(struct child *c, uint64_t id, enum pc_id pid);
+/* The parent answers a request it checked (ck) itself, instead of
+ * forwarding it: status, headers and body copied (the rate's 429).  why
+ * names the cause in the access log ("policy:LINE why") and the audit
+ * log. */
+void answer_refused_with(struct child *c, uint64_t id,
+    const struct req_checked *ck, int status, const struct up_hdr *hdrs,
+    size_t nhdrs, const uint8_t *body, size_t blen, const char *why);
+/* The same with an answer of the contract (overload, shutdown, upstream
+ * failures, the audit log): its status and body (paperclip.h). */
+void answer_refused(struct child *c, uint64_t id,
+    const struct req_checked *ck, enum pc_id pid, const char *why);
 /* up_req.done for every forwarded request: answer, log, free. */
 void monitor_upstream_done(struct up_req *r, enum up_result res);
 /* End c's requests in flight: answered (drain deadline) or, the child
@@ -166,6 +175,10 @@ struct relay_record {			/* MSG_ACCESS's fields, into the frame */
 	uint16_t status;
 	uint64_t bytes_in, bytes_out;
 };
+/* Take a token from b (per_s a second, at most burst); false: none
+ * left, counted in b->dropped. */
+bool relay_take(struct relay_bucket *b, unsigned per_s, unsigned burst,
+    int64_t now_ms);
 void relay_log(struct parent *p, struct child *c, enum log_level level,
     const char *line, size_t len);
 void relay_access(struct parent *p, struct child *c,
@@ -175,13 +188,6 @@ void relay_fatal(struct parent *p, struct child *c, const char *line,
     size_t len);
 /* Write the summary of dropped lines now, if any were dropped. */
 void relay_flush(struct parent *p);
-
-/* ready.c: after the first accepted policy table */
-/* The first table is the run's (p->policy, its rate buckets).  Returns 0,
- * or -1 (out of memory: nothing kept). */
-int ready_policy(struct parent *p, struct policy *pol);
-/* A child serves: ready file, READY=1 the first time. */
-void ready_serving(struct parent *p);
 
 /* ready.c: after the first accepted policy table */
 /* The first table is the run's (p->policy, its rate buckets).  Returns 0,

@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "audit.h"
 #include "log.h"
 #include "priv.h"
 #include "sdnotify.h"
@@ -260,6 +261,7 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("signal %d: draining (up to %u ms)", (int)sig,
 	    p->cfg->drain_ms);
+	audit_event(AUDIT_DRAIN, AF_INT("signal", (int)sig));
 	p->draining = true;
 	sdnotify_send("STOPPING=1\nSTATUS=draining");
 	evtimer_del(p->restart_ev);
@@ -351,7 +353,7 @@ serve_main(int argc, char **argv)
 		if (sig[i] == NULL || event_add(sig[i], NULL) < 0)
 			return 1;
 	}
-	if (sandbox_priv_enter(p) < 0)
+	if (audit_open(p) < 0 || sandbox_priv_enter(p) < 0)
 		return 1;
 	if (supervise_spawn(p) < 0)
 		return 1;
@@ -362,6 +364,7 @@ serve_main(int argc, char **argv)
 		monitor_abort_inflight(p, p->child, false);
 	}
 	listen_close(p->listeners, p->nlisteners);
+	audit_close(p->draining ? "drained" : "stopped", p->exit_code);
 	if (p->exit_code == 0)
 		log_info("stopped");
 	/* The log layer points at the secret pages: forget them first. */

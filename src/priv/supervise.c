@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "log.h"
 #include "priv.h"
 #include "sdnotify.h"
@@ -193,6 +194,7 @@ supervise_spawn(struct parent *p)
 	monitor_attach(p, c);
 	monitor_send_config(p, c);
 	log_info("started child pid=%ld", (long)pid);
+	audit_event(AUDIT_CHILD_START, AF_INT("pid", pid));
 	return 0;
 }
 
@@ -204,6 +206,7 @@ supervise_free_child(struct parent *p, struct child *c)
 	monitor_abort_inflight(p, c, false);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	audit_child_gone(c);
 	free(c);
 }
 
@@ -227,6 +230,7 @@ supervise_kill(struct parent *p, struct child *c, const char *why)
 {
 	log_error("protocol violation from child pid=%ld: %s; killing it",
 	    (long)c->pid, why);
+	audit_event(AUDIT_VIOLATION, AF_INT("pid", c->pid), AF_STR("why", why));
 	supervise_end(p, c);
 }
 
@@ -263,6 +267,7 @@ supervise_schedule(struct parent *p)
 	struct timeval tv = { p->backoff_ms / 1000,
 	    (p->backoff_ms % 1000) * 1000 };
 	log_info("restarting child in %u ms", p->backoff_ms);
+	audit_event(AUDIT_CHILD_RESTART, AF_INT("delayMs", p->backoff_ms));
 	sdnotify_send("STATUS=child exited; restarting");
 	evtimer_add(p->restart_ev, &tv);
 	p->backoff_ms *= 2;
@@ -291,6 +296,7 @@ supervise_reap(struct parent *p)
 		bool current = c != NULL && c->pid == pid;
 		bool fatal = current && c->fatal;
 		log_warn("child pid=%ld exited (%s)", (long)pid, how);
+		audit_event(AUDIT_CHILD_EXIT, AF_INT("pid", pid), AF_STR("how", how));
 		if (current) {
 			p->child = NULL;
 			supervise_free_child(p, c);
