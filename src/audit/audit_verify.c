@@ -248,6 +248,7 @@ av_classify(struct av *v, const struct av_rec *a, const struct av_rec *b,
 	unsigned long long sa = a->seq, sb = b->seq;
 	char ha[2 * AUDIT_HASH_LEN + 1], hb[2 * AUDIT_HASH_LEN + 1];
 	enum av_kind k;
+	bool fits = false;
 	size_t nfw;
 
 	if (fw == NULL)
@@ -256,11 +257,25 @@ av_classify(struct av *v, const struct av_rec *a, const struct av_rec *b,
 	c = nfw > 0 ? &fw[0] : NULL;
 	av_hex(a->hash, AUDIT_HASH_LEN, ha);
 	av_hex(b->prev, AUDIT_HASH_LEN, hb);
-	if (c != NULL && av_links(c, a)) {
+	for (size_t i = 0; i < nfw; i++) {
+		if (x == NULL && av_links(&fw[i], a))
+			x = &fw[i];
+		if (memcmp(fw[i].prev, b->hash, AUDIT_HASH_LEN) == 0 ||
+		    memcmp(fw[i].hash, b->prev, AUDIT_HASH_LEN) == 0)
+			fits = true;
+	}
+	if (c != NULL && av_links(c, a) && !fits) {
 		k = av_verdict(v, AV_INSERTED, &b->w, "%s:%llu (seq %llu) is "
 		    "not part of the chain: the record after it follows %s:%llu "
 		    "(seq %llu)", fb, (unsigned long long)b->w.line, sb, fa,
 		    (unsigned long long)a->w.line, sa);
+	} else if (c != NULL && av_links(c, a)) {
+		k = av_verdict(v, AV_REORDERED, &b->w, "%s:%llu (seq %llu) was "
+		    "moved: it comes before %s:%llu (seq %llu), which follows "
+		    "%s:%llu", fb, (unsigned long long)b->w.line, sb,
+		    av_name(v, c->w.file), (unsigned long long)c->w.line,
+		    (unsigned long long)c->seq, fa,
+		    (unsigned long long)a->w.line);
 	} else if (b->seq == a->seq + 1 && !b->genesis) {
 		if (c != NULL && c->seq == b->seq + 1 &&
 		    memcmp(c->prev, b->hash, AUDIT_HASH_LEN) != 0)
@@ -305,14 +320,6 @@ av_classify(struct av *v, const struct av_rec *a, const struct av_rec *b,
 			    (unsigned long long)y->seq);
 		}
 	} else {
-		bool fits = false;
-		for (size_t i = 0; i < nfw; i++) {
-			if (x == NULL && av_links(&fw[i], a))
-				x = &fw[i];
-			if (memcmp(fw[i].prev, b->hash, AUDIT_HASH_LEN) == 0 ||
-			    memcmp(fw[i].hash, b->prev, AUDIT_HASH_LEN) == 0)
-				fits = true;
-		}
 		if (x != NULL && fits)
 			k = av_verdict(v, AV_REORDERED, &b->w, "%s:%llu (seq "
 			    "%llu) was moved: seq %llu, which follows %s:%llu, is "
@@ -327,6 +334,11 @@ av_classify(struct av *v, const struct av_rec *a, const struct av_rec *b,
 			    (unsigned long long)x->w.line - 1, sa + 1, fa,
 			    (unsigned long long)a->w.line, av_name(v, x->w.file),
 			    (unsigned long long)x->w.line);
+		else if (b->seq == a->seq + 2)
+			k = av_verdict(v, AV_REMOVED, &b->w, "record seq %llu was "
+			    "removed: %s:%llu (seq %llu) comes right after %s:%llu "
+			    "(seq %llu)", sa + 1, fb, (unsigned long long)b->w.line,
+			    sb, fa, (unsigned long long)a->w.line, sa);
 		else if (b->seq > a->seq + 1)
 			k = av_verdict(v, AV_REMOVED, &b->w, "records seq %llu to "
 			    "%llu were removed: %s:%llu (seq %llu) comes right "
@@ -453,6 +465,12 @@ av_count(struct av *v, const struct arec *r, const struct av_where *w)
 		if (strcmp(r->event, "start") == 0 &&
 		    rep->runs++ < AV_LIST_MAX)
 			strcpy(rep->run_ids[rep->runs - 1], r->run_id);
+		if (strcmp(r->event, "recover") == 0 &&
+		    rep->recoveries++ < AV_LIST_MAX) {
+			rep->recover[rep->recoveries - 1].where = *w;
+			rep->recover[rep->recoveries - 1].torn_bytes =
+			    r->torn_bytes;
+		}
 		break;
 	case AREC_CHECKPOINT:
 		rep->checkpoints++;
@@ -482,20 +500,20 @@ static enum av_kind
 av_after_bad(struct av *v, struct av_bad *bad, const struct arec *r,
     const struct av_rec *b, const struct av_rec *a, bool have_a)
 {
-	struct av_report *rep = v->rep;
 	const char *f = av_name(v, bad->w.file);
 
 	bad->on = false;
 	if (r->type == AREC_EVENT && strcmp(r->event, "recover") == 0 &&
 	    r->has_torn_sha && r->torn_bytes == bad->len &&
-	    memcmp(r->torn_sha, bad->hash, AUDIT_HASH_LEN) == 0) {
-		if (rep->recoveries < AV_LIST_MAX) {
-			rep->recover[rep->recoveries].where = bad->w;
-			rep->recover[rep->recoveries].torn_bytes = bad->len;
-		}
-		rep->recoveries++;
-		return AV_OK;
-	}
+	    memcmp(r->torn_sha, bad->hash, AUDIT_HASH_LEN) == 0)
+		return AV_OK;		/* av_count lists it */
+	if (r->type == AREC_EVENT && strcmp(r->event, "recover") == 0 &&
+	    r->has_torn_sha)
+		return av_verdict(v, AV_EDITED, &bad->w, "%s:%llu, a line a "
+		    "crash cut short, was changed afterwards: the recover record "
+		    "after it says %llu bytes with another SHA-256", f,
+		    (unsigned long long)bad->w.line,
+		    (unsigned long long)r->torn_bytes);
 	if (have_a && av_links(b, a))
 		return av_verdict(v, AV_INSERTED, &bad->w, "%s:%llu is not a "
 		    "record (%s): a line was inserted", f,
@@ -503,6 +521,26 @@ av_after_bad(struct av *v, struct av_bad *bad, const struct arec *r,
 	return av_verdict(v, AV_EDITED, &bad->w, "%s:%llu is not a record "
 	    "(%s), and no recover record says it is a line a crash cut short",
 	    f, (unsigned long long)bad->w.line, bad->why);
+}
+
+/* The log's first record (r, at w) is not a chain's first: if another
+ * file given begins earlier in the chain, the files are out of order. */
+static enum av_kind
+av_earlier_file(struct av *v, const struct arec *r, const struct av_where *w)
+{
+	for (size_t f = 0; f < v->nf; f++) {
+		struct av_cur c = { f, 0, 0 };
+		struct av_rec first;
+		if (f == w->file || av_forward(v, c, &first, 1) != 1 ||
+		    first.w.file != f || first.seq >= r->seq)
+			continue;
+		return av_verdict(v, AV_FILES, w, "%s begins at seq %llu, but "
+		    "%s, given after it, begins earlier (seq %llu): the files "
+		    "are given out of order", av_name(v, w->file),
+		    (unsigned long long)r->seq, av_name(v, f),
+		    (unsigned long long)first.seq);
+	}
+	return AV_OK;
 }
 
 /* The whole log was read without a break: is it closed? */
@@ -580,6 +618,9 @@ av_run(struct av *v)
 				    "a chain but says seq %llu", av_name(v, w.file),
 				    (unsigned long long)w.line,
 				    (unsigned long long)r.seq);
+			if (!r.genesis && !v->o->partial &&
+			    av_earlier_file(v, &r, &w) != AV_OK)
+				return v->rep->kind;
 			if (!r.genesis && !v->o->partial)
 				return av_verdict(v, AV_REMOVED, &w, "the log "
 				    "begins at seq %llu (%s:%llu): records 1 to %llu "

@@ -80,10 +80,11 @@ struct av_report {
 	char ckpt_time[40];
 	bool ckpt_final;
 	uint64_t after_ckpt;		/* records after the last checkpoint */
-	size_t recoveries;
+	size_t recoveries;		/* recover records: keyhole resumed a
+					   file it had not closed (a crash) */
 	struct {
-		struct av_where where;
-		uint64_t torn_bytes;
+		struct av_where where;	/* the recover record */
+		uint64_t torn_bytes;	/* the line cut short before it, or 0 */
 	} recover[AV_LIST_MAX];
 	size_t nkeys;			/* fingerprints that signed checkpoints */
 	char keys[AV_LIST_MAX][2 * AUDIT_FP_LEN + 1];

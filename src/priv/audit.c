@@ -225,9 +225,9 @@ audit_flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	(void)arg;
 	A->flush_active = false;
-	if (A->failing || A->closed)
+	/* While failing, only the retry timer (arg set) tries again. */
+	if ((A->failing && arg == NULL) || A->closed)
 		return;
 	if ((A->dropped_child > 0 || A->dropped_other > 0) &&
 	    supervise_now_ms() - A->dropped_ms >= KH_RELAY_SUMMARY_MS)
@@ -246,8 +246,7 @@ audit_retry_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	audit_g.failing = false;	/* audit_fail sets it again */
-	audit_flush_cb(-1, 0, NULL);
+	audit_flush_cb(-1, 0, &audit_g);
 }
 
 /* Every --audit-checkpoint-secs: a checkpoint if anything was written
@@ -260,7 +259,10 @@ audit_ckpt_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (A->failing || A->closed || A->since_ckpt == 0)
+	if (A->failing || A->closed)
+		return;
+	audit_record_dropped();
+	if (A->since_ckpt == 0)
 		return;
 	if (audit_checkpoint(false) == 0)
 		(void)audit_flush_now(true);
@@ -295,6 +297,8 @@ audit_open(struct parent *p)
 
 	if (cfg->audit_log == NULL)
 		return 0;
+	memset(A, 0, sizeof(*A));
+	A->dirfd = A->fd = -1;
 	A->p = p;
 	A->base = p->base;
 	A->ckpt_records = cfg->audit_ckpt_records;

@@ -97,8 +97,8 @@ void audit_forwarded(const struct up_req *r, enum up_result res, int status,
     size_t resp_len, const uint8_t resp_sha[32]);
 /* answer.c: the parent answered a checked request itself (why: "rate",
  * "queue-full", "shutting-down", "audit-unavailable", "upstream-start").
- * Returns true when it was recorded: its answer must then wait for the
- * record (audit_hold). */
+ * Returns true when its answer must wait for the record (audit_hold):
+ * it was recorded and the log is not failing. */
 bool audit_refused(uint64_t id, const struct req_checked *ck, int status,
     const char *why, const uint8_t *body, size_t blen);
 /* monitor.c: a request the child answered itself (MSG_ACCESS): the

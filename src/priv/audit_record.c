@@ -10,9 +10,10 @@
  * returned, the parent's clock), except in a record with
  * "source":"child": those are the child's claims about a request it
  * answered itself (MSG_ACCESS), which the parent cannot check.  A query
- * and the bodies appear only as their size and SHA-256: never a body,
- * the bridge token or the credential (which no record field is ever made
- * from).
+ * and the bodies appear only as their size and SHA-256: never a body.
+ * No field is made from the credential or the bridge token, and every
+ * string is masked as log lines are (log_scrub), so neither appears even
+ * where a sandbox put the token into a path.
  */
 #include <stdio.h>
 #include <string.h>
@@ -100,11 +101,23 @@ audit_line_begin(struct audit_line *l, const char *type)
 	l->off = n > 0 ? (size_t)n : sizeof(l->buf) + 1;
 }
 
+/* Every string: printable, and neither the credential nor the bridge
+ * token (registered with log_redact) in it, as in a log line (a sandbox
+ * may put the token in a path, a peer is the child's claim). */
 void
 audit_line_strn(struct audit_line *l, const char *k, const char *v, size_t n)
 {
+	static char scratch[KH_PATH_MAX + 1];
+	bool cut = n >= sizeof(scratch);
+
+	if (cut)
+		n = sizeof(scratch) - 1;
+	if (n > 0)
+		memcpy(scratch, v, n);
+	log_sanitize(scratch, n);
+	log_scrub(scratch, n, cut);
 	audit_line_key_name(l, k);
-	audit_line_quoted(l, v, n);
+	audit_line_quoted(l, scratch, n);
 }
 
 void
@@ -304,7 +317,10 @@ audit_refused(uint64_t id, const struct req_checked *ck, int status,
 	audit_sha256(body, blen, d);
 	audit_line_hex(&l, "respSha256", d, AUDIT_HASH_LEN);
 	audit_line_str(&l, "policy", A->policy_hex);
-	return audit_line_commit(&l, false, &A->dropped_other);
+	/* A refusal's answer waits for its record like any other, except
+	 * while the log cannot be written: nothing happened that a crash
+	 * could hide, and the client must not wait for the disk. */
+	return audit_line_commit(&l, false, &A->dropped_other) && !A->failing;
 }
 
 void

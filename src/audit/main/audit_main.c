@@ -161,12 +161,15 @@ print_summary(const struct av_report *r, const struct av_file *fs)
 		    "to prove who signed");
 	printf("  recoveries after a crash: %zu\n", r->recoveries);
 	for (size_t i = 0; i < r->recoveries && i < AV_LIST_MAX; i++) {
+		const struct av_where *w = &r->recover[i].where;
+		printf("    %s:%llu: keyhole resumed a file it had not closed "
+		    "(killed or crashed)", fs[w->file].name,
+		    (unsigned long long)w->line);
 		if (r->recover[i].torn_bytes > 0)
-			printf("    %s:%llu: a line of %llu bytes cut short by the "
-			    "crash, kept and recorded\n",
-			    fs[r->recover[i].where.file].name,
-			    (unsigned long long)r->recover[i].where.line,
-			    (unsigned long long)r->recover[i].torn_bytes);
+			printf("; the line before, %llu bytes cut short by the "
+			    "crash, is kept", (unsigned long long)
+			    r->recover[i].torn_bytes);
+		printf("\n");
 	}
 }
 
