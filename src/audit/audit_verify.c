@@ -44,8 +44,10 @@ struct av {
 	size_t ngiven;
 	struct av_key learned[AV_KEYS_MAX];
 	size_t nlearned;
-	struct av_rec *ring;		/* the last KH_AUDIT_LOOKAROUND records */
+	struct av_rec *ring;		/* the last `around` records */
 	size_t rn, rhead;
+	size_t around;			/* KH_AUDIT_LOOKAROUND, or fewer when
+					   the files hold fewer lines */
 	EVP_MD_CTX *md;
 	uint8_t *msg;			/* a checkpoint's signed bytes */
 };
@@ -202,8 +204,8 @@ static void
 av_ring_push(struct av *v, const struct av_rec *r)
 {
 	v->ring[v->rhead] = *r;
-	v->rhead = (v->rhead + 1) % KH_AUDIT_LOOKAROUND;
-	if (v->rn < KH_AUDIT_LOOKAROUND)
+	v->rhead = (v->rhead + 1) % v->around;
+	if (v->rn < v->around)
 		v->rn++;
 }
 
@@ -242,7 +244,7 @@ static enum av_kind
 av_classify(struct av *v, const struct av_rec *a, const struct av_rec *b,
     struct av_cur after)
 {
-	struct av_rec *fw = calloc(KH_AUDIT_LOOKAROUND, sizeof(*fw));
+	struct av_rec *fw = calloc(v->around, sizeof(*fw));
 	const struct av_rec *c, *y, *x = NULL;
 	const char *fa = av_name(v, a->w.file), *fb = av_name(v, b->w.file);
 	unsigned long long sa = a->seq, sb = b->seq;
@@ -253,7 +255,7 @@ av_classify(struct av *v, const struct av_rec *a, const struct av_rec *b,
 
 	if (fw == NULL)
 		return av_verdict(v, AV_USAGE, &b->w, "out of memory");
-	nfw = av_forward(v, after, fw, KH_AUDIT_LOOKAROUND);
+	nfw = av_forward(v, after, fw, v->around);
 	c = nfw > 0 ? &fw[0] : NULL;
 	av_hex(a->hash, AUDIT_HASH_LEN, ha);
 	av_hex(b->prev, AUDIT_HASH_LEN, hb);
@@ -661,7 +663,16 @@ av_verify(const struct av_file *files, size_t n, const struct av_opts *o,
 	v->nf = n;
 	v->o = o;
 	v->rep = rep;
-	v->ring = calloc(KH_AUDIT_LOOKAROUND, sizeof(*v->ring));
+	v->around = 1;
+	for (size_t f = 0; f < n && v->around < KH_AUDIT_LOOKAROUND; f++)
+		for (const uint8_t *p = files[f].data, *e = p + files[f].len;
+		    p != NULL && p < e && v->around < KH_AUDIT_LOOKAROUND;
+		    v->around++) {
+			p = memchr(p, '\n', (size_t)(e - p));
+			if (p != NULL)
+				p++;
+		}
+	v->ring = calloc(v->around, sizeof(*v->ring));
 	v->msg = malloc(sizeof(AUDIT_SIG_CONTEXT) + KH_AUDIT_LINE_MAX);
 	v->md = EVP_MD_CTX_new();
 	v->given = calloc(o->npub + 1, sizeof(*v->given));

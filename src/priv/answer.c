@@ -50,17 +50,21 @@ static const struct {
 	[UP_CANCELLED] = { PC_SHUTTING_DOWN, PC_UP_SHUTDOWN_SENT },
 };
 
+enum { ANSWER_NOW = 0, ANSWER_HOLD, ANSWER_HOLD_SYNC };
+
 /* One MSG_RESPONSE to the child, whole or not at all (wire_send).  With
  * own_body, body is the caller's malloc'd buffer, handed over here: it
  * follows the frame's head by reference, not copied (an upstream response
  * costs the parent one buffer, not three), and is freed once written.
- * hold: the frame waits for the audit records appended so far (audit.h;
- * it goes out at once when there is no audit log).
+ * hold: the frame waits for the audit records appended so far to be
+ * written (ANSWER_HOLD), and fdatasync'ed (ANSWER_HOLD_SYNC: the answer
+ * to a mutation), audit.h; it goes out at once when there is no audit
+ * log.
  * Returns 0, or -1 with nothing sent (body freed when owned). */
 static int
 answer_frame(struct child *c, uint64_t id, int status,
     const struct up_hdr *hdrs, size_t nhdrs, uint8_t *body, size_t blen,
-    bool own_body, bool hold)
+    bool own_body, int hold)
 {
 	struct wbuf w;
 
@@ -73,7 +77,7 @@ answer_frame(struct child *c, uint64_t id, int status,
 		msg_put_str(&w, hdrs[i].value, hdrs[i].vlen);
 	}
 	msg_put_blob_deferred(&w, blen);
-	if (wire_send_buf(hold ? audit_hold(c) :
+	if (wire_send_buf(hold ? audit_hold(c, hold == ANSWER_HOLD_SYNC) :
 	    bufferevent_get_output(c->bev), &w, body, blen, own_body) == 0)
 		return 0;
 	log_error("internal: could not frame a message to the child");
@@ -111,7 +115,8 @@ answer_refused_with(struct child *c, uint64_t id,
 	bool held = audit_refused(id, ck, status, why, body, blen);
 
 	(void)answer_frame(c, id, status, hdrs, nhdrs,
-	    (uint8_t *)(uintptr_t)body, blen, false, held);
+	    (uint8_t *)(uintptr_t)body, blen, false,
+	    held ? ANSWER_HOLD : ANSWER_NOW);
 	snprintf(rule, sizeof(rule), "policy:%u %s", ck->rule->line, why);
 	memset(&a, 0, sizeof(a));
 	a.id = id;
@@ -141,7 +146,7 @@ answer_refused(struct child *c, uint64_t id, const struct req_checked *ck,
 
 /* A contract answer to a forwarded request (held for its record). */
 static void
-answer_contract(struct child *c, uint64_t id, enum pc_id pid)
+answer_contract(struct child *c, uint64_t id, enum pc_id pid, int hold)
 {
 	char json[PC_FIXED_BODY_MAX];
 	struct up_hdr h[2];
@@ -149,7 +154,7 @@ answer_contract(struct child *c, uint64_t id, enum pc_id pid)
 	size_t jl = pc_fixed_body(pid, json, sizeof(json));
 
 	(void)answer_frame(c, id, pc_table[pid].status, h, n,
-	    (uint8_t *)(uintptr_t)json, jl, false, true);
+	    (uint8_t *)(uintptr_t)json, jl, false, hold);
 }
 
 /* The answer to a request the upstream did not answer normally: the 409
@@ -205,6 +210,9 @@ answer_request(struct child *c, struct up_req *r, enum up_result res)
 	bool indet;
 	int status;
 	size_t out;
+	/* A mutation's answer waits for its record to be on disk. */
+	int hold = util_method_safe(r->method) ? ANSWER_HOLD :
+	    ANSWER_HOLD_SYNC;
 
 	/* The last check before the wire: the child writes only a final
 	 * status, and refuses anything else as an attack. */
@@ -220,7 +228,7 @@ answer_request(struct child *c, struct up_req *r, enum up_result res)
 		r->resp_len = r->resp_cap = 0;
 		audit_digest(body, out, dg);	/* before the frame owns it */
 		if (answer_frame(c, r->id, status, r->resp_hdrs, r->nresp_hdrs,
-		    body, out, true, true) < 0)
+		    body, out, true, hold) < 0)
 			/* Still exactly one answer: the short error frame. */
 			res = UP_FAILED;
 	}
@@ -231,7 +239,7 @@ answer_request(struct child *c, struct up_req *r, enum up_result res)
 		indet = (pc_table[pid].flags & PC_INDETERMINATE) != 0;
 		out = pc_fixed_body(pid, json, sizeof(json));
 		audit_digest((const uint8_t *)json, out, dg);
-		answer_contract(c, r->id, pid);
+		answer_contract(c, r->id, pid, hold);
 		log_warn("request id=%llu %s %s: upstream %s%s%s%s; answered "
 		    "%d%s", (unsigned long long)r->id, r->method, r->path,
 		    up_result_name(res), r->why ? " (" : "",

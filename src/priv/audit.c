@@ -4,17 +4,23 @@
  * Records are appended to a buffer as decisions are made, each one's
  * "prev" the SHA-256 of the record before it (the chain), and written at
  * the end of the turn of the event loop in which they were made: one
- * write(2) for all of them, then fdatasync(2) when one of them describes
- * a mutation (any method but GET, HEAD, OPTIONS), a lifecycle change, a
- * checkpoint, or with --audit-sync all.  The answers those records
- * describe are held until then (audit_hold: each child has an evbuffer
- * of held frames), so no client gets an answer whose record could still
- * be lost to a crash of keyhole (write done: the kernel has it), and no
- * client gets the answer to a mutation whose record could be lost to a
- * crash of the machine (fdatasync done).  The flush is an event made
- * active by the first record or held frame of a turn: libevent runs it
- * after the callbacks already active in that turn, before it polls
- * again, so a whole turn's answers share one write and one fdatasync.
+ * write(2) for all of them.  The flush is an event made active by the
+ * first record or held frame of a turn: libevent runs it after the
+ * callbacks already active in that turn, before it polls again, so a
+ * whole turn's answers share one write.  The answers those records
+ * describe are held until then (audit_hold: each child has evbuffers of
+ * held frames), so no client gets an answer whose record a crash of
+ * keyhole could still lose: once written, the kernel has it.
+ *
+ * A mutation's answer (any method but GET, HEAD, OPTIONS; every answer
+ * with --audit-sync all) also waits for fdatasync(2), so no client gets
+ * the answer to a mutation whose record a crash of the machine could
+ * lose.  An fdatasync costs more CPU than forwarding a request does, so
+ * it is shared (group commit): while other requests are in flight
+ * upstream it is put off by at most KH_AUDIT_SYNC_DELAY_US, or until
+ * KH_AUDIT_SYNC_BATCH records wait for it, and the answers due meanwhile
+ * share it; a lone request is synced at once.  Start, stop, rotation,
+ * recovery and the checkpoints of the timer are synced at once.
  *
  * When the file cannot be written (a full disk, an I/O error), nothing
  * is lost that was decided: the partial bytes are truncated away, what
@@ -30,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -100,24 +107,38 @@ audit_append(const struct audit_line *l, bool sync)
 	audit_sha256(l->buf, l->off, A->head);
 	A->seq++;
 	A->since_ckpt++;
-	if (sync || A->sync_all)
+	if (sync || A->sync_all) {
+		if (!A->need_sync)
+			A->sync_first_us = audit_now_us();
 		A->need_sync = true;
+		A->sync_records++;
+	}
 	audit_schedule();
 	return 0;
 }
 
+int64_t
+audit_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* ------------------------------------------------------------------ */
-/* Answers held until their records are written. */
+/* Answers held until their records are written ([0]) or synced ([1]). */
 
 struct evbuffer *
-audit_hold(struct child *c)
+audit_hold(struct child *c, bool sync)
 {
 	struct audit *A = &audit_g;
+	int k = sync || A->sync_all;
 
 	if (!A->on || A->closed)
 		return bufferevent_get_output(c->bev);
-	if (c->audit_held == NULL &&
-	    (c->audit_held = evbuffer_new()) == NULL)
+	if (c->audit_held[k] == NULL &&
+	    (c->audit_held[k] = evbuffer_new()) == NULL)
 		return bufferevent_get_output(c->bev);
 	if (!c->audit_listed) {
 		c->audit_listed = true;
@@ -125,23 +146,35 @@ audit_hold(struct child *c)
 		A->holders = c;
 	}
 	audit_schedule();
-	return c->audit_held;
+	return c->audit_held[k];
 }
 
+/* Hand the held answers of class k (0: written, 1: synced; 2: both) to
+ * the children's outputs. */
 static void
-audit_release(void)
+audit_release(int k)
 {
 	struct audit *A = &audit_g;
-	struct child *c;
 
-	while ((c = A->holders) != NULL) {
-		A->holders = c->audit_next;
-		c->audit_next = NULL;
-		c->audit_listed = false;
-		if (evbuffer_get_length(c->audit_held) > 0 &&
-		    bufferevent_write_buffer(c->bev, c->audit_held) < 0)
-			log_error("internal: could not queue answers to the "
-			    "child");
+	for (struct child **pp = &A->holders, *c; (c = *pp) != NULL;) {
+		for (int i = 0; i < 2; i++) {
+			struct evbuffer *b = c->audit_held[i];
+			if ((k == i || k == 2) && b != NULL &&
+			    evbuffer_get_length(b) > 0 &&
+			    bufferevent_write_buffer(c->bev, b) < 0)
+				log_error("internal: could not queue answers to "
+				    "the child");
+		}
+		if ((c->audit_held[0] == NULL ||
+		    evbuffer_get_length(c->audit_held[0]) == 0) &&
+		    (c->audit_held[1] == NULL ||
+		    evbuffer_get_length(c->audit_held[1]) == 0)) {
+			*pp = c->audit_next;	/* nothing held: off the list */
+			c->audit_next = NULL;
+			c->audit_listed = false;
+		} else {
+			pp = &c->audit_next;
+		}
 	}
 }
 
@@ -157,9 +190,11 @@ audit_child_gone(struct child *c)
 			break;
 		}
 	c->audit_listed = false;
-	if (c->audit_held != NULL)
-		evbuffer_free(c->audit_held);
-	c->audit_held = NULL;
+	for (int i = 0; i < 2; i++) {
+		if (c->audit_held[i] != NULL)
+			evbuffer_free(c->audit_held[i]);
+		c->audit_held[i] = NULL;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -188,13 +223,12 @@ audit_fail(const char *what, int err)
 		evtimer_add(A->retry_ev, &tv);
 }
 
-int
-audit_flush_now(bool sync)
+/* Write what is pending; the answers that waited only for that go out. */
+static int
+audit_write(void)
 {
 	struct audit *A = &audit_g;
 
-	if (A->fd < 0)
-		return -1;
 	if (A->buf.len > 0) {
 		if (util_write_all(A->fd, A->buf.p, A->buf.len) < 0) {
 			audit_fail("write", errno);
@@ -203,19 +237,57 @@ audit_flush_now(bool sync)
 		A->size += A->buf.len;
 		A->buf.len = 0;
 	}
-	if (sync || A->need_sync) {
-		if (fdatasync(A->fd) < 0) {
-			audit_fail("fdatasync", errno);
-			return -1;
-		}
-		A->need_sync = false;
+	audit_release(0);
+	return 0;
+}
+
+/* fdatasync; the answers that waited for it go out. */
+static int
+audit_sync(void)
+{
+	struct audit *A = &audit_g;
+
+	if (A->sync_ev != NULL)
+		evtimer_del(A->sync_ev);
+	if (fdatasync(A->fd) < 0) {
+		audit_fail("fdatasync", errno);
+		return -1;
 	}
+	A->need_sync = false;
+	A->sync_records = 0;
+	audit_release(1);
+	return 0;
+}
+
+int
+audit_flush_now(bool sync)
+{
+	struct audit *A = &audit_g;
+
+	if (A->fd < 0)
+		return -1;
+	if (audit_write() < 0)
+		return -1;
+	if ((sync || A->need_sync) && audit_sync() < 0)
+		return -1;
 	if (A->failing) {
 		A->failing = false;
 		log_info("audit: %s/%s can be written again", A->dir, A->name);
 	}
-	audit_release();
 	return 0;
+}
+
+/* Group commit (KH_AUDIT_SYNC_DELAY_US): sync now, or let the answers due
+ * from the requests still upstream share this fdatasync? */
+static bool
+audit_sync_due(void)
+{
+	struct audit *A = &audit_g;
+	const struct child *c = A->p != NULL ? A->p->child : NULL;
+
+	return c == NULL || c->ninflight == 0 ||
+	    A->sync_records >= KH_AUDIT_SYNC_BATCH ||
+	    audit_now_us() - A->sync_first_us >= KH_AUDIT_SYNC_DELAY_US;
 }
 
 static void
@@ -225,32 +297,61 @@ audit_flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	(void)arg;
 	A->flush_active = false;
-	/* While failing, only the retry timer (arg set) tries again. */
-	if ((A->failing && arg == NULL) || A->closed)
+	if (A->failing || A->closed)
 		return;
 	if ((A->dropped_child > 0 || A->dropped_other > 0) &&
 	    supervise_now_ms() - A->dropped_ms >= KH_RELAY_SUMMARY_MS)
 		audit_record_dropped();
 	if (A->since_ckpt >= A->ckpt_records)
 		(void)audit_checkpoint(false);
-	if (audit_flush_now(false) < 0)
+	if (audit_write() < 0)
 		return;
+	if (A->need_sync) {
+		if (audit_sync_due()) {
+			if (audit_sync() < 0)
+				return;
+		} else if (!evtimer_pending(A->sync_ev, NULL)) {
+			int64_t left = KH_AUDIT_SYNC_DELAY_US -
+			    (audit_now_us() - A->sync_first_us);
+			struct timeval tv = { 0, left > 0 ? (long)left : 0 };
+			evtimer_add(A->sync_ev, &tv);
+		}
+	}
 	if (A->max_bytes != 0 && A->size >= A->max_bytes)
 		audit_file_rotate(true);
+}
+
+/* The group commit's time is up. */
+static void
+audit_sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct audit *A = &audit_g;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!A->failing && !A->closed && A->need_sync)
+		(void)audit_sync();
 }
 
 static void
 audit_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct audit *A = &audit_g;
+
 	(void)fd;
 	(void)what;
 	(void)arg;
-	audit_flush_cb(-1, 0, &audit_g);
+	if (A->closed || audit_flush_now(true) < 0)
+		return;		/* audit_fail tries again later */
+	if (A->max_bytes != 0 && A->size >= A->max_bytes)
+		audit_file_rotate(true);
 }
 
 /* Every --audit-checkpoint-secs: a checkpoint if anything was written
- * since the last one. */
+ * since the last one (and the count of what was dropped, if any). */
 static void
 audit_ckpt_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -279,10 +380,11 @@ audit_events(struct event_base *base, uint32_t secs)
 
 	A->flush_ev = event_new(base, -1, 0, audit_flush_cb, NULL);
 	A->retry_ev = evtimer_new(base, audit_retry_cb, NULL);
+	A->sync_ev = evtimer_new(base, audit_sync_cb, NULL);
 	A->ckpt_ev = event_new(base, -1, EV_PERSIST, audit_ckpt_cb, NULL);
 	A->usr1_ev = evsignal_new(base, SIGUSR1, audit_file_usr1, NULL);
 	if (A->flush_ev == NULL || A->retry_ev == NULL || A->ckpt_ev == NULL ||
-	    A->usr1_ev == NULL || event_add(A->ckpt_ev, &tv) < 0 ||
+	    A->usr1_ev == NULL || A->sync_ev == NULL || event_add(A->ckpt_ev, &tv) < 0 ||
 	    event_add(A->usr1_ev, NULL) < 0)
 		return -1;
 	return 0;
@@ -369,5 +471,7 @@ audit_close(const char *why, int exit_code)
 		event_free(A->ckpt_ev);
 	if (A->usr1_ev != NULL)
 		event_free(A->usr1_ev);
-	A->flush_ev = A->retry_ev = A->ckpt_ev = A->usr1_ev = NULL;
+	if (A->sync_ev != NULL)
+		event_free(A->sync_ev);
+	A->flush_ev = A->retry_ev = A->ckpt_ev = A->usr1_ev = A->sync_ev = NULL;
 }

@@ -107,10 +107,11 @@ bool audit_refused(uint64_t id, const struct req_checked *ck, int status,
 void audit_child(const struct relay_record *a);
 
 /* answer.c: where an answer frame to c goes: an evbuffer the parent
- * holds until the records appended so far are written (and, for a
- * mutation or with --audit-sync all, fdatasync'ed), at the end of this
- * turn of the event loop.  c's own output when the log is off. */
-struct evbuffer *audit_hold(struct child *c);
+ * holds until the records appended so far are written, at the end of
+ * this turn of the event loop, and with sync (the answer to a mutation;
+ * every answer with --audit-sync all) until they are also fdatasync'ed.
+ * c's own output when the log is off. */
+struct evbuffer *audit_hold(struct child *c, bool sync);
 /* supervise.c: c is freed; what was held for it is dropped. */
 void audit_child_gone(struct child *c);
 

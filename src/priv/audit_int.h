@@ -70,6 +70,8 @@ struct audit {
 	 * fdatasync before the answers held for it go out. */
 	struct audit_buf buf;
 	bool need_sync;
+	uint64_t sync_records;		/* records waiting for fdatasync */
+	int64_t sync_first_us;		/* since (audit_now_us) */
 	/* Children with answers held for the next flush. */
 	struct child *holders;
 	/* Records not written: the child's over its bucket, anything over
@@ -77,7 +79,7 @@ struct audit {
 	uint64_t dropped_child, dropped_other;
 	struct relay_bucket child_bucket;
 	int64_t dropped_ms;		/* when the last "dropped" record went */
-	struct event *flush_ev, *ckpt_ev, *retry_ev, *usr1_ev;
+	struct event *flush_ev, *ckpt_ev, *retry_ev, *usr1_ev, *sync_ev;
 	bool flush_active;
 };
 
@@ -92,6 +94,8 @@ int audit_append(const struct audit_line *l, bool sync);
  * release the held answers.  Returns 0, or -1: the log is failing. */
 int audit_flush_now(bool sync);
 void audit_schedule(void);
+/* CLOCK_MONOTONIC, microseconds (the group commit's clock). */
+int64_t audit_now_us(void);
 
 /* audit_record.c */
 void audit_line_begin(struct audit_line *l, const char *type);

@@ -130,6 +130,17 @@ audit_line_str(struct audit_line *l, const char *k, const char *v)
 	audit_line_strn(l, k, v, strlen(v));
 }
 
+/* A string keyhole made itself (a name from a table, hex, base64): no
+ * byte that needs escaping or masking. */
+static void
+audit_line_lit(struct audit_line *l, const char *k, const char *v)
+{
+	audit_line_key_name(l, k);
+	audit_line_raw(l, "\"", 1);
+	audit_line_raw(l, v, strlen(v));
+	audit_line_raw(l, "\"", 1);
+}
+
 void
 audit_line_int(struct audit_line *l, const char *k, long long v)
 {
@@ -179,8 +190,8 @@ audit_line_end(struct audit_line *l)
 void
 audit_line_key(struct audit_line *l)
 {
-	audit_line_str(l, "key", audit_g.key.fp_hex);
-	audit_line_str(l, "pubkey", audit_g.key.pub_b64);
+	audit_line_lit(l, "key", audit_g.key.fp_hex);
+	audit_line_lit(l, "pubkey", audit_g.key.pub_b64);
 }
 
 /* The transport a request came by, from the peer the child names
@@ -197,8 +208,8 @@ audit_line_request(struct audit_line *l, const char *source,
     const char *path, size_t path_len)
 {
 	audit_line_begin(l, "request");
-	audit_line_str(l, "source", source);
-	audit_line_str(l, "transport", audit_transport(peer));
+	audit_line_lit(l, "source", source);
+	audit_line_lit(l, "transport", audit_transport(peer));
 	audit_line_str(l, "peer", peer);
 	audit_line_int(l, "id", (long long)id);
 	audit_line_strn(l, "method", method, method_len);
@@ -253,8 +264,8 @@ audit_forwarded(const struct up_req *r, enum up_result res, int status,
 	else
 		audit_line_null(&l, "query");
 	audit_line_int(&l, "rule", r->rule_line);
-	audit_line_str(&l, "decision", "forwarded");
-	audit_line_str(&l, "outcome", up_result_name(res));
+	audit_line_lit(&l, "decision", "forwarded");
+	audit_line_lit(&l, "outcome", up_result_name(res));
 	audit_line_bool(&l, "sent", r->sent);
 	if (r->status > 0)
 		audit_line_int(&l, "upstreamStatus", r->status);
@@ -270,7 +281,7 @@ audit_forwarded(const struct up_req *r, enum up_result res, int status,
 		audit_line_hex(&l, "respSha256", resp_sha, AUDIT_HASH_LEN);
 	else
 		audit_line_null(&l, "respSha256");
-	audit_line_str(&l, "policy", A->policy_hex);
+	audit_line_lit(&l, "policy", A->policy_hex);
 	/* A mutation's record is on disk before its answer goes out. */
 	(void)audit_line_commit(&l, !util_method_safe(r->method),
 	    &A->dropped_other);
@@ -307,7 +318,7 @@ audit_refused(uint64_t id, const struct req_checked *ck, int status,
 		audit_line_null(&l, "query");
 	}
 	audit_line_int(&l, "rule", ck->rule->line);
-	audit_line_str(&l, "decision", "refused");
+	audit_line_lit(&l, "decision", "refused");
 	audit_line_str(&l, "reason", why);
 	audit_line_int(&l, "status", status);
 	audit_line_int(&l, "reqBytes", (long long)ck->body_len);
@@ -316,7 +327,7 @@ audit_refused(uint64_t id, const struct req_checked *ck, int status,
 	audit_line_int(&l, "respBytes", (long long)blen);
 	audit_sha256(body, blen, d);
 	audit_line_hex(&l, "respSha256", d, AUDIT_HASH_LEN);
-	audit_line_str(&l, "policy", A->policy_hex);
+	audit_line_lit(&l, "policy", A->policy_hex);
 	/* A refusal's answer waits for its record like any other, except
 	 * while the log cannot be written: nothing happened that a crash
 	 * could hide, and the client must not wait for the disk. */
@@ -342,14 +353,14 @@ audit_child(const struct relay_record *a)
 	    a->path, a->path_len);
 	audit_line_null(&l, "query");
 	audit_line_null(&l, "rule");
-	audit_line_str(&l, "decision", "refused");
+	audit_line_lit(&l, "decision", "refused");
 	audit_line_strn(&l, "reason", a->reason, a->reason_len);
 	audit_line_int(&l, "status", a->status);
 	audit_line_int(&l, "reqBytes", (long long)a->bytes_in);
 	audit_line_null(&l, "reqSha256");
 	audit_line_int(&l, "respBytes", (long long)a->bytes_out);
 	audit_line_null(&l, "respSha256");
-	audit_line_str(&l, "policy", A->policy_hex);
+	audit_line_lit(&l, "policy", A->policy_hex);
 	(void)audit_line_commit(&l, false, &A->dropped_child);
 }
 
@@ -362,7 +373,7 @@ audit_event_v(enum audit_ev ev, const struct audit_field *f)
 	if (!A->on || A->closed || (unsigned)ev >= AUDIT_EV_COUNT)
 		return;
 	audit_line_begin(&l, "event");
-	audit_line_str(&l, "event", audit_ev_names[ev]);
+	audit_line_lit(&l, "event", audit_ev_names[ev]);
 	for (; f->type != AF_T_END; f++) {
 		switch (f->type) {
 		case AF_T_STR:
@@ -397,18 +408,18 @@ audit_record_start(void)
 	struct audit_line l;
 
 	audit_line_begin(&l, "event");
-	audit_line_str(&l, "event", "start");
+	audit_line_lit(&l, "event", "start");
 	audit_line_str(&l, "version", KH_VERSION);
 	audit_line_int(&l, "pid", (long long)getpid());
 	audit_line_str(&l, "runId", cfg->run_id);
 	audit_line_str(&l, "upstream", cfg->upstream);
 	audit_line_str(&l, "policyFile", cfg->policy_file);
-	audit_line_str(&l, "policy", A->policy_hex);
+	audit_line_lit(&l, "policy", A->policy_hex);
 	audit_line_key(&l);
 	audit_line_int(&l, "checkpointRecords", A->ckpt_records);
 	audit_line_int(&l, "checkpointSecs", A->ckpt_secs);
 	audit_line_int(&l, "maxBytes", (long long)A->max_bytes);
-	audit_line_str(&l, "sync", A->sync_all ? "all" : "mutations");
+	audit_line_lit(&l, "sync", A->sync_all ? "all" : "mutations");
 	if (!audit_line_end(&l))
 		return -1;
 	return audit_append(&l, true);
@@ -435,7 +446,7 @@ audit_checkpoint(bool final)
 	char sig[AUDIT_SIG_B64_LEN + 1];
 
 	audit_line_begin(&l, "checkpoint");
-	audit_line_str(&l, "key", A->key.fp_hex);
+	audit_line_lit(&l, "key", A->key.fp_hex);
 	audit_line_int(&l, "records", (long long)A->since_ckpt);
 	audit_line_bool(&l, "final", final);
 	if (l.off > sizeof(l.buf) - AUDIT_SIG_TAIL_LEN ||

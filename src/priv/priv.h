@@ -71,9 +71,10 @@ struct child {
 	/* Reading stopped: the child has not read KH_CHILD_OUT_HIGH bytes
 	 * of our output yet (monitor.c). */
 	bool paused;
-	/* audit.c: answers held until their records are written, and the
-	 * list of children with such answers. */
-	struct evbuffer *audit_held;
+	/* audit.c: answers held until their records are written ([0]) and
+	 * also fdatasync'ed ([1]), and the list of children with such
+	 * answers. */
+	struct evbuffer *audit_held[2];
 	struct child *audit_next;
 	bool audit_listed;
 };
