@@ -113,7 +113,7 @@ static void
 writer_crash(void)
 {
 	struct event **evs[] = { &audit_g.flush_ev, &audit_g.retry_ev,
-	    &audit_g.ckpt_ev, &audit_g.usr1_ev };
+	    &audit_g.ckpt_ev, &audit_g.usr1_ev, &audit_g.sync_ev };
 
 	audit_g.on = false;
 	close(audit_g.fd);

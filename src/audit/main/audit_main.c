@@ -127,6 +127,15 @@ map_file(const char *path, struct av_file *f)
 }
 
 static void
+unmap_files(struct av_file *fs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fs[i].data != NULL)
+			munmap((void *)(uintptr_t)fs[i].data, fs[i].len);
+	free(fs);
+}
+
+static void
 print_summary(const struct av_report *r, const struct av_file *fs)
 {
 	printf("  records: %llu", (unsigned long long)r->records);
@@ -220,8 +229,10 @@ main(int argc, char **argv)
 	if ((fs = calloc((size_t)(argc - i), sizeof(*fs))) == NULL)
 		return AV_USAGE;
 	for (; i < argc; i++)
-		if (map_file(argv[i], &fs[nf++]) < 0)
+		if (map_file(argv[i], &fs[nf++]) < 0) {
+			unmap_files(fs, nf);
 			return AV_USAGE;
+		}
 	av_verify(fs, nf, &o, &rep);
 	if (rep.kind == AV_OK) {
 		printf("keyhole-audit: %zu file(s): intact\n", nf);
@@ -232,5 +243,6 @@ main(int argc, char **argv)
 		printf("what was read before it:\n");
 	}
 	print_summary(&rep, fs);
+	unmap_files(fs, nf);
 	return rep.kind;
 }
