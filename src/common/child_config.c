@@ -126,7 +126,8 @@ child_config_decode(struct msg_reader *r, struct child_config *c)
 	    (c->queue && (c->queue_poll_ms == 0 ||
 	    c->queue_poll_ms > KH_QUEUE_POLL_MAX_MS)) ||
 	    (c->queue_chroot && c->do_chroot) ||
-	    c->token_len < KH_TOKEN_MIN ||
+	    (c->token_len < KH_TOKEN_MIN && (c->nlisteners > 0 ||
+	    c->token_len > 0)) ||
 	    (c->do_chroot && c->chroot_dir[0] != '/') ||
 	    (c->drop_user && (c->uid == 0 || c->gid == 0)))
 		return -1;

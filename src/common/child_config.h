@@ -12,7 +12,9 @@
  *   u8 drop_user, u32 uid, u32 gid,   setresgid/setresuid when drop_user
  *   u8 do_chroot, str chroot_dir,     chroot when do_chroot
  *   str token                         the bridge token (NOT the credential:
- *                                     the sandbox holds it anyway)
+ *                                     the sandbox holds it anyway); empty
+ *                                     only with no listener (the queue
+ *                                     alone checks no token)
  *   str policy_name                   the policy's file name, for messages
  *   u8 queue, u8 queue_inotify,       queue_v1 transport: fds 13-15 hold
  *   u32 queue_poll_ms, u8 queue_chroot  requests/, processing/, responses/;

@@ -236,3 +236,32 @@ policy_binding_add(struct pol_bindings *b, const char *arg, char *why,
 	e->vlen = vlen;
 	return 0;
 }
+
+/*
+ * KEYHOLE_VAR_NAME=VALUE in env for every NAME that b does not bind yet
+ * (an option wins over the environment): the one reading of these
+ * variables, shared by `keyhole serve` and `keyhole check-policy` /
+ * `explain`, so the three bind a policy alike.  Returns 0, or -1 with
+ * *bad the offending entry and why[] the reason.
+ */
+int
+policy_bindings_env(struct pol_bindings *b, char *const *env,
+    const char **bad, char *why, size_t whylen)
+{
+	static const char prefix[] = "KEYHOLE_VAR_";
+
+	for (char *const *e = env; e != NULL && *e != NULL; e++) {
+		const char *kv = *e + sizeof(prefix) - 1;
+		const char *eq;
+		if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 ||
+		    (eq = strchr(kv, '=')) == NULL)
+			continue;
+		if (policy_binding_find(b, kv, (size_t)(eq - kv)) != NULL)
+			continue;
+		if (policy_binding_add(b, kv, why, whylen) < 0) {
+			*bad = *e;
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -204,6 +204,10 @@ bool policy_hname_valid(const char *s, size_t len);
  * twice, too many. */
 int policy_binding_add(struct pol_bindings *b, const char *arg, char *why,
     size_t whylen);
+/* KEYHOLE_VAR_NAME=VALUE entries of env for names b does not bind yet
+ * (policy_names.c).  Returns 0, or -1 with *bad and why[]. */
+int policy_bindings_env(struct pol_bindings *b, char *const *env,
+    const char **bad, char *why, size_t whylen);
 const struct pol_binding *policy_binding_find(const struct pol_bindings *b,
     const char *name, size_t len);
 

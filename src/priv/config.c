@@ -298,19 +298,12 @@ config_conn_limits(struct kh_config *cfg)
 static void
 config_env_vars(struct kh_config *cfg)
 {
-	static const char prefix[] = "KEYHOLE_VAR_";
+	const char *bad = NULL;
 	char why[512];
 
-	for (char **e = environ; *e != NULL; e++) {
-		const char *kv = *e + sizeof(prefix) - 1;
-		const char *eq = strchr(kv, '=');
-		if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
-			continue;
-		if (policy_binding_find(&cfg->vars, kv, (size_t)(eq - kv)) != NULL)
-			continue;	/* --var wins */
-		if (policy_binding_add(&cfg->vars, kv, why, sizeof(why)) < 0)
-			config_die("%.*s: %s", (int)(eq - *e), *e, why);
-	}
+	if (policy_bindings_env(&cfg->vars, environ, &bad, why,
+	    sizeof(why)) < 0)
+		config_die("%.*s: %s", (int)strcspn(bad, "="), bad, why);
 }
 
 static void

@@ -171,6 +171,26 @@ serve_child_identity(struct parent *p)
 	return 0;
 }
 
+/*
+ * The bridge token authenticates HTTP clients only: a request file
+ * carries none (the gateway in the sandbox checked it, and whoever can
+ * write requests/ can do anything the gateway can).  Serving the queue
+ * alone, keyhole needs no token, and one given anyway is loaded as usual.
+ */
+static int
+serve_load_token(const struct kh_config *cfg, struct secret *token)
+{
+	bool http = cfg->nlisten > 0 || listen_activated() ||
+	    cfg->queue_dir == NULL;
+
+	if (!http && cfg->token_file == NULL &&
+	    getenv("PAPERCLIP_BRIDGE_TOKEN") == NULL) {
+		memset(token, 0, sizeof(*token));
+		return 0;
+	}
+	return secret_load_token(cfg, token);
+}
+
 static void
 serve_child_config(struct parent *p)
 {
@@ -189,7 +209,8 @@ serve_child_config(struct parent *p)
 	cc->write_timeout_ms = cfg->write_timeout_ms;
 	cc->body_min_rate = cfg->body_min_rate;
 	cc->nlisteners = (uint8_t)p->nlisteners;
-	memcpy(cc->token, p->token.buf, p->token.len);
+	if (p->token.len > 0)
+		memcpy(cc->token, p->token.buf, p->token.len);
 	cc->token[p->token.len] = '\0';
 	cc->token_len = p->token.len;
 	snprintf(cc->policy_name, sizeof(cc->policy_name), "%s",
@@ -302,14 +323,14 @@ serve_main(int argc, char **argv)
 		log_set_verbosity(LOG_DEBUG);
 	log_set_format(cfg.log_format >= 0 ? (enum log_format)cfg.log_format :
 	    isatty(STDERR_FILENO) ? LOG_FMT_TEXT : LOG_FMT_JSON);
-	if (cfg.log_syslog)
-		log_use_syslog();
+	if (cfg.log_syslog && log_use_syslog() < 0)
+		return 1;
 	sdnotify_init();
 	signal(SIGPIPE, SIG_IGN);
 
 	if (serve_read_policy(p, cfg.policy_file) < 0 ||
 	    secret_load_credential(&cfg, &p->credential) < 0 ||
-	    secret_load_token(&cfg, &p->token) < 0 ||
+	    serve_load_token(&cfg, &p->token) < 0 ||
 	    serve_child_identity(p) < 0 ||
 	    serve_open_child_binary(p) < 0)
 		return 1;

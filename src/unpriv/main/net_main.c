@@ -134,10 +134,13 @@ net_compile_file(const char *file, const struct pol_bindings *bind,
 	return 0;
 }
 
-/* argv[from..argc) must be `--var NAME=VALUE` pairs.  Returns 0 or 2. */
+/* argv[from..argc) must be `--var NAME=VALUE` pairs; then
+ * $KEYHOLE_VAR_NAME for every name they leave unbound, as `keyhole
+ * serve` reads them.  Returns 0 or 2. */
 static int
 net_parse_vars(int argc, char **argv, int from, struct pol_bindings *b)
 {
+	const char *bad = NULL;
 	char why[512];
 
 	for (int i = from; i < argc; i += 2) {
@@ -152,12 +155,17 @@ net_parse_vars(int argc, char **argv, int from, struct pol_bindings *b)
 			return 2;
 		}
 	}
+	if (policy_bindings_env(b, environ, &bad, why, sizeof(why)) < 0) {
+		fprintf(stderr, "keyhole: %.*s: %s\n", (int)strcspn(bad, "="),
+		    bad, why);
+		return 2;
+	}
 	return 0;
 }
 
-/* check-policy FILE [--var K=V]...: without --var, variables may stay
- * unbound (the policy is audited, not run); with any --var, exactly as
- * `keyhole serve` with those options would compile it. */
+/* check-policy FILE [--var K=V]...: without a binding (--var or
+ * $KEYHOLE_VAR_*), variables may stay unbound (the policy is audited, not
+ * run); with any, exactly as `keyhole serve` with them would compile it. */
 static int
 net_check_policy(int argc, char **argv)
 {
@@ -168,7 +176,7 @@ net_check_policy(int argc, char **argv)
 	memset(&bind, 0, sizeof(bind));
 	if ((rc = net_parse_vars(argc, argv, 3, &bind)) != 0)
 		return rc;
-	if ((rc = net_compile_file(argv[2], &bind, argc > 3 ? 0 :
+	if ((rc = net_compile_file(argv[2], &bind, bind.n > 0 ? 0 :
 	    POLICY_LENIENT, &pol)) != 0)
 		return rc;
 	policy_print(stdout, &pol);
