@@ -45,6 +45,17 @@ static const char *const forbidden_hdrs[] = {
 	NULL
 };
 
+/*
+ * The names this process's configuration makes keyhole write upstream
+ * itself (the credential's header, --run-id-header, --upstream-header):
+ * forbidden like the list above, in both processes.  The parent registers
+ * its own at start-up (config.c); the child those MSG_CONFIG names, before
+ * it compiles the policy, so it refuses the same allowlist the parent
+ * would and drops the same headers the parent would refuse.
+ */
+static char forbid_extra[KH_FORBID_EXTRA_MAX][KH_HNAME_MAX + 1];
+static size_t nforbid_extra;
+
 static const char *const methods[] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL
 };
@@ -74,7 +85,56 @@ policy_header_forbidden(const char *name, size_t len)
 	for (size_t i = 0; forbidden_hdrs[i] != NULL; i++)
 		if (policy_name_eq(name, len, forbidden_hdrs[i]))
 			return true;
+	for (size_t i = 0; i < nforbid_extra; i++)
+		if (policy_name_eq(name, len, forbid_extra[i]))
+			return true;
 	return false;
+}
+
+/* Built in: never allowlistable whatever the configuration says. */
+bool
+policy_header_builtin_forbidden(const char *name, size_t len)
+{
+	for (size_t i = 0; forbidden_hdrs[i] != NULL; i++)
+		if (policy_name_eq(name, len, forbidden_hdrs[i]))
+			return true;
+	return false;
+}
+
+int
+policy_forbid_add(const char *name, size_t len)
+{
+	if (len == 0 || len > KH_HNAME_MAX || !policy_hname_valid(name, len))
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			return -1;
+	if (policy_header_forbidden(name, len))
+		return 0;		/* already: nothing to add */
+	if (nforbid_extra == KH_FORBID_EXTRA_MAX)
+		return -1;
+	memcpy(forbid_extra[nforbid_extra], name, len);
+	forbid_extra[nforbid_extra][len] = '\0';
+	nforbid_extra++;
+	return 0;
+}
+
+size_t
+policy_forbid_count(void)
+{
+	return nforbid_extra;
+}
+
+const char *
+policy_forbid_name(size_t i)
+{
+	return i < nforbid_extra ? forbid_extra[i] : NULL;
+}
+
+void
+policy_forbid_clear(void)
+{
+	nforbid_extra = 0;
 }
 
 bool

@@ -119,6 +119,9 @@ struct parent {
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */
 	int queue_fds[5];
+	/* --metrics: the operator's listener (child's fd 18), or -1. */
+	int metrics_fd;
+	struct metrics *metrics;	/* metrics.c: the parent's counters */
 };
 
 extern struct parent *kh_parent;

@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -218,6 +219,13 @@ serve_child_config(struct parent *p)
 	/* The child gets the bindings to compile with; the parent keeps its
 	 * own copy (cfg->vars) and never takes a value back from the child. */
 	cc->vars = cfg->vars;
+	/* The names the parent injects upstream (inject.c), forbidden in the
+	 * child too; the metrics listener at fd 18. */
+	cc->nforbid = (uint8_t)policy_forbid_count();
+	for (size_t i = 0; i < cc->nforbid; i++)
+		snprintf(cc->forbid[i], sizeof(cc->forbid[i]), "%s",
+		    policy_forbid_name(i));
+	cc->metrics = p->metrics_fd >= 0;
 }
 
 static void
@@ -317,6 +325,7 @@ serve_main(int argc, char **argv)
 	kh_parent = p;
 	p->cfg = &cfg;
 	p->exe_fd = -1;
+	p->metrics_fd = -1;
 	p->backoff_ms = KH_RESTART_MIN_MS;
 	log_init("keyhole", NULL);
 	if (cfg.verbose)
@@ -348,6 +357,8 @@ serve_main(int argc, char **argv)
 	}
 	if (listen_open(&cfg, p->listeners, &p->nlisteners) < 0)
 		return 1;
+	if ((p->metrics = metrics_new()) == NULL || metrics_listen_open(p) < 0)
+		return 1;
 	serve_child_config(p);
 	if (upstream_global_init() < 0)
 		return 1;
@@ -358,6 +369,7 @@ serve_main(int argc, char **argv)
 		.base_url = cfg.upstream,
 		.ca_file = cfg.ca_file,
 		.run_id = cfg.run_id,
+		.inject = &cfg.inject,
 		.timeout_ms = cfg.upstream_timeout_ms,
 		.max_response = cfg.max_response,
 		.max_connects = cfg.max_inflight,
@@ -383,6 +395,7 @@ serve_main(int argc, char **argv)
 		monitor_abort_inflight(p, p->child, false);
 	}
 	listen_close(p->listeners, p->nlisteners);
+	metrics_listen_close(p);
 	if (p->exit_code == 0)
 		log_info("stopped");
 	/* The log layer points at the secret pages: forget them first. */

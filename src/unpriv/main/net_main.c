@@ -226,6 +226,18 @@ net_check_fds(unsigned nlisten)
 			link_fatal("listener fd missing");
 }
 
+/* The operator's metrics listener (fd 18), or nothing there. */
+static void
+net_check_metrics_fd(const struct child_config *cfg)
+{
+	struct stat st;
+
+	if (!cfg->metrics)
+		close(KH_CHILD_FD_METRICS);
+	else if (fstat(KH_CHILD_FD_METRICS, &st) < 0 || !S_ISSOCK(st.st_mode))
+		link_fatal("metrics listener fd missing");
+}
+
 /* queue_v1: three directories, an inotify instance (when used) and the
  * queue root (when chrooting); without the queue, none of 13-17. */
 static void
@@ -234,7 +246,7 @@ net_check_queue_fds(const struct child_config *cfg)
 	struct stat st;
 
 	if (!cfg->queue) {
-		syscall(SYS_close_range, KH_CHILD_FD_QREQ, KH_CHILD_FD_LAST, 0);
+		syscall(SYS_close_range, KH_CHILD_FD_QREQ, KH_CHILD_FD_QROOT, 0);
 		return;
 	}
 	for (int fd = KH_CHILD_FD_QREQ; fd <= KH_CHILD_FD_QRESP; fd++)
@@ -276,6 +288,14 @@ net_child(unsigned nlisten)
 	 * bytes for the parent to miss. */
 	log_redact(n->cfg.token, n->cfg.token_len);
 	net_check_queue_fds(&n->cfg);
+	net_check_metrics_fd(&n->cfg);
+	/* The parent writes these upstream itself: the policy may not
+	 * allowlist them, nor may a request carry them (as the parent's own
+	 * request_check refuses them). */
+	for (size_t i = 0; i < n->cfg.nforbid; i++)
+		if (policy_forbid_add(n->cfg.forbid[i],
+		    strlen(n->cfg.forbid[i])) < 0)
+			link_fatal("malformed MSG_CONFIG");
 	if (net_read_fd(KH_CHILD_FD_POLICY, text, sizeof(text), &len) < 0)
 		link_fatal("policy text unreadable or too large");
 	close(KH_CHILD_FD_POLICY);
