@@ -194,7 +194,11 @@ config_listen_spec(struct listen_spec *l, const char *opt, const char *arg)
 		if (colon == NULL || colon == hp ||
 		    (size_t)(colon - hp) >= sizeof(l->host))
 			config_die("%s: '%s' is not tcp:HOST:PORT", opt, arg);
-		memcpy(l->host, hp, (size_t)(colon - hp));
+		/* An IPv6 address may be bracketed, as in a URL. */
+		if (hp[0] == '[' && colon[-1] == ']' && colon - hp > 2)
+			memcpy(l->host, hp + 1, (size_t)(colon - hp - 2));
+		else
+			memcpy(l->host, hp, (size_t)(colon - hp));
 		l->port = (uint16_t)config_num("--listen port", colon + 1, 0, 65535);
 	} else {
 		config_die("%s: '%s' must start with tcp: or unix:", opt, arg);

@@ -64,7 +64,9 @@ ready_serving(struct parent *p)
 		if (s->is_unix)
 			log_info("serving on unix:%s", s->path);
 		else
-			log_info("serving on http://%s:%u", s->host, s->port);
+			log_info("serving on http://%s%s%s:%u",
+			    strchr(s->host, ':') ? "[" : "", s->host,
+			    strchr(s->host, ':') ? "]" : "", s->port);
 	}
 	if (p->cfg->queue_dir != NULL)
 		log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
