@@ -6,7 +6,10 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
       libcjson-dev libseccomp-dev libcap-ng-dev python3 curl ca-certificates
-      openssl iproute2 systemd strace)
+      openssl iproute2 systemd strace groff-base prometheus)
+# prometheus: it.test_metrics starts the real Prometheus (and promtool)
+# against keyhole's metrics listener; groff-base renders the man pages
+# (it.test_docs_true).
 # Fuzzing (scripts/fuzz.sh, CI's fuzz stage): clang and its runtimes for
 # libFuzzer, afl++ (Debian's 4.04c, built against clang 14) for AFL++,
 # llvm's llvm-profdata/llvm-cov for `scripts/fuzz.sh coverage`, zip for the

@@ -174,6 +174,30 @@
 #define KH_TOKEN_MAX          512u
 #define KH_CRED_MAX           4096u
 
+/* Headers the parent writes on every upstream request besides the
+ * credential's (--upstream-header NAME: VALUE, e.g. an API version), and
+ * the header names the sandbox may therefore never supply (those, the
+ * credential's header, --run-id-header): few, as an operator writes them.
+ * The credential's header name is at most KH_AUTH_HNAME_MAX bytes: its
+ * line is built in the credential's locked page, in front of the secret,
+ * where 64 bytes are kept for "NAME: Bearer " (secret.c). */
+#define KH_UPSTREAM_HDRS_MAX  8u
+#define KH_FORBID_EXTRA_MAX   (KH_UPSTREAM_HDRS_MAX + 2u)
+#define KH_AUTH_HNAME_MAX     48u
+/* One --upstream-header line, "name: value", bytes: an API version or a
+ * tenant id, not a document. */
+#define KH_UPSTREAM_HDR_MAX   512u
+
+/* The operator's metrics listener (--metrics), served by the child
+ * (src/unpriv/metrics_serve.c): scrapers at once (more are closed at
+ * accept), the request head's bytes and deadline, and the scrapes a
+ * second the parent renders (a child asking more often gets a one-line
+ * text: rendering is the parent's CPU). */
+#define KH_METRICS_CONNS_MAX  4u
+#define KH_METRICS_HEAD_MAX   4096u
+#define KH_METRICS_TIMEOUT_MS 5000u
+#define KH_METRICS_RATE       20u
+
 /* MSG_CONFIG's payload, bytes: what the child reads before its event loop
  * (the token, two names, the variable bindings: at most about 6.5 KiB). */
 #define KH_CONFIG_MAX         (16u * 1024)

@@ -54,6 +54,20 @@ config_usage(FILE *f)
 "                           'Authorization: Bearer TOKEN'; else\n"
 "                           $PAPERCLIP_BRIDGE_TOKEN (at least %u bytes)\n"
 "  --run-id ID              sent upstream as x-paperclip-run-id\n"
+"  --run-id-header NAME     the run id's header instead (another API's)\n"
+"  --auth bearer|basic|header:NAME  how the credential goes upstream:\n"
+"                           'authorization: Bearer CRED' (default),\n"
+"                           'authorization: Basic base64(CRED)' (the\n"
+"                           credential file holds user:password), or\n"
+"                           'NAME: CRED' (e.g. header:x-api-key)\n"
+"  --upstream-header 'NAME: VALUE'  a fixed header on every upstream\n"
+"                           request (repeatable, up to 8; e.g. an API\n"
+"                           version).  The sandbox can never send a header\n"
+"                           keyhole injects: no policy may allowlist it\n"
+"  --metrics unix:PATH|tcp:HOST:PORT  serve Prometheus metrics (GET\n"
+"                           /metrics) to the operator on this listener,\n"
+"                           never the sandbox's (off by default)\n"
+"  --metrics-mode MODE      mode of a unix: metrics socket (default 0600)\n"
 "  --var NAME=VALUE         bind the policy variable {NAME} for this run\n"
 "                           (repeatable; also $KEYHOLE_VAR_NAME); VALUE is\n"
 "                           one path segment, e.g. --var issue=BRI-7\n"
@@ -149,20 +163,29 @@ config_num(const char *what, const char *s, uint64_t min, uint64_t max)
 	return v;
 }
 
+static void config_listen_spec(struct listen_spec *l, const char *opt,
+    const char *arg);
+
 static void
 config_listen(struct kh_config *cfg, const char *arg)
 {
-	struct listen_spec *l;
-
 	if (cfg->nlisten >= KH_LISTENERS_MAX)
 		config_die("--listen: at most %u listeners", KH_LISTENERS_MAX);
-	l = &cfg->listen[cfg->nlisten];
+	config_listen_spec(&cfg->listen[cfg->nlisten], "--listen", arg);
+	cfg->nlisten++;
+}
+
+/* unix:PATH, tcp:HOST:PORT (an IPv6 HOST as it is: tcp:::1:8787, the port
+ * after the last colon). */
+static void
+config_listen_spec(struct listen_spec *l, const char *opt, const char *arg)
+{
 	memset(l, 0, sizeof(*l));
 	if (strncmp(arg, "unix:", 5) == 0) {
 		const char *p = arg + 5;
 		if (*p != '/' || strlen(p) >= sizeof(l->path))
 			config_die("%s: '%s' needs an absolute path shorter than 108 bytes",
-			    "--listen", arg);
+			    opt, arg);
 		l->is_unix = true;
 		strcpy(l->path, p);
 	} else if (strncmp(arg, "tcp:", 4) == 0) {
@@ -170,13 +193,16 @@ config_listen(struct kh_config *cfg, const char *arg)
 		const char *colon = strrchr(hp, ':');
 		if (colon == NULL || colon == hp ||
 		    (size_t)(colon - hp) >= sizeof(l->host))
-			config_die("%s: '%s' is not tcp:HOST:PORT", "--listen", arg);
-		memcpy(l->host, hp, (size_t)(colon - hp));
+			config_die("%s: '%s' is not tcp:HOST:PORT", opt, arg);
+		/* An IPv6 address may be bracketed, as in a URL. */
+		if (hp[0] == '[' && colon[-1] == ']' && colon - hp > 2)
+			memcpy(l->host, hp + 1, (size_t)(colon - hp - 2));
+		else
+			memcpy(l->host, hp, (size_t)(colon - hp));
 		l->port = (uint16_t)config_num("--listen port", colon + 1, 0, 65535);
 	} else {
-		config_die("%s: '%s' must start with tcp: or unix:", "--listen", arg);
+		config_die("%s: '%s' must start with tcp: or unix:", opt, arg);
 	}
-	cfg->nlisten++;
 }
 
 enum {
@@ -186,7 +212,8 @@ enum {
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
 	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
 	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
-	OPT_CTIMEOUT, OPT_PEERCONNS,
+	OPT_CTIMEOUT, OPT_PEERCONNS, OPT_AUTH, OPT_RUNIDHDR, OPT_UPHDR,
+	OPT_METRICS, OPT_METRICSMODE,
 };
 
 static const struct option config_opts[] = {
@@ -225,6 +252,11 @@ static const struct option config_opts[] = {
 	{ "queue-watch", required_argument, NULL, OPT_QWATCH },
 	{ "queue-poll-ms", required_argument, NULL, OPT_QPOLL },
 	{ "var", required_argument, NULL, OPT_VAR },
+	{ "auth", required_argument, NULL, OPT_AUTH },
+	{ "run-id-header", required_argument, NULL, OPT_RUNIDHDR },
+	{ "upstream-header", required_argument, NULL, OPT_UPHDR },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics-mode", required_argument, NULL, OPT_METRICSMODE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -298,19 +330,12 @@ config_conn_limits(struct kh_config *cfg)
 static void
 config_env_vars(struct kh_config *cfg)
 {
-	static const char prefix[] = "KEYHOLE_VAR_";
+	const char *bad = NULL;
 	char why[512];
 
-	for (char **e = environ; *e != NULL; e++) {
-		const char *kv = *e + sizeof(prefix) - 1;
-		const char *eq = strchr(kv, '=');
-		if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
-			continue;
-		if (policy_binding_find(&cfg->vars, kv, (size_t)(eq - kv)) != NULL)
-			continue;	/* --var wins */
-		if (policy_binding_add(&cfg->vars, kv, why, sizeof(why)) < 0)
-			config_die("%.*s: %s", (int)(eq - *e), *e, why);
-	}
+	if (policy_bindings_env(&cfg->vars, environ, &bad, why,
+	    sizeof(why)) < 0)
+		config_die("%.*s: %s", (int)strcspn(bad, "="), bad, why);
 }
 
 static void
@@ -335,6 +360,7 @@ config_env_listen(struct kh_config *cfg)
 void
 config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 {
+	const char *bad = NULL;
 	int c;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -357,6 +383,8 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->log_format = -1;
 	cfg->unix_mode = 0660;
 	cfg->queue_poll_ms = KH_DEF_QUEUE_POLL_MS;
+	cfg->metrics_mode = 0600;
+	inject_init(&cfg->inject);
 	config_env(cfg);
 
 	optind = 1;
@@ -489,6 +517,31 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 				config_die("--log: '%s' is not stderr or syslog",
 				    optarg);
 			break;
+		case OPT_AUTH:
+			if (inject_parse_auth(&cfg->inject, optarg, &bad) < 0)
+				config_die("--auth %s: %s", optarg, bad);
+			break;
+		case OPT_RUNIDHDR:
+			if (inject_parse_run_id(&cfg->inject, optarg, &bad) < 0)
+				config_die("--run-id-header %s: %s", optarg, bad);
+			break;
+		case OPT_UPHDR:
+			if (inject_parse_header(&cfg->inject, optarg, &bad) < 0)
+				config_die("--upstream-header %s: %s", optarg, bad);
+			break;
+		case OPT_METRICS:
+			config_listen_spec(&cfg->metrics, "--metrics", optarg);
+			cfg->metrics_on = true;
+			break;
+		case OPT_METRICSMODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (*optarg == '\0' || *end != '\0' || m > 0777)
+				config_die("--metrics-mode: '%s' is not an octal "
+				    "mode such as 0600", optarg);
+			cfg->metrics_mode = (unsigned)m;
+			break;
+		}
 		case 'v': cfg->verbose = true; break;
 		case 'h': config_usage(stdout); exit(0);
 		default:
@@ -500,6 +553,8 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		config_die("%s: unexpected argument '%s'", "serve", argv[optind]);
 	config_conn_limits(cfg);
 	config_env_vars(cfg);
+	if (inject_finish(&cfg->inject, &bad) < 0)
+		config_die("%s", bad);
 	if (cfg->policy_file == NULL)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)

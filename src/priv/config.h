@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "child_config.h"
+#include "inject.h"
 
 struct listen_spec {
 	bool is_unix;
@@ -52,6 +53,10 @@ struct kh_config {
 	uint32_t drain_ms;
 	uint32_t child_timeout_ms;	/* liveness.c: ready / ping deadline */
 	struct pol_bindings vars;	/* --var / KEYHOLE_VAR_* */
+	struct inject_cfg inject;	/* --auth, --run-id-header, --upstream-header */
+	bool metrics_on;		/* --metrics */
+	struct listen_spec metrics;	/* the operator's metrics listener */
+	unsigned metrics_mode;		/* its Unix socket's mode */
 	bool verbose;
 	int log_format;			/* enum log_format; -1 = by isatty */
 	bool log_syslog;

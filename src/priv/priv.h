@@ -20,6 +20,10 @@
  *                upstream_mem.c: memory and credential copies)
  *   sandbox_priv.c  the parent's own confinement
  *   queue_dirs.c the queue_v1 transport's directories (opened once)
+ *   inject.c     what it writes upstream itself (the credential's header,
+ *                the run id, fixed headers), forbidden to the sandbox
+ *   metrics.c    the operator's counters and their text (metrics_listen.c:
+ *                the listener, served by the child)
  */
 #ifndef KH_PRIV_H
 #define KH_PRIV_H
@@ -119,6 +123,9 @@ struct parent {
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */
 	int queue_fds[5];
+	/* --metrics: the operator's listener (child's fd 18), or -1. */
+	int metrics_fd;
+	struct metrics *metrics;	/* metrics.c: the parent's counters */
 };
 
 extern struct parent *kh_parent;
@@ -175,13 +182,6 @@ void relay_fatal(struct parent *p, struct child *c, const char *line,
     size_t len);
 /* Write the summary of dropped lines now, if any were dropped. */
 void relay_flush(struct parent *p);
-
-/* ready.c: after the first accepted policy table */
-/* The first table is the run's (p->policy, its rate buckets).  Returns 0,
- * or -1 (out of memory: nothing kept). */
-int ready_policy(struct parent *p, struct policy *pol);
-/* A child serves: ready file, READY=1 the first time. */
-void ready_serving(struct parent *p);
 
 /* ready.c: after the first accepted policy table */
 /* The first table is the run's (p->policy, its rate buckets).  Returns 0,

@@ -6,7 +6,8 @@
  *
  * The child's fds are fixed (child_config.h): 0-2 /dev/null, 3 the
  * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners,
- * 13-17 the queue transport's directories (queue_dirs.c); in sanitizer
+ * 13-17 the queue transport's directories (queue_dirs.c), 18 the metrics
+ * listener (metrics.c); in sanitizer
  * builds fd 2 is the parent's stderr, for their reports.
  * Its environment is empty.
  */
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -68,7 +70,7 @@ supervise_policy_memfd(const struct parent *p)
 static void __attribute__((noreturn))
 supervise_exec_child(const struct parent *p, int sock, int polfd)
 {
-	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5];
+	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5], msrc = -1;
 	char nbuf[4];
 	char *const argv[] = { "keyhole-net", "child", nbuf, NULL };
 	char *const envp[] = { NULL };
@@ -99,6 +101,9 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 		    (qsrc[i] = fcntl(p->queue_fds[i], F_DUPFD, 64)) < 0)
 			_exit(127);
 	}
+	if (p->metrics_fd >= 0 &&
+	    (msrc = fcntl(p->metrics_fd, F_DUPFD, 64)) < 0)
+		_exit(127);
 #ifdef KH_SANITIZE
 	/* Sanitizer builds only: the child's fd 2 stays the parent's stderr,
 	 * where ASan/UBSan write their reports (the child writes nothing
@@ -125,6 +130,9 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (int i = 0; i < 5; i++)
 		if (qsrc[i] < 0)
 			close(KH_CHILD_FD_QREQ + i);
+	if (msrc >= 0 ? dup2(msrc, KH_CHILD_FD_METRICS) < 0 :
+	    (close(KH_CHILD_FD_METRICS), false))
+		_exit(127);
 	syscall(SYS_close_range, KH_CHILD_FD_LAST + 1, KH_EXE_FD - 1, 0);
 	syscall(SYS_close_range, KH_EXE_FD + 1, ~0U, 0);
 	nbuf[0] = (char)('0' + p->nlisteners);
@@ -263,6 +271,7 @@ supervise_schedule(struct parent *p)
 	struct timeval tv = { p->backoff_ms / 1000,
 	    (p->backoff_ms % 1000) * 1000 };
 	log_info("restarting child in %u ms", p->backoff_ms);
+	metrics_child_restart(p->metrics);
 	sdnotify_send("STATUS=child exited; restarting");
 	evtimer_add(p->restart_ev, &tv);
 	p->backoff_ms *= 2;

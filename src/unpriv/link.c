@@ -43,6 +43,8 @@ static int link_shutdown(struct net *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int link_ping(struct net *, const struct msg_hdr *,
     struct msg_reader *, const char **);
+static int link_metrics_text(struct net *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
 
 static const struct link_entry {
 	uint8_t type;
@@ -56,6 +58,7 @@ static const struct link_entry {
 	/* SIGTERM may reach the parent before it accepted the table. */
 	{ MSG_SHUTDOWN, LS_STARTING | LS_SERVING, link_shutdown },
 	{ MSG_PING, LS_SERVING, link_ping },
+	{ MSG_METRICS_TEXT, LS_SERVING, link_metrics_text },
 };
 
 /* ------------------------------------------------------------------ */
@@ -246,6 +249,8 @@ link_policy_ok(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 	conn_listen_enable(n);
 	if (n->cfg.queue)
 		queue_start(n);
+	if (n->cfg.metrics)
+		metrics_serve_start(n);
 	log_debug("serving");
 	return 0;
 }
@@ -322,7 +327,24 @@ link_shutdown(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 	}
 	queue_shutdown(n);
 	conn_shutdown(n);
+	metrics_serve_stop(n);
 	return 0;
+}
+
+/* MSG_METRICS_TEXT: the parent's text for an operator's scrape. */
+static int
+link_metrics_text(struct net *n, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	const uint8_t *text;
+	size_t len;
+
+	if (msg_get_blob(r, &text, &len, KH_MSG_MAX) < 0 || msg_end(r) < 0 ||
+	    h->id == 0) {
+		*why = "malformed METRICS_TEXT";
+		return -1;
+	}
+	return metrics_serve_answer(n, h->id, text, len, why);
 }
 
 /* The parent's liveness check: answered from the event loop, so a child
