@@ -4,7 +4,7 @@
 # command to run and stops.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
+pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libssl-dev
       libcjson-dev libseccomp-dev libcap-ng-dev python3 curl ca-certificates
       openssl iproute2 systemd strace groff-base prometheus)
 # prometheus: it.test_metrics starts the real Prometheus (and promtool)

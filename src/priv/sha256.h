@@ -1,5 +1,5 @@
 /*
- * SHA-256 (FIPS 180-4), for fingerprints the operator compares: the
+ * SHA-256 (libcrypto), for fingerprints the operator compares: the
  * policy's hash in keyhole_policy_info (metrics.c).  Not for secrets.
  */
 #ifndef KH_SHA256_H
