@@ -4,9 +4,12 @@
 # command to run and stops.
 set -euo pipefail
 
+# libnghttp2-dev: HTTP/2 for http2_v1; its libnghttp2.a, with libevent-dev's
+# libevent_core.a, libseccomp-dev's libseccomp.a and libc6-dev's libc.a,
+# links keyhole-gateway-static.
 pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
-      libcjson-dev libseccomp-dev libcap-ng-dev python3 curl ca-certificates
-      openssl iproute2 systemd strace)
+      libcjson-dev libseccomp-dev libcap-ng-dev libnghttp2-dev python3 curl
+      ca-certificates openssl iproute2 systemd strace)
 # Fuzzing (scripts/fuzz.sh, CI's fuzz stage): clang and its runtimes for
 # libFuzzer, afl++ (Debian's 4.04c, built against clang 14) for AFL++,
 # llvm's llvm-profdata/llvm-cov for `scripts/fuzz.sh coverage`, zip for the

@@ -107,6 +107,10 @@ enum pc_id {
 	PC_GW_BODY_INVALID,
 	PC_GW_BODY_ENCODING,
 	PC_GW_BODY_BASE64,
+	/* keyhole-gateway, http2_v1 */
+	PC_GW_UNAVAILABLE,
+	PC_GW_SESSION_LOST,
+	PC_GW_STREAM_RESET,
 	PC_COUNT
 };
 

@@ -4,11 +4,11 @@
  *
  * Per request, in Paperclip's order: strict HTTP/1.1 parse (keyhole's own
  * parser: smuggling shapes, dot segments, bad framing → 400 and close);
- * bridge token, constant time → 401; queue depth (after the stale sweep)
- * → 503 "Bridge request queue is full."; a method other than GET/HEAD
- * without a JSON content type (multipart only for issue attachments) →
- * 415; the body (over PAPERCLIP_BRIDGE_MAX_BODY_BYTES → 413); then the
- * request file, and the answer from the response file.
+ * bridge token, constant time → 401; the transport's own refusals
+ * (queue_v1: queue depth → 503, a body that is not JSON → 415; http2_v1:
+ * the session is gone → 503); the body (over
+ * PAPERCLIP_BRIDGE_MAX_BODY_BYTES → 413); then the transport: a request
+ * file, or a stream.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,16 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
 #include "gateway.h"
 #include "http_write.h"
-#include "qcodec.h"
 #include "util.h"
 
 static void gw_conn_free(struct gw_conn *c);
@@ -98,56 +95,13 @@ gw_token_ok(const struct gw_conn *c)
 	return http_req_bearer(&c->req, c->gw->token, c->gw->token_len);
 }
 
-static bool
-gw_ctype_has(const struct http_req *r, const char *what)
-{
-	const struct http_field *f = http_req_field(r, "content-type");
-	size_t wl = strlen(what);
-
-	if (f == NULL)
-		return false;
-	for (size_t i = 0; i + wl <= f->vlen; i++)
-		if (strncasecmp((const char *)f->value + i, what, wl) == 0)
-			return true;
-	return false;
-}
-
-/* Paperclip's one non-JSON route: POST
- * /api/companies/X/issues/Y/attachments with multipart/form-data. */
-static bool
-gw_multipart_attachment(const struct http_req *r)
-{
-	static const char *const want[] = { "api", "companies", NULL, "issues",
-	    NULL, "attachments" };
-	const struct http_field *f = http_req_field(r, "content-type");
-	const char *p = r->path;
-
-	if (strcmp(r->method, "POST") != 0 || f == NULL || f->vlen < 19 ||
-	    strncasecmp((const char *)f->value, "multipart/form-data", 19) != 0 ||
-	    (f->vlen > 19 && f->value[19] != ';'))
-		return false;
-	for (size_t i = 0; i < 6; i++) {
-		if (*p++ != '/')
-			return false;
-		size_t l = strcspn(p, "/");
-		if (l == 0 || (want[i] != NULL && (strlen(want[i]) != l ||
-		    strncmp(p, want[i], l) != 0)))
-			return false;
-		p += l;
-	}
-	return *p == '\0';
-}
-
 static void
 gw_submit(struct gw_conn *c)
 {
-	size_t blen = evbuffer_get_length(c->body);
-	const uint8_t *body = blen ? evbuffer_pullup(c->body, -1) : NULL;
-
 	bufferevent_disable(c->bev, EV_READ);
 	c->phase = GW_WAIT;
 	evtimer_del(c->timer);
-	gw_queue_submit(c, body, blen, gw_multipart_attachment(&c->req));
+	c->gw->ops->submit(c);
 }
 
 /* After the head: Paperclip's checks, in its order. */
@@ -155,26 +109,18 @@ static bool
 gw_gate(struct gw_conn *c)
 {
 	const struct http_req *r = &c->req;
+	int refuse = -1;
 
 	/* An early answer closes a connection whose body was announced but
 	 * not read: its bytes must never be taken for the next request. */
-	if (!gw_token_ok(c)) {
+	if (!gw_token_ok(c))
+		refuse = PC_TOKEN;
+	else
+		refuse = c->gw->ops->gate(c);
+	if (refuse >= 0) {
 		if (r->body != HTTP_BODY_NONE)
 			c->close_after = true;
-		gw_answer_id(c, PC_TOKEN);
-		return false;
-	}
-	if (gw_queue_full(c->gw)) {
-		if (r->body != HTTP_BODY_NONE)
-			c->close_after = true;
-		gw_answer_id(c, PC_QUEUE_FULL);
-		return false;
-	}
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
-	    !gw_ctype_has(r, "json") && !gw_multipart_attachment(r)) {
-		if (r->body != HTTP_BODY_NONE)
-			c->close_after = true;
-		gw_answer_id(c, PC_JSON_ONLY);
+		gw_answer_id(c, (enum pc_id)refuse);
 		return false;
 	}
 	if (r->body == HTTP_BODY_LENGTH && r->content_length > c->gw->max_body) {
@@ -385,7 +331,7 @@ gw_conn_free(struct gw_conn *c)
 {
 	struct gw *g = c->gw;
 
-	gw_queue_conn_gone(c);
+	g->ops->conn_gone(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -398,8 +344,7 @@ gw_conn_free(struct gw_conn *c)
 	free(c->head);
 	free(c);
 	g->nconns--;
-	if (g->stopping && g->nconns == 0 && g->waiting == NULL)
-		event_base_loopbreak(g->base);
+	gw_maybe_done(g);
 }
 
 static void
@@ -453,13 +398,11 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 }
 
 void
-gw_signal_cb(evutil_socket_t sig, short what, void *arg)
+gw_stop(struct gw *g)
 {
-	struct gw *g = arg;
-
-	(void)sig;
-	(void)what;
 	/* server.close(): no new connections; finish what is in flight. */
+	if (g->stopping)
+		return;
 	g->stopping = true;
 	evconnlistener_disable(g->listener);
 	for (struct gw_conn *c = g->conns, *n; c != NULL; c = n) {
@@ -467,8 +410,22 @@ gw_signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (c->phase == GW_IDLE)
 			gw_conn_free(c);
 	}
-	if (g->nconns == 0 && g->waiting == NULL)
-		event_base_loopbreak(g->base);
+	gw_maybe_done(g);
+}
+
+void
+gw_maybe_done(struct gw *g)
+{
+	if (g->stopping && g->nconns == 0 && g->ops->idle(g))
+		g->ops->finish(g);
+}
+
+void
+gw_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	gw_stop(arg);
 }
 
 int
