@@ -404,7 +404,12 @@ gw_stop(struct gw *g)
 	if (g->stopping)
 		return;
 	g->stopping = true;
-	evconnlistener_disable(g->listener);
+	/* Closed, not only disabled: connections are refused rather than
+	 * left in the backlog, and a gateway started next (http2_v1: the
+	 * host's new session) can bind the port. */
+	if (g->listener != NULL)
+		evconnlistener_free(g->listener);
+	g->listener = NULL;
 	for (struct gw_conn *c = g->conns, *n; c != NULL; c = n) {
 		n = c->next;
 		if (c->phase == GW_IDLE)

@@ -122,8 +122,8 @@ gw_stdio_flush(struct gw *g)
 	}
 	if (gh2_over(h->s))
 		gw_stdio_end(g, h->closing ? "stopped: GOAWAY sent to the host" :
-		    h->host_goaway ? gh2_reason(h->s) : "the HTTP/2 session "
-		    "ended", h->host_goaway && h->goaway_code == 0 ? 0 : 1);
+		    gh2_reason(h->s), h->host_goaway && h->goaway_code == 0 ?
+		    0 : 1);
 }
 
 static void

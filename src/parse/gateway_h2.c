@@ -46,8 +46,33 @@ struct gh2 {
 	size_t nstreams;
 	bool fatal;
 	bool goaway;		/* the host's GOAWAY came */
-	char reason[128];
+	char reason[224];
 };
+
+/* nghttp2's words for a protocol error it saw in the host's bytes: the
+ * first one is why the session ends. */
+static int
+gh2_on_error(nghttp2_session *ng, int code, const char *msg, size_t len,
+    void *arg)
+{
+	struct gh2 *s = arg;
+
+	(void)ng;
+	(void)code;
+	if (s->reason[0] == '\0')
+		snprintf(s->reason, sizeof(s->reason), "the host broke the "
+		    "HTTP/2 protocol: %.*s", (int)(len > 160 ? 160 : len), msg);
+	return 0;
+}
+
+/* The session's own GOAWAY (nghttp2 ends it after a protocol error). */
+static void
+gh2_goaway_sent(struct gh2 *s, const nghttp2_frame *frame)
+{
+	if (s->reason[0] == '\0')
+		snprintf(s->reason, sizeof(s->reason), "the gateway sent GOAWAY "
+		    "(%s)", nghttp2_http2_strerror(frame->goaway.error_code));
+}
 
 static void
 gh2_headers_clear(struct gh2_stream *st)
@@ -291,7 +316,8 @@ gh2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *arg)
 {
 	struct gh2_stream *st;
 
-	(void)arg;
+	if (frame->hd.type == NGHTTP2_GOAWAY)
+		gh2_goaway_sent(arg, frame);
 	if (frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
@@ -394,6 +420,7 @@ gh2_new(const struct gh2_limits *lim, const struct gh2_callbacks *cb,
 	    gh2_on_frame_not_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
 	    gh2_on_stream_close);
+	nghttp2_session_callbacks_set_error_callback2(cbs, gh2_on_error);
 	/* The host's abuse, bounded: SETTINGS entries per frame, queued
 	 * ACKs (PING/SETTINGS) while the host does not read ours,
 	 * CONTINUATION frames per header block (CVE-2024-28182). */
@@ -530,8 +557,8 @@ gh2_recv(struct gh2 *s, const uint8_t *in, size_t len)
 	n = nghttp2_session_mem_recv(s->ng, in, len);
 	if (n < 0) {
 		s->fatal = true;
-		snprintf(s->reason, sizeof(s->reason), "HTTP/2 session error "
-		    "from the host's bytes: %s", nghttp2_strerror((int)n));
+		snprintf(s->reason, sizeof(s->reason), "the host's bytes: %s",
+		    nghttp2_strerror((int)n));
 		return -1;
 	}
 	return 0;
