@@ -6,7 +6,8 @@ build has it (not in sanitizer builds: there, keyhole-gateway).
 
   start       the READY line, byte for byte, then the preface and the
               client SETTINGS; nothing but the protocol on stdout
-  answers     the host's answer reaches the agent (content-length its
+  answers     keyhole's strict parser and the token refuse before any
+              stream; the host's answer reaches the agent (content-length its
               own), 504 + indeterminate -> 409, a reset -> 502 / 409, a
               refused stream -> 503 bridge_unavailable, an answer over
               the body limit -> 502 / 409 and the stream cancelled, the
@@ -216,6 +217,24 @@ class H2GatewayTest(KeyholeTestCase):
         self.assertJsonError(r, 400, {"error": "Duplicate or invalid forwarded header."})
         # the host's concurrency: one stream at a time, the next waits
         self.assertEqual(g.proc.poll(), None)
+
+    def test_strict_parser_and_token_before_any_stream(self):
+        g = self.gateway()
+        # refused by keyhole's parser (Paperclip's gateway resolves '..')
+        for target in ("/api/issues/X/interactions/../accept", "//api/agents/me",
+                       "/api/issues/a%2Fb"):
+            r = g.request("GET", target)
+            self.assertEqual(r.status, 400, target)
+        r = g.request("GET", "/api/agents/me", token="wrong")
+        self.assertJsonError(r, 401, {"error": "Invalid bridge token."})
+        with self.assertRaises(AssertionError):
+            g.request_stream(timeout=0.5)       # no stream for any of them
+        # the scheme in any case (as keyhole's HTTP transport); the host
+        # gets the gateway's own "Bearer <token>"
+        pend = g.request_async("GET", "/api/agents/me", token=None,
+                               headers=[("Authorization", "bearer " + g.token)])
+        g.respond(g.request_stream(), 200)
+        self.assertEqual(pend.result().status, 200)
 
     def test_host_concurrency_limit_is_kept(self):
         g = Gateway(self)
