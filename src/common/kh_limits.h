@@ -234,6 +234,12 @@
 /* A request file older than the response deadline plus this is an orphan
  * (Paperclip's stale sweep), milliseconds. */
 #define KH_GW_STALE_SLACK_MS   2000u
+/* Request bodies keyhole-gateway holds at once (read from agents, or
+ * waiting for their answer), in PAPERCLIP_BRIDGE_MAX_BODY_BYTES: the
+ * ceiling of its body ledger, as Paperclip's gateway (8 × the limit:
+ * 84 MB by default); beyond it a request is answered 503 before its body
+ * is read. */
+#define KH_GW_LEDGER_BODIES    8u
 /* Client connections the gateway serves at once; beyond it: 503. */
 #define KH_GW_CONNS_MAX        256u
 /* The gateway's deadlines per connection, milliseconds: a whole head,

@@ -134,6 +134,9 @@ const struct pc_entry pc_table[PC_COUNT] = {
 	    "host answered.", MAY },
 	[PC_GW_STREAM_RESET] = { 502,
 	    "Bridge host reset the request before answering.", MAY },
+	/* Paperclip's gateway's wording (gen:190-217). */
+	[PC_GW_LEDGER] = { 503, "The bridge gateway process reached its "
+	    "reserved body byte ceiling. Retry later.", 0 },
 };
 
 size_t

@@ -89,6 +89,40 @@ gw_fail(struct gw_conn *c, enum pc_id id)
 	gw_answer_id(c, id);
 }
 
+/*
+ * The process's body ledger, as Paperclip's gateway keeps one
+ * (sandbox-callback-bridge.js gen:148-217): request bodies held at once,
+ * read from agents or waiting for their answer, at most
+ * KH_GW_LEDGER_BODIES × PAPERCLIP_BRIDGE_MAX_BODY_BYTES; beyond, 503.
+ * A connection's reservation is released when its request is done with
+ * its body (gw_release) or handed to a transport (http2_v1 keeps it until
+ * the stream ends: gw_ledger_release).
+ */
+static bool
+gw_reserve(struct gw_conn *c, uint64_t n)
+{
+	struct gw *g = c->gw;
+
+	if (n > g->body_ceiling - g->body_held)
+		return false;
+	g->body_held += n;
+	c->held += n;
+	return true;
+}
+
+void
+gw_ledger_release(struct gw *g, uint64_t n)
+{
+	g->body_held -= n < g->body_held ? n : g->body_held;
+}
+
+static void
+gw_release(struct gw_conn *c)
+{
+	gw_ledger_release(c->gw, c->held);
+	c->held = 0;
+}
+
 static bool
 gw_token_ok(const struct gw_conn *c)
 {
@@ -189,10 +223,17 @@ gw_read_head(struct gw_conn *c, struct evbuffer *in)
 		gw_submit(c);
 		return false;
 	}
-	if (c->req.body == HTTP_BODY_LENGTH)
+	if (c->req.body == HTTP_BODY_LENGTH) {
+		/* The whole announced body is reserved before a byte of it
+		 * is read. */
+		if (!gw_reserve(c, c->req.content_length)) {
+			gw_fail(c, PC_GW_LEDGER);
+			return false;
+		}
 		c->body_left = c->req.content_length;
-	else
+	} else {
 		http_chunked_init(&c->chunk, lim);
+	}
 	if (c->req.expect_continue)
 		evbuffer_add_printf(bufferevent_get_output(c->bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
@@ -225,6 +266,10 @@ gw_read_body(struct gw_conn *c, struct evbuffer *in)
 		int r = http_chunked_feed(&c->chunk, p, avail, &used, &data, &dlen);
 		if (r != HTTP_OK && r != HTTP_NEED_MORE) {
 			gw_fail(c, gw_http_error(r));
+			return false;
+		}
+		if (dlen > 0 && !gw_reserve(c, dlen)) {
+			gw_fail(c, PC_GW_LEDGER);
 			return false;
 		}
 		if (dlen > 0)
@@ -272,6 +317,7 @@ gw_read_cb(struct bufferevent *bev, void *arg)
 void
 gw_conn_resume(struct gw_conn *c)
 {
+	gw_release(c);
 	free(c->head);
 	c->head = NULL;
 	memset(&c->req, 0, sizeof(c->req));
@@ -332,6 +378,7 @@ gw_conn_free(struct gw_conn *c)
 	struct gw *g = c->gw;
 
 	g->ops->conn_gone(c);
+	gw_release(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

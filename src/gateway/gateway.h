@@ -90,6 +90,7 @@ struct gw_conn {
 	struct gw_req *wait;		/* queue_v1, while GW_WAIT */
 	struct gw_h2req *h2req;		/* http2_v1, while GW_WAIT */
 	bool close_after;
+	uint64_t held;			/* body bytes reserved in the ledger */
 	struct gw_conn *prev, *next;
 };
 
@@ -122,6 +123,8 @@ struct gw {
 	uint32_t timeout_ms;
 	uint32_t max_depth;
 	uint64_t max_body;
+	uint64_t body_ceiling;		/* the body ledger (gateway.c) */
+	uint64_t body_held;
 	struct http_limits lim;
 	struct evconnlistener *listener;
 	int notify_fd;			/* inotify on responses/, or -1 */
@@ -149,6 +152,9 @@ void gw_answer_error(struct gw_conn *c, int status, const char *message,
     bool indeterminate);
 void gw_answer_id(struct gw_conn *c, enum pc_id id);
 void gw_conn_resume(struct gw_conn *c);
+/* Give n bytes of body back to the ledger (a transport that kept a
+ * connection's reservation). */
+void gw_ledger_release(struct gw *g, uint64_t n);
 
 /* gateway_dirs.c: open (mkdir -p) the queue directory and its
  * subdirectories, refusing any another user could change; 0 or -1 after

@@ -226,6 +226,7 @@ main(int argc, char **argv)
 	 * unsetenv leaves as it was). */
 	explicit_bzero(getenv("PAPERCLIP_BRIDGE_TOKEN"), g->token_len);
 	unsetenv("PAPERCLIP_BRIDGE_TOKEN");
+	g->body_ceiling = g->max_body * KH_GW_LEDGER_BODIES;
 	g->lim.max_head = KH_DEF_HEAD;
 	g->lim.max_fields = KH_DEF_HEADERS;
 	g->lim.max_body = g->max_body;

@@ -58,6 +58,7 @@ struct gw_h2req {
 	struct gw_conn *conn;		/* NULL once the agent left */
 	char method[KH_METHOD_MAX + 1];
 	int32_t stream;
+	uint64_t held;			/* its body's bytes in the ledger */
 	struct event *deadline;
 	struct gw_h2req *prev, *next;
 };
@@ -140,6 +141,7 @@ gw_h2req_free(struct gw_h2req *q)
 		q->next->prev = q->prev;
 	if (q->conn != NULL)
 		q->conn->h2req = NULL;
+	gw_ledger_release(g, q->held);
 	if (q->deadline != NULL)
 		event_free(q->deadline);
 	free(q);
@@ -290,6 +292,10 @@ gw_stdio_submit(struct gw_conn *c)
 	}
 	q->gw = g;
 	q->conn = c;
+	/* The body lives on in the session until the stream ends: so does
+	 * its reservation. */
+	q->held = c->held;
+	c->held = 0;
 	snprintf(q->method, sizeof(q->method), "%s", r->method);
 	q->next = h->reqs;
 	if (h->reqs != NULL)

@@ -12,7 +12,8 @@ build has it (not in sanitizer builds: there, keyhole-gateway).
               refused stream -> 503 bridge_unavailable, an answer over
               the body limit -> 502 / 409 and the stream cancelled, the
               request deadline -> 502 / 409 and the stream cancelled, a
-              body over the limit -> 413 before any stream
+              body over the limit -> 413 before any stream, bodies held
+              over 8 x the limit -> 503 (the body ledger)
   the end     the host's GOAWAY (in-flight answered, new requests 503,
               exit 0), end of stdin (in-flight 502 / 409, exit 1),
               SIGTERM (in-flight answered, GOAWAY(NO_ERROR), exit 0),
@@ -235,6 +236,31 @@ class H2GatewayTest(KeyholeTestCase):
                                headers=[("Authorization", "bearer " + g.token)])
         g.respond(g.request_stream(), 200)
         self.assertEqual(pend.result().status, 200)
+
+    def test_body_ledger(self):
+        # bodies held at once: at most 8 x PAPERCLIP_BRIDGE_MAX_BODY_BYTES
+        g = Gateway(self, env={"PAPERCLIP_BRIDGE_MAX_BODY_BYTES": "1000"})
+        g.handshake(((h2host.S_MAX_CONCURRENT_STREAMS, 16),))
+        pends, sids = [], []
+        for i in range(8):
+            pends.append(g.request_async("POST", "/api/issues/i-1/comments", body=b"x" * 1000))
+            sids.append(g.request_stream())
+        r = g.request("POST", "/api/issues/i-1/comments", body=b"x" * 10)
+        self.assertJsonError(r, 503, {"error": "The bridge gateway process reached its reserved "
+                                               "body byte ceiling. Retry later."})
+        # a request without a body still goes
+        pend = g.request_async("GET", "/api/agents/me")
+        g.respond(g.request_stream(), 200)
+        self.assertEqual(pend.result().status, 200)
+        # one answered: its bytes are free again
+        g.respond(sids[0], 201)
+        self.assertEqual(pends[0].result().status, 201)
+        pend = g.request_async("POST", "/api/issues/i-1/comments", body=b"x" * 1000)
+        g.respond(g.request_stream(), 201)
+        self.assertEqual(pend.result().status, 201)
+        for sid, p in zip(sids[1:], pends[1:]):
+            g.respond(sid, 201)
+            self.assertEqual(p.result().status, 201)
 
     def test_host_concurrency_limit_is_kept(self):
         g = Gateway(self)
