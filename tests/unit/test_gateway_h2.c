@@ -207,7 +207,8 @@ r_answer(void *ctx, const struct gh2_answer *a)
 	for (size_t i = 0; i < a->nh; i++)
 		off += (size_t)snprintf(r->hdr + off, sizeof(r->hdr) - off,
 		    "%s: %.*s\n", a->names[i], (int)a->vlens[i], a->values[i]);
-	memcpy(r->body, a->body, a->blen);
+	if (a->blen > 0)
+		memcpy(r->body, a->body, a->blen);
 	r->blen = a->blen;
 }
 
