@@ -4,9 +4,12 @@
 # command to run and stops.
 set -euo pipefail
 
+# libnghttp2-dev: HTTP/2 for http2_v1; its libnghttp2.a, with libevent-dev's
+# libevent_core.a, libseccomp-dev's libseccomp.a and libc6-dev's libc.a,
+# links keyhole-gateway-static.
 pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libssl-dev
-      libcjson-dev libseccomp-dev libcap-ng-dev python3 curl ca-certificates
-      openssl iproute2 systemd strace groff-base prometheus)
+      libcjson-dev libseccomp-dev libcap-ng-dev libnghttp2-dev python3 curl
+      ca-certificates openssl iproute2 systemd strace groff-base prometheus)
 # prometheus: it.test_metrics starts the real Prometheus (and promtool)
 # against keyhole's metrics listener; groff-base renders the man pages
 # (it.test_docs_true).

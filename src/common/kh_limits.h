@@ -258,6 +258,12 @@
 /* A request file older than the response deadline plus this is an orphan
  * (Paperclip's stale sweep), milliseconds. */
 #define KH_GW_STALE_SLACK_MS   2000u
+/* Request bodies keyhole-gateway holds at once (read from agents, or
+ * waiting for their answer), in PAPERCLIP_BRIDGE_MAX_BODY_BYTES: the
+ * ceiling of its body ledger, as Paperclip's gateway (8 × the limit:
+ * 84 MB by default); beyond it a request is answered 503 before its body
+ * is read. */
+#define KH_GW_LEDGER_BODIES    8u
 /* Client connections the gateway serves at once; beyond it: 503. */
 #define KH_GW_CONNS_MAX        256u
 /* The gateway's deadlines per connection, milliseconds: a whole head,
@@ -266,6 +272,45 @@
 #define KH_GW_HEAD_TIMEOUT_MS  KH_DEF_HEAD_TIMEOUT_MS
 #define KH_GW_BODY_TIMEOUT_MS  KH_DEF_BODY_TIMEOUT_MS
 #define KH_GW_IDLE_TIMEOUT_MS  KH_DEF_IDLE_TIMEOUT_MS
+
+/* keyhole-gateway in http2_v1 mode (src/parse/gateway_h2.c,
+ * src/gateway/gateway_stdio.c). */
+/* PAPERCLIP_BRIDGE_NONCE, bytes: echoed in the READY line (Paperclip's is
+ * 32 hex digits); printable ASCII only, so the line is exactly what
+ * Paperclip's JSON.stringify would write. */
+#define KH_GW_NONCE_MAX        256u
+/* The deadline of one request in http2_v1, milliseconds
+ * (PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS overrides it): longer than the
+ * host's own forward timeout (Paperclip's 30 s) so that the host's answer,
+ * which knows more, normally wins; then the stream is cancelled and the
+ * agent gets 502, or 409 indeterminate for a mutation that was sent. */
+#define KH_GW_H2_DEF_TIMEOUT_MS 60000u
+/* Response header list from the host, bytes (RFC 9113 6.5.2 counting:
+ * name + value + 32 per field): advertised as SETTINGS_MAX_HEADER_LIST_SIZE
+ * and enforced per stream (over it: the stream is cancelled, 502).
+ * keyhole's own host sends at most KH_FWD_HEADERS_MAX short fields. */
+#define KH_GW_H2_HEADER_LIST_MAX (64u * 1024)
+/* HPACK dynamic table the gateway's encoder uses at most, bytes. */
+#define KH_GW_H2_HPACK_TABLE_MAX 4096u
+/* nghttp2 abuse bounds: SETTINGS entries in one frame, ACKs (PING,
+ * SETTINGS) queued while the host does not read the gateway's output,
+ * CONTINUATION frames after one HEADERS; beyond each the session ends. */
+#define KH_GW_H2_MAX_SETTINGS  32u
+#define KH_GW_H2_MAX_OUTBOUND_ACK 1000u
+#define KH_GW_H2_MAX_CONTINUATIONS 8u
+/* Session output waiting for stdout, bytes: the session is asked for more
+ * only below it, so a host that does not read costs at most this (plus
+ * the bounded ACK queue above). */
+#define KH_GW_H2_OUT_MAX       (64u * 1024)
+/* Session input taken from stdin per turn of the event loop, bytes. */
+#define KH_GW_H2_IN_MAX        (64u * 1024)
+/* After the session ends: how long the gateway keeps writing the answers
+ * it owes agents before it exits, milliseconds. */
+#define KH_GW_H2_DRAIN_MS      2000u
+/* PAPERCLIP_BRIDGE_PORT in use at start (the previous gateway of a
+ * reconnecting host still exiting): bind retried for this long before the
+ * gateway gives up, milliseconds; the host's readiness timeout is 10 s. */
+#define KH_GW_BIND_RETRY_MS    5000u
 
 /* The parent's output to its child, bytes.  Over HIGH the parent stops
  * reading the child's frames (no new request is taken, so no new answer
