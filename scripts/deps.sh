@@ -7,6 +7,10 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
       libcjson-dev libseccomp-dev libcap-ng-dev python3 curl ca-certificates
       openssl iproute2 systemd strace)
+# http2_v1 (keyhole serve --connect): nghttp2 for keyhole-net, and
+# OpenSSH's server and client for the test that runs the channel over ssh
+# on loopback (tests/integration/test_connect_ssh.py).
+pkgs+=(libnghttp2-dev openssh-server openssh-client)
 # Fuzzing (scripts/fuzz.sh, CI's fuzz stage): clang and its runtimes for
 # libFuzzer, afl++ (Debian's 4.04c, built against clang 14) for AFL++,
 # llvm's llvm-profdata/llvm-cov for `scripts/fuzz.sh coverage`, zip for the

@@ -29,6 +29,11 @@
  *                                     forwarded this run, so a restarted
  *                                     child continues the policy's `max N`
  *                                     budget instead of starting afresh
+ *   u8 connect, u32 h2_max_streams,   http2_v1 over a command's stdio:
+ *   str h2_nonce                      fds 18 (the command's stdout), 19
+ *                                     (its stdin), 20 (its stderr); the
+ *                                     streams at once, and the nonce its
+ *                                     READY line must carry (32 hex)
  */
 #ifndef KH_CHILD_CONFIG_H
 #define KH_CHILD_CONFIG_H
@@ -51,7 +56,12 @@
 #define KH_CHILD_FD_QRESP  (KH_CHILD_FD_QREQ + 2)	/* responses/ */
 #define KH_CHILD_FD_QNOTIFY (KH_CHILD_FD_QREQ + 3)	/* inotify on requests/ */
 #define KH_CHILD_FD_QROOT  (KH_CHILD_FD_QREQ + 4)	/* the queue dir (chroot) */
-#define KH_CHILD_FD_LAST   KH_CHILD_FD_QROOT
+/* http2_v1 over a command's stdio (`--connect`): the pipes the parent's
+ * launcher made for the command, every byte of them the sandbox's. */
+#define KH_CHILD_FD_H2IN   (KH_CHILD_FD_QROOT + 1)	/* 18: CMD's stdout */
+#define KH_CHILD_FD_H2OUT  (KH_CHILD_FD_QROOT + 2)	/* 19: CMD's stdin */
+#define KH_CHILD_FD_H2ERR  (KH_CHILD_FD_QROOT + 3)	/* 20: CMD's stderr */
+#define KH_CHILD_FD_LAST   KH_CHILD_FD_H2ERR
 
 struct child_config {
 	uint32_t max_conns;
@@ -80,6 +90,9 @@ struct child_config {
 	bool queue_chroot;		/* chroot into fd 17 (root only) */
 	struct pol_bindings vars;
 	uint32_t mutations_used;
+	bool connect;			/* http2_v1 on fds 18-20 */
+	uint32_t h2_max_streams;
+	char h2_nonce[KH_H2_NONCE_LEN + 1];
 };
 
 void child_config_encode(const struct child_config *c, struct wbuf *w);

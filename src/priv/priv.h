@@ -119,6 +119,13 @@ struct parent {
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */
 	int queue_fds[5];
+	/* http2_v1 (connect.c): the launcher's socket and its reports, the
+	 * next child's pipes (18-20), the command of the current session. */
+	int connect_sock;
+	struct event *connect_ev;
+	pid_t connect_launcher;
+	int connect_fds[3];
+	pid_t connect_pid;
 };
 
 extern struct parent *kh_parent;

@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "connect.h"
 #include "log.h"
 #include "priv.h"
 #include "sdnotify.h"
@@ -197,6 +198,9 @@ serve_child_config(struct parent *p)
 	/* The child gets the bindings to compile with; the parent keeps its
 	 * own copy (cfg->vars) and never takes a value back from the child. */
 	cc->vars = cfg->vars;
+	/* http2_v1: the nonce is each session's (connect_open). */
+	cc->connect = cfg->connect != NULL;
+	cc->h2_max_streams = cc->connect ? cfg->h2_max_streams : 0;
 }
 
 static void
@@ -307,6 +311,13 @@ serve_main(int argc, char **argv)
 	sdnotify_init();
 	signal(SIGPIPE, SIG_IGN);
 
+	for (int i = 0; i < 3; i++)
+		p->connect_fds[i] = -1;
+	p->connect_sock = -1;
+	/* The launcher first: started by exec before the credential is
+	 * loaded, it never holds a byte of it (connect.h). */
+	if (cfg.connect != NULL && connect_init(p) < 0)
+		return 1;
 	if (serve_read_policy(p, cfg.policy_file) < 0 ||
 	    secret_load_credential(&cfg, &p->credential) < 0 ||
 	    secret_load_token(&cfg, &p->token) < 0 ||
@@ -343,6 +354,8 @@ serve_main(int argc, char **argv)
 	};
 	p->up = upstream_new(p->base, &ucfg, &p->credential);
 	if (p->up == NULL)
+		return 1;
+	if (cfg.connect != NULL && connect_attach(p) < 0)
 		return 1;
 	p->restart_ev = supervise_restart_event(p);
 	p->drain_ev = evtimer_new(p->base, serve_drain_deadline, p);

@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "h2.h"
 #include "net.h"
 
 /* Read and discard what the client has sent, up to max bytes, without
@@ -53,7 +54,7 @@ conn_maybe_exit(struct net *n)
 	for (struct conn *c = n->conns; c != NULL; c = c->next)
 		if (c->phase != PH_IDLE && c->phase != PH_CLOSING)
 			return;
-	if (n->npending > 0)
+	if (n->npending > 0 || !h2_idle(n))
 		return;
 	/* The backlog: answered 503 and closed at once. */
 	conn_listen_close(n);

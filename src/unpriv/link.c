@@ -27,6 +27,7 @@
 #include "hdr.h"
 #include "log.h"
 #include "util.h"
+#include "h2.h"
 #include "net.h"
 
 struct net *kh_net;
@@ -246,6 +247,8 @@ link_policy_ok(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 	conn_listen_enable(n);
 	if (n->cfg.queue)
 		queue_start(n);
+	if (n->cfg.connect)
+		h2_start(n);
 	log_debug("serving");
 	return 0;
 }
@@ -321,6 +324,7 @@ link_shutdown(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 		return -1;
 	}
 	queue_shutdown(n);
+	h2_shutdown(n);
 	conn_shutdown(n);
 	return 0;
 }

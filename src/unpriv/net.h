@@ -216,6 +216,7 @@ struct net {
 					   disk (queue_answer.c) */
 	uint64_t next_id;
 	struct queue *queue;		/* queue_v1 transport, or NULL */
+	struct h2 *h2;			/* http2_v1 over a command (h2.h), or NULL */
 };
 
 extern struct net *kh_net;

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,7 +227,7 @@ net_check_queue_fds(const struct child_config *cfg)
 	struct stat st;
 
 	if (!cfg->queue) {
-		syscall(SYS_close_range, KH_CHILD_FD_QREQ, KH_CHILD_FD_LAST, 0);
+		syscall(SYS_close_range, KH_CHILD_FD_QREQ, KH_CHILD_FD_QROOT, 0);
 		return;
 	}
 	for (int fd = KH_CHILD_FD_QREQ; fd <= KH_CHILD_FD_QRESP; fd++)
@@ -240,6 +241,23 @@ net_check_queue_fds(const struct child_config *cfg)
 		close(KH_CHILD_FD_QROOT);
 	else if (fstat(KH_CHILD_FD_QROOT, &st) < 0 || !S_ISDIR(st.st_mode))
 		link_fatal("queue root fd missing");
+}
+
+/* http2_v1 (--connect): the command's stdout, stdin, stderr; without it,
+ * none of 18-20. */
+static void
+net_check_h2_fds(const struct child_config *cfg)
+{
+	if (!cfg->connect) {
+		syscall(SYS_close_range, KH_CHILD_FD_H2IN, KH_CHILD_FD_H2ERR, 0);
+		return;
+	}
+	for (int fd = KH_CHILD_FD_H2IN; fd <= KH_CHILD_FD_H2ERR; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			link_fatal("connect: the command's pipe fd %d missing",
+			    fd);
+	/* A write to a command that has exited is EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 }
 
 static int
@@ -268,6 +286,7 @@ net_child(unsigned nlisten)
 	 * bytes for the parent to miss. */
 	log_redact(n->cfg.token, n->cfg.token_len);
 	net_check_queue_fds(&n->cfg);
+	net_check_h2_fds(&n->cfg);
 	if (net_read_fd(KH_CHILD_FD_POLICY, text, sizeof(text), &len) < 0)
 		link_fatal("policy text unreadable or too large");
 	close(KH_CHILD_FD_POLICY);
