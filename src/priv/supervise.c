@@ -317,6 +317,7 @@ supervise_reap(struct parent *p)
 		bool fatal = current && c->fatal;
 		log_warn("child pid=%ld exited (%s)", (long)pid, how);
 		if (current) {
+			monitor_final_read(c);
 			p->child = NULL;
 			supervise_free_child(p, c);
 		}

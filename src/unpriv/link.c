@@ -130,6 +130,9 @@ link_fatal(const char *fmt, ...)
 		/* The loop made the socket non-blocking; wait for it now. */
 		if ((fl = fcntl(KH_CHILD_FD_PARENT, F_GETFL)) >= 0)
 			(void)fcntl(KH_CHILD_FD_PARENT, F_SETFL, fl & ~O_NONBLOCK);
+		/* A socket bufferevent freezes its output's start: without
+		 * this, nothing queued was written (conn_exit). */
+		evbuffer_unfreeze(out, 1);
 		while (evbuffer_get_length(out) > 0 &&
 		    evbuffer_write(out, KH_CHILD_FD_PARENT) > 0)
 			;
