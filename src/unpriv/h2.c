@@ -135,9 +135,12 @@ h2_lost(struct h2 *h, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	log_warn("connect: session ended: %s (%zu stream%s open, %zu with "
-	    "the parent, %llu request%s decided)", why, h->nstreams,
+	    "the parent, %llu request%s decided, %llu reset by the gateway, "
+	    "%llu invalid frame%s)", why, h->nstreams,
 	    h->nstreams == 1 ? "" : "s", h->net->npending,
-	    (unsigned long long)h->nrequests, h->nrequests == 1 ? "" : "s");
+	    (unsigned long long)h->nrequests, h->nrequests == 1 ? "" : "s",
+	    (unsigned long long)h->nresets, (unsigned long long)h->ninvalid,
+	    h->ninvalid == 1 ? "" : "s");
 	h->state = H2_DEAD;
 	/* What nghttp2 has queued (its GOAWAY for a protocol error), once,
 	 * without waiting: the peer may be the reason we stop. */
@@ -250,7 +253,7 @@ h2_session_feed(struct h2 *h, const uint8_t *buf, size_t len)
 		return -1;			/* a callback ended it */
 	if (rv < 0) {
 		h2_lost(h, "HTTP/2 protocol error from the gateway: %s",
-		    nghttp2_strerror((int)rv));
+		    h->why != NULL ? h->why : nghttp2_strerror((int)rv));
 		return -1;
 	}
 	h2_pump(h);
@@ -289,9 +292,10 @@ h2_frame_seen(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		h->frames = 0;
 	}
 	if (++h->frames > KH_H2_FRAMES_PER_S) {
-		log_warn("connect: more than %u HTTP/2 frames in one second "
-		    "(last: type %u): flood", KH_H2_FRAMES_PER_S,
+		snprintf(h->whybuf, sizeof(h->whybuf), "more than %u frames in "
+		    "one second (last: type %u): flood", KH_H2_FRAMES_PER_S,
 		    (unsigned)f->hd.type);
+		h->why = h->whybuf;
 		nghttp2_session_terminate_session(s, NGHTTP2_ENHANCE_YOUR_CALM);
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	}

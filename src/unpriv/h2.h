@@ -101,6 +101,9 @@ struct h2 {
 	size_t nstreams;
 	struct h2_stream *streams;
 	uint64_t nrequests;		/* streams decided */
+	uint64_t nresets, ninvalid, ntimeouts;	/* counted, logged once */
+	const char *why;		/* a callback's reason to end it */
+	char whybuf[96];
 	char errline[KH_H2_STDERR_LINE_MAX + 1];	/* CMD's stderr */
 	size_t errlen;
 	bool errcut;

@@ -497,10 +497,14 @@ h2_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 	(void)s;
 	if (st == NULL)
 		return 0;
-	if (code != NGHTTP2_NO_ERROR && st->pending != NULL)
+	/* Counted, logged once: a gateway resetting thousands of streams
+	 * must not crowd the log (the relay's rate limit would drop the line
+	 * that says why the session ends). */
+	if (code != NGHTTP2_NO_ERROR && st->pending != NULL &&
+	    h->nresets++ == 0)
 		log_info("connect: stream %d reset by the gateway (%s) while "
-		    "its request was upstream", (int)id,
-		    nghttp2_http2_strerror(code));
+		    "its request was upstream (further ones are counted)",
+		    (int)id, nghttp2_http2_strerror(code));
 	h2_stream_free(st);
 	return 0;
 }
@@ -509,10 +513,13 @@ static int
 h2_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int err,
     void *ud)
 {
+	struct h2 *h = ud;
+
 	(void)s;
-	(void)ud;
-	log_info("connect: invalid HTTP/2 frame (type %u, stream %d): %s",
-	    (unsigned)f->hd.type, (int)f->hd.stream_id, nghttp2_strerror(err));
+	if (h->ninvalid++ == 0)
+		log_info("connect: invalid HTTP/2 frame (type %u, stream %d): "
+		    "%s (further ones are counted)", (unsigned)f->hd.type,
+		    (int)f->hd.stream_id, nghttp2_strerror(err));
 	return 0;
 }
 
@@ -552,7 +559,9 @@ h2_stream_tick(struct h2 *h, int64_t now)
 			    "(flow-control window never opened)";
 		if (why == NULL)
 			continue;
-		log_info("connect: stream %d: %s: reset", (int)st->id, why);
+		if (h->ntimeouts++ < 8)
+			log_info("connect: stream %d: %s: reset", (int)st->id,
+			    why);
 		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id,
 		    NGHTTP2_CANCEL);
 		/* Only once: the next tick finds it answered long ago, and
