@@ -544,6 +544,8 @@ connect_launcher_main(void)
 		return 2;
 	}
 	prctl(PR_SET_DUMPABLE, 0);
+	/* exec'd as /proc/self/exe: "exe" would be its name in ps. */
+	prctl(PR_SET_NAME, "keyhole-connect");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);	/* the parent decides; a ^C reaches
 					   keyhole, which drains */
