@@ -74,9 +74,11 @@
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
  * the mutation count.  3: MSG_PING / MSG_PONG (liveness), MSG_REQUEST's
- * media fields and MSG_CONFIG's max_conns_per_peer.  A parent and a child
- * from different builds refuse each other at the first frame header. */
-#define KH_WIRE_VERSION 3
+ * media fields and MSG_CONFIG's max_conns_per_peer.  4: MSG_CONFIG's
+ * http2_v1 fields (connect, h2_max_streams, h2_nonce: child_config.h).  A
+ * parent and a child from different builds refuse each other at the first
+ * frame header. */
+#define KH_WIRE_VERSION 4
 #define KH_WIRE_HDR     16u
 
 enum msg_type {

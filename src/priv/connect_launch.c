@@ -334,7 +334,10 @@ cl_script(struct cl_buf *b, char **gw_env, uint32_t m,
 	if (upload_src[0] != '\0' &&
 	    cl_script_upload(b, upload_src, upload_dest) < 0)
 		return -1;
-	cl_adds(b, "exec ");
+	/* The gateway replaces the shell (its stdin and stdout are the
+	 * channel); a command that says exec itself is left as it is. */
+	if (strncmp(script_cmd, "exec ", 5) != 0)
+		cl_adds(b, "exec ");
 	if (script_cmd[0] != '\0')
 		cl_adds(b, script_cmd);
 	else

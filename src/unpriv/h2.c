@@ -183,8 +183,18 @@ h2_pump(struct h2 *h)
 	 * protocol error. */
 	if (!nghttp2_session_want_read(h->s) &&
 	    !nghttp2_session_want_write(h->s) &&
-	    evbuffer_get_length(h->out) == 0)
-		h2_lost(h, "the HTTP/2 session is over (GOAWAY)");
+	    evbuffer_get_length(h->out) == 0) {
+		if (!h->goaway) {
+			h2_lost(h, "the HTTP/2 session is over (GOAWAY)");
+			return;
+		}
+		/* Our shutdown, completed: not a loss. */
+		log_info("connect: shutdown: session closed after GOAWAY "
+		    "(%llu request%s decided)", (unsigned long long)h->nrequests,
+		    h->nrequests == 1 ? "" : "s");
+		h->state = H2_DEAD;
+		h2_leave(h);
+	}
 }
 
 int

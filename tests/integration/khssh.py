@@ -77,8 +77,24 @@ class Sshd:
             khtest.kill_pid_if(k, "sshd")
         self.proc = None
 
+    def descendants(self):
+        out, todo = [], [self.proc.pid] if self.proc is not None else []
+        while todo:
+            for k in khtest.proc_children(todo.pop()):
+                if k not in out:
+                    out.append(k)
+                    todo.append(k)
+        return out
+
     def stop(self):
+        # Everything the sessions started (a gateway outlives its channel:
+        # Paperclip's does not exit on EOF), by PID, then the listener.
         if self.proc is not None and self.proc.poll() is None:
+            for k in self.descendants():
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(5)
