@@ -70,7 +70,8 @@ cbuf_str(struct cbuf *c, const char *s)
 		c->failed = true;
 		return;
 	}
-	memcpy(c->b + c->len, s, n);
+	if (n > 0)		/* an unset option is NULL: no memcpy from it */
+		memcpy(c->b + c->len, s, n);
 	c->len += n;
 }
 

@@ -129,6 +129,57 @@ class PaperclipH2GatewayInteropTest(KeyholeTestCase):
         # relayed to keyhole's log) and the command was stopped.
         kh.wait_log("host sent GOAWAY", timeout=2)
 
+    def test_drain_deadline_answers_a_sent_mutation_409(self):
+        up, kh = self.start(args=["--drain-ms", "500"])
+        up.slow_seconds = 4.0
+        import threading
+        got = {}
+
+        def slow():
+            got["r"] = request(kh.gw_port, "POST", "/slow/m", token=kh.token, body=b"{}",
+                               timeout=10)
+        t = threading.Thread(target=slow)
+        t.start()
+        up.wait_requests(1)
+        kh.signal(signal.SIGTERM)
+        t.join(10)
+        r = got["r"]
+        # Sent upstream, no answer by --drain-ms: the parent's 409, through
+        # the stream, kept by Paperclip's gateway.
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual(r.header("x-paperclip-bridge-outcome"), "indeterminate")
+        self.assertEqual(kh.wait_exit(15), 0)
+
+    def test_keyhole_run_connect(self):
+        import subprocess
+        d = khtest.make_tempdir(self)
+        up = self.upstream()
+        cred = os.path.join(d, "cred")
+        with open(cred, "w") as f:
+            f.write(khtest.new_credential())
+        os.chmod(cred, 0o600)
+        pol = os.path.join(d, "p.policy")
+        with open(pol, "w") as f:
+            f.write(POLICY)
+        agent = ("import os, time, urllib.request\n"
+                 "for i in range(100):\n"
+                 "    try:\n"
+                 "        r = urllib.request.urlopen(urllib.request.Request(\n"
+                 "            os.environ['PAPERCLIP_API_URL'] + '/api/agents/me',\n"
+                 "            headers={'Authorization': 'Bearer ' + os.environ['PAPERCLIP_API_KEY']}))\n"
+                 "        print(r.status, r.read().decode()); break\n"
+                 "    except OSError:\n"
+                 "        time.sleep(0.1)\n")
+        port = khtest.free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERCLIP_")}
+        p = subprocess.run([khtest.binary("keyhole"), "run", "--policy", pol, "--upstream",
+                            up.url, "--credential-file", cred, "--connect", self.gw,
+                            "--gateway-port", str(port), "--", "/usr/bin/python3", "-c", agent],
+                           capture_output=True, timeout=60, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr.decode()[-3000:])
+        self.assertIn(b'200 {"ok":true}', p.stdout)
+        self.assertEqual(up.count(), 1)
+
     def test_command_killed_mid_request_is_logged_and_reconnected(self):
         up, kh = self.start()
         up.slow_seconds = 2.0
