@@ -390,6 +390,19 @@ monitor_hold(void *arg)
 	return kh_parent->child != c || monitor_backlogged(c);
 }
 
+/* After the exit: the log, fatal and access frames are taken (checked
+ * by their handlers as ever), every other frame is skipped, not an error:
+ * a request the child sent just before it died is never started, and the
+ * lines behind it are still read. */
+static int
+monitor_final_dispatch(void *arg, const struct msg_hdr *h,
+    const uint8_t *payload, const char **why)
+{
+	if (h->type != MSG_LOG && h->type != MSG_FATAL && h->type != MSG_ACCESS)
+		return 0;
+	return monitor_dispatch(arg, h, payload, why);
+}
+
 /* The child has exited: what it wrote just before (its last log lines,
  * why a session ended) may still be in the socket, behind the SIGCHLD
  * that got here first.  Read it and take the log and access frames only:
@@ -406,13 +419,16 @@ monitor_final_read(struct child *c)
 		return;
 	c->state = CS_GONE;
 	c->paused = false;
+	/* A socket bufferevent freezes the end of its input for everyone but
+	 * itself; it is about to be freed. */
+	evbuffer_unfreeze(in, 0);
 	while (got < KH_CHILD_OUT_HIGH) {
 		int n = evbuffer_read(in, fd, 65536);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
-	(void)wire_pump(in, monitor_dispatch, monitor_hold, c, &why);
+	(void)wire_pump(in, monitor_final_dispatch, monitor_hold, c, &why);
 }
 
 static void

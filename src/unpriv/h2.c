@@ -113,20 +113,26 @@ h2_mem_realloc(void *ptr, size_t size, void *ud)
 static int
 h2_on_frame_recv_any(nghttp2_session *s, const nghttp2_frame *f, void *ud);
 
-/* Weak: the fuzz harness (tests/fuzz/fuzz_h2_session.c) records the end
- * instead of leaving. */
-__attribute__((weak)) void h2_leave(struct h2 *h);
+/* The session is over: the child leaves, the line saying why as its
+ * MSG_FATAL, which the parent always writes (a flood of other lines, e.g.
+ * thousands of refused streams, cannot push it out of the rate-limited
+ * log); after the policy was accepted it only restarts the child.  why is
+ * NULL for a shutdown that completed (a normal exit).  Weak: the fuzz
+ * harness (tests/fuzz/fuzz_h2_session.c) records the end instead. */
+__attribute__((weak)) void h2_leave(struct h2 *h, const char *why);
 
 __attribute__((weak)) void
-h2_leave(struct h2 *h)
+h2_leave(struct h2 *h, const char *why)
 {
+	if (why != NULL)
+		link_fatal("%s", why);
 	conn_exit(h->net);
 }
 
 void
 h2_lost(struct h2 *h, const char *fmt, ...)
 {
-	char why[256];
+	char why[256], line[512];
 	va_list ap;
 
 	if (h->state == H2_DEAD)
@@ -134,9 +140,9 @@ h2_lost(struct h2 *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	log_warn("connect: session ended: %s (%zu stream%s open, %zu with "
-	    "the parent, %llu request%s decided, %llu reset by the gateway, "
-	    "%llu invalid frame%s)", why, h->nstreams,
+	snprintf(line, sizeof(line), "connect: session ended: %s (%zu stream%s "
+	    "open, %zu with the parent, %llu request%s decided, %llu reset by "
+	    "the gateway, %llu invalid frame%s)", why, h->nstreams,
 	    h->nstreams == 1 ? "" : "s", h->net->npending,
 	    (unsigned long long)h->nrequests, h->nrequests == 1 ? "" : "s",
 	    (unsigned long long)h->nresets, (unsigned long long)h->ninvalid,
@@ -153,7 +159,7 @@ h2_lost(struct h2 *h, const char *fmt, ...)
 	}
 	if (h->out_ev != NULL)
 		(void)evbuffer_write(h->out, KH_CHILD_FD_H2OUT);
-	h2_leave(h);
+	h2_leave(h, line);
 }
 
 void
@@ -193,7 +199,7 @@ h2_pump(struct h2 *h)
 		    "(%llu request%s decided)", (unsigned long long)h->nrequests,
 		    h->nrequests == 1 ? "" : "s");
 		h->state = H2_DEAD;
-		h2_leave(h);
+		h2_leave(h, NULL);
 	}
 }
 

@@ -61,12 +61,13 @@ static struct net N;
 static bool fz_left;		/* h2_leave was called */
 
 /* The session ended: record it instead of exiting (h2.c's is weak). */
-void h2_leave(struct h2 *h);
+void h2_leave(struct h2 *h, const char *why);
 
 void
-h2_leave(struct h2 *h)
+h2_leave(struct h2 *h, const char *why)
 {
 	(void)h;
+	(void)why;
 	fz_left = true;
 }
 
