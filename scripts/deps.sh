@@ -13,6 +13,10 @@ pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libssl-
 # prometheus: it.test_metrics starts the real Prometheus (and promtool)
 # against keyhole's metrics listener; groff-base renders the man pages
 # (it.test_docs_true).
+# http2_v1 (keyhole serve --connect): OpenSSH's server and client for the
+# test that runs the channel over ssh on loopback
+# (tests/integration/test_connect_ssh.py).
+pkgs+=(openssh-server openssh-client)
 # Fuzzing (scripts/fuzz.sh, CI's fuzz stage): clang and its runtimes for
 # libFuzzer, afl++ (Debian's 4.04c, built against clang 14) for AFL++,
 # llvm's llvm-profdata/llvm-cov for `scripts/fuzz.sh coverage`, zip for the

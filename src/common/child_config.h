@@ -40,6 +40,11 @@
  *                                     the parent does (policy_forbid_add)
  *   u8 metrics                        1: fd 18 is the operator's metrics
  *                                     listener (--metrics); 0: none
+ *   u8 connect, u32 h2_max_streams,   http2_v1 over a command's stdio:
+ *   str h2_nonce                      fds 19 (the command's stdout), 20
+ *                                     (its stdin), 21 (its stderr); the
+ *                                     streams at once, and the nonce its
+ *                                     READY line must carry (32 hex)
  */
 #ifndef KH_CHILD_CONFIG_H
 #define KH_CHILD_CONFIG_H
@@ -64,7 +69,12 @@
 #define KH_CHILD_FD_QROOT  (KH_CHILD_FD_QREQ + 4)	/* the queue dir (chroot) */
 /* The operator's metrics listener (--metrics), never the sandbox's. */
 #define KH_CHILD_FD_METRICS (KH_CHILD_FD_QREQ + 5)	/* 18 */
-#define KH_CHILD_FD_LAST   KH_CHILD_FD_METRICS
+/* http2_v1 over a command's stdio (`--connect`): the pipes the parent's
+ * launcher made for the command, every byte of them the sandbox's. */
+#define KH_CHILD_FD_H2IN   (KH_CHILD_FD_METRICS + 1)	/* 19: CMD's stdout */
+#define KH_CHILD_FD_H2OUT  (KH_CHILD_FD_METRICS + 2)	/* 20: CMD's stdin */
+#define KH_CHILD_FD_H2ERR  (KH_CHILD_FD_METRICS + 3)	/* 21: CMD's stderr */
+#define KH_CHILD_FD_LAST   KH_CHILD_FD_H2ERR
 
 struct child_config {
 	uint32_t max_conns;
@@ -96,6 +106,9 @@ struct child_config {
 	uint8_t nforbid;
 	char forbid[KH_FORBID_EXTRA_MAX][KH_HNAME_MAX + 1];
 	bool metrics;			/* fd 18: the metrics listener */
+	bool connect;			/* http2_v1 on fds 19-21 */
+	uint32_t h2_max_streams;
+	char h2_nonce[KH_H2_NONCE_LEN + 1];
 };
 
 void child_config_encode(const struct child_config *c, struct wbuf *w);

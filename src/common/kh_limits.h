@@ -365,4 +365,63 @@
 #define KH_DEF_CHILD_TIMEOUT_MS 10000u
 #define KH_CHILD_TIMEOUT_MIN_MS 1000u
 
+/* http2_v1 over a command's stdio (`keyhole serve --connect CMD`,
+ * src/unpriv/h2*.c, src/priv/connect*.c).  Every byte out of CMD is the
+ * sandbox's; these bound what it can make the child hold. */
+/* Bytes before the READY line (noise lines a login shell may print),
+ * and one line: beyond either the session is refused.  Paperclip's host
+ * takes 266,240; nothing honest prints more than a few lines. */
+#define KH_H2_PRE_READY_MAX    (64u * 1024)
+#define KH_H2_READY_LINE_MAX   512u
+/* The nonce keyhole puts in PAPERCLIP_BRIDGE_NONCE: 16 random bytes as
+ * hex (Paperclip's shape). */
+#define KH_H2_NONCE_LEN        32u
+/* READY (and the preface after it) must arrive within this, ms
+ * (Paperclip: 10 s, readinessTimeoutMs). */
+#define KH_H2_READY_TIMEOUT_MS 10000u
+/* Streams open at once (SETTINGS_MAX_CONCURRENT_STREAMS): Paperclip's 4
+ * by default (--h2-max-streams), at most 64. */
+#define KH_H2_DEF_STREAMS      4u
+#define KH_H2_STREAMS_MAX      64u
+/* SETTINGS the child sends: header list 16 KiB and HPACK table 4 KiB
+ * (Paperclip's), frames of 16 KiB, a 64 KiB window per stream: at most
+ * streams * 64 KiB of DATA in flight towards the child. */
+#define KH_H2_HEADER_LIST_MAX  (16u * 1024)
+#define KH_H2_HEADER_TABLE     4096u
+#define KH_H2_FRAME_MAX        16384u
+#define KH_H2_WINDOW           65535u
+/* Header fields per stream (Paperclip: maxHeaderListPairs 128). */
+#define KH_H2_HEADER_PAIRS_MAX KH_HEADERS_MAX
+/* nghttp2's own allocations for one session (its streams, HPACK tables,
+ * frames being built), bytes: past it an allocation fails and the
+ * session is dropped.  Bodies and answers are the child's, bounded by
+ * the body and response limits. */
+#define KH_H2_SESSION_MEM_MAX  (4u * 1024 * 1024)
+/* Flood limits besides nghttp2's own (max SETTINGS entries 32,
+ * CONTINUATION frames 8, queued ACKs 1000): RST_STREAMs the peer may send
+ * (rapid reset, CVE-2023-44487; nghttp2_option_set_stream_reset_rate_limit:
+ * a burst of 100, then 10 per second, Paperclip's), and frames of any
+ * kind per second (empty DATA, PING, SETTINGS, WINDOW_UPDATE floods). */
+#define KH_H2_RST_BURST        100u
+#define KH_H2_RST_RATE         10u
+#define KH_H2_FRAMES_PER_S     4000u
+/* Liveness: a PING every interval, its ACK due within the timeout, ms
+ * (Paperclip: 5 s and 20 s). */
+#define KH_H2_PING_MS          5000u
+#define KH_H2_PING_TIMEOUT_MS  20000u
+/* Output the child keeps for CMD's stdin before it stops producing more
+ * (CMD not reading), bytes; a response not taken within
+ * --write-timeout-ms resets its stream. */
+#define KH_H2_OUT_HIGH         (256u * 1024)
+/* A line of CMD's stderr relayed to the log, bytes (longer ones are cut). */
+#define KH_H2_STDERR_LINE_MAX  512u
+/* GOAWAY on shutdown: the gateway may finish what it sent for this
+ * long before the channel is closed, ms (Paperclip: 5 s close grace). */
+#define KH_H2_GOAWAY_GRACE_MS  5000u
+/* The command's stop: SIGTERM, then SIGKILL after this, ms. */
+#define KH_CONNECT_KILL_GRACE_MS 2000u
+/* The command line and one environment value the launcher accepts. */
+#define KH_CONNECT_CMD_MAX     4096u
+#define KH_CONNECT_ENV_MAX     32u
+
 #endif

@@ -85,8 +85,10 @@
  * the mutation count.  3: MSG_PING / MSG_PONG (liveness), MSG_REQUEST's
  * media fields and MSG_CONFIG's max_conns_per_peer.  4: MSG_CONFIG's
  * forbidden header names and metrics flag, MSG_METRICS / MSG_METRICS_TEXT
- * (the operator's scrape, src/unpriv/metrics_serve.c).  A parent and a child
- * from different builds refuse each other at the first frame header. */
+ * (the operator's scrape, src/unpriv/metrics_serve.c), and its http2_v1
+ * fields (connect, h2_max_streams, h2_nonce: child_config.h).  A parent and
+ * a child from different builds refuse each other at the first frame
+ * header. */
 #define KH_WIRE_VERSION 4
 #define KH_WIRE_HDR     16u
 

@@ -91,6 +91,31 @@ config_usage(FILE *f)
 "                           inotify, polling if inotify is unavailable)\n"
 "  --queue-poll-ms MS       polling interval (default %u;\n"
 "                           $PAPERCLIP_BRIDGE_POLL_INTERVAL_MS)\n"
+"  --connect 'CMD [ARGS...]'  serve Paperclip's http2_v1 over CMD's stdio\n"
+"                           instead of listening: CMD (run by /bin/sh -c\n"
+"                           with only PATH, --connect-keep-env and the\n"
+"                           gateway's settings in its environment) reaches\n"
+"                           a gateway in the sandbox (ssh -T host ...,\n"
+"                           docker exec -i ..., kubectl exec -i ...), which\n"
+"                           answers READY and speaks h2c on its stdout;\n"
+"                           restarted with back-off when it ends\n"
+"  --gateway-port PORT      the gateway's PAPERCLIP_BRIDGE_PORT, where the\n"
+"                           agent in the sandbox connects (required)\n"
+"  --gateway-host HOST      its PAPERCLIP_BRIDGE_HOST (default 127.0.0.1)\n"
+"  --gateway-cmd 'CMD'      script mode, for channels that drop the\n"
+"                           environment (ssh): CMD ends in a shell reading\n"
+"                           its stdin (ssh -T host sh); keyhole writes it a\n"
+"                           script that exports the settings (the token\n"
+"                           never in an argv) and execs this command\n"
+"  --gateway-upload FILE    script mode: also install FILE (a static\n"
+"                           keyhole-gateway) in the sandbox at\n"
+"                           --gateway-path (hash checked, written under a\n"
+"                           temporary name, verified, renamed) and run it\n"
+"  --gateway-path PATH      where the upload goes (default\n"
+"                           /tmp/keyhole/keyhole-gateway)\n"
+"  --connect-keep-env NAME  pass keyhole's NAME to CMD (HOME,\n"
+"                           SSH_AUTH_SOCK, KUBECONFIG...; repeatable)\n"
+"  --h2-max-streams N       HTTP/2 streams at once (default %u, max %u)\n"
 "  --ready-file FILE        write {pid,host,port,baseUrl,startedAt} once serving\n"
 "  --user NAME              unprivileged user for the child when run as root\n"
 "                           (default nobody)\n"
@@ -130,7 +155,8 @@ config_usage(FILE *f)
 "  --log stderr|syslog      where log lines go (default stderr; syslog\n"
 "                           reaches journald)\n"
 "  -v, --verbose            debug logging\n",
-	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
+	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_H2_DEF_STREAMS,
+	    KH_H2_STREAMS_MAX, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
 	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_CONNS_FD_RESERVE,
 	    KH_DEF_CONNS_AUTO_MAX, KH_DEF_PEER_SHARE_DIV, KH_DEF_HEAD,
 	    KH_HEAD_MAX, KH_DEF_HEADERS, KH_HEADERS_MAX,
@@ -214,6 +240,9 @@ enum {
 	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
 	OPT_CTIMEOUT, OPT_PEERCONNS, OPT_AUTH, OPT_RUNIDHDR, OPT_UPHDR,
 	OPT_METRICS, OPT_METRICSMODE,
+	/* --connect and its options: config_connect.c */
+	OPT_CONNECT, OPT_GWHOST, OPT_GWPORT, OPT_GWCMD, OPT_GWUPLOAD,
+	OPT_GWPATH, OPT_KEEPENV, OPT_H2STREAMS,
 };
 
 static const struct option config_opts[] = {
@@ -257,6 +286,14 @@ static const struct option config_opts[] = {
 	{ "upstream-header", required_argument, NULL, OPT_UPHDR },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "metrics-mode", required_argument, NULL, OPT_METRICSMODE },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "gateway-host", required_argument, NULL, OPT_GWHOST },
+	{ "gateway-port", required_argument, NULL, OPT_GWPORT },
+	{ "gateway-cmd", required_argument, NULL, OPT_GWCMD },
+	{ "gateway-upload", required_argument, NULL, OPT_GWUPLOAD },
+	{ "gateway-path", required_argument, NULL, OPT_GWPATH },
+	{ "connect-keep-env", required_argument, NULL, OPT_KEEPENV },
+	{ "h2-max-streams", required_argument, NULL, OPT_H2STREAMS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -542,6 +579,11 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 			cfg->metrics_mode = (unsigned)m;
 			break;
 		}
+		case OPT_CONNECT: case OPT_GWHOST: case OPT_GWPORT:
+		case OPT_GWCMD: case OPT_GWUPLOAD: case OPT_GWPATH:
+		case OPT_KEEPENV: case OPT_H2STREAMS:
+			config_connect_opt(c - OPT_CONNECT, optarg, cfg);
+			break;
 		case 'v': cfg->verbose = true; break;
 		case 'h': config_usage(stdout); exit(0);
 		default:
@@ -559,7 +601,9 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)
 		config_die("--upstream URL is required");
-	/* The queue transport alone needs no listener. */
-	if (cfg->nlisten == 0 && !listen_activated() && cfg->queue_dir == NULL)
+	config_connect_check(cfg);
+	/* The queue transport alone needs no listener, nor http2_v1. */
+	if (cfg->nlisten == 0 && !listen_activated() && cfg->queue_dir == NULL &&
+	    cfg->connect == NULL)
 		config_env_listen(cfg);
 }

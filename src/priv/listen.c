@@ -328,7 +328,7 @@ listen_open(const struct kh_config *cfg, struct listener *out, size_t *n)
 		}
 		close(orig);
 	}
-	if (failed || (*n == 0 && cfg->queue_dir == NULL)) {
+	if (failed || (*n == 0 && cfg->queue_dir == NULL && cfg->connect == NULL)) {
 		listen_close(out, *n);
 		return -1;
 	}

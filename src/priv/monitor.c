@@ -47,12 +47,12 @@ static int mon_metrics(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
 
 static const struct mon_entry mon_table[] = {
-	{ MSG_LOG, CS_ANY, mon_log },
-	{ MSG_FATAL, CS_ANY, mon_fatal },
+	{ MSG_LOG, CS_ANY | CS_GONE, mon_log },
+	{ MSG_FATAL, CS_ANY | CS_GONE, mon_fatal },
 	{ MSG_POLICY, CS_WAIT_POLICY, mon_policy },
 	/* DRAINING too: a request may cross the shutdown frame in flight. */
 	{ MSG_REQUEST, CS_SERVING | CS_DRAINING, mon_request },
-	{ MSG_ACCESS, CS_SERVING | CS_DRAINING, mon_access },
+	{ MSG_ACCESS, CS_SERVING | CS_DRAINING | CS_GONE, mon_access },
 	/* liveness.c pings only after the policy was accepted. */
 	{ MSG_PONG, CS_SERVING | CS_DRAINING, mon_pong },
 	/* The operator's scrape, which the child parsed (metrics_serve.c). */
@@ -455,6 +455,47 @@ monitor_hold(void *arg)
 	struct child *c = arg;
 
 	return kh_parent->child != c || monitor_backlogged(c);
+}
+
+/* After the exit: the log, fatal and access frames are taken (checked
+ * by their handlers as ever), every other frame is skipped, not an error:
+ * a request the child sent just before it died is never started, and the
+ * lines behind it are still read. */
+static int
+monitor_final_dispatch(void *arg, const struct msg_hdr *h,
+    const uint8_t *payload, const char **why)
+{
+	if (h->type != MSG_LOG && h->type != MSG_FATAL && h->type != MSG_ACCESS)
+		return 0;
+	return monitor_dispatch(arg, h, payload, why);
+}
+
+/* The child has exited: what it wrote just before (its last log lines,
+ * why a session ended) may still be in the socket, behind the SIGCHLD
+ * that got here first.  Read it and take the log and access frames only:
+ * a request from a child that is gone is never started. */
+void
+monitor_final_read(struct child *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	int fd = bufferevent_getfd(c->bev);
+	const char *why = NULL;
+	size_t got = 0;
+
+	if (fd < 0)
+		return;
+	c->state = CS_GONE;
+	c->paused = false;
+	/* A socket bufferevent freezes the end of its input for everyone but
+	 * itself; it is about to be freed. */
+	evbuffer_unfreeze(in, 0);
+	while (got < KH_CHILD_OUT_HIGH) {
+		int n = evbuffer_read(in, fd, 65536);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	(void)wire_pump(in, monitor_final_dispatch, monitor_hold, c, &why);
 }
 
 static void

@@ -50,6 +50,7 @@
 #define CS_SERVING     0x2u	/* policy accepted, requests permitted */
 #define CS_DRAINING    0x4u	/* shutdown sent, in-flight finishing */
 #define CS_ANY         (CS_WAIT_POLICY | CS_SERVING | CS_DRAINING)
+#define CS_GONE        0x8u	/* exited: its last log frames only */
 
 /* The child binary's fd in the parent: above every fixed child fd. */
 #define KH_EXE_FD 99
@@ -126,6 +127,13 @@ struct parent {
 	/* --metrics: the operator's listener (child's fd 18), or -1. */
 	int metrics_fd;
 	struct metrics *metrics;	/* metrics.c: the parent's counters */
+	/* http2_v1 (connect.c): the launcher's socket and its reports, the
+	 * next child's pipes (19-21), the command of the current session. */
+	int connect_sock;
+	struct event *connect_ev;
+	pid_t connect_launcher;
+	int connect_fds[3];
+	pid_t connect_pid;
 };
 
 extern struct parent *kh_parent;
@@ -144,6 +152,7 @@ struct event *supervise_restart_event(struct parent *p);
 void monitor_attach(struct parent *p, struct child *c);
 void monitor_send_config(struct parent *p, struct child *c);
 void monitor_send_simple(struct child *c, enum msg_type type);
+void monitor_final_read(struct child *c);
 
 /* answer.c */
 /* An answer the parent makes itself, headers and body copied (the rate's

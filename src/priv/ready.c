@@ -68,13 +68,21 @@ ready_serving(struct parent *p)
 			    strchr(s->host, ':') ? "[" : "", s->host,
 			    strchr(s->host, ':') ? "]" : "", s->port);
 	}
+	if (p->cfg->connect != NULL)
+		log_info("serving http2_v1 over: %s (the gateway on %s:%u in "
+		    "the sandbox)", p->cfg->connect, p->cfg->gateway_host,
+		    p->cfg->gateway_port);
 	if (p->cfg->queue_dir != NULL)
 		log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
 		    p->ccfg.queue_inotify ? "inotify" : "polling");
 	if (p->cfg->ready_file != NULL) {
 		/* The first listener, else the queue (ready_file.h). */
 		struct ready_info r = { NULL, 0, NULL, NULL };
-		if (p->nlisteners == 0) {
+		if (p->cfg->connect != NULL) {
+			/* http2_v1: where the agent connects, in the sandbox */
+			r.host = p->cfg->gateway_host;
+			r.port = p->cfg->gateway_port;
+		} else if (p->nlisteners == 0) {
 			r.queue_dir = p->cfg->queue_dir;
 		} else if (p->listeners[0].spec.is_unix) {
 			r.socket_path = p->listeners[0].spec.path;

@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "connect.h"
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
@@ -226,6 +227,9 @@ serve_child_config(struct parent *p)
 		snprintf(cc->forbid[i], sizeof(cc->forbid[i]), "%s",
 		    policy_forbid_name(i));
 	cc->metrics = p->metrics_fd >= 0;
+	/* http2_v1: the nonce is each session's (connect_open). */
+	cc->connect = cfg->connect != NULL;
+	cc->h2_max_streams = cc->connect ? cfg->h2_max_streams : 0;
 }
 
 static void
@@ -337,6 +341,13 @@ serve_main(int argc, char **argv)
 	sdnotify_init();
 	signal(SIGPIPE, SIG_IGN);
 
+	for (int i = 0; i < 3; i++)
+		p->connect_fds[i] = -1;
+	p->connect_sock = -1;
+	/* The launcher first: started by exec before the credential is
+	 * loaded, it never holds a byte of it (connect.h). */
+	if (cfg.connect != NULL && connect_init(p) < 0)
+		return 1;
 	if (serve_read_policy(p, cfg.policy_file) < 0 ||
 	    secret_load_credential(&cfg, &p->credential) < 0 ||
 	    serve_load_token(&cfg, &p->token) < 0 ||
@@ -376,6 +387,8 @@ serve_main(int argc, char **argv)
 	};
 	p->up = upstream_new(p->base, &ucfg, &p->credential);
 	if (p->up == NULL)
+		return 1;
+	if (cfg.connect != NULL && connect_attach(p) < 0)
 		return 1;
 	p->restart_ev = supervise_restart_event(p);
 	p->drain_ev = evtimer_new(p->base, serve_drain_deadline, p);

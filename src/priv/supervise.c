@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "connect.h"
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
@@ -70,7 +71,8 @@ supervise_policy_memfd(const struct parent *p)
 static void __attribute__((noreturn))
 supervise_exec_child(const struct parent *p, int sock, int polfd)
 {
-	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5], msrc = -1;
+	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5], hsrc[3];
+	int msrc = -1;
 	char nbuf[4];
 	char *const argv[] = { "keyhole-net", "child", nbuf, NULL };
 	char *const envp[] = { NULL };
@@ -104,6 +106,12 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	if (p->metrics_fd >= 0 &&
 	    (msrc = fcntl(p->metrics_fd, F_DUPFD, 64)) < 0)
 		_exit(127);
+	for (int i = 0; i < 3; i++) {		/* http2_v1: connect.c */
+		hsrc[i] = -1;
+		if (p->connect_fds[i] >= 0 &&
+		    (hsrc[i] = fcntl(p->connect_fds[i], F_DUPFD, 64)) < 0)
+			_exit(127);
+	}
 #ifdef KH_SANITIZE
 	/* Sanitizer builds only: the child's fd 2 stays the parent's stderr,
 	 * where ASan/UBSan write their reports (the child writes nothing
@@ -122,6 +130,9 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (int i = 0; i < 5; i++)
 		if (qsrc[i] >= 0 && dup2(qsrc[i], KH_CHILD_FD_QREQ + i) < 0)
 			_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (hsrc[i] >= 0 && dup2(hsrc[i], KH_CHILD_FD_H2IN + i) < 0)
+			_exit(127);
 	/* dup2 clears FD_CLOEXEC on the targets; close everything else but
 	 * the binary to exec (close-on-exec itself). */
 	if (KH_CHILD_FD_LISTEN + (int)p->nlisteners < KH_CHILD_FD_QREQ)
@@ -133,6 +144,9 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	if (msrc >= 0 ? dup2(msrc, KH_CHILD_FD_METRICS) < 0 :
 	    (close(KH_CHILD_FD_METRICS), false))
 		_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (hsrc[i] < 0)
+			close(KH_CHILD_FD_H2IN + i);
 	syscall(SYS_close_range, KH_CHILD_FD_LAST + 1, KH_EXE_FD - 1, 0);
 	syscall(SYS_close_range, KH_EXE_FD + 1, ~0U, 0);
 	nbuf[0] = (char)('0' + p->nlisteners);
@@ -148,8 +162,13 @@ supervise_spawn(struct parent *p)
 	pid_t pid;
 	struct child *c;
 
+	/* http2_v1: this child's session, CMD started (connect.c). */
+	if (p->cfg->connect != NULL && connect_open(p) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error("socketpair: %s", strerror(errno));
+		connect_close_fds(p);
+		connect_child_gone(p);
 		return -1;
 	}
 	polfd = supervise_policy_memfd(p);
@@ -157,6 +176,8 @@ supervise_spawn(struct parent *p)
 		log_error("policy memfd: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		connect_close_fds(p);
+		connect_child_gone(p);
 		return -1;
 	}
 	pid = fork();
@@ -165,12 +186,15 @@ supervise_spawn(struct parent *p)
 		close(sv[0]);
 		close(sv[1]);
 		close(polfd);
+		connect_close_fds(p);
+		connect_child_gone(p);
 		return -1;
 	}
 	if (pid == 0)
 		supervise_exec_child(p, sv[1], polfd);
 	close(sv[1]);
 	close(polfd);
+	connect_close_fds(p);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		kill(pid, SIGKILL);
@@ -208,6 +232,8 @@ static void
 supervise_free_child(struct parent *p, struct child *c)
 {
 	p->child_served = c->pinging;
+	/* http2_v1: the session was this child's; its command goes too. */
+	connect_child_gone(p);
 	liveness_detach(c);
 	monitor_abort_inflight(p, c, false);
 	if (c->bev != NULL)
@@ -301,6 +327,7 @@ supervise_reap(struct parent *p)
 		bool fatal = current && c->fatal;
 		log_warn("child pid=%ld exited (%s)", (long)pid, how);
 		if (current) {
+			monitor_final_read(c);
 			p->child = NULL;
 			supervise_free_child(p, c);
 		}

@@ -27,6 +27,7 @@
 #include "hdr.h"
 #include "log.h"
 #include "util.h"
+#include "h2.h"
 #include "net.h"
 
 struct net *kh_net;
@@ -132,6 +133,9 @@ link_fatal(const char *fmt, ...)
 		/* The loop made the socket non-blocking; wait for it now. */
 		if ((fl = fcntl(KH_CHILD_FD_PARENT, F_GETFL)) >= 0)
 			(void)fcntl(KH_CHILD_FD_PARENT, F_SETFL, fl & ~O_NONBLOCK);
+		/* A socket bufferevent freezes its output's start: without
+		 * this, nothing queued was written (conn_exit). */
+		evbuffer_unfreeze(out, 1);
 		while (evbuffer_get_length(out) > 0 &&
 		    evbuffer_write(out, KH_CHILD_FD_PARENT) > 0)
 			;
@@ -251,6 +255,8 @@ link_policy_ok(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 		queue_start(n);
 	if (n->cfg.metrics)
 		metrics_serve_start(n);
+	if (n->cfg.connect)
+		h2_start(n);
 	log_debug("serving");
 	return 0;
 }
@@ -326,6 +332,7 @@ link_shutdown(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 		return -1;
 	}
 	queue_shutdown(n);
+	h2_shutdown(n);
 	conn_shutdown(n);
 	metrics_serve_stop(n);
 	return 0;

@@ -218,6 +218,7 @@ struct net {
 	struct queue *queue;		/* queue_v1 transport, or NULL */
 	uint64_t accepted_total;	/* client connections, for metrics */
 	struct metrics_srv *metrics;	/* the operator's listener, or NULL */
+	struct h2 *h2;			/* http2_v1 over a command (h2.h), or NULL */
 };
 
 extern struct net *kh_net;

@@ -40,14 +40,22 @@ fuzz_check(const struct child_config *c)
 	if (c->write_timeout_ms == 0 || c->write_timeout_ms > KH_TIMEOUT_MAX_MS ||
 	    c->body_min_rate > KH_BODY_MIN_RATE_MAX)
 		abort();
-	/* No listener only for a queue-only child. */
-	if ((c->nlisteners == 0 && !c->queue) ||
+	/* No listener only for a queue or http2_v1 child. */
+	if ((c->nlisteners == 0 && !c->queue && !c->connect) ||
 	    c->nlisteners > KH_LISTENERS_MAX)
 		abort();
 	if (c->queue && (c->queue_poll_ms == 0 ||
 	    c->queue_poll_ms > KH_QUEUE_POLL_MAX_MS))
 		abort();
 	if (c->vars.n > KH_POLICY_VARS_MAX)
+		abort();
+	/* http2_v1: 1..KH_H2_STREAMS_MAX streams and a 32-hex nonce, or
+	 * nothing of it. */
+	if (c->connect ? c->h2_max_streams == 0 ||
+	    c->h2_max_streams > KH_H2_STREAMS_MAX ||
+	    strlen(c->h2_nonce) != KH_H2_NONCE_LEN ||
+	    strspn(c->h2_nonce, "0123456789abcdef") != KH_H2_NONCE_LEN :
+	    c->h2_max_streams != 0 || c->h2_nonce[0] != '\0')
 		abort();
 	if (memchr(c->token, '\0', sizeof(c->token)) == NULL ||
 	    strlen(c->token) != c->token_len || c->token_len > KH_TOKEN_MAX ||

@@ -385,7 +385,8 @@ def config_payload(max_conns=1024, max_conns_per_peer=512, max_inflight=64, max_
                    nlisteners=1, drop_user=0, uid=0, gid=0, do_chroot=0, chroot_dir="",
                    token="bridge-token-0123456789abcdef", policy_name="paperclip.policy",
                    queue=0, queue_inotify=0, queue_poll_ms=0, queue_chroot=0,
-                   bindings=(), mutations_used=0, forbid=(), metrics=0):
+                   bindings=(), mutations_used=0, forbid=(), metrics=0,
+                   connect=0, h2_max_streams=0, h2_nonce=""):
     # child_config.h, in its order.
     return (u32(max_conns) + u32(max_conns_per_peer) + u32(max_inflight) + u32(max_head) + u32(max_headers) +
             u64(max_body) + u32(head_ms) + u32(body_ms) + u32(idle_ms) + u32(write_ms) +
@@ -394,7 +395,8 @@ def config_payload(max_conns=1024, max_conns_per_peer=512, max_inflight=64, max_
             s(policy_name) + u8(queue) + u8(queue_inotify) + u32(queue_poll_ms) +
             u8(queue_chroot) + u8(len(bindings)) +
             b"".join(s(k) + s(v) for k, v in bindings) + u32(mutations_used) +
-            u8(len(forbid)) + b"".join(s(n) for n in forbid) + u8(metrics))
+            u8(len(forbid)) + b"".join(s(n) for n in forbid) + u8(metrics) +
+            u8(connect) + u32(h2_max_streams) + s(h2_nonce))
 
 
 def config_seeds():
@@ -420,6 +422,14 @@ def config_seeds():
         "bindings": config_payload(bindings=(("issue", "BRI-7"), ("company", "c%201")),
                                    mutations_used=41),
         "binding_dup": config_payload(bindings=(("issue", "a"), ("issue", "b"))),
+        # http2_v1 (--connect): no listener, fds 19-21, a 32-hex nonce.
+        "connect": config_payload(nlisteners=0, connect=1, h2_max_streams=4,
+                                  h2_nonce="0123456789abcdef0123456789abcdef"),
+        "connect_nonce_upper": config_payload(nlisteners=0, connect=1, h2_max_streams=4,
+                                              h2_nonce="0123456789ABCDEF0123456789abcdef"),
+        "connect_streams_over": config_payload(nlisteners=0, connect=1, h2_max_streams=65,
+                                               h2_nonce="0123456789abcdef0123456789abcdef"),
+        "connect_off_with_nonce": config_payload(h2_nonce="0123456789abcdef0123456789abcdef"),
         "binding_dotdot": config_payload(bindings=(("issue", ".."),)),
         "write_timeout_zero": config_payload(write_ms=0),
         "per_peer_over_max": config_payload(max_conns=10, max_conns_per_peer=11),

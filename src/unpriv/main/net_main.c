@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,23 @@ net_check_queue_fds(const struct child_config *cfg)
 		link_fatal("queue root fd missing");
 }
 
+/* http2_v1 (--connect): the command's stdout, stdin, stderr; without it,
+ * none of 19-21. */
+static void
+net_check_h2_fds(const struct child_config *cfg)
+{
+	if (!cfg->connect) {
+		syscall(SYS_close_range, KH_CHILD_FD_H2IN, KH_CHILD_FD_H2ERR, 0);
+		return;
+	}
+	for (int fd = KH_CHILD_FD_H2IN; fd <= KH_CHILD_FD_H2ERR; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			link_fatal("connect: the command's pipe fd %d missing",
+			    fd);
+	/* A write to a command that has exited is EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static int
 net_child(unsigned nlisten)
 {
@@ -296,6 +314,7 @@ net_child(unsigned nlisten)
 		if (policy_forbid_add(n->cfg.forbid[i],
 		    strlen(n->cfg.forbid[i])) < 0)
 			link_fatal("malformed MSG_CONFIG");
+	net_check_h2_fds(&n->cfg);
 	if (net_read_fd(KH_CHILD_FD_POLICY, text, sizeof(text), &len) < 0)
 		link_fatal("policy text unreadable or too large");
 	close(KH_CHILD_FD_POLICY);
