@@ -163,9 +163,13 @@ export function createHooks({ log = () => {}, hostConfigFile } = {}) {
       if ((params.runId != null && !runId) || (params.issueId != null && !issueId)) {
         throw new Error("keyhole sandbox: the run or issue id is not an id");
       }
+      // Paperclip resumes a reusable lease only for a run in an execution
+      // workspace: without one the sandbox would wait, unused, for its
+      // deadline, so it ends with its run like any other.
+      const reusable = config.reuseLease && params.executionWorkspaceId != null;
       const st = await createLease(h, {
         env: config, runId, issueId, agentId: params.agentId ?? null, companyId: params.companyId ?? null,
-        environmentId: params.environmentId ?? null, seconds,
+        environmentId: params.environmentId ?? null, seconds, reusable,
       });
       log("info", "sandbox started", { lease: st.id, uid: st.uid, runId, issueId, expiresAt: st.expiresAt });
       return { providerLeaseId: st.id, expiresAt: st.expiresAt, metadata: leaseMetadata(st) };
@@ -186,7 +190,7 @@ export function createHooks({ log = () => {}, hostConfigFile } = {}) {
       if (!params.providerLeaseId) return undefined;
       const h = host();
       const st = loadState(h, params.providerLeaseId);
-      if (st && st.env.reuseLease && !params.cancelActiveWork && leaseAlive(st)) {
+      if (st && st.reusable && !params.cancelActiveWork && leaseAlive(st)) {
         // Kept for the next run of this agent; its run's keyhole and
         // credential are not.
         await stopKeyhole(st.keyhole);
@@ -349,7 +353,7 @@ export function createHooks({ log = () => {}, hostConfigFile } = {}) {
         const st = loadState(h, id);
         if (!st) continue;
         if (!st.sandbox && Date.now() - Date.parse(st.createdAt) < CREATING_GRACE_MS) continue;
-        if (leaseAlive(st) && !(orphans && !st.env.reuseLease)) continue;
+        if (leaseAlive(st) && !(orphans && !st.reusable)) continue;
         if (await teardown(h, st)) {
           forget(id);
           n++;

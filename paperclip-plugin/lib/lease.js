@@ -83,7 +83,7 @@ export function saveState(host, st) {
 }
 
 // Create the lease: directories, uid, sandbox.  seconds = its lifetime.
-export async function createLease(host, { env, runId, issueId, agentId, companyId, environmentId, seconds }) {
+export async function createLease(host, { env, runId, issueId, agentId, companyId, environmentId, seconds, reusable }) {
   ensureRoot(host);
   const id = randomUUID();
   const d = dirs(host, id);
@@ -104,7 +104,7 @@ export async function createLease(host, { env, runId, issueId, agentId, companyI
       id, uid, createdAt: new Date().toISOString(), expiresAt, seconds,
       runId: runId ?? null, issueId: issueId ?? null, agentId: agentId ?? null,
       companyId: companyId ?? null, environmentId: environmentId ?? null,
-      env, sandbox: null, keyhole: null,
+      env, reusable: !!reusable, sandbox: null, keyhole: null,
     };
     saveState(host, st);
     const logFd = openSync(d.bwrapLog, "a", 0o600);

@@ -134,14 +134,15 @@ class PaperclipE2E(khtest.KeyholeTestCase):
         os.chmod(cls.stub, 0o755)
         cls.plugin_dir = os.path.join(w, "plugin")
         cls.root_dir = os.path.join(w, "leases")
-        # The README's command, with the build tree's keyhole and an offline SDK.
+        # The README's command (the SDK from npm), with the build tree's
+        # keyhole, the test's directories, and the paperclipai it installed.
         p = subprocess.run(
             ["bash", os.path.join(khtest.SRC, "paperclip-plugin", "install.sh"),
              "--dest", cls.plugin_dir, "--keyhole", cls.keyhole_bin, "--policy-dir", cls.policies,
              "--root-dir", cls.root_dir, "--ro-bind", agent_dir, "--uid-base", str(UID_BASE),
-             "--sdk-from", os.path.join(pc_dir, "node_modules"), "--paperclipai", cls.pc.cli(),
-             "--", "--api-base", cls.pc.url],
-            capture_output=True, text=True, timeout=120, env=cls.pc.env())
+             "--paperclipai", cls.pc.cli(), "--", "--api-base", cls.pc.url],
+            capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, PATH=cls.pc.node_bin + ":" + os.environ.get("PATH", "/usr/bin:/bin")))
         if p.returncode != 0:
             raise AssertionError("install.sh failed:\n%s%s" % (p.stdout, p.stderr))
         plugins = cls.api.get("/plugins")
@@ -319,6 +320,9 @@ class PaperclipE2E(khtest.KeyholeTestCase):
             self.assign(agent, "Never starts")
             run = self.wait_run(agent)
             log = self.run_log(run)
+            with open(os.path.join(khtest.BUILD, "paperclip-e2e-bad-policy-run.txt"), "w") as f:
+                f.write("run %s: %s (exit %s, error %r)\n\n== Paperclip run log\n%s\n" % (
+                    run["id"], run["status"], run.get("exitCode"), run.get("error"), log))
             self.assertEqual(run["status"], "failed", run)
             self.assertIn("keyhole failed to start", log + str(run.get("error")))
             self.assertIn("flaky.policy", log + str(run.get("error")))

@@ -185,11 +185,11 @@ class PluginTest(khtest.KeyholeTestCase):
 
     # ---- helpers ------------------------------------------------------------------
 
-    def acquire(self, run="run-1", issue="issue-1", config=None, d=None):
+    def acquire(self, run="run-1", issue="issue-1", config=None, d=None, workspace=None):
         lease = (d or self.d).call("acquire", {
             "driverKey": "keyhole", "companyId": "co-1", "environmentId": "env-1", "issueId": issue,
             "config": config or {"passEnv": ["STUB_*"]}, "runId": run, "agentId": "agent-1",
-            "adapterType": "claude_local"})
+            "adapterType": "claude_local", "executionWorkspaceId": workspace})
         self.assertRegex(lease["providerLeaseId"], r"^[0-9a-f-]{36}$")
         return lease
 
@@ -473,11 +473,15 @@ class PluginTest(khtest.KeyholeTestCase):
 
     def test_worker_start_ends_orphaned_leases(self):
         once = self.acquire(run="run-1")
-        kept = self.acquire(run="run-2", config={"reuseLease": True})
+        kept = self.acquire(run="run-2", config={"reuseLease": True}, workspace="ews-1")
+        # reusable in name only: Paperclip never resumes a lease without an
+        # execution workspace
+        idle = self.acquire(run="run-3", config={"reuseLease": True})
         self.d.close()                      # Paperclip (and the worker) restart
         self.d = Driver(self, self.host_json)
-        self.assertEqual(self.d.call("sweep", {"orphans": True}), 1)
-        self.assertFalse(os.path.exists(os.path.join(self.root, "leases", once["providerLeaseId"])))
+        self.assertEqual(self.d.call("sweep", {"orphans": True}), 2)
+        for gone in (once, idle):
+            self.assertFalse(os.path.exists(os.path.join(self.root, "leases", gone["providerLeaseId"])))
         self.assertEqual(self.sh(kept, "echo alive")["stdout"], "alive\n")
 
 
@@ -531,7 +535,7 @@ class PluginTest(khtest.KeyholeTestCase):
         self.assertEqual(self.sh(lease, "echo alive")["stdout"], "alive\n")
 
     def test_resume_after_worker_restart_or_expired(self):
-        lease = self.acquire(config={"reuseLease": True})
+        lease = self.acquire(config={"reuseLease": True}, workspace="ews-1")
         self.start_run(lease)
         r = self.sh(lease, "echo keep > /workspace/kept; " + self.curl("GET", "/api/agents/me"), env=self.agent_env())
         self.assertEqual(r["stdout"], "200\n")
