@@ -6,7 +6,6 @@
 // first exec that is meant to reach Paperclip's API (the agent command),
 // with the credential Paperclip handed the plugin earlier in the same run,
 // and stops on release, or when a reused lease serves another run.
-import { readFileSync } from "node:fs";
 import { classifyBridgeExec, LAUNCH_STANDIN, readyJson } from "./bridge.js";
 import { loadHostConfig, parseEnvConfig, policyFile } from "./config.js";
 import { jwtClaims, runTokenMismatch, safeId, sandboxEnv } from "./env.js";
@@ -364,12 +363,4 @@ export function createHooks({ log = () => {}, hostConfigFile } = {}) {
     },
   };
   return hooks;
-}
-
-export function readKeyholeLog(host, id) {
-  try {
-    return readFileSync(dirs(host, id).keyholeLog, "utf8");
-  } catch {
-    return "";
-  }
 }

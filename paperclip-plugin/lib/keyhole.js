@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
-import { killQuiet, pidsOfGroup, procStart, runCapture, sleep, waitFor } from "./proc.js";
+import { killQuiet, pidsOfGroup, procStart, runCapture, waitFor } from "./proc.js";
 
 const TIMEOUT = "/usr/bin/timeout";
 // How long keyhole may take to report ready (ms): it compiles the policy in
@@ -110,4 +110,3 @@ export async function checkPolicy(host, file) {
   return (r.stderr || r.stdout || `exit ${r.exitCode}`).trim().split("\n").slice(0, 5).join("; ");
 }
 
-export { sleep };

@@ -36,7 +36,6 @@ export function dirs(host, id) {
     keyholeReady: path.join(lease, "host", "keyhole-ready.json"),
     bwrapLog: path.join(lease, "host", "bwrap.log"),
     keyholeLog: path.join(host.rootDir, "logs", `${id}.keyhole.log`),
-    uidLock: null,
   };
 }
 

@@ -58,7 +58,9 @@ export function bwrapArgs({ uid, workspaceDir, etcDir, roBinds, seconds }) {
   return a;
 }
 
-// Start the sandbox; resolves to {bwrapPid, bwrapStart, initPid, initStart, netns}.
+// Start the sandbox; resolves to {bwrapPid, bwrapStart, initPid, initStart,
+// pid, start, netns}: bubblewrap outside, its pid 1 inside (killing it ends
+// the sandbox), and the sandbox's command (every exec enters its namespaces).
 export function startSandbox(opts, { logFd }) {
   const argv = [SETPRIV, `--reuid=${opts.uid}`, `--regid=${opts.uid}`, "--clear-groups",
     "--no-new-privs", "--", BWRAP, ...bwrapArgs(opts)];
@@ -176,14 +178,6 @@ export function sandboxAlive(sb) {
 
 export function bwrapAvailable() {
   return existsSync(BWRAP) && existsSync(NSENTER) && existsSync(SETPRIV);
-}
-
-export function readNetns(pid) {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/net`);
-  } catch {
-    return null;
-  }
 }
 
 export function passwdFiles(uid) {
