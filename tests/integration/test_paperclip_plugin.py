@@ -56,16 +56,17 @@ def uid_procs():
 
 
 def own_procs(path):
-    """Processes whose command line names path (keyholes of this test)."""
+    """keyhole processes whose command line names path (this test's)."""
     out = []
     for p in glob.glob("/proc/[0-9]*/cmdline"):
         try:
             with open(p, "rb") as f:
-                if path.encode() in f.read():
-                    out.append(int(p.split("/")[2]))
-        except (OSError, ValueError):
-            pass
-    return [x for x in out if x != os.getpid()]
+                cmd = f.read()
+        except OSError:
+            continue
+        if path.encode() in cmd and b"serve\0" in cmd:
+            out.append(int(p.split("/")[2]))
+    return out
 
 
 class Driver:
