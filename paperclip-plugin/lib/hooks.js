@@ -6,6 +6,7 @@
 // first exec that is meant to reach Paperclip's API (the agent command),
 // with the credential Paperclip handed the plugin earlier in the same run,
 // and stops on release, or when a reused lease serves another run.
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { classifyBridgeExec, LAUNCH_STANDIN, readyJson } from "./bridge.js";
 import { loadHostConfig, parseEnvConfig, policyFile } from "./config.js";
 import { jwtClaims, runTokenMismatch, safeId, sandboxEnv } from "./env.js";
@@ -19,6 +20,52 @@ const MIN_LEASE_SECONDS = 30;
 // A lease directory without a sandbox younger than this (ms) is being
 // created; the sweeper leaves it alone.
 const CREATING_GRACE_MS = 60000;
+
+// keyhole's access lines from byte `from` of its log, one per request, for
+// the run log: "[keyhole] METHOD PATH -> STATUS (rule)".  At most
+// DECISIONS_MAX lines (the rest counted).
+const DECISIONS_MAX = 200;
+function fileSize(f) {
+  try {
+    return statSync(f).size;
+  } catch {
+    return 0;
+  }
+}
+function decisions(file, from) {
+  let text = "";
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const n = Math.max(0, Math.min(fileSize(file) - from, 4 * 1024 * 1024));
+      const buf = Buffer.alloc(n);
+      readSync(fd, buf, 0, n, from);
+      text = buf.toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return "";
+  }
+  const out = [];
+  let more = 0;
+  for (const line of text.split("\n")) {
+    let o;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (o.event !== "request") continue;
+    if (out.length >= DECISIONS_MAX) {
+      more++;
+      continue;
+    }
+    out.push(`[keyhole] ${o.method || "-"} ${o.path || "-"} -> ${o.status} (${o.rule || ""})`);
+  }
+  if (more) out.push(`[keyhole] ... and ${more} more requests (see the keyhole log)`);
+  return out.length ? `${out.join("\n")}\n` : "";
+}
 
 const fail = (msg, code = 1) => ({ exitCode: code, signal: null, timedOut: false, stdout: "", stderr: `keyhole-sandbox: ${msg}\n` });
 
@@ -251,6 +298,7 @@ export function createHooks({ log = () => {}, hostConfigFile } = {}) {
       const key = env.PAPERCLIP_API_KEY;
       const claims = jwtClaims(key);
       let kh = null;
+      let started = false;
       if (claims) {
         // The run's own token, handed over by Paperclip: kept for keyhole,
         // never passed into the sandbox.
@@ -267,6 +315,7 @@ export function createHooks({ log = () => {}, hostConfigFile } = {}) {
         if (!runId) return fail("an exec meant to reach Paperclip's API without a run id");
         try {
           kh = await ensureKeyhole(h, id, runId, env);
+          started = true;
         } catch (e) {
           log("error", "keyhole did not start", { lease: id, runId, error: e.message });
           return fail(e.message);
@@ -311,7 +360,13 @@ export function createHooks({ log = () => {}, hostConfigFile } = {}) {
         stdin = c.buf;
       }
       if (removed) log("warn", "removed tokens from what Paperclip sent into the sandbox", { lease: id, removed, script: (script ?? "").slice(0, 120) });
-      return execInSandbox(st.sandbox, { argv, cwd: params.cwd, env: senv, stdin, timeoutMs });
+      if (!started) return execInSandbox(st.sandbox, { argv, cwd: params.cwd, env: senv, stdin, timeoutMs });
+      // The exec keyhole was started for (the agent command): what keyhole
+      // decided meanwhile goes to its stderr, so Paperclip's run log shows it.
+      const logFile = dirs(h, id).keyholeLog;
+      const from = fileSize(logFile);
+      const r = await execInSandbox(st.sandbox, { argv, cwd: params.cwd, env: senv, stdin, timeoutMs });
+      return { ...r, stderr: r.stderr + decisions(logFile, from) };
     },
 
     // Paperclip cancelled a run (event agent.run.cancelled).  It does not

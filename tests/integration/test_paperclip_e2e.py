@@ -272,6 +272,10 @@ class PaperclipE2E(khtest.KeyholeTestCase):
         started = [x["msg"] for x in kh if "policy accepted" in x.get("msg", "")]
         self.assertTrue(started and "issue=%s" % issue["id"] in started[0], started)
 
+        # ... and in Paperclip's run log.
+        self.assertIn("[keyhole] PATCH /api/issues/%s -> 403 (Route not allowed" % self.other["id"], log)
+        self.assertIn("[keyhole] GET /api/agents/me -> 200", log)
+
         # The agent's own view.
         http = self.report(agent, "http.txt").decode()
         self.assertIn("GET /api/agents/me 200", http)
