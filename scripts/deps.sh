@@ -9,7 +9,9 @@ set -euo pipefail
 # links keyhole-gateway-static.
 pkgs=(build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libssl-dev
       libcjson-dev libseccomp-dev libcap-ng-dev libnghttp2-dev python3 curl
-      ca-certificates openssl iproute2 systemd strace groff-base prometheus)
+      ca-certificates openssl iproute2 systemd strace groff-base prometheus
+      bubblewrap)
+# bubblewrap: the Paperclip plugin's sandbox (paperclip-plugin/lib/sandbox.js).
 # prometheus: it.test_metrics starts the real Prometheus (and promtool)
 # against keyhole's metrics listener; groff-base renders the man pages
 # (it.test_docs_true).
@@ -25,8 +27,13 @@ if [ "${KH_WITH_FUZZ:-0}" = 1 ]; then
   pkgs+=(clang libclang-rt-dev afl++ llvm zip)
 fi
 
+# bubblewrap builds the Paperclip plugin's sandboxes (paperclip-plugin/,
+# tests/integration/test_paperclip_plugin.py and test_paperclip_e2e.py).
+#
 # Node.js and npm run Paperclip's own gateway in the interop test
-# (tests/integration/test_queue_paperclip_interop.py).  A node already on
+# (tests/integration/test_queue_paperclip_interop.py), the plugin's hooks in
+# test_paperclip_plugin.py, and install Node.js 24 and Paperclip itself for
+# test_paperclip_e2e.py (scripts/install-paperclip.sh).  A node already on
 # PATH (e.g. from NodeSource, which bundles npm) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   pkgs+=(nodejs npm)
