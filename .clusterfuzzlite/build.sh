@@ -21,7 +21,7 @@
 src=$PWD
 [ -f "$src/tests/fuzz/replay_main.c" ] || src=$SRC/keyhole
 lib=${WORK:-/tmp}/keyhole-libs
-deps="libevent libcurl libcjson libseccomp libcap-ng libcrypto"
+deps="libevent libcurl libcjson libseccomp libcap-ng libcrypto libnghttp2"
 jobs=$(nproc)
 
 # 1. keyhole's libraries (the code under test) with $CC $CFLAGS only:
@@ -31,7 +31,7 @@ jobs=$(nproc)
 cmake -S "$src" -B "$lib" -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$CFLAGS" \
   -DCMAKE_BUILD_TYPE=OssFuzz \
   "-DCMAKE_C_COMPILE_OBJECT=<CMAKE_C_COMPILER> <DEFINES> <INCLUDES> <FLAGS> -Wno-error -o <OBJECT> -c <SOURCE>"
-cmake --build "$lib" --target kh_unpriv kh_priv kh_parse kh_audit -j"$jobs"
+cmake --build "$lib" --target kh_unpriv kh_priv kh_parse -j"$jobs"
 
 # 2. Each harness, linked with the engine.  --as-needed: a target records
 #    only the shared libraries it calls into (most need no libcurl).

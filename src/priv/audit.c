@@ -104,7 +104,7 @@ audit_append(const struct audit_line *l, bool sync)
 	memcpy(A->buf.p + A->buf.len, l->buf, l->off);
 	A->buf.p[A->buf.len + l->off] = '\n';
 	A->buf.len += l->off + 1;
-	audit_sha256(l->buf, l->off, A->head);
+	sha256(l->buf, l->off, A->head);
 	A->seq++;
 	A->since_ckpt++;
 	if (sync || A->sync_all) {
@@ -407,7 +407,7 @@ audit_open(struct parent *p)
 	A->ckpt_secs = cfg->audit_ckpt_secs;
 	A->max_bytes = cfg->audit_max_bytes;
 	A->sync_all = cfg->audit_sync_all;
-	if (audit_crypto_init() < 0) {
+	if (sha256_init() < 0) {
 		log_fatal("audit: OpenSSL's SHA-256 is not available");
 		return -1;
 	}
@@ -415,9 +415,9 @@ audit_open(struct parent *p)
 		log_fatal("audit: getrandom: %s", strerror(errno));
 		return -1;
 	}
-	audit_hex(run, sizeof(run), A->run);
-	audit_sha256(p->policy_text, p->policy_len, ph);
-	audit_hex(ph, sizeof(ph), A->policy_hex);
+	hex_lower(run, sizeof(run), A->run);
+	sha256(p->policy_text, p->policy_len, ph);
+	hex_lower(ph, sizeof(ph), A->policy_hex);
 	if (audit_key_load(cfg->audit_key, &A->key) < 0)
 		return -1;
 	A->on = true;

@@ -1,6 +1,6 @@
 /*
- * keyhole audit log: SHA-256 and the Ed25519 key, with OpenSSL's
- * libcrypto (no cryptography of keyhole's own).
+ * keyhole audit log: the Ed25519 key, with OpenSSL's libcrypto (no
+ * cryptography of keyhole's own; SHA-256 is sha256.c's, the parent's one).
  *
  * The key file is read as the credential is (secret.c: a regular file,
  * not accessible by group or others, into a locked page excluded from
@@ -24,52 +24,10 @@
 
 #include "audit_int.h"
 #include "log.h"
+#include "sha256.h"
 
 /* A PEM private key file, bytes: an Ed25519 one is 119. */
 #define AUDIT_KEY_FILE_MAX 4096u
-
-static EVP_MD *audit_md;
-static EVP_MD_CTX *audit_mdctx;
-
-int
-audit_crypto_init(void)
-{
-	if (audit_md == NULL)
-		audit_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (audit_mdctx == NULL)
-		audit_mdctx = EVP_MD_CTX_new();
-	return audit_md != NULL && audit_mdctx != NULL ? 0 : -1;
-}
-
-void
-audit_sha256(const void *p, size_t n, uint8_t out[AUDIT_HASH_LEN])
-{
-	unsigned int len = 0;
-
-	/* The context and the fetched algorithm are reused: a digest of a
-	 * short record costs well under a microsecond. */
-	if (EVP_DigestInit_ex2(audit_mdctx, audit_md, NULL) != 1 ||
-	    EVP_DigestUpdate(audit_mdctx, n > 0 ? p : "", n) != 1 ||
-	    EVP_DigestFinal_ex(audit_mdctx, out, &len) != 1 ||
-	    len != AUDIT_HASH_LEN) {
-		/* Never seen; a record with a wrong digest breaks the chain
-		 * visibly rather than silently. */
-		log_error("audit: SHA-256 failed");
-		memset(out, 0xff, AUDIT_HASH_LEN);
-	}
-}
-
-void
-audit_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static int
 audit_key_decode(const struct secret *pem, const char *src,
@@ -98,8 +56,8 @@ audit_key_decode(const struct secret *pem, const char *src,
 		goto out;
 	}
 	EVP_EncodeBlock((unsigned char *)k->pub_b64, k->pub, AUDIT_PUBKEY_LEN);
-	audit_sha256(k->pub, AUDIT_PUBKEY_LEN, fp);
-	audit_hex(fp, AUDIT_FP_LEN, k->fp_hex);
+	sha256(k->pub, AUDIT_PUBKEY_LEN, fp);
+	hex_lower(fp, AUDIT_FP_LEN, k->fp_hex);
 	rc = 0;
 out:
 	EVP_PKEY_free(pk);

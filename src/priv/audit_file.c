@@ -112,7 +112,7 @@ audit_file_scan(int fd, uint64_t size, struct audit_tail *t)
 		return -2;		/* a tail no crash of keyhole leaves */
 	}
 	if (t->torn_len > 0)
-		audit_sha256(buf + end, t->torn_len, t->torn_hash);
+		sha256(buf + end, t->torn_len, t->torn_hash);
 	if (end > 0) {
 		start = end - 1;
 		while (start > 0 && buf[start - 1] != '\n')
@@ -124,7 +124,7 @@ audit_file_scan(int fd, uint64_t size, struct audit_tail *t)
 			return -2;
 		}
 		t->have_last = true;
-		audit_sha256(buf + start, end - 1 - start, t->last_hash);
+		sha256(buf + start, end - 1 - start, t->last_hash);
 		t->clean = audit_line_final(buf + start, end - 1 - start);
 	}
 	free(buf);
@@ -251,7 +251,7 @@ audit_file_open(const char *path)
 	}
 	if (t.torn_len > 0 || (t.have_last && !t.clean)) {
 		char th[2 * AUDIT_HASH_LEN + 1];
-		audit_hex(t.torn_hash, AUDIT_HASH_LEN, th);
+		hex_lower(t.torn_hash, AUDIT_HASH_LEN, th);
 		log_warn("audit log %s was not closed by keyhole (a crash, or "
 		    "kill -9)%s; recording the recovery", path, t.torn_len ?
 		    ", its last line is cut short" : "");

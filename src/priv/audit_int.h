@@ -16,6 +16,9 @@
 #include "audit_format.h"
 #include "priv.h"
 #include "secret.h"
+#include "sha256.h"
+
+_Static_assert(AUDIT_HASH_LEN == SHA256_LEN, "the audit log's digests are SHA-256");
 
 /* The Ed25519 key: its 32-byte private seed in a locked page like the
  * credential's (the PEM it came from is wiped there), the raw public key
@@ -129,10 +132,7 @@ int audit_file_open(const char *path);
 void audit_file_rotate(bool by_size);
 void audit_file_usr1(evutil_socket_t sig, short what, void *arg);
 
-/* audit_crypto.c */
-int audit_crypto_init(void);
-void audit_sha256(const void *p, size_t n, uint8_t out[AUDIT_HASH_LEN]);
-void audit_hex(const uint8_t *p, size_t n, char *out);
+/* audit_crypto.c (SHA-256 and hex: sha256.h) */
 /* Load the key from path ($CREDENTIALS_DIRECTORY/keyhole-audit-key when
  * NULL).  Returns 0, or -1 after log_fatal. */
 int audit_key_load(const char *path, struct audit_key *k);

@@ -94,7 +94,7 @@ audit_line_begin(struct audit_line *l, const char *type)
 	int n;
 
 	json_iso8601_now(t);
-	audit_hex(A->head, AUDIT_HASH_LEN, prev);
+	hex_lower(A->head, AUDIT_HASH_LEN, prev);
 	n = snprintf(l->buf, sizeof(l->buf), AUDIT_PREFIX "%llu,\"time\":\"%s\","
 	    "\"run\":\"%s\",\"prev\":\"%s\",\"type\":\"%s\"",
 	    (unsigned long long)A->seq, t, A->run, prev, type);
@@ -173,7 +173,7 @@ audit_line_hex(struct audit_line *l, const char *k, const uint8_t *p,
 
 	if (n > AUDIT_HASH_LEN)
 		n = AUDIT_HASH_LEN;
-	audit_hex(p, n, hex);
+	hex_lower(p, n, hex);
 	audit_line_key_name(l, k);
 	audit_line_raw(l, "\"", 1);
 	audit_line_raw(l, hex, 2 * n);
@@ -194,12 +194,22 @@ audit_line_key(struct audit_line *l)
 	audit_line_lit(l, "pubkey", audit_g.key.pub_b64);
 }
 
-/* The transport a request came by, from the peer the child names
- * ("queue:<id>" for a request file; an address or "unix" for HTTP). */
+/* The transport a request came by.  The parent's own configuration says
+ * where it can: --connect serves nothing but that command's http2_v1
+ * session (config_connect.c), whatever the child calls a stream ("connect:
+ * <stream id>"); beside HTTP listeners, a request file is told by the peer
+ * the child names ("queue:<id>"; an address or "unix" for HTTP), its
+ * claim, and only when keyhole serves a queue at all. */
 static const char *
 audit_transport(const char *peer)
 {
-	return strncmp(peer, "queue:", 6) == 0 ? "queue" : "http";
+	const struct kh_config *cfg = audit_g.p->cfg;
+
+	if (cfg->connect != NULL)
+		return "http2_v1";
+	if (cfg->queue_dir != NULL && strncmp(peer, "queue:", 6) == 0)
+		return "queue";
+	return "http";
 }
 
 static void
@@ -237,14 +247,14 @@ audit_begin(struct up_req *r, const struct req_checked *ck)
 		return;
 	r->audit_has_query = ck->has_query;
 	if (ck->has_query)
-		audit_sha256(ck->query, strlen(ck->query), r->audit_query);
+		sha256(ck->query, strlen(ck->query), r->audit_query);
 }
 
 void
 audit_digest(const uint8_t *p, size_t n, uint8_t out[32])
 {
 	if (audit_g.on)
-		audit_sha256(p, n, out);
+		sha256(p, n, out);
 }
 
 void
@@ -274,7 +284,7 @@ audit_forwarded(const struct up_req *r, enum up_result res, int status,
 	audit_line_int(&l, "upstreamMs", supervise_now_ms() - r->started_ms);
 	audit_line_int(&l, "status", status);
 	audit_line_int(&l, "reqBytes", (long long)r->body_len);
-	audit_sha256(r->body, r->body_len, d);
+	sha256(r->body, r->body_len, d);
 	audit_line_hex(&l, "reqSha256", d, AUDIT_HASH_LEN);
 	audit_line_int(&l, "respBytes", (long long)resp_len);
 	if (status != 0)
@@ -312,7 +322,7 @@ audit_refused(uint64_t id, const struct req_checked *ck, int status,
 	audit_line_request(&l, "parent", ck->peer, id, ck->method,
 	    strlen(ck->method), ck->path, ck->path_len);
 	if (ck->has_query) {
-		audit_sha256(ck->query, strlen(ck->query), d);
+		sha256(ck->query, strlen(ck->query), d);
 		audit_line_hex(&l, "query", d, AUDIT_HASH_LEN);
 	} else {
 		audit_line_null(&l, "query");
@@ -322,10 +332,10 @@ audit_refused(uint64_t id, const struct req_checked *ck, int status,
 	audit_line_str(&l, "reason", why);
 	audit_line_int(&l, "status", status);
 	audit_line_int(&l, "reqBytes", (long long)ck->body_len);
-	audit_sha256(ck->body, ck->body_len, d);
+	sha256(ck->body, ck->body_len, d);
 	audit_line_hex(&l, "reqSha256", d, AUDIT_HASH_LEN);
 	audit_line_int(&l, "respBytes", (long long)blen);
-	audit_sha256(body, blen, d);
+	sha256(body, blen, d);
 	audit_line_hex(&l, "respSha256", d, AUDIT_HASH_LEN);
 	audit_line_lit(&l, "policy", A->policy_hex);
 	/* A refusal's answer waits for its record like any other, except

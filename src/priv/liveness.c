@@ -40,6 +40,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "sdnotify.h"
 
@@ -113,6 +114,7 @@ liveness_start_deadline(struct parent *p, struct child *c, int64_t now)
 		p->exit_code = 1;
 		event_base_loopbreak(p->base);
 	}
+	metrics_child_stuck(p->metrics);
 	supervise_end(p, c);
 }
 
@@ -152,6 +154,7 @@ liveness_tick(evutil_socket_t fd, short what, void *arg)
 		    "upstream: cancelled, their clients see the connection "
 		    "close (a queue request is answered after the restart)",
 		    c->ninflight);
+	metrics_child_stuck(p->metrics);
 	supervise_end(p, c);
 }
 

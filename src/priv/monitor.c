@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "request_check.h"
 #include "sdnotify.h"
@@ -43,16 +44,20 @@ static int mon_request(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
 static int mon_pong(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
+static int mon_metrics(struct parent *, struct child *,
+    const struct msg_hdr *, struct msg_reader *, const char **);
 
 static const struct mon_entry mon_table[] = {
-	{ MSG_LOG, CS_ANY, mon_log },
-	{ MSG_FATAL, CS_ANY, mon_fatal },
+	{ MSG_LOG, CS_ANY | CS_GONE, mon_log },
+	{ MSG_FATAL, CS_ANY | CS_GONE, mon_fatal },
 	{ MSG_POLICY, CS_WAIT_POLICY, mon_policy },
 	/* DRAINING too: a request may cross the shutdown frame in flight. */
 	{ MSG_REQUEST, CS_SERVING | CS_DRAINING, mon_request },
-	{ MSG_ACCESS, CS_SERVING | CS_DRAINING, mon_access },
+	{ MSG_ACCESS, CS_SERVING | CS_DRAINING | CS_GONE, mon_access },
 	/* liveness.c pings only after the policy was accepted. */
 	{ MSG_PONG, CS_SERVING | CS_DRAINING, mon_pong },
+	/* The operator's scrape, which the child parsed (metrics_serve.c). */
+	{ MSG_METRICS, CS_SERVING | CS_DRAINING, mon_metrics },
 };
 
 static void
@@ -143,7 +148,61 @@ mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	audit_child(&a);
+	metrics_child_answered(p->metrics, a.peer, a.peer_len, a.status,
+	    a.reason, a.reason_len);
 	relay_access(p, c, &a);
+	return 0;
+}
+
+/*
+ * An operator's GET /metrics, which the child took on the metrics
+ * listener (never the sandbox's) and parsed; the parent renders the text
+ * from its own counters and the child's (as the child reports them: a
+ * compromised child can invent those, and rewrite the whole answer on
+ * its way out, SECURITY.md "Metrics") and sends it back.  At most
+ * KH_METRICS_RATE renderings a second: a child asking more often gets a
+ * one-line text.
+ */
+static int
+mon_metrics(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	static int64_t window_ms;
+	static unsigned in_window;
+	static const char limited[] = "# keyhole: too many scrapes this "
+	    "second, or no memory; try again\n";
+	uint64_t child[KH_METRICS_CHILD_N];
+	uint8_t n;
+	struct wbuf w;
+	char *text = NULL;
+	size_t len = 0;
+	int64_t now = supervise_now_ms();
+
+	msg_get_u8(r, &n);
+	for (size_t i = 0; i < KH_METRICS_CHILD_N; i++)
+		msg_get_u64(r, &child[i]);
+	if (msg_end(r) < 0 || n != KH_METRICS_CHILD_N || h->id == 0) {
+		*why = "malformed metrics frame";
+		return -1;
+	}
+	if (now - window_ms >= 1000) {
+		window_ms = now;
+		in_window = 0;
+	}
+	if (++in_window <= KH_METRICS_RATE)
+		text = metrics_render(p, p->metrics, child, &len);
+	wbuf_init(&w);
+	msg_begin(&w, MSG_METRICS_TEXT, h->id);
+	if (text != NULL) {
+		msg_put_blob_deferred(&w, len);
+		if (wire_send(c->bev, &w, (uint8_t *)text, len, true) < 0)
+			log_warn("metrics: cannot queue the answer (memory)");
+	} else {
+		msg_put_blob_deferred(&w, sizeof(limited) - 1);
+		if (wire_send(c->bev, &w, (uint8_t *)limited,
+		    sizeof(limited) - 1, false) < 0)
+			log_warn("metrics: cannot queue the answer (memory)");
+	}
 	return 0;
 }
 
@@ -275,18 +334,27 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	/* Overload and shutdown are answered, not violations: the child
 	 * may race the parent's own view. */
 	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
-		answer_refused(c, h->id, &ck, p->draining ? PC_SHUTTING_DOWN :
-		    PC_QUEUE_FULL, p->draining ? "shutting-down" : "queue-full");
+		enum pc_id pid = p->draining ? PC_SHUTTING_DOWN : PC_QUEUE_FULL;
+		answer_refused(c, h->id, &ck, pid,
+		    p->draining ? "shutting-down" : "queue-full");
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[pid].status, 0, 0, -1);
 		return 0;
 	}
 	/* What the audit log cannot record is not forwarded (audit.c). */
 	if (audit_failing()) {
 		answer_refused(c, h->id, &ck, PC_AUDIT_UNAVAILABLE,
 		    "audit-unavailable");
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[PC_AUDIT_UNAVAILABLE].status, 0, 0, -1);
 		return 0;
 	}
-	if (mon_rate_refused(p, c, h->id, &ck))
+	if (mon_rate_refused(p, c, h->id, &ck)) {
+		metrics_limit(p->metrics, ML_RATE, MB_PARENT);
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[PC_RATE].status, 0, 0, -1);
 		return 0;
+	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    up_req_fill(r, h->id, &ck) < 0) {
 		up_req_free(r);
@@ -301,6 +369,8 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	resp.n = p->policy->nresp_hdrs;
 	if (upstream_start(p->up, r, &ck, &resp) < 0) {
 		answer_refused(c, r->id, &ck, PC_UP_FAILED, "upstream-start");
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[PC_UP_FAILED].status, 0, 0, -1);
 		up_req_free(r);
 		return 0;
 	}
@@ -386,14 +456,57 @@ monitor_hold(void *arg)
 	return kh_parent->child != c || monitor_backlogged(c);
 }
 
+/* After the exit: the log, fatal and access frames are taken (checked
+ * by their handlers as ever), every other frame is skipped, not an error:
+ * a request the child sent just before it died is never started, and the
+ * lines behind it are still read. */
+static int
+monitor_final_dispatch(void *arg, const struct msg_hdr *h,
+    const uint8_t *payload, const char **why)
+{
+	if (h->type != MSG_LOG && h->type != MSG_FATAL && h->type != MSG_ACCESS)
+		return 0;
+	return monitor_dispatch(arg, h, payload, why);
+}
+
+/* The child has exited: what it wrote just before (its last log lines,
+ * why a session ended) may still be in the socket, behind the SIGCHLD
+ * that got here first.  Read it and take the log and access frames only:
+ * a request from a child that is gone is never started. */
+void
+monitor_final_read(struct child *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	int fd = bufferevent_getfd(c->bev);
+	const char *why = NULL;
+	size_t got = 0;
+
+	if (fd < 0)
+		return;
+	c->state = CS_GONE;
+	c->paused = false;
+	/* A socket bufferevent freezes the end of its input for everyone but
+	 * itself; it is about to be freed. */
+	evbuffer_unfreeze(in, 0);
+	while (got < KH_CHILD_OUT_HIGH) {
+		int n = evbuffer_read(in, fd, 65536);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	(void)wire_pump(in, monitor_final_dispatch, monitor_hold, c, &why);
+}
+
 static void
 monitor_read_cb(struct bufferevent *bev, void *arg)
 {
 	const char *why = NULL;
 
 	if (wire_pump(bufferevent_get_input(bev), monitor_dispatch,
-	    monitor_hold, arg, &why) < 0)
+	    monitor_hold, arg, &why) < 0) {
+		metrics_child_violation(kh_parent->metrics);
 		supervise_kill(kh_parent, arg, why);
+	}
 }
 
 /* The output went down to KH_CHILD_OUT_LOW (the write watermark): take

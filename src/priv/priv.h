@@ -21,6 +21,10 @@
  *                upstream_mem.c: memory and credential copies)
  *   sandbox_priv.c  the parent's own confinement
  *   queue_dirs.c the queue_v1 transport's directories (opened once)
+ *   inject.c     what it writes upstream itself (the credential's header,
+ *                the run id, fixed headers), forbidden to the sandbox
+ *   metrics.c    the operator's counters and their text (metrics_listen.c:
+ *                the listener, served by the child)
  */
 #ifndef KH_PRIV_H
 #define KH_PRIV_H
@@ -47,6 +51,7 @@
 #define CS_SERVING     0x2u	/* policy accepted, requests permitted */
 #define CS_DRAINING    0x4u	/* shutdown sent, in-flight finishing */
 #define CS_ANY         (CS_WAIT_POLICY | CS_SERVING | CS_DRAINING)
+#define CS_GONE        0x8u	/* exited: its last log frames only */
 
 /* The child binary's fd in the parent: above every fixed child fd. */
 #define KH_EXE_FD 99
@@ -126,6 +131,16 @@ struct parent {
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */
 	int queue_fds[5];
+	/* --metrics: the operator's listener (child's fd 18), or -1. */
+	int metrics_fd;
+	struct metrics *metrics;	/* metrics.c: the parent's counters */
+	/* http2_v1 (connect.c): the launcher's socket and its reports, the
+	 * next child's pipes (19-21), the command of the current session. */
+	int connect_sock;
+	struct event *connect_ev;
+	pid_t connect_launcher;
+	int connect_fds[3];
+	pid_t connect_pid;
 };
 
 extern struct parent *kh_parent;
@@ -144,6 +159,7 @@ struct event *supervise_restart_event(struct parent *p);
 void monitor_attach(struct parent *p, struct child *c);
 void monitor_send_config(struct parent *p, struct child *c);
 void monitor_send_simple(struct child *c, enum msg_type type);
+void monitor_final_read(struct child *c);
 
 /* answer.c */
 /* The parent answers a request it checked (ck) itself, instead of

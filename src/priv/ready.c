@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "ready_file.h"
 #include "sdnotify.h"
@@ -34,6 +35,8 @@ ready_policy(struct parent *p, struct policy *pol)
 	p->rate.max_mutations = 0;
 	p->rate_ready = true;
 	p->policy = pol;
+	if (metrics_policy(p->metrics, pol, p->policy_text, p->policy_len) < 0)
+		return -1;
 	/* The audit trail says what {variables} mean for this run (the
 	 * parent's own values; they are operator input). */
 	for (size_t i = 0; i < pol->nvars && n < sizeof(vars); i++)
@@ -61,15 +64,25 @@ ready_serving(struct parent *p)
 		if (s->is_unix)
 			log_info("serving on unix:%s", s->path);
 		else
-			log_info("serving on http://%s:%u", s->host, s->port);
+			log_info("serving on http://%s%s%s:%u",
+			    strchr(s->host, ':') ? "[" : "", s->host,
+			    strchr(s->host, ':') ? "]" : "", s->port);
 	}
+	if (p->cfg->connect != NULL)
+		log_info("serving http2_v1 over: %s (the gateway on %s:%u in "
+		    "the sandbox)", p->cfg->connect, p->cfg->gateway_host,
+		    p->cfg->gateway_port);
 	if (p->cfg->queue_dir != NULL)
 		log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
 		    p->ccfg.queue_inotify ? "inotify" : "polling");
 	if (p->cfg->ready_file != NULL) {
 		/* The first listener, else the queue (ready_file.h). */
 		struct ready_info r = { NULL, 0, NULL, NULL };
-		if (p->nlisteners == 0) {
+		if (p->cfg->connect != NULL) {
+			/* http2_v1: where the agent connects, in the sandbox */
+			r.host = p->cfg->gateway_host;
+			r.port = p->cfg->gateway_port;
+		} else if (p->nlisteners == 0) {
 			r.queue_dir = p->cfg->queue_dir;
 		} else if (p->listeners[0].spec.is_unix) {
 			r.socket_path = p->listeners[0].spec.path;

@@ -6,7 +6,8 @@
  *
  * The child's fds are fixed (child_config.h): 0-2 /dev/null, 3 the
  * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners,
- * 13-17 the queue transport's directories (queue_dirs.c); in sanitizer
+ * 13-17 the queue transport's directories (queue_dirs.c), 18 the metrics
+ * listener (metrics.c); in sanitizer
  * builds fd 2 is the parent's stderr, for their reports.
  * Its environment is empty.
  */
@@ -24,7 +25,9 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "connect.h"
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -69,7 +72,8 @@ supervise_policy_memfd(const struct parent *p)
 static void __attribute__((noreturn))
 supervise_exec_child(const struct parent *p, int sock, int polfd)
 {
-	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5];
+	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5], hsrc[3];
+	int msrc = -1;
 	char nbuf[4];
 	char *const argv[] = { "keyhole-net", "child", nbuf, NULL };
 	char *const envp[] = { NULL };
@@ -100,6 +104,15 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 		    (qsrc[i] = fcntl(p->queue_fds[i], F_DUPFD, 64)) < 0)
 			_exit(127);
 	}
+	if (p->metrics_fd >= 0 &&
+	    (msrc = fcntl(p->metrics_fd, F_DUPFD, 64)) < 0)
+		_exit(127);
+	for (int i = 0; i < 3; i++) {		/* http2_v1: connect.c */
+		hsrc[i] = -1;
+		if (p->connect_fds[i] >= 0 &&
+		    (hsrc[i] = fcntl(p->connect_fds[i], F_DUPFD, 64)) < 0)
+			_exit(127);
+	}
 #ifdef KH_SANITIZE
 	/* Sanitizer builds only: the child's fd 2 stays the parent's stderr,
 	 * where ASan/UBSan write their reports (the child writes nothing
@@ -118,6 +131,9 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (int i = 0; i < 5; i++)
 		if (qsrc[i] >= 0 && dup2(qsrc[i], KH_CHILD_FD_QREQ + i) < 0)
 			_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (hsrc[i] >= 0 && dup2(hsrc[i], KH_CHILD_FD_H2IN + i) < 0)
+			_exit(127);
 	/* dup2 clears FD_CLOEXEC on the targets; close everything else but
 	 * the binary to exec (close-on-exec itself). */
 	if (KH_CHILD_FD_LISTEN + (int)p->nlisteners < KH_CHILD_FD_QREQ)
@@ -126,6 +142,12 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (int i = 0; i < 5; i++)
 		if (qsrc[i] < 0)
 			close(KH_CHILD_FD_QREQ + i);
+	if (msrc >= 0 ? dup2(msrc, KH_CHILD_FD_METRICS) < 0 :
+	    (close(KH_CHILD_FD_METRICS), false))
+		_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (hsrc[i] < 0)
+			close(KH_CHILD_FD_H2IN + i);
 	syscall(SYS_close_range, KH_CHILD_FD_LAST + 1, KH_EXE_FD - 1, 0);
 	syscall(SYS_close_range, KH_EXE_FD + 1, ~0U, 0);
 	nbuf[0] = (char)('0' + p->nlisteners);
@@ -141,8 +163,13 @@ supervise_spawn(struct parent *p)
 	pid_t pid;
 	struct child *c;
 
+	/* http2_v1: this child's session, CMD started (connect.c). */
+	if (p->cfg->connect != NULL && connect_open(p) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error("socketpair: %s", strerror(errno));
+		connect_close_fds(p);
+		connect_child_gone(p);
 		return -1;
 	}
 	polfd = supervise_policy_memfd(p);
@@ -150,6 +177,8 @@ supervise_spawn(struct parent *p)
 		log_error("policy memfd: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		connect_close_fds(p);
+		connect_child_gone(p);
 		return -1;
 	}
 	pid = fork();
@@ -158,12 +187,15 @@ supervise_spawn(struct parent *p)
 		close(sv[0]);
 		close(sv[1]);
 		close(polfd);
+		connect_close_fds(p);
+		connect_child_gone(p);
 		return -1;
 	}
 	if (pid == 0)
 		supervise_exec_child(p, sv[1], polfd);
 	close(sv[1]);
 	close(polfd);
+	connect_close_fds(p);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		kill(pid, SIGKILL);
@@ -202,6 +234,8 @@ static void
 supervise_free_child(struct parent *p, struct child *c)
 {
 	p->child_served = c->pinging;
+	/* http2_v1: the session was this child's; its command goes too. */
+	connect_child_gone(p);
 	liveness_detach(c);
 	monitor_abort_inflight(p, c, false);
 	if (c->bev != NULL)
@@ -268,6 +302,7 @@ supervise_schedule(struct parent *p)
 	    (p->backoff_ms % 1000) * 1000 };
 	log_info("restarting child in %u ms", p->backoff_ms);
 	audit_event(AUDIT_CHILD_RESTART, AF_INT("delayMs", p->backoff_ms));
+	metrics_child_restart(p->metrics);
 	sdnotify_send("STATUS=child exited; restarting");
 	evtimer_add(p->restart_ev, &tv);
 	p->backoff_ms *= 2;
@@ -296,6 +331,10 @@ supervise_reap(struct parent *p)
 		bool current = c != NULL && c->pid == pid;
 		bool fatal = current && c->fatal;
 		log_warn("child pid=%ld exited (%s)", (long)pid, how);
+		/* The exited child's last frames (its refusals among them:
+		 * audit records) come before the record of its exit. */
+		if (current)
+			monitor_final_read(c);
 		audit_event(AUDIT_CHILD_EXIT, AF_INT("pid", pid), AF_STR("how", how));
 		if (current) {
 			p->child = NULL;

@@ -96,10 +96,14 @@ struct up_req {
 	struct up_req *next;		/* owner's in-flight list */
 };
 
+struct inject_cfg;
 struct upstream_cfg {
 	const char *base_url;
 	const char *ca_file;
 	const char *run_id;
+	/* The credential's header, the run id's name, fixed headers
+	 * (inject.h); kept by reference for the run. */
+	const struct inject_cfg *inject;
 	uint32_t timeout_ms;
 	uint64_t max_response;
 	uint32_t max_connects;		/* idle upstream connections kept */
@@ -114,8 +118,8 @@ int upstream_global_init(void);
 
 /* Validate the base URL (http/https, host, no userinfo/query/fragment)
  * and set up the multi handle.  The credential's header line is written
- * into the credential's own locked page (secret_prefixed).  NULL after
- * printing an error. */
+ * into the credential's own locked page (secret_prefixed, or
+ * secret_base64_line for HTTP Basic).  NULL after printing an error. */
 struct upstream *upstream_new(struct event_base *base,
     const struct upstream_cfg *cfg, struct secret *credential);
 

@@ -21,6 +21,7 @@ struct upstream {
 	const char *auth_line;		/* "authorization: Bearer ...", in the
 					 * credential's locked page */
 	char *runid_header;		/* "x-paperclip-run-id: ..." or NULL */
+	const struct inject_cfg *inject;	/* fixed headers (inject.h) */
 	const char *ca_file;
 	uint32_t timeout_ms;
 	uint64_t max_response;

@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "h2.h"
 #include "net.h"
 
 /* Read and discard what the client has sent, up to max bytes, without
@@ -53,7 +54,7 @@ conn_maybe_exit(struct net *n)
 	for (struct conn *c = n->conns; c != NULL; c = c->next)
 		if (c->phase != PH_IDLE && c->phase != PH_CLOSING)
 			return;
-	if (n->npending > 0)
+	if (n->npending > 0 || !h2_idle(n))
 		return;
 	/* The backlog: answered 503 and closed at once. */
 	conn_listen_close(n);
@@ -73,9 +74,18 @@ conn_maybe_exit(struct net *n)
 __attribute__((weak)) void
 conn_exit(struct net *n)
 {
-	/* Flush queued log frames to the parent before leaving. */
+	/* Flush queued log frames to the parent before leaving (blocking:
+	 * the last lines say why).  A socket bufferevent freezes the start of
+	 * its output for everyone but itself; evbuffer_write on it wrote
+	 * nothing, so those lines were lost. */
 	struct evbuffer *out = bufferevent_get_output(n->parent);
-	evbuffer_write(out, KH_CHILD_FD_PARENT);
+	int fl = fcntl(KH_CHILD_FD_PARENT, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(KH_CHILD_FD_PARENT, F_SETFL, fl & ~O_NONBLOCK);
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0 &&
+	    evbuffer_write(out, KH_CHILD_FD_PARENT) > 0)
+		;
 	_exit(0);
 }
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -202,6 +203,33 @@ class AuditTest(KeyholeTestCase):
         self.assertEqual((r[0]["transport"], r[0]["peer"], r[0]["reqSha256"]),
                          ("queue", "queue:" + rid, sha(b'{"a":1}')))
         self.assertVerifies([self.log])
+
+    def test_http2_v1_stream_recorded_as_such(self):
+        """keyhole serve --connect CMD (http2_v1): each stream's request,
+        forwarded or refused by the child, is in the chain as transport
+        http2_v1, peer connect:<stream id>, with its digests."""
+        from khconnect import keyhole_connect, wait_gateway
+        kh = keyhole_connect(self, self.up, "exec " + shlex.quote(khtest.binary("keyhole-gateway")),
+                             args=["--audit-log", self.log, "--audit-key", self.key])
+        wait_gateway(kh)
+        body = b'{"body":"over h2"}'
+        got = [khtest.request(kh.gw_port, "GET", "/api/agents/me", token=kh.token),
+               khtest.request(kh.gw_port, "POST", "/api/issues/i1/comments", token=kh.token,
+                              body=body),
+               khtest.request(kh.gw_port, "GET", "/api/admin/secrets", token=kh.token)]
+        self.assertEqual([r.status for r in got], [200, 200, 403], kh.output_text()[-3000:])
+        self.assertEqual(kh.stop(), 0)
+        self.assertVerifies([self.log], ["intact"])
+        reqs = [r for r in read_records(self.log) if r["type"] == "request"]
+        self.assertEqual([(r["transport"], r["source"], r["method"], r["path"], r["status"])
+                          for r in reqs],
+                         [("http2_v1", "parent", "GET", "/api/agents/me", 200),
+                          ("http2_v1", "parent", "POST", "/api/issues/i1/comments", 200),
+                          ("http2_v1", "child", "GET", "/api/admin/secrets", 403)])
+        for r in reqs:
+            self.assertRegex(r["peer"], r"^connect:\d+$")
+        self.assertEqual((reqs[1]["reqSha256"], reqs[1]["respSha256"]),
+                         (sha(body), sha(got[1].body)))
 
     def _tamper_log(self):
         """A real log with a checkpoint every 5 records, and its lines."""

@@ -86,7 +86,7 @@ writer_requests(int n)
 		snprintf(body, sizeof(body), "{\"n\":%d}", i);
 		r.body = (uint8_t *)body;
 		r.body_len = strlen(body);
-		audit_sha256("{}", 2, sha);
+		sha256("{}", 2, sha);
 		audit_forwarded(&r, UP_OK, 200, 2, sha);
 		struct relay_record a;
 		memset(&a, 0, sizeof(a));
@@ -215,7 +215,7 @@ set_prev(uint8_t *line, size_t n, const uint8_t h[32])
 	char hex[65];
 
 	CHECK(p != NULL);
-	audit_hex(h, 32, hex);
+	hex_lower(h, 32, hex);
 	memcpy(p + 8, hex, 64);
 }
 
@@ -375,7 +375,7 @@ each_tampering_kind_is_named(void)
 		s[4] = '9';	/* the peer's port: same length */
 		for (size_t i = 4; i < l.count; i++) {
 			uint8_t h[32];
-			audit_sha256(l.p[i - 1], l.n[i - 1] - 1, h);
+			sha256(l.p[i - 1], l.n[i - 1] - 1, h);
 			set_prev((uint8_t *)l.p[i], l.n[i], h);
 		}
 	}

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "connect.h"
 #include "kh_limits.h"
 #include "log.h"
 #include "priv.h"
@@ -139,6 +140,8 @@ main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0)
 		return run_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "connect-launcher") == 0 && argc == 2)
+		return connect_launcher_main();
 	if (strcmp(argv[1], "gateway") == 0)
 		return main_sibling("keyhole-gateway", argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit") == 0)
