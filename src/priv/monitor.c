@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "evloop.h"
 #include "metrics.h"
 #include "priv.h"
 #include "request_check.h"
@@ -503,6 +504,7 @@ monitor_read_cb(struct bufferevent *bev, void *arg)
 {
 	const char *why = NULL;
 
+	(void)evloop_read_more(bev, KH_MSG_MAX);
 	if (wire_pump(bufferevent_get_input(bev), monitor_dispatch,
 	    monitor_hold, arg, &why) < 0) {
 		metrics_child_violation(kh_parent->metrics);
@@ -551,5 +553,6 @@ monitor_attach(struct parent *p, struct child *c)
 	 * the write callback runs when the output is down to LOW. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, KH_MSG_MAX);
 	bufferevent_setwatermark(c->bev, EV_WRITE, KH_CHILD_OUT_LOW, 0);
+	evloop_write_max(c->bev);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

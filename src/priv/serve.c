@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "connect.h"
+#include "evloop.h"
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
@@ -373,7 +374,7 @@ serve_main(int argc, char **argv)
 	serve_child_config(p);
 	if (upstream_global_init() < 0)
 		return 1;
-	p->base = event_base_new();
+	p->base = evloop_base_new();
 	if (p->base == NULL)
 		return 1;
 	struct upstream_cfg ucfg = {
