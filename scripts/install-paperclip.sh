@@ -28,6 +28,9 @@ mkdir -p "$DIR"
 # Every directory up to DIR must be traversable: as root the embedded
 # PostgreSQL runs as the postgres user, from under DIR.
 chmod 755 "$DIR"
+# One install at a time into DIR (tests run in parallel under ctest -j2).
+exec 9>"$DIR/.lock"
+flock 9
 
 node="$DIR/node/node_modules/.bin/node"
 if [ ! -x "$node" ] || [ "$("$node" --version)" != "v$NODE_VERSION" ]; then

@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "evloop.h"
 #include "metrics.h"
 #include "priv.h"
 #include "request_check.h"
@@ -502,6 +503,7 @@ monitor_read_cb(struct bufferevent *bev, void *arg)
 {
 	const char *why = NULL;
 
+	(void)evloop_read_more(bev, KH_MSG_MAX);
 	if (wire_pump(bufferevent_get_input(bev), monitor_dispatch,
 	    monitor_hold, arg, &why) < 0) {
 		metrics_child_violation(kh_parent->metrics);
@@ -550,5 +552,6 @@ monitor_attach(struct parent *p, struct child *c)
 	 * the write callback runs when the output is down to LOW. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, KH_MSG_MAX);
 	bufferevent_setwatermark(c->bev, EV_WRITE, KH_CHILD_OUT_LOW, 0);
+	evloop_write_max(c->bev);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "connect.h"
+#include "evloop.h"
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
@@ -375,7 +376,7 @@ serve_main(int argc, char **argv)
 	serve_child_config(p);
 	if (upstream_global_init() < 0)
 		return 1;
-	p->base = event_base_new();
+	p->base = evloop_base_new();
 	if (p->base == NULL)
 		return 1;
 	struct upstream_cfg ucfg = {

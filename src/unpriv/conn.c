@@ -27,6 +27,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "evloop.h"
 #include "net.h"
 #include "util.h"
 
@@ -311,6 +312,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	 * bytes are moved out as they arrive. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    n->lim.max_head + KH_READ_AHEAD);
+	evloop_write_max(c->bev);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* The first head must be complete within the head deadline from
 	 * now; a client that sends nothing is closed silently then. */

@@ -25,6 +25,7 @@
 #include <event2/buffer.h>
 
 #include "hdr.h"
+#include "evloop.h"
 #include "log.h"
 #include "util.h"
 #include "h2.h"
@@ -404,6 +405,7 @@ link_read_cb(struct bufferevent *bev, void *arg)
 {
 	const char *why = NULL;
 
+	(void)evloop_read_more(bev, KH_MSG_MAX);
 	if (link_feed(arg, bufferevent_get_input(bev), &why) < 0)
 		link_fatal("bad frame from the parent: %s", why);
 }
@@ -426,5 +428,6 @@ link_attach(struct net *n)
 		link_fatal("cannot set up the link to the parent");
 	bufferevent_setcb(n->parent, link_read_cb, NULL, link_event_cb, n);
 	bufferevent_setwatermark(n->parent, EV_READ, 0, KH_MSG_MAX);
+	evloop_write_max(n->parent);
 	bufferevent_enable(n->parent, EV_READ | EV_WRITE);
 }

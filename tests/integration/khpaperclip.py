@@ -10,6 +10,7 @@ come from scripts/deps.sh; a missing one is a failure, not a skip.
                                by getSandboxCallbackBridgeServerSource()
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -30,8 +31,23 @@ def paperclip_prefix():
             raise AssertionError("%s is missing: run scripts/deps.sh" % tool)
     prefix = os.path.join(khtest.BUILD, "paperclip-npm", PAPERCLIP_VERSION)
     pkg = os.path.join(prefix, "node_modules", "@paperclipai", "adapter-utils", "package.json")
+    os.makedirs(prefix, exist_ok=True)
+    # Several tests run at once (ctest -j2) and each may be the first: one
+    # npm install at a time into the prefix (two at once fail with
+    # ENOTEMPTY), the others wait for it and find the package there.
+    lock = open(prefix + ".lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        _install(prefix, pkg)
+    finally:
+        lock.close()
+    with open(pkg) as f:
+        assert json.load(f)["version"] == PAPERCLIP_VERSION
+    return prefix
+
+
+def _install(prefix, pkg):
     if not os.path.exists(pkg):
-        os.makedirs(prefix, exist_ok=True)
         p = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts",
                             "--no-save", "--prefix", prefix,
                             "%s@%s" % (PAPERCLIP_PACKAGE, PAPERCLIP_VERSION)],
@@ -39,9 +55,6 @@ def paperclip_prefix():
         if p.returncode != 0:
             raise AssertionError("npm install failed:\n%s" % (p.stdout + p.stderr).decode(
                 "utf-8", "replace"))
-    with open(pkg) as f:
-        assert json.load(f)["version"] == PAPERCLIP_VERSION
-    return prefix
 
 
 def paperclip_gateway_source():

@@ -10,9 +10,10 @@ The command is script mode: `ssh -T ... ip netns exec NS sh` reads the
 settings (token included: never in an argv, ssh would drop the
 environment anyway) and the gateway's command from its stdin.
 
-Which gateway: KEYHOLE_H2_GATEWAY_CMD (a shell command run in the
-namespace; default Paperclip's own, under node), so keyhole-gateway's
-http2_v1 mode can be switched in.
+Which gateway: both.  ConnectSshTest runs Paperclip's own (under node;
+KEYHOLE_H2_GATEWAY_CMD, a shell command run in the namespace, replaces
+it); ConnectSshKeyholeGatewayTest runs every case again with the static
+keyhole-gateway (build/keyhole-gateway-static) in the namespace.
 
 Faults: the command (ssh) killed mid-request; sshd killed (every sshd
 process), then started again: keyhole logs each, reconnects with
@@ -79,11 +80,14 @@ class ConnectSshTest(KeyholeTestCase):
         self.sshd = Sshd(self, self.d)
         self.pidfile = os.path.join(self.d, "gateway.pid")
         self.addCleanup(self.kill_gateway)
-        gw = os.environ.get("KEYHOLE_H2_GATEWAY_CMD") or paperclip_h2_gateway()
+        gw = self.gateway()
         # The gateway's pid, so the test can play the sandbox's cleanup
         # after a lost channel (Paperclip's gateway outlives it: W8).
         self.gateway_cmd = "sh -c %s" % shlex.quote(
             "echo $$ > %s; %s" % (self.pidfile, gw))
+
+    def gateway(self):
+        return os.environ.get("KEYHOLE_H2_GATEWAY_CMD") or paperclip_h2_gateway()
 
     def kill_gateway(self):
         try:
@@ -183,6 +187,15 @@ class ConnectSshTest(KeyholeTestCase):
         kh.wait_log("connect: gateway ready", count=3, timeout=60)
         self.wait_agent_ok(kh)
         self.assertTrue(kh.alive())
+
+
+class ConnectSshKeyholeGatewayTest(ConnectSshTest):
+    """The same cases with keyhole-gateway's static build as the gateway."""
+
+    def gateway(self):
+        gw = os.path.join(khtest.BUILD, "keyhole-gateway-static")
+        self.assertTrue(os.access(gw, os.X_OK), "%s is not built" % gw)
+        return shlex.quote(gw)
 
 
 if __name__ == "__main__":

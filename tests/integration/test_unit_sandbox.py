@@ -205,6 +205,13 @@ exec "$@"
 '''
 
 
+def hidden_by_unit(path):
+    """Whether the unit's PrivateTmp=/ProtectHome= hide `path`."""
+    real = os.path.realpath(path)
+    return any(real == d or real.startswith(d + "/")
+               for d in ("/tmp", "/var/tmp", "/home", "/root"))
+
+
 class UnitSandbox:
     """keyhole@ci started as systemd would start it, without systemd."""
 
@@ -212,10 +219,25 @@ class UnitSandbox:
                  listen_socket=None):
         self.tc = tc
         self.s = merged_settings(dropins)
-        # Outside /tmp (PrivateTmp hides it) and read-only inside.
-        self.dir = tempfile.mkdtemp(prefix="unit-sandbox-", dir=khtest.BUILD)
+        # Outside what the unit hides (PrivateTmp=, ProtectHome=) and
+        # read-only inside: the build tree, unless it is itself under one
+        # of those (CI clones into /tmp); then a directory in /run, with
+        # copies of the programs the test runs there.
+        base = khtest.BUILD
+        if hidden_by_unit(base):
+            base = "/run"
+        self.dir = tempfile.mkdtemp(prefix="kh-unit-sandbox-", dir=base)
         os.chmod(self.dir, 0o755)
         tc.addCleanup(shutil.rmtree, self.dir, True)
+        self.bin = {}
+        for name in ("keyhole", "keyhole-net", "unit_filter"):
+            path = khtest.binary(name)
+            if base != khtest.BUILD:
+                bindir = os.path.join(self.dir, "bin")
+                os.makedirs(bindir, 0o755, exist_ok=True)
+                shutil.copy2(path, os.path.join(bindir, name))
+                path = os.path.join(bindir, name)
+            self.bin[name] = path
         self.allow_file = os.path.join(self.dir, "syscalls")
         with open(self.allow_file, "w") as f:
             f.write("\n".join(sorted(syscall_allow_list(self.s["SystemCallFilter"]))) + "\n")
@@ -260,7 +282,7 @@ class UnitSandbox:
     def argv(self):
         exec_start = self.s["ExecStart"][-1]
         words = expand_exec(exec_start, self.env)
-        words[0] = khtest.binary("keyhole") if words[0].endswith("/keyhole") else words[0]
+        words[0] = self.bin["keyhole"] if words[0].endswith("/keyhole") else words[0]
         return words
 
     def start(self):
@@ -287,7 +309,7 @@ class UnitSandbox:
             os.chmod(d, int(s.get("LogsDirectoryMode", ["0755"])[-1], 8))
             self.tc.addCleanup(shutil.rmtree, d, True)
         runtime += self.logs
-        filt = [khtest.binary("unit_filter"), "--allow", self.allow_file]
+        filt = [self.bin["unit_filter"], "--allow", self.allow_file]
         if families:
             filt += ["--families", families]
         if nslist != "all":
@@ -483,7 +505,8 @@ class UnitSandboxTest(khtest.KeyholeTestCase):
 
     def test_queue_under_the_unit(self):
         sock, path = self.socket_unit_listener()
-        q = QueueDir(self, path=tempfile.mkdtemp(prefix="kh-unit-queue-", dir=khtest.BUILD))
+        q = QueueDir(self, path=tempfile.mkdtemp(
+            prefix="kh-unit-queue-", dir="/run" if hidden_by_unit(khtest.BUILD) else khtest.BUILD))
         self.addCleanup(shutil.rmtree, q.path, True)
         # Who owns the queue: keyhole gives root-owned directories to the
         # child's user (docs); the unit's drop-in makes it writable.

@@ -29,6 +29,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "evloop.h"
 #include "net.h"
 #include "policy_compile.h"
 #include "policy_explain.h"
@@ -319,7 +320,7 @@ net_child(unsigned nlisten)
 		link_fatal("policy text unreadable or too large");
 	close(KH_CHILD_FD_POLICY);
 	n->nlisteners = nlisten;
-	n->base = event_base_new();
+	n->base = evloop_base_new();
 	if (n->base == NULL)
 		link_fatal("cannot create the event base");
 
