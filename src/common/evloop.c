@@ -2,6 +2,8 @@
  * evloop.c -- see evloop.h.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -15,6 +17,17 @@
  * its frame header is one readv in the common case. */
 #define EVLOOP_SLICE	(128 * 1024)
 
+/* The bufferevents with output to write at the end of this turn, each
+ * holding a reference (so one freed meanwhile is still memory). */
+static struct {
+	struct event_base *base;
+	struct event *ev;		/* made active when the queue gets one */
+	struct bufferevent **q;
+	size_t n, cap;
+} wt;
+
+static void wt_flush_cb(evutil_socket_t, short, void *);
+
 struct event_base *
 evloop_base_new(void)
 {
@@ -26,7 +39,108 @@ evloop_base_new(void)
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
+	if (base != NULL && wt.ev == NULL) {
+		wt.ev = event_new(base, -1, 0, wt_flush_cb, NULL);
+		if (wt.ev == NULL) {
+			event_base_free(base);
+			return NULL;
+		}
+		wt.base = base;
+	}
 	return base;
+}
+
+/* One bufferevent's output, written now.  What the socket does not take,
+ * and any error, go back to libevent (EV_WRITE enabled). */
+static void
+wt_flush_one(struct bufferevent *bev)
+{
+	bufferevent_data_cb rcb, wcb;
+	bufferevent_event_cb ecb;
+	void *arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
+	int fd = bufferevent_getfd(bev);
+
+	bufferevent_getcb(bev, &rcb, &wcb, &ecb, &arg);
+	/* Freed since it was queued (bufferevent_free clears the callbacks),
+	 * or libevent writes it already. */
+	if (fd < 0 || (rcb == NULL && wcb == NULL && ecb == NULL) ||
+	    (bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    evbuffer_get_length(out) == 0)
+		return;
+	/* As libevent's own writer does: the start of a socket bufferevent's
+	 * output is frozen for everyone but the writer. */
+	evbuffer_unfreeze(out, 1);
+	int res = evbuffer_write_atmost(out, fd, EVLOOP_WRITE_MAX);
+	evbuffer_freeze(out, 1);
+	if (res <= 0 || evbuffer_get_length(out) > 0) {
+		bufferevent_enable(bev, EV_WRITE);
+		return;
+	}
+	size_t low = 0;
+	(void)bufferevent_getwatermark(bev, EV_WRITE, &low, NULL);
+	if (wcb != NULL && evbuffer_get_length(out) <= low)
+		wcb(bev, arg);
+}
+
+static void
+wt_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* A write callback may add output (to this or another bufferevent):
+	 * it is queued behind and written in this same pass. */
+	for (size_t i = 0; i < wt.n; i++) {
+		struct bufferevent *bev = wt.q[i];
+		wt_flush_one(bev);
+		bufferevent_decref(bev);
+	}
+	wt.n = 0;
+}
+
+static void
+wt_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct bufferevent *bev = arg;
+
+	if (info->n_added == 0) {
+		/* Drained by libevent's writer after a fall-back: write
+		 * through again from the next turn. */
+		if (evbuffer_get_length(buf) == 0 &&
+		    (bufferevent_get_enabled(bev) & EV_WRITE))
+			bufferevent_disable(bev, EV_WRITE);
+		return;
+	}
+	if (info->orig_size > 0 || (bufferevent_get_enabled(bev) & EV_WRITE))
+		return;		/* queued already, or libevent's */
+	if (wt.n == wt.cap) {
+		size_t cap = wt.cap ? wt.cap * 2 : 64;
+		struct bufferevent **q = realloc(wt.q, cap * sizeof(*q));
+		if (q == NULL) {
+			/* No room to queue it: libevent writes it. */
+			bufferevent_enable(bev, EV_WRITE);
+			return;
+		}
+		wt.q = q;
+		wt.cap = cap;
+	}
+	bufferevent_incref(bev);
+	wt.q[wt.n++] = bev;
+	if (wt.n == 1)
+		event_active(wt.ev, EV_WRITE, 0);
+}
+
+void
+evloop_write_through(struct bufferevent *bev)
+{
+	if (wt.ev == NULL || bufferevent_get_base(bev) != wt.base)
+		return;
+	if (evbuffer_add_cb(bufferevent_get_output(bev), wt_out_cb, bev) == NULL)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 }
 
 long
@@ -37,6 +151,10 @@ evloop_read_more(struct bufferevent *bev, size_t limit)
 	long total = 0;
 
 	if (fd < 0)
+		return 0;
+	/* libevent's own read got less than its 4 KiB: the socket was
+	 * empty then; no readv to learn it again. */
+	if (evbuffer_get_length(in) < 4096)
 		return 0;
 	/* A socket bufferevent freezes the end of its input between its own
 	 * reads; this read is one of its reads, done from its callback. */

@@ -12,6 +12,17 @@
  *   (two fds sharing one open file, e.g. after dup()) does not arise:
  *   every fd keyhole watches is its own socket, pipe or inotify fd.
  *
+ * - evloop_write_through(): a socket bufferevent asks epoll whether the
+ *   socket is writable before every write (epoll_ctl to add EPOLLOUT,
+ *   epoll_wait, writev, epoll_ctl to remove it): three syscalls a frame
+ *   or an answer that a socket with room in its buffer never needed.
+ *   With it, what the loop turn added to the output is written once, at
+ *   the end of the turn (one writev for every frame of the turn); only
+ *   what the socket does not take goes back to libevent, which writes it
+ *   when epoll says it can and reports an error as it always did.  The
+ *   bufferevent's write callback runs as libevent would run it: after a
+ *   write, when the output is at or below its low watermark.
+ *
  * - evloop_read_more(): libevent 2.1's evbuffer_read() reads at most
  *   4096 bytes per call (EVBUFFER_MAX_READ; 2.2 made it settable), and a
  *   socket bufferevent calls it once per readiness event, so a 64 KiB
@@ -34,6 +45,11 @@ struct event_base *evloop_base_new(void);
  * or -1 on EOF or an error, which the bufferevent's own next read
  * reports through its event callback as usual. */
 long evloop_read_more(struct bufferevent *bev, size_t limit);
+
+/* Write `bev`'s output through at the end of each loop turn (above).
+ * Call once, after its callbacks are set and it is enabled; a bufferevent
+ * on a base that evloop_base_new() did not make is left as it is. */
+void evloop_write_through(struct bufferevent *bev);
 
 /* The bufferevent writes up to EVLOOP_WRITE_MAX bytes per writev
  * (libevent's default is 16 KiB: five writes for a 64 KiB answer). */

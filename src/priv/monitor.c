@@ -554,4 +554,5 @@ monitor_attach(struct parent *p, struct child *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, KH_CHILD_OUT_LOW, 0);
 	evloop_write_max(c->bev);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evloop_write_through(c->bev);
 }

@@ -314,6 +314,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	    n->lim.max_head + KH_READ_AHEAD);
 	evloop_write_max(c->bev);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evloop_write_through(c->bev);
 	/* The first head must be complete within the head deadline from
 	 * now; a client that sends nothing is closed silently then. */
 	conn_arm(c, n->cfg.head_timeout_ms);

@@ -430,4 +430,5 @@ link_attach(struct net *n)
 	bufferevent_setwatermark(n->parent, EV_READ, 0, KH_MSG_MAX);
 	evloop_write_max(n->parent);
 	bufferevent_enable(n->parent, EV_READ | EV_WRITE);
+	evloop_write_through(n->parent);
 }

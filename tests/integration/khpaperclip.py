@@ -62,7 +62,8 @@ def paperclip_gateway_source():
     prefix = paperclip_prefix()
     out = os.path.join(prefix, "paperclip-bridge-server.mjs")
     if not os.path.exists(out):
-        subprocess.run(["node", os.path.join(HERE, "paperclip_gateway.mjs"), prefix, out + ".tmp"],
+        tmp = "%s.%d.tmp" % (out, os.getpid())    # tests run in parallel
+        subprocess.run(["node", os.path.join(HERE, "paperclip_gateway.mjs"), prefix, tmp],
                        check=True, timeout=60)
-        os.rename(out + ".tmp", out)
+        os.rename(tmp, out)
     return out

@@ -37,8 +37,9 @@ import khtest
 import paperclip_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-UID_BASE = 1500100000
 UID_COUNT = 64
+# Its own range per run (see test_paperclip_plugin.py).
+UID_BASE = 1500100000 + (os.getpid() % 1000) * UID_COUNT
 JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 RUN_DONE = ("succeeded", "failed", "cancelled", "timed_out", "error")
 

@@ -24,8 +24,10 @@ import khtest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLUGIN = os.path.join(khtest.SRC, "paperclip-plugin")
-UID_BASE = 1500200000
 UID_COUNT = 32
+# Its own range per run: two runs at once on one machine (two checkouts'
+# suites) must not see, or end, each other's sandboxes.
+UID_BASE = 1500200000 + (os.getpid() % 1000) * UID_COUNT
 PORT = 4180
 
 
