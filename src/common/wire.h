@@ -64,6 +64,24 @@
  *                 time, every quarter of --child-timeout-ms; a child
  *                 that has answered nothing for that long is killed and
  *                 restarted.                           after MSG_POLICY_OK
+ *   MSG_RETIRE    str token (KH_TOKEN_MIN..KH_TOKEN_MAX visible ASCII
+ *                 bytes): a reload replaced this child (src/priv/reload.c).
+ *                 Stop accepting (close its copies of the listeners: the
+ *                 new child holds them too), stop claiming queue files,
+ *                 finish every request in progress; a kept-alive
+ *                 connection serves the one request that begins within
+ *                 KH_RETIRE_IDLE_MS (capped by the idle timeout), every
+ *                 answer from now on says `connection: close`; then exit.
+ *                 Every request whose head is read from now on must
+ *                 carry `token` (the rotated bridge token); it is still
+ *                 checked against this child's own policy, as the parent
+ *                 re-checks it.        serving, once, never after SHUTDOWN
+ *   MSG_QUEUE_START (empty): start the queue_v1 transport (recover
+ *                 processing/, then claim request files).  Sent once the
+ *                 child serves and no other child holds the queue: after
+ *                 a reload, only when the retired child has exited, so
+ *                 two children never claim files at once.
+ *                                    serving, queue on, once, not retired
  */
 #ifndef KH_WIRE_H
 #define KH_WIRE_H
@@ -74,9 +92,11 @@
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
  * the mutation count.  3: MSG_PING / MSG_PONG (liveness), MSG_REQUEST's
- * media fields and MSG_CONFIG's max_conns_per_peer.  A parent and a child
- * from different builds refuse each other at the first frame header. */
-#define KH_WIRE_VERSION 3
+ * media fields and MSG_CONFIG's max_conns_per_peer.  4: MSG_RETIRE and
+ * MSG_QUEUE_START (reload; the queue no longer starts with POLICY_OK).
+ * A parent and a child from different builds refuse each other at the
+ * first frame header. */
+#define KH_WIRE_VERSION 4
 #define KH_WIRE_HDR     16u
 
 enum msg_type {
@@ -94,6 +114,8 @@ enum msg_type {
 	MSG_RESPONSE = 66,
 	MSG_SHUTDOWN = 67,
 	MSG_PING = 68,
+	MSG_RETIRE = 69,
+	MSG_QUEUE_START = 70,
 };
 
 struct msg_hdr {

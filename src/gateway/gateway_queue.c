@@ -400,7 +400,7 @@ gw_queue_conn_gone(struct gw_conn *c)
 int
 gw_write_ready(struct gw *g)
 {
-	struct ready_info r = { g->host, g->port, NULL, NULL };
+	struct ready_info r = { g->host, g->port, NULL, NULL, NULL, NULL };
 
 	return ready_file_write(g->qfd, "ready.json", &r);
 }

@@ -145,6 +145,7 @@ answer_log(struct up_req *r, int status, size_t out)
 	a.bytes_in = r->body_len;
 	a.bytes_out = out;
 	a.upstream_ms = supervise_now_ms() - r->started_ms;
+	a.gen = r->gen;
 	log_access("keyhole", (long)getpid(), &a);
 }
 

@@ -51,7 +51,9 @@ struct kh_config {
 	uint32_t body_min_rate;
 	uint32_t drain_ms;
 	uint32_t child_timeout_ms;	/* liveness.c: ready / ping deadline */
-	struct pol_bindings vars;	/* --var / KEYHOLE_VAR_* */
+	struct pol_bindings vars;	/* --var, then KEYHOLE_VAR_* */
+	size_t nvars_cli;		/* the first ones, from --var */
+	const char *var_file;		/* --var-file (re-read by a reload) */
 	bool verbose;
 	int log_format;			/* enum log_format; -1 = by isatty */
 	bool log_syslog;

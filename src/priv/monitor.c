@@ -47,11 +47,12 @@ static const struct mon_entry mon_table[] = {
 	{ MSG_LOG, CS_ANY, mon_log },
 	{ MSG_FATAL, CS_ANY, mon_fatal },
 	{ MSG_POLICY, CS_WAIT_POLICY, mon_policy },
-	/* DRAINING too: a request may cross the shutdown frame in flight. */
-	{ MSG_REQUEST, CS_SERVING | CS_DRAINING, mon_request },
-	{ MSG_ACCESS, CS_SERVING | CS_DRAINING, mon_access },
+	/* DRAINING too: a request may cross the shutdown frame in flight;
+	 * RETIRED: a child a reload replaced finishes its requests. */
+	{ MSG_REQUEST, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_request },
+	{ MSG_ACCESS, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_access },
 	/* liveness.c pings only after the policy was accepted. */
-	{ MSG_PONG, CS_SERVING | CS_DRAINING, mon_pong },
+	{ MSG_PONG, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_pong },
 };
 
 static void
@@ -73,15 +74,32 @@ monitor_send_simple(struct child *c, enum msg_type type)
 	monitor_send(c, &w);
 }
 
+/* The run's settings (p->ccfg), with the child's generation's token and
+ * bindings and the mutations counted so far. */
 void
 monitor_send_config(struct parent *p, struct child *c)
 {
+	static struct child_config cc;
+	const struct kh_gen *g = c->gen;
 	struct wbuf w;
+
+	cc = p->ccfg;
+	memcpy(cc.token, g->token.buf, g->token.len);
+	cc.token[g->token.len] = '\0';
+	cc.token_len = g->token.len;
+	cc.vars = g->vars;
+	cc.mutations_used = p->mutations_used;
 	wbuf_init(&w);
 	msg_begin(&w, MSG_CONFIG, 0);
-	p->ccfg.mutations_used = p->mutations_used;
-	child_config_encode(&p->ccfg, &w);
-	monitor_send(c, &w);
+	child_config_encode(&cc, &w);
+	explicit_bzero(cc.token, sizeof(cc.token));
+	if (msg_finish(&w) == 0)
+		bufferevent_write(c->bev, w.buf, w.len);
+	else
+		log_error("internal: could not frame a message to the child");
+	if (w.buf != NULL)
+		explicit_bzero(w.buf, w.len);	/* the token */
+	wbuf_free(&w);
 }
 
 /* A line of the child's log (relay.c writes it, within its limits). */
@@ -100,6 +118,8 @@ mon_log(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "malformed log frame";
 		return -1;
 	}
+	/* A reload's candidate: its first error is the reload's. */
+	reload_note_line(p, c, (enum log_level)level, line, len);
 	relay_log(p, c, (enum log_level)level, line, len);
 	return 0;
 }
@@ -166,11 +186,16 @@ mon_pong(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
+/* The child's table, decoded against its generation's bindings.  The
+ * first table of a generation becomes the generation's; every later child
+ * of it (a restart) must send the same.  A reload's candidate is then
+ * swapped in (reload.c); any other child serves. */
 static int
 mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *r, const char **why)
 {
 	static char err[128];
+	struct kh_gen *g = c->gen;
 	struct policy *pol = calloc(1, sizeof(*pol));
 	bool same;
 
@@ -180,23 +205,23 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	policy_init(pol);
-	/* {name} segments resolve against the parent's own --var values. */
-	if (policy_decode(r, &p->cfg->vars, pol, err, sizeof(err)) < 0) {
+	/* {name} segments resolve against the parent's own bindings. */
+	if (policy_decode(r, &g->vars, pol, err, sizeof(err)) < 0) {
 		free(pol);
 		*why = err;
 		return -1;
 	}
-	if (p->policy != NULL) {
+	if (g->policy != NULL) {
 		/* A restarted child reads the same bytes, so it must produce
 		 * the same table; anything else is tampering. */
-		same = policy_equal(p->policy, pol);
+		same = policy_equal(g->policy, pol);
 		policy_free(pol);
 		free(pol);
 		if (!same) {
 			*why = "policy differs from the one first accepted";
 			return -1;
 		}
-	} else if (ready_policy(p, pol) < 0) {
+	} else if (ready_policy(p, g, pol) < 0) {
 		policy_free(pol);
 		free(pol);
 		*why = "out of memory";
@@ -204,7 +229,12 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 	}
 	c->state = CS_SERVING;
 	p->ever_served = true;
+	if (c->role == CHILD_CANDIDATE) {
+		reload_swap(p, c);
+		return 0;
+	}
 	monitor_send_simple(c, MSG_POLICY_OK);
+	reload_queue_start(p, c);
 	ready_serving(p);
 	if (p->draining) {
 		c->state = CS_DRAINING;
@@ -223,6 +253,7 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
     const struct req_checked *ck)
 {
 	const struct pol_rule *rule = ck->rule;
+	struct kh_gen *g = c->gen;
 	struct pc_args args = { 0 };
 	struct pc_extra x = { NULL, 0, false };
 	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX], rl[32];
@@ -230,8 +261,9 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	struct log_access a;
 	size_t n;
 
-	if (!p->rate_ready || budget_check(&p->rate, p->policy, ck->ri,
-	    ck->method, (uint64_t)util_now_ms(), &x.retry_after) != BUDGET_RATE)
+	(void)p;
+	if (gen_rate_check(g, ck->ri, ck->method, (uint64_t)util_now_ms(),
+	    &x.retry_after) != BUDGET_RATE)
 		return false;
 	args.count = rule->rate_count;
 	args.period = rule->rate_period_s == 60 ? "minute" : "second";
@@ -257,6 +289,7 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	a.bytes_in = ck->body_len;
 	a.bytes_out = n;
 	a.upstream_ms = -1;
+	a.gen = g->number;
 	log_access("keyhole", (long)getpid(), &a);
 	return true;
 }
@@ -268,6 +301,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	struct req_checked ck;
 	struct up_allow resp;
 	struct up_req *r;
+	struct kh_gen *g = c->gen;
 
 	if (h->id == 0) {
 		*why = "request id 0";
@@ -278,14 +312,16 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 			*why = "duplicate request id";
 			return -1;
 		}
-	/* SECURITY.md I3: request_check.c, against the parent's own policy,
-	 * limits and mutation count.  From here on only what it returned. */
-	if (request_check(p->policy, p->ccfg.max_body, p->mutations_used, rd,
+	/* SECURITY.md I3: request_check.c, against the parent's own policy
+	 * (that of the child's generation: I17), limits and mutation count.
+	 * From here on only what it returned. */
+	if (request_check(g->policy, p->ccfg.max_body, p->mutations_used, rd,
 	    &ck, why) < 0)
 		return -1;
 	/* Overload and shutdown are answered, not violations: the child
-	 * may race the parent's own view. */
-	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
+	 * may race the parent's own view.  --max-inflight counts every
+	 * child's requests (a reload's old and new children together). */
+	if (p->draining || supervise_inflight(p) >= p->cfg->max_inflight) {
 		monitor_send_answer(c, h->id, p->draining ?
 		    PC_SHUTTING_DOWN : PC_QUEUE_FULL);
 		return 0;
@@ -299,10 +335,11 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	r->owner = c;
+	r->gen = g->number;
 	r->done = monitor_upstream_done;
 	r->started_ms = supervise_now_ms();
-	resp.names = (const char (*)[KH_HNAME_MAX + 1])p->policy->resp_hdrs;
-	resp.n = p->policy->nresp_hdrs;
+	resp.names = (const char (*)[KH_HNAME_MAX + 1])g->policy->resp_hdrs;
+	resp.n = g->policy->nresp_hdrs;
 	if (upstream_start(p->up, r, &ck, &resp) < 0) {
 		monitor_send_answer(c, r->id, PC_UP_FAILED);
 		up_req_free(r);
@@ -313,9 +350,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	 * `rate`. */
 	if (ck.counts)
 		p->mutations_used++;
-	if (p->rate_ready)
-		budget_take(&p->rate, p->policy, ck.ri, ck.method,
-		    (uint64_t)util_now_ms());
+	gen_rate_take(g, ck.ri, ck.method, (uint64_t)util_now_ms());
 	r->next = c->inflight;
 	c->inflight = r;
 	c->ninflight++;
@@ -381,13 +416,13 @@ monitor_backlogged(struct child *c)
 }
 
 /* wire_pump's hold: no frame is taken from a child the parent has
- * stopped reading, or one that is no longer the current child. */
+ * stopped reading, or one it no longer knows. */
 static bool
 monitor_hold(void *arg)
 {
 	struct child *c = arg;
 
-	return kh_parent->child != c || monitor_backlogged(c);
+	return !supervise_live(kh_parent, c) || monitor_backlogged(c);
 }
 
 static void

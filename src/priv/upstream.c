@@ -184,8 +184,7 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	up->max_response = cfg->max_response;
 	if (upstream_parse_base(up, cfg->base_url) < 0)
 		goto fail;
-	up->auth_line = secret_prefixed(credential, "authorization: Bearer ");
-	if (up->auth_line == NULL)
+	if (upstream_set_credential(up, credential) < 0)
 		goto fail;
 	if (cfg->run_id != NULL) {
 		if (!hdr_value_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
@@ -226,11 +225,19 @@ fail:
 	return NULL;
 }
 
+void
+upstream_destroy(struct upstream *up)
+{
+	upstream_free(up);
+}
+
 static void
 upstream_free(struct upstream *up)
 {
 	if (up == NULL)
 		return;
+	if (up->cred != NULL)
+		upstream_cred_put(up->cred);	/* the current one's own */
 	if (up->multi)
 		curl_multi_cleanup(up->multi);
 	if (up->share)
@@ -325,7 +332,7 @@ upstream_start(struct upstream *up, struct up_req *r,
 	 * one.  r->hdrs is not empty ("Expect:" is in it). */
 	for (h = r->hdrs; h->next != NULL; h = h->next)
 		;
-	r->auth_node.data = (char *)up->auth_line;
+	r->auth_node.data = (char *)upstream_cred_get(up, &r->cred);
 	r->auth_node.next = NULL;
 	h->next = &r->auth_node;
 	r->head_status = -1;

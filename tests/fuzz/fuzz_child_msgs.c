@@ -39,7 +39,12 @@
  *    to the body it gets (none for HEAD), nothing after it;
  *  - MSG_PING (accepted only when serving, id not 0, empty) is answered
  *    with exactly one well-formed MSG_PONG carrying its id, in order; the
- *    child sends no other PONG.
+ *    child sends no other PONG;
+ *  - MSG_RETIRE (a reload) is accepted once, while serving and not
+ *    shutting down, with a token of 16..512 visible ASCII bytes; it
+ *    answers and closes nothing, and the retired child exits exactly when
+ *    no request is pending and every client is gone; MSG_QUEUE_START is
+ *    refused (this child has no queue).
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -78,7 +83,7 @@ static struct {
 	jmp_buf exit_jmp;
 	bool exited;
 	/* the model */
-	bool serving, shutting_down;
+	bool serving, shutting_down, retiring;
 	bool pending[8];		/* ids 1..7 */
 	int pending_conn[8];		/* index in conns, or -1: client gone */
 	bool head_http10;
@@ -231,6 +236,24 @@ fuzz_model(uint8_t type, uint64_t id, const uint8_t *p, size_t n)
 			}
 		}
 		break;
+	case MSG_RETIRE: {
+		const uint8_t *t;
+		size_t tl;
+		if (!fz.serving || id != 0 || fz.retiring || fz.shutting_down ||
+		    !fuzz_str(p, n, &off, KH_TOKEN_MAX, &t, &tl, false) ||
+		    off != n || tl < KH_TOKEN_MIN)
+			return FZ_REJECT;
+		for (size_t i = 0; i < tl; i++)
+			if (t[i] < 0x21 || t[i] > 0x7e)
+				return FZ_REJECT;
+		/* Nothing is answered or closed: every client keeps its
+		 * phase (one more answer each, with connection: close). */
+		fz.retiring = true;
+		break;
+	}
+	case MSG_QUEUE_START:
+		/* This child has no queue transport. */
+		return FZ_REJECT;
 	case MSG_PING:
 		if (!fz.serving || id == 0 || n != 0)
 			return FZ_REJECT;
@@ -276,6 +299,18 @@ fuzz_model(uint8_t type, uint64_t id, const uint8_t *p, size_t n)
 	}
 	default:
 		return FZ_REJECT;
+	}
+	/* Retired: exit when nothing is pending and every client is gone
+	 * (an idle one waits for its one more request). */
+	if (fz.retiring && !fz.shutting_down) {
+		for (int i = 1; i <= 7; i++)
+			if (fz.pending[i])
+				return FZ_ACCEPT;
+		for (size_t i = 0; i < fz.nconns; i++)
+			if (fz.conns[i].c != NULL &&
+			    fz.conns[i].phase != (enum conn_phase)-1)
+				return FZ_ACCEPT;
+		return FZ_EXIT;
 	}
 	/* Exit: shutting down, nothing pending, every client gone/idle. */
 	if (!fz.shutting_down)

@@ -1,0 +1,103 @@
+/*
+ * keyhole parent: reload (SIGHUP, `keyhole reload`, systemd's
+ * ExecReload=).  See reload.c for the sequence and docs/design.md,
+ * "Reload", for why it is safe.
+ *
+ * The API other parts of the parent use (metrics, audit): the counters
+ * and an observer called once per finished attempt.
+ */
+#ifndef KH_RELOAD_H
+#define KH_RELOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "json_out.h"
+#include "kh_limits.h"
+#include "log.h"
+#include "secret.h"
+
+struct parent;
+struct child;
+struct up_cred;
+
+/* One finished reload attempt, for observers.  Pointers valid during the
+ * call only. */
+struct reload_event {
+	bool ok;
+	uint64_t generation;		/* serving now (the new one if ok) */
+	const char *error;		/* why it failed ("" when ok) */
+	const uint8_t *policy_text;	/* the serving generation's policy */
+	size_t policy_len;
+	int64_t took_ms;		/* SIGHUP to the swap (or the failure) */
+};
+typedef void (*reload_observer_fn)(const struct reload_event *ev, void *arg);
+#define KH_RELOAD_OBSERVERS 4
+
+struct reload {
+	bool running;			/* a candidate is starting */
+	bool again;			/* SIGHUP meanwhile: reload once more */
+	int64_t started_ms;		/* util_now_ms() */
+	int64_t started_us;		/* CLOCK_MONOTONIC, for keyhole reload */
+	struct up_cred *cred;		/* a rotated credential, until the swap */
+	char error[512];		/* the attempt's first error */
+	/* Finished attempts. */
+	uint64_t ok, failed;
+	bool last_ok;
+	int64_t last_started_us;
+	char last_error[512];
+	char last_at[JSON_ISO_LEN];
+	/* Where the credential and token came from: the environment is
+	 * wiped at start, so a reload keeps what it gave. */
+	bool cred_from_env, token_from_env;
+	/* queue_v1: pids of retired children that held the queue, until
+	 * reaped; the current child gets MSG_QUEUE_START only after. */
+	pid_t queue_holders[KH_RETIRING_MAX];
+	size_t nholders;
+	bool queue_waiting;
+	char started_at[JSON_ISO_LEN];	/* the ready file's startedAt */
+	struct {
+		reload_observer_fn fn;
+		void *arg;
+	} observers[KH_RELOAD_OBSERVERS];
+	size_t nobservers;
+};
+
+/* SIGHUP. */
+void reload_request(struct parent *p);
+/* monitor.c: the candidate's table was accepted (c->gen->policy set):
+ * it becomes the current child, the old one is retired. */
+void reload_swap(struct parent *p, struct child *c);
+/* monitor.c: the current child serves: MSG_QUEUE_START unless a retired
+ * child still holds the queue. */
+void reload_queue_start(struct parent *p, struct child *c);
+/* A log line of the candidate (its first error is the attempt's). */
+void reload_note_line(struct parent *p, struct child *c,
+    enum log_level level, const char *line, size_t len);
+/* Why the candidate is being ended (before supervise_end). */
+void reload_note_error(struct parent *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* supervise.c: the candidate is gone before its table was accepted
+ * (`how`: how it exited, or NULL when the parent killed it). */
+void reload_candidate_gone(struct parent *p, const char *how);
+/* supervise.c: a child that was retired (or killed) has been reaped. */
+void reload_reaped(struct parent *p, pid_t pid);
+/* supervise.c: free a retired child's reload state. */
+void reload_child_free(struct child *c);
+/* ready.c: the ready file's reload members (",\"generation\":N,..."). */
+void reload_ready_fields(const struct parent *p, char *out, size_t cap);
+/* serve.c: SIGTERM: the candidate goes, retired children drain too. */
+void reload_drain(struct parent *p);
+
+/* For metrics and audit. */
+int reload_observe(struct parent *p, reload_observer_fn fn, void *arg);
+uint64_t reload_count_ok(const struct parent *p);
+uint64_t reload_count_failed(const struct parent *p);
+uint64_t reload_generation(const struct parent *p);
+
+/* reload_cmd.c: `keyhole reload`. */
+int reload_cmd_main(int argc, char **argv);
+
+#endif
