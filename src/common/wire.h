@@ -38,6 +38,11 @@
  *                 nheaders * (str name, str value), u8 media,
  *                 u8 media_flags, str boundary, blob body
  *                                                       serving only
+ *   MSG_RETIRED   (empty): the answer to MSG_RETIRE, sent once its
+ *                 listeners are closed and its queue claims stopped: from
+ *                 now on every new connection is the new child's (the
+ *                 parent reports the reload done only then)
+ *                                                       retired only, once
  *   MSG_PONG      id=the nonce of the MSG_PING it answers; (empty)
  *                 permitted only while that ping is outstanding: a pong
  *                 nobody asked for, or with another id, is a violation
@@ -92,8 +97,9 @@
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
  * the mutation count.  3: MSG_PING / MSG_PONG (liveness), MSG_REQUEST's
- * media fields and MSG_CONFIG's max_conns_per_peer.  4: MSG_RETIRE and
- * MSG_QUEUE_START (reload; the queue no longer starts with POLICY_OK).
+ * media fields and MSG_CONFIG's max_conns_per_peer.  4: MSG_RETIRE,
+ * MSG_RETIRED and MSG_QUEUE_START (reload; the queue no longer starts
+ * with POLICY_OK).
  * A parent and a child from different builds refuse each other at the
  * first frame header. */
 #define KH_WIRE_VERSION 4
@@ -108,6 +114,7 @@ enum msg_type {
 	MSG_REQUEST = 4,
 	MSG_ACCESS = 5,
 	MSG_PONG = 6,
+	MSG_RETIRED = 7,
 	/* parent -> child */
 	MSG_CONFIG = 64,
 	MSG_POLICY_OK = 65,

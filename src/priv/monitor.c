@@ -42,6 +42,8 @@ static int mon_request(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
 static int mon_pong(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
+static int mon_retired(struct parent *, struct child *,
+    const struct msg_hdr *, struct msg_reader *, const char **);
 
 static const struct mon_entry mon_table[] = {
 	{ MSG_LOG, CS_ANY, mon_log },
@@ -53,6 +55,8 @@ static const struct mon_entry mon_table[] = {
 	{ MSG_ACCESS, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_access },
 	/* liveness.c pings only after the policy was accepted. */
 	{ MSG_PONG, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_pong },
+	/* The answer to MSG_RETIRE (DRAINING: SIGTERM may have followed). */
+	{ MSG_RETIRED, CS_RETIRED | CS_DRAINING, mon_retired },
 };
 
 static void
@@ -89,6 +93,7 @@ monitor_send_config(struct parent *p, struct child *c)
 	cc.token_len = g->token.len;
 	cc.vars = g->vars;
 	cc.mutations_used = p->mutations_used;
+	c->mutations_seen = p->mutations_used;
 	wbuf_init(&w);
 	msg_begin(&w, MSG_CONFIG, 0);
 	child_config_encode(&cc, &w);
@@ -180,9 +185,10 @@ mon_pong(struct parent *p, struct child *c, const struct msg_hdr *h,
 	c->ping_id = 0;
 	c->ping_ticks = 0;
 	c->last_pong_ms = supervise_now_ms();
-	/* The only thing that feeds systemd's watchdog: a child that
-	 * answers (sdnotify.c). */
-	sdnotify_watchdog(c->last_pong_ms);
+	/* The only thing that feeds systemd's watchdog: the current child
+	 * answering (sdnotify.c); a retired one proves nothing. */
+	if (c == p->child)
+		sdnotify_watchdog(c->last_pong_ms);
 	return 0;
 }
 
@@ -190,6 +196,22 @@ mon_pong(struct parent *p, struct child *c, const struct msg_hdr *h,
  * first table of a generation becomes the generation's; every later child
  * of it (a restart) must send the same.  A reload's candidate is then
  * swapped in (reload.c); any other child serves. */
+/* A retired child has closed its listeners: once, and only after
+ * MSG_RETIRE (a DRAINING child is one only if it was retired first). */
+static int
+mon_retired(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	if (msg_end(r) < 0 || h->id != 0 || c->role != CHILD_RETIRED ||
+	    c->retire_acked) {
+		*why = "RETIRED unasked, twice or malformed";
+		return -1;
+	}
+	c->retire_acked = true;
+	reload_retired_ack(p, c);
+	return 0;
+}
+
 static int
 mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *r, const char **why)
@@ -294,6 +316,47 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	return true;
 }
 
+/* `max` spent by the run while this child's own count (c->mutations_seen)
+ * was below it: after a reload two children serve for a moment and each
+ * knows only its own mutations.  Answered 429 as the child answers it.
+ * Returns true when it answered. */
+static bool
+mon_budget_refused(struct parent *p, struct child *c, uint64_t id,
+    const struct req_checked *ck)
+{
+	const struct policy *pol = c->gen->policy;
+	struct pc_args args = { 0 };
+	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX], rule[32];
+	struct up_hdr hd;
+	struct log_access a;
+	size_t n;
+
+	if (!ck->counts || p->mutations_used < pol->max_mutations)
+		return false;
+	args.max = pol->max_mutations;
+	pc_message(PC_BUDGET, &args, msg, sizeof(msg));
+	n = pc_body(json, sizeof(json), msg, NULL);
+	strcpy(hd.name, "content-type");
+	hd.value = (char *)"application/json";
+	hd.vlen = strlen(hd.value);
+	monitor_send_response(c, id, pc_table[PC_BUDGET].status, &hd, 1,
+	    (const uint8_t *)json, n);
+	snprintf(rule, sizeof(rule), "policy:%u max", ck->rule->line);
+	memset(&a, 0, sizeof(a));
+	a.id = id;
+	a.peer = ck->peer;
+	a.method = ck->method;
+	a.path = ck->path;
+	a.rule = rule;
+	a.status = pc_table[PC_BUDGET].status;
+	a.bytes_in = ck->body_len;
+	a.bytes_out = n;
+	a.upstream_ms = -1;
+	a.gen = c->gen->number;
+	log_access("keyhole", (long)getpid(), &a);
+	return true;
+}
+
 static int
 mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *rd, const char **why)
@@ -313,9 +376,9 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 			return -1;
 		}
 	/* SECURITY.md I3: request_check.c, against the parent's own policy
-	 * (that of the child's generation: I17), limits and mutation count.
-	 * From here on only what it returned. */
-	if (request_check(g->policy, p->ccfg.max_body, p->mutations_used, rd,
+	 * (that of the child's generation: I17), limits and the mutations
+	 * this child knows of.  From here on only what it returned. */
+	if (request_check(g->policy, p->ccfg.max_body, c->mutations_seen, rd,
 	    &ck, why) < 0)
 		return -1;
 	/* Overload and shutdown are answered, not violations: the child
@@ -326,7 +389,8 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		    PC_SHUTTING_DOWN : PC_QUEUE_FULL);
 		return 0;
 	}
-	if (mon_rate_refused(p, c, h->id, &ck))
+	if (mon_rate_refused(p, c, h->id, &ck) ||
+	    mon_budget_refused(p, c, h->id, &ck))
 		return 0;
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    up_req_fill(r, h->id, &ck) < 0) {
@@ -348,8 +412,10 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	/* Charged only now, when it is on its way upstream: what the parent
 	 * answered itself (503, 429, 502 above) costs neither `max` nor
 	 * `rate`. */
-	if (ck.counts)
+	if (ck.counts) {
 		p->mutations_used++;
+		c->mutations_seen++;
+	}
 	gen_rate_take(g, ck.ri, ck.method, (uint64_t)util_now_ms());
 	r->next = c->inflight;
 	c->inflight = r;

@@ -94,6 +94,12 @@ struct child {
 	struct child *next_retired;
 	struct event *retire_ev;	/* reload.c: its finishing deadline */
 	bool retire_late;		/* that deadline passed once */
+	bool retire_acked;		/* sent MSG_RETIRED */
+	/* The mutations this child knows of: the count it was told in
+	 * MSG_CONFIG and those it forwarded since.  Over `max` by its own
+	 * count is an attack; over by the run's only (another child, after
+	 * a reload, forwarded some meanwhile) is answered 429. */
+	uint32_t mutations_seen;
 };
 
 /* Lines relayed for the child: a token bucket (tokens * 1000) and what

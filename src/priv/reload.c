@@ -378,7 +378,26 @@ reload_swap(struct parent *p, struct child *c)
 	}
 	gen_unref(old);
 	reload_queue_start(p, c);
+	/* Done once the old child no longer accepts (MSG_RETIRED), so that
+	 * whoever waits for the outcome (keyhole reload, systemd) knows
+	 * every new connection is the new child's. */
+	if (oldc != NULL && oldc->role == CHILD_RETIRED) {
+		rl->awaiting = oldc;
+		return;
+	}
 	reload_finish(p, true, NULL);
+}
+
+void
+reload_retired_ack(struct parent *p, struct child *c)
+{
+	struct reload *rl = &p->reload;
+
+	log_debug("retired child pid=%ld accepts no more", (long)c->pid);
+	if (rl->awaiting == c) {
+		rl->awaiting = NULL;
+		reload_finish(p, true, NULL);
+	}
 }
 
 void
@@ -414,11 +433,18 @@ reload_reaped(struct parent *p, pid_t pid)
 }
 
 void
-reload_child_free(struct child *c)
+reload_child_free(struct parent *p, struct child *c)
 {
+	struct reload *rl = &p->reload;
+
 	if (c->retire_ev != NULL) {
 		event_free(c->retire_ev);
 		c->retire_ev = NULL;
+	}
+	if (rl->awaiting == c) {
+		/* Gone (exited, killed): it accepts no more either. */
+		rl->awaiting = NULL;
+		reload_finish(p, true, NULL);
 	}
 }
 

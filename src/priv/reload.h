@@ -37,7 +37,11 @@ typedef void (*reload_observer_fn)(const struct reload_event *ev, void *arg);
 #define KH_RELOAD_OBSERVERS 4
 
 struct reload {
-	bool running;			/* a candidate is starting */
+	bool running;			/* an attempt is under way */
+	/* Swapped; the attempt ends when this retired child has closed its
+	 * listeners (MSG_RETIRED) or is gone: only then does every new
+	 * connection reach the new child. */
+	struct child *awaiting;
 	bool again;			/* SIGHUP meanwhile: reload once more */
 	int64_t started_ms;		/* util_now_ms() */
 	int64_t started_us;		/* CLOCK_MONOTONIC, for keyhole reload */
@@ -84,8 +88,11 @@ void reload_note_error(struct parent *p, const char *fmt, ...)
 void reload_candidate_gone(struct parent *p, const char *how);
 /* supervise.c: a child that was retired (or killed) has been reaped. */
 void reload_reaped(struct parent *p, pid_t pid);
-/* supervise.c: free a retired child's reload state. */
-void reload_child_free(struct child *c);
+/* monitor.c: MSG_RETIRED from c. */
+void reload_retired_ack(struct parent *p, struct child *c);
+/* supervise.c: c is being freed (its reload state; a swap waiting for
+ * it ends). */
+void reload_child_free(struct parent *p, struct child *c);
 /* ready.c: the ready file's reload members (",\"generation\":N,..."). */
 void reload_ready_fields(const struct parent *p, char *out, size_t cap);
 /* serve.c: SIGTERM: the candidate goes, retired children drain too. */

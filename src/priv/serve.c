@@ -351,6 +351,7 @@ serve_main(int argc, char **argv)
 		return 1;
 	event_base_dispatch(p->base);
 
+	p->draining = true;	/* nothing starts again from here */
 	if (p->candidate != NULL)
 		supervise_discard(p, p->candidate);
 	while (p->retired != NULL)

@@ -269,7 +269,7 @@ supervise_free_child(struct parent *p, struct child *c)
 	if (c->role == CHILD_CURRENT)
 		p->child_served = c->pinging;
 	liveness_detach(c);
-	reload_child_free(c);
+	reload_child_free(p, c);
 	monitor_abort_inflight(p, c, false);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);

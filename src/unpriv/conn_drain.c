@@ -269,5 +269,6 @@ conn_retire(struct net *n, const char *tok, size_t len)
 	}
 	log_info("retired by a reload: %zu connection(s) and %zu request(s) "
 	    "to finish", n->nconns, n->npending);
+	link_send_retired(n);
 	conn_maybe_exit(n);
 }

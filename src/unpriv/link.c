@@ -210,6 +210,16 @@ link_send_request(struct net *n, const struct link_request *q, uint8_t *body)
 	return p;
 }
 
+void
+link_send_retired(struct net *n)
+{
+	struct wbuf w;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_RETIRED, 0);
+	link_send(n, &w);
+}
+
 static void
 link_send_pong(struct net *n, uint64_t nonce)
 {

@@ -237,6 +237,8 @@ void link_send_access(struct net *n, const char *peer, const char *method,
  * loop), or NULL when nothing was sent. */
 struct pending *link_send_request(struct net *n, const struct link_request *q,
     uint8_t *body);
+/* MSG_RETIRED: the listeners are closed (conn_retire). */
+void link_send_retired(struct net *n);
 /* The child's one fatal-error path, before and after its event loop
  * exists: flush what is queued for the parent, send MSG_FATAL (the
  * reason), _exit(1). */

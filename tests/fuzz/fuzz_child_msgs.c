@@ -42,7 +42,8 @@
  *    child sends no other PONG;
  *  - MSG_RETIRE (a reload) is accepted once, while serving and not
  *    shutting down, with a token of 16..512 visible ASCII bytes; it
- *    answers and closes nothing, and the retired child exits exactly when
+ *    answers and closes nothing, the child says MSG_RETIRED exactly once
+ *    (and sends it for nothing else), and the retired child exits exactly when
  *    no request is pending and every client is gone; MSG_QUEUE_START is
  *    refused (this child has no queue).
  */
@@ -89,6 +90,7 @@ static struct {
 	bool head_http10;
 	uint64_t pings[FZ_PINGS];	/* accepted pings' ids, in order */
 	size_t npings, npongs;
+	size_t nretired;		/* MSG_RETIRED frames the child sent */
 	struct bufferevent *parent[2];	/* [0] the child's link */
 } fz;
 
@@ -410,6 +412,11 @@ fuzz_check_pongs(void)
 			fuzz_fail("child sent a bad frame header");
 		if (have < KH_WIRE_HDR + len)
 			fuzz_fail("child sent half a frame");
+		if (type == MSG_RETIRED) {
+			if (len != 0 || id != 0 || !fz.retiring ||
+			    fz.nretired++ > 0)
+				fuzz_fail("a RETIRED no RETIRE asked for");
+		}
 		if (type == MSG_PONG) {
 			if (len != 0 || fz.npongs >= fz.npings)
 				fuzz_fail("a pong no ping asked for");
@@ -650,6 +657,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_pongs();
 	if (fz.npongs != fz.npings)
 		fuzz_fail("a ping without its pong");
+	if (fz.retiring && fz.nretired != 1)
+		fuzz_fail("RETIRE accepted without its one RETIRED");
 	/* After an exit nothing is left to compare: the process is gone. */
 	for (size_t i = 0; i < fz.nconns && !fz.exited; i++) {
 		struct fz_conn *k = &fz.conns[i];

@@ -724,6 +724,14 @@ reload_swap(struct parent *p, struct child *c)
 }
 
 void
+reload_retired_ack(struct parent *p, struct child *c)
+{
+	(void)p;
+	(void)c;
+	fuzz_fail("MSG_RETIRED accepted from a child never retired");
+}
+
+void
 reload_queue_start(struct parent *p, struct child *c)
 {
 	(void)p;

@@ -21,7 +21,7 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 VERSION = 4
-LOG, FATAL, POLICY, REQUEST, ACCESS, PONG = 1, 2, 3, 4, 5, 6
+LOG, FATAL, POLICY, REQUEST, ACCESS, PONG, RETIRED = 1, 2, 3, 4, 5, 6, 7
 CONFIG, POLICY_OK, RESPONSE, SHUTDOWN, PING, RETIRE, QUEUE_START = 64, 65, 66, 67, 68, 69, 70
 SEG_LIT, SEG_STAR, SEG_GLOB, SEG_VAR = 1, 2, 3, 4
 BODY_JSON, BODY_NONE, QUERY_NONE = 0x01, 0x02, 0x04
@@ -303,6 +303,9 @@ def parent_seeds():
         # Liveness: the harness never pings, so any MSG_PONG answers nothing.
         "pong_unasked": pcfg() + POL + GOOD[0] + frame(PONG, b"", 0x1122334455667788),
         "pong_before_policy": pcfg() + frame(PONG, b"", 1),
+        # Reload: MSG_RETIRED answers a MSG_RETIRE the harness never sends.
+        "retired_unasked": pcfg() + POL + GOOD[0] + frame(RETIRED),
+        "retired_before_policy": pcfg(preload=False) + frame(RETIRED),
     }
     # The harness's PRNG (seeded by the whole input) may deliver SIGTERM
     # before a seed's requests arrive, and a draining parent answers them

@@ -28,7 +28,7 @@ import os
 import re
 import signal
 import socket
-import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -129,6 +129,11 @@ class ReloadTest(KeyholeTestCase):
         self.assertEqual(kh.request("GET", "/api/extra").status, 403)
         self.assertEqual(kh.request("GET", "/status/200").status, 200)
         child0 = kh.child_pid()
+        # A kept-alive connection keeps the old child a moment after the
+        # reload (without any it exits at once).
+        kept = kh.conn()
+        kept.send(khtest.build_request("GET", "/api/agents/me", token=kh.token))
+        self.assertEqual(kept.read_response().status, 200)
         write(kh.policy_file, POLICY_B)
         r = hup(kh)
         self.assertTrue(r["reloadOk"], r)
@@ -136,6 +141,15 @@ class ReloadTest(KeyholeTestCase):
         self.assertEqual(kh.request("GET", "/api/extra").status, 200)
         self.assertEqual(kh.request("GET", "/status/200").status, 403)
         self.assertEqual(kh.request("GET", "/api/agents/me").status, 200)
+        # The reload was reported done only once the old child had closed
+        # its listeners (MSG_RETIRED): from then on every new connection
+        # is the new child's.  Its line comes through the same socket
+        # right before that frame.
+        lines = kh.stderr_lines()
+        retired = [i for i, ln in enumerate(lines)
+                   if "keyhole-net[%d]" % child0 in ln and "retired by a reload" in ln]
+        done = [i for i, ln in enumerate(lines) if "reload: generation 1 serves" in ln]
+        self.assertTrue(retired and done and retired[0] < done[0], "\n".join(lines))
         # The old child has exited, one child serves.
         khtest.wait_until(lambda: not khtest.pid_alive(child0), 5, "the old child's exit")
         self.assertEqual(len(kh.children("keyhole-net")), 1)
@@ -355,6 +369,29 @@ class ReloadTest(KeyholeTestCase):
         n = sum(1 for r in self.up.snapshot() if r.method == "POST")
         self.assertEqual(n, 2)
 
+    def test_max_spent_meanwhile_by_the_new_child_is_429_on_the_old_one(self):
+        # Two children serve for a moment after a reload, each counting
+        # only its own mutations: the old one may send one the run has
+        # no budget for any more.  An honest child: answered 429 as it
+        # would answer itself, not killed as an attacker.
+        pol = "max 2\nallow POST /api/issues/*/comments\n"
+        kh = self.keyhole(self.up.url, policy=pol)
+        post = dict(body=b'{"a":1}')
+        old = kh.conn()
+        old.send(khtest.build_request("POST", "/api/issues/1/comments", token=kh.token,
+                                      **post))
+        self.assertEqual(old.read_response().status, 200)
+        write(kh.policy_file, pol + "allow GET /api/extra\n")
+        self.assertTrue(hup(kh)["reloadOk"])
+        self.assertEqual(kh.request("POST", "/api/issues/2/comments", **post).status, 200)
+        old.send(khtest.build_request("POST", "/api/issues/3/comments", token=kh.token,
+                                      **post))
+        resp = old.read_response()
+        self.assertEqual(resp.status, 429)
+        self.assertIn("max", resp.json()["error"].lower())
+        self.assertNotIn("protocol violation", kh.output_text())
+        self.assertEqual(sum(1 for r in self.up.snapshot() if r.method == "POST"), 2)
+
     def test_sighup_while_draining_is_no_reload(self):
         kh = self.keyhole(self.up.url, policy=POLICY_A, args=["--drain-ms", "3000"])
         self.up.slow_seconds = 1.0
@@ -368,6 +405,40 @@ class ReloadTest(KeyholeTestCase):
         self.assertEqual(kh.wait_exit(10), 0)
         self.assertIn("SIGHUP while stopping: no reload", kh.output_text())
         self.assertEqual(kh.count_lines(lambda ln: "a reload's" in ln), 0)
+
+
+class ReloadUnitTest(KeyholeTestCase):
+    def test_the_unit_s_exec_reload_reloads_its_exec_start(self):
+        # systemd/keyhole@.service as shipped: ExecStart writes the ready
+        # file ExecReload reads, and ExecReload (keyhole reload --pid
+        # $MAINPID) reloads it and reports the outcome by its exit status.
+        with open(os.path.join(khtest.SRC, "systemd", "keyhole@.service")) as f:
+            unit = f.read()
+        start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
+        rel = re.search(r"^ExecReload=(.*)$", unit, re.M)
+        self.assertIsNotNone(rel, "the unit has no ExecReload=")
+        m = re.search(r"--ready-file (\S+)", start)
+        self.assertIsNotNone(m, "ExecStart= writes no ready file")
+        self.assertIn("--ready-file %s" % m.group(1), rel.group(1))
+        run = khtest.make_tempdir(self)
+        ready_path = m.group(1).replace("/run/keyhole", run).replace("%i", "ci")
+        up = self.upstream()
+        kh = self.keyhole(up.url, policy=POLICY_A, ready_file=False,
+                          args=["--ready-file", ready_path])
+        khtest.wait_until(lambda: os.path.exists(ready_path), 10, "the ready file")
+        kh.ready_path = ready_path
+        kh.port = ready(kh)["port"]
+        argv = rel.group(1).replace("/usr/local/bin/keyhole", khtest.binary("keyhole"))
+        argv = argv.replace("/run/keyhole", run).replace("%i", "ci")
+        argv = argv.replace("$MAINPID", str(kh.pid)).split()
+        write(kh.policy_file, POLICY_B)
+        p = subprocess.run(argv, capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(kh.request("GET", "/api/extra").status, 200)
+        write(kh.policy_file, POLICY_BAD)
+        p = subprocess.run(argv, capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn(b":3:16: ", p.stderr)
 
 
 class ReloadQueueTest(KeyholeTestCase):
@@ -446,7 +517,8 @@ class ReloadHostileTest(KeyholeTestCase):
         self.assertTrue(hup(kh)["reloadOk"])
         up.wait_requests(1)
         self.assertEqual(up.snapshot()[0].path, "/api/agents/me?hc=%d" % old)
-        self.assertEqual(access_gen(kh, "/api/agents/me"), [0])
+        khtest.wait_until(lambda: access_gen(kh, "/api/agents/me") == [0], 3,
+                          "its access line, generation 0")
         # It never leaves by itself: killed at --drain-ms, not restarted.
         kh.wait_log("retired child pid=%d did not finish within --drain-ms" % old, timeout=5)
         khtest.wait_until(lambda: not khtest.pid_alive(old), 5, "the old child's end")
@@ -460,7 +532,8 @@ class ReloadHostileTest(KeyholeTestCase):
         r = hup(kh)
         self.assertFalse(r["reloadOk"])
         self.assertIn("the new child broke the protocol", r["reloadError"])
-        self.assertEqual(kh.children("hostile_child"), [cur])
+        khtest.wait_until(lambda: kh.children("hostile_child") == [cur], 3,
+                          "the candidate's end (%r)" % kh.children("hostile_child"))
         self.assertEqual(up.snapshot(), [])
         self.assertEqual(kh.count_lines(lambda ln: "restarting child" in ln), 0)
 
@@ -473,7 +546,8 @@ class ReloadHostileTest(KeyholeTestCase):
         self.assertFalse(r["reloadOk"])
         self.assertIn("sent no policy table within 1000 ms", r["reloadError"])
         self.assertTrue(kh.alive())
-        self.assertEqual(kh.children("hostile_child"), [cur])
+        khtest.wait_until(lambda: kh.children("hostile_child") == [cur], 3,
+                          "the candidate's end (%r)" % kh.children("hostile_child"))
 
 
 def access_gen(kh, path):
