@@ -319,5 +319,8 @@
 #define KH_RETIRING_MAX       8u
 #define KH_CRED_LIVE_MAX      4u
 #define KH_VAR_FILE_MAX       (64u * 1024)
+/* Bytes the parent reads from an exited child's socket for its last log
+ * and access frames (monitor_final_read): what a socketpair buffers. */
+#define KH_CHILD_FINAL_READ_MAX (4u * 1024 * 1024)
 
 #endif

@@ -439,6 +439,12 @@ monitor_dispatch(void *arg, const struct msg_hdr *h, const uint8_t *payload,
 	for (size_t i = 0; i < sizeof(mon_table) / sizeof(mon_table[0]); i++)
 		if (mon_table[i].type == h->type)
 			e = &mon_table[i];
+	/* An exited child's last frames: only what it had to say.  Its
+	 * requests have nobody to answer to, its table no process to
+	 * serve. */
+	if (c->exited && h->type != MSG_LOG && h->type != MSG_FATAL &&
+	    h->type != MSG_ACCESS)
+		return 0;
 	if (e == NULL) {
 		snprintf(buf, sizeof(buf), "unknown message type %u", h->type);
 		*why = buf;
@@ -489,6 +495,26 @@ monitor_hold(void *arg)
 	struct child *c = arg;
 
 	return !supervise_live(kh_parent, c) || monitor_backlogged(c);
+}
+
+void
+monitor_final_read(struct parent *p, struct child *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	int fd = bufferevent_getfd(c->bev);
+	const char *why = NULL;
+	size_t total = 0;
+	int n;
+
+	c->exited = true;
+	/* What is left is bounded by the socket's buffer. */
+	while (fd >= 0 && total < KH_CHILD_FINAL_READ_MAX &&
+	    (n = evbuffer_read(in, fd, KH_MSG_MAX)) > 0)
+		total += (size_t)n;
+	if (wire_pump(in, monitor_dispatch, NULL, c, &why) < 0)
+		log_warn("child pid=%ld: its last frames end in a bad one (%s)",
+		    (long)c->pid, why);
+	relay_flush(p);
 }
 
 static void

@@ -95,6 +95,7 @@ struct child {
 	struct event *retire_ev;	/* reload.c: its finishing deadline */
 	bool retire_late;		/* that deadline passed once */
 	bool retire_acked;		/* sent MSG_RETIRED */
+	bool exited;			/* reaped: its last frames are read */
 	/* The mutations this child knows of: the count it was told in
 	 * MSG_CONFIG and those it forwarded since.  Over `max` by its own
 	 * count is an attack; over by the run's only (another child, after
@@ -175,6 +176,9 @@ struct event *supervise_restart_event(struct parent *p);
 void monitor_attach(struct parent *p, struct child *c);
 void monitor_send_config(struct parent *p, struct child *c);
 void monitor_send_simple(struct child *c, enum msg_type type);
+/* c has exited (reaped): take the log, access and fatal frames it wrote
+ * before, still in the socket; nothing else of it is acted on. */
+void monitor_final_read(struct parent *p, struct child *c);
 
 /* answer.c */
 /* An answer the parent makes itself, headers and body copied (the rate's

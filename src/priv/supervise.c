@@ -378,9 +378,16 @@ supervise_reap(struct parent *p)
 		else
 			continue;
 		struct child *c = supervise_find(p, pid);
+		/* Its last log and access lines (and why it exits) first. */
+		if (c != NULL)
+			monitor_final_read(p, c);
 		bool current = c != NULL && c->role == CHILD_CURRENT;
 		bool fatal = current && c->fatal;
-		log_warn("child pid=%ld exited (%s)", (long)pid, how);
+		if (c != NULL && c->role == CHILD_RETIRED &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			log_info("retired child pid=%ld exited", (long)pid);
+		else
+			log_warn("child pid=%ld exited (%s)", (long)pid, how);
 		if (c != NULL) {
 			enum child_role role = c->role;
 			supervise_unlink(p, c);
