@@ -64,7 +64,7 @@ reload_mono_us(void)
 }
 
 /* One line for systemd's STATUS= (no newline: a new field would start). */
-static void
+static void __attribute__((format(printf, 2, 3)))
 reload_status(const char *ready, const char *fmt, ...)
 {
 	char msg[768], text[640];

@@ -520,8 +520,9 @@ fuzz_teardown(void)
 {
 	struct net *n = &fz.n;
 
-	/* conn_free() may not decide to exit now. */
+	/* conn_free() may not decide to exit now (nor a retired child). */
 	n->shutting_down = false;
+	n->retiring = false;
 	while (n->conns != NULL)
 		conn_free(n->conns);
 	while (n->pending != NULL) {
