@@ -17,8 +17,8 @@
  *   gen.c        configuration generations: policy text, bindings,
  *                token, table and buckets, replaced as one by a reload
  *   reload.c     SIGHUP: a new child with the new configuration, the
- *                swap once its table is accepted, the old child retired
- *                (reload_cmd.c: `keyhole reload`)
+ *                swap once its table is accepted (reload_retire.c: the
+ *                old child finishing; reload_cmd.c: `keyhole reload`)
  *   answer.c     answers to forwarded requests, their access-log lines
  *   upstream.c   libcurl forwarding (upstream_req.c: a request's data and
  *                header list; upstream_recv.c: what comes back;

@@ -71,6 +71,14 @@ struct reload {
 
 /* SIGHUP. */
 void reload_request(struct parent *p);
+/* reload.c, for reload_retire.c: the attempt's outcome (counters, log,
+ * systemd, ready file, observers); a failure ends the candidate. */
+void reload_finish(struct parent *p, bool ok, const char *why);
+void reload_fail(struct parent *p, const char *why);
+/* reload_retire.c: c (the old current child) gets MSG_RETIRE with g's
+ * token and joins p->retired. */
+struct kh_gen;
+void reload_retire(struct parent *p, struct child *c, const struct kh_gen *g);
 /* monitor.c: the candidate's table was accepted (c->gen->policy set):
  * it becomes the current child, the old one is retired. */
 void reload_swap(struct parent *p, struct child *c);
