@@ -21,7 +21,7 @@
 src=$PWD
 [ -f "$src/tests/fuzz/replay_main.c" ] || src=$SRC/keyhole
 lib=${WORK:-/tmp}/keyhole-libs
-deps="libevent libcurl libcjson libseccomp libcap-ng"
+deps="libevent libcurl libcjson libseccomp libcap-ng libcrypto libnghttp2"
 jobs=$(nproc)
 
 # 1. keyhole's libraries (the code under test) with $CC $CFLAGS only:

@@ -13,8 +13,13 @@
 #                   CMakeLists.txt concluded) and whenever CMakeLists.txt
 #                   says it turned FORTIFY on (FORTIFY=ON)
 #
-#   cmake -DBINARIES=a,b,c -DBUILD_TYPE=T -DFORTIFY=ON|OFF [-DREADELF=readelf]
-#         -P this
+#   static          STATIC_BINARIES only (keyhole-gateway-static): a
+#                   static PIE, no PT_INTERP and no DT_NEEDED at all; the
+#                   stack protector and FORTIFY read from its own symbol
+#                   table (readelf --syms: there is no dynamic one)
+#
+#   cmake -DBINARIES=a,b,c [-DSTATIC_BINARIES=d] -DBUILD_TYPE=T
+#         -DFORTIFY=ON|OFF [-DREADELF=readelf] -P this
 if(NOT DEFINED READELF OR READELF STREQUAL "")
   set(READELF readelf)
 endif()
@@ -33,7 +38,9 @@ function(readelf out)
   set(${out} "${text}" PARENT_SCOPE)
 endfunction()
 
-foreach(bin ${bins})
+string(REPLACE "," ";" static_bins "${STATIC_BINARIES}")
+foreach(bin ${bins} ${static_bins})
+  list(FIND static_bins "${bin}" is_static)
   get_filename_component(name ${bin} NAME)
   if(NOT EXISTS ${bin})
     message(FATAL_ERROR "${bin} was not built")
@@ -42,7 +49,14 @@ foreach(bin ${bins})
   readelf(hdr -h ${bin})
   readelf(dyn -d ${bin})
   readelf(seg -l ${bin})
-  readelf(sym --dyn-syms ${bin})
+  if(is_static LESS 0)
+    readelf(sym --dyn-syms ${bin})
+  else()
+    readelf(sym --syms ${bin})
+    if(seg MATCHES "INTERP" OR dyn MATCHES "\\(NEEDED\\)")
+      list(APPEND miss "static linking (it has an interpreter or needs a shared library)")
+    endif()
+  endif()
   # readelf text, regular expression, what is missing when it does not match
   foreach(check
       "hdr;Type:[ \t]+DYN;PIE (ELF type is not DYN)"

@@ -12,7 +12,9 @@
  *   u8 drop_user, u32 uid, u32 gid,   setresgid/setresuid when drop_user
  *   u8 do_chroot, str chroot_dir,     chroot when do_chroot
  *   str token                         the bridge token (NOT the credential:
- *                                     the sandbox holds it anyway)
+ *                                     the sandbox holds it anyway); empty
+ *                                     only with no listener (the queue
+ *                                     alone checks no token)
  *   str policy_name                   the policy's file name, for messages
  *   u8 queue, u8 queue_inotify,       queue_v1 transport: fds 13-15 hold
  *   u32 queue_poll_ms, u8 queue_chroot  requests/, processing/, responses/;
@@ -29,6 +31,20 @@
  *                                     forwarded this run, so a restarted
  *                                     child continues the policy's `max N`
  *                                     budget instead of starting afresh
+ *   u8 nforbid (0..KH_FORBID_EXTRA_MAX), nforbid * str name
+ *                                     header names the parent writes
+ *                                     upstream itself by configuration
+ *                                     (--auth header:NAME, --run-id-header,
+ *                                     --upstream-header): lower-case tokens,
+ *                                     distinct; the child forbids them as
+ *                                     the parent does (policy_forbid_add)
+ *   u8 metrics                        1: fd 18 is the operator's metrics
+ *                                     listener (--metrics); 0: none
+ *   u8 connect, u32 h2_max_streams,   http2_v1 over a command's stdio:
+ *   str h2_nonce                      fds 19 (the command's stdout), 20
+ *                                     (its stdin), 21 (its stderr); the
+ *                                     streams at once, and the nonce its
+ *                                     READY line must carry (32 hex)
  */
 #ifndef KH_CHILD_CONFIG_H
 #define KH_CHILD_CONFIG_H
@@ -51,7 +67,14 @@
 #define KH_CHILD_FD_QRESP  (KH_CHILD_FD_QREQ + 2)	/* responses/ */
 #define KH_CHILD_FD_QNOTIFY (KH_CHILD_FD_QREQ + 3)	/* inotify on requests/ */
 #define KH_CHILD_FD_QROOT  (KH_CHILD_FD_QREQ + 4)	/* the queue dir (chroot) */
-#define KH_CHILD_FD_LAST   KH_CHILD_FD_QROOT
+/* The operator's metrics listener (--metrics), never the sandbox's. */
+#define KH_CHILD_FD_METRICS (KH_CHILD_FD_QREQ + 5)	/* 18 */
+/* http2_v1 over a command's stdio (`--connect`): the pipes the parent's
+ * launcher made for the command, every byte of them the sandbox's. */
+#define KH_CHILD_FD_H2IN   (KH_CHILD_FD_METRICS + 1)	/* 19: CMD's stdout */
+#define KH_CHILD_FD_H2OUT  (KH_CHILD_FD_METRICS + 2)	/* 20: CMD's stdin */
+#define KH_CHILD_FD_H2ERR  (KH_CHILD_FD_METRICS + 3)	/* 21: CMD's stderr */
+#define KH_CHILD_FD_LAST   KH_CHILD_FD_H2ERR
 
 struct child_config {
 	uint32_t max_conns;
@@ -80,6 +103,12 @@ struct child_config {
 	bool queue_chroot;		/* chroot into fd 17 (root only) */
 	struct pol_bindings vars;
 	uint32_t mutations_used;
+	uint8_t nforbid;
+	char forbid[KH_FORBID_EXTRA_MAX][KH_HNAME_MAX + 1];
+	bool metrics;			/* fd 18: the metrics listener */
+	bool connect;			/* http2_v1 on fds 19-21 */
+	uint32_t h2_max_streams;
+	char h2_nonce[KH_H2_NONCE_LEN + 1];
 };
 
 void child_config_encode(const struct child_config *c, struct wbuf *w);

@@ -174,6 +174,30 @@
 #define KH_TOKEN_MAX          512u
 #define KH_CRED_MAX           4096u
 
+/* Headers the parent writes on every upstream request besides the
+ * credential's (--upstream-header NAME: VALUE, e.g. an API version), and
+ * the header names the sandbox may therefore never supply (those, the
+ * credential's header, --run-id-header): few, as an operator writes them.
+ * The credential's header name is at most KH_AUTH_HNAME_MAX bytes: its
+ * line is built in the credential's locked page, in front of the secret,
+ * where 64 bytes are kept for "NAME: Bearer " (secret.c). */
+#define KH_UPSTREAM_HDRS_MAX  8u
+#define KH_FORBID_EXTRA_MAX   (KH_UPSTREAM_HDRS_MAX + 2u)
+#define KH_AUTH_HNAME_MAX     48u
+/* One --upstream-header line, "name: value", bytes: an API version or a
+ * tenant id, not a document. */
+#define KH_UPSTREAM_HDR_MAX   512u
+
+/* The operator's metrics listener (--metrics), served by the child
+ * (src/unpriv/metrics_serve.c): scrapers at once (more are closed at
+ * accept), the request head's bytes and deadline, and the scrapes a
+ * second the parent renders (a child asking more often gets a one-line
+ * text: rendering is the parent's CPU). */
+#define KH_METRICS_CONNS_MAX  4u
+#define KH_METRICS_HEAD_MAX   4096u
+#define KH_METRICS_TIMEOUT_MS 5000u
+#define KH_METRICS_RATE       20u
+
 /* MSG_CONFIG's payload, bytes: what the child reads before its event loop
  * (the token, two names, the variable bindings: at most about 6.5 KiB). */
 #define KH_CONFIG_MAX         (16u * 1024)
@@ -234,6 +258,12 @@
 /* A request file older than the response deadline plus this is an orphan
  * (Paperclip's stale sweep), milliseconds. */
 #define KH_GW_STALE_SLACK_MS   2000u
+/* Request bodies keyhole-gateway holds at once (read from agents, or
+ * waiting for their answer), in PAPERCLIP_BRIDGE_MAX_BODY_BYTES: the
+ * ceiling of its body ledger, as Paperclip's gateway (8 × the limit:
+ * 84 MB by default); beyond it a request is answered 503 before its body
+ * is read. */
+#define KH_GW_LEDGER_BODIES    8u
 /* Client connections the gateway serves at once; beyond it: 503. */
 #define KH_GW_CONNS_MAX        256u
 /* The gateway's deadlines per connection, milliseconds: a whole head,
@@ -242,6 +272,45 @@
 #define KH_GW_HEAD_TIMEOUT_MS  KH_DEF_HEAD_TIMEOUT_MS
 #define KH_GW_BODY_TIMEOUT_MS  KH_DEF_BODY_TIMEOUT_MS
 #define KH_GW_IDLE_TIMEOUT_MS  KH_DEF_IDLE_TIMEOUT_MS
+
+/* keyhole-gateway in http2_v1 mode (src/parse/gateway_h2.c,
+ * src/gateway/gateway_stdio.c). */
+/* PAPERCLIP_BRIDGE_NONCE, bytes: echoed in the READY line (Paperclip's is
+ * 32 hex digits); printable ASCII only, so the line is exactly what
+ * Paperclip's JSON.stringify would write. */
+#define KH_GW_NONCE_MAX        256u
+/* The deadline of one request in http2_v1, milliseconds
+ * (PAPERCLIP_BRIDGE_RESPONSE_TIMEOUT_MS overrides it): longer than the
+ * host's own forward timeout (Paperclip's 30 s) so that the host's answer,
+ * which knows more, normally wins; then the stream is cancelled and the
+ * agent gets 502, or 409 indeterminate for a mutation that was sent. */
+#define KH_GW_H2_DEF_TIMEOUT_MS 60000u
+/* Response header list from the host, bytes (RFC 9113 6.5.2 counting:
+ * name + value + 32 per field): advertised as SETTINGS_MAX_HEADER_LIST_SIZE
+ * and enforced per stream (over it: the stream is cancelled, 502).
+ * keyhole's own host sends at most KH_FWD_HEADERS_MAX short fields. */
+#define KH_GW_H2_HEADER_LIST_MAX (64u * 1024)
+/* HPACK dynamic table the gateway's encoder uses at most, bytes. */
+#define KH_GW_H2_HPACK_TABLE_MAX 4096u
+/* nghttp2 abuse bounds: SETTINGS entries in one frame, ACKs (PING,
+ * SETTINGS) queued while the host does not read the gateway's output,
+ * CONTINUATION frames after one HEADERS; beyond each the session ends. */
+#define KH_GW_H2_MAX_SETTINGS  32u
+#define KH_GW_H2_MAX_OUTBOUND_ACK 1000u
+#define KH_GW_H2_MAX_CONTINUATIONS 8u
+/* Session output waiting for stdout, bytes: the session is asked for more
+ * only below it, so a host that does not read costs at most this (plus
+ * the bounded ACK queue above). */
+#define KH_GW_H2_OUT_MAX       (64u * 1024)
+/* Session input taken from stdin per turn of the event loop, bytes. */
+#define KH_GW_H2_IN_MAX        (64u * 1024)
+/* After the session ends: how long the gateway keeps writing the answers
+ * it owes agents before it exits, milliseconds. */
+#define KH_GW_H2_DRAIN_MS      2000u
+/* PAPERCLIP_BRIDGE_PORT in use at start (the previous gateway of a
+ * reconnecting host still exiting): bind retried for this long before the
+ * gateway gives up, milliseconds; the host's readiness timeout is 10 s. */
+#define KH_GW_BIND_RETRY_MS    5000u
 
 /* The parent's output to its child, bytes.  Over HIGH the parent stops
  * reading the child's frames (no new request is taken, so no new answer
@@ -295,6 +364,65 @@
  * the loop.  Below 1 s a loaded machine would look like a stuck child. */
 #define KH_DEF_CHILD_TIMEOUT_MS 10000u
 #define KH_CHILD_TIMEOUT_MIN_MS 1000u
+
+/* http2_v1 over a command's stdio (`keyhole serve --connect CMD`,
+ * src/unpriv/h2*.c, src/priv/connect*.c).  Every byte out of CMD is the
+ * sandbox's; these bound what it can make the child hold. */
+/* Bytes before the READY line (noise lines a login shell may print),
+ * and one line: beyond either the session is refused.  Paperclip's host
+ * takes 266,240; nothing honest prints more than a few lines. */
+#define KH_H2_PRE_READY_MAX    (64u * 1024)
+#define KH_H2_READY_LINE_MAX   512u
+/* The nonce keyhole puts in PAPERCLIP_BRIDGE_NONCE: 16 random bytes as
+ * hex (Paperclip's shape). */
+#define KH_H2_NONCE_LEN        32u
+/* READY (and the preface after it) must arrive within this, ms
+ * (Paperclip: 10 s, readinessTimeoutMs). */
+#define KH_H2_READY_TIMEOUT_MS 10000u
+/* Streams open at once (SETTINGS_MAX_CONCURRENT_STREAMS): Paperclip's 4
+ * by default (--h2-max-streams), at most 64. */
+#define KH_H2_DEF_STREAMS      4u
+#define KH_H2_STREAMS_MAX      64u
+/* SETTINGS the child sends: header list 16 KiB and HPACK table 4 KiB
+ * (Paperclip's), frames of 16 KiB, a 64 KiB window per stream: at most
+ * streams * 64 KiB of DATA in flight towards the child. */
+#define KH_H2_HEADER_LIST_MAX  (16u * 1024)
+#define KH_H2_HEADER_TABLE     4096u
+#define KH_H2_FRAME_MAX        16384u
+#define KH_H2_WINDOW           65535u
+/* Header fields per stream (Paperclip: maxHeaderListPairs 128). */
+#define KH_H2_HEADER_PAIRS_MAX KH_HEADERS_MAX
+/* nghttp2's own allocations for one session (its streams, HPACK tables,
+ * frames being built), bytes: past it an allocation fails and the
+ * session is dropped.  Bodies and answers are the child's, bounded by
+ * the body and response limits. */
+#define KH_H2_SESSION_MEM_MAX  (4u * 1024 * 1024)
+/* Flood limits besides nghttp2's own (max SETTINGS entries 32,
+ * CONTINUATION frames 8, queued ACKs 1000): RST_STREAMs the peer may send
+ * (rapid reset, CVE-2023-44487; nghttp2_option_set_stream_reset_rate_limit:
+ * a burst of 100, then 10 per second, Paperclip's), and frames of any
+ * kind per second (empty DATA, PING, SETTINGS, WINDOW_UPDATE floods). */
+#define KH_H2_RST_BURST        100u
+#define KH_H2_RST_RATE         10u
+#define KH_H2_FRAMES_PER_S     4000u
+/* Liveness: a PING every interval, its ACK due within the timeout, ms
+ * (Paperclip: 5 s and 20 s). */
+#define KH_H2_PING_MS          5000u
+#define KH_H2_PING_TIMEOUT_MS  20000u
+/* Output the child keeps for CMD's stdin before it stops producing more
+ * (CMD not reading), bytes; a response not taken within
+ * --write-timeout-ms resets its stream. */
+#define KH_H2_OUT_HIGH         (256u * 1024)
+/* A line of CMD's stderr relayed to the log, bytes (longer ones are cut). */
+#define KH_H2_STDERR_LINE_MAX  512u
+/* GOAWAY on shutdown: the gateway may finish what it sent for this
+ * long before the channel is closed, ms (Paperclip: 5 s close grace). */
+#define KH_H2_GOAWAY_GRACE_MS  5000u
+/* The command's stop: SIGTERM, then SIGKILL after this, ms. */
+#define KH_CONNECT_KILL_GRACE_MS 2000u
+/* The command line and one environment value the launcher accepts. */
+#define KH_CONNECT_CMD_MAX     4096u
+#define KH_CONNECT_ENV_MAX     32u
 
 /* Reload (SIGHUP; src/priv/reload.c, src/unpriv/conn_drain.c).
  *

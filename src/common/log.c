@@ -1,4 +1,5 @@
 /* keyhole logging: see log.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -53,11 +54,17 @@ log_set_fd(int fd)
 	log_fd = fd;
 }
 
-void
+int
 log_use_syslog(void)
 {
-	logsys_open(log_prog);
+	if (logsys_open(log_prog) < 0) {
+		log_fatal("--log syslog: cannot reach the syslog socket %s: %s "
+		    "(start a syslog daemon or journald, or use --log stderr)",
+		    logsys_path(), strerror(errno));
+		return -1;
+	}
 	log_syslog = true;
+	return 0;
 }
 
 int

@@ -52,8 +52,9 @@ void log_set_format(enum log_format fmt);
 /* Where lines are written (default STDERR_FILENO); for tests. */
 void log_set_fd(int fd);
 /* Send lines to syslog (journald reads it) instead of stderr; opens the
- * socket now, before any sandbox forbids it. */
-void log_use_syslog(void);
+ * socket now, before any sandbox forbids it.  Returns 0, or -1 after a
+ * fatal line on stderr when the socket cannot be reached. */
+int log_use_syslog(void);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* An error that ends the process (the caller exits, or returns its

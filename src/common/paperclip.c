@@ -127,6 +127,16 @@ const struct pc_entry pc_table[PC_COUNT] = {
 	[PC_GW_BODY_ENCODING] = { 502, "Unsupported bridge body encoding.",
 	    MAY },
 	[PC_GW_BODY_BASE64] = { 502, "Invalid bridge base64 body.", MAY },
+
+	/* Paperclip's http2_v1 gateway's wording (gen:512-517). */
+	[PC_GW_UNAVAILABLE] = { 503, "bridge_unavailable", 0 },
+	[PC_GW_SESSION_LOST] = { 502, "Bridge HTTP/2 session ended before the "
+	    "host answered.", MAY },
+	[PC_GW_STREAM_RESET] = { 502,
+	    "Bridge host reset the request before answering.", MAY },
+	/* Paperclip's gateway's wording (gen:190-217). */
+	[PC_GW_LEDGER] = { 503, "The bridge gateway process reached its "
+	    "reserved body byte ceiling. Retry later.", 0 },
 };
 
 size_t

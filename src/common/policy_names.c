@@ -45,6 +45,17 @@ static const char *const forbidden_hdrs[] = {
 	NULL
 };
 
+/*
+ * The names this process's configuration makes keyhole write upstream
+ * itself (the credential's header, --run-id-header, --upstream-header):
+ * forbidden like the list above, in both processes.  The parent registers
+ * its own at start-up (config.c); the child those MSG_CONFIG names, before
+ * it compiles the policy, so it refuses the same allowlist the parent
+ * would and drops the same headers the parent would refuse.
+ */
+static char forbid_extra[KH_FORBID_EXTRA_MAX][KH_HNAME_MAX + 1];
+static size_t nforbid_extra;
+
 static const char *const methods[] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL
 };
@@ -74,7 +85,56 @@ policy_header_forbidden(const char *name, size_t len)
 	for (size_t i = 0; forbidden_hdrs[i] != NULL; i++)
 		if (policy_name_eq(name, len, forbidden_hdrs[i]))
 			return true;
+	for (size_t i = 0; i < nforbid_extra; i++)
+		if (policy_name_eq(name, len, forbid_extra[i]))
+			return true;
 	return false;
+}
+
+/* Built in: never allowlistable whatever the configuration says. */
+bool
+policy_header_builtin_forbidden(const char *name, size_t len)
+{
+	for (size_t i = 0; forbidden_hdrs[i] != NULL; i++)
+		if (policy_name_eq(name, len, forbidden_hdrs[i]))
+			return true;
+	return false;
+}
+
+int
+policy_forbid_add(const char *name, size_t len)
+{
+	if (len == 0 || len > KH_HNAME_MAX || !policy_hname_valid(name, len))
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			return -1;
+	if (policy_header_forbidden(name, len))
+		return 0;		/* already: nothing to add */
+	if (nforbid_extra == KH_FORBID_EXTRA_MAX)
+		return -1;
+	memcpy(forbid_extra[nforbid_extra], name, len);
+	forbid_extra[nforbid_extra][len] = '\0';
+	nforbid_extra++;
+	return 0;
+}
+
+size_t
+policy_forbid_count(void)
+{
+	return nforbid_extra;
+}
+
+const char *
+policy_forbid_name(size_t i)
+{
+	return i < nforbid_extra ? forbid_extra[i] : NULL;
+}
+
+void
+policy_forbid_clear(void)
+{
+	nforbid_extra = 0;
 }
 
 bool
@@ -234,5 +294,34 @@ policy_binding_add(struct pol_bindings *b, const char *arg, char *why,
 	e->name[nlen] = '\0';
 	memcpy(e->value, v, vlen + 1);
 	e->vlen = vlen;
+	return 0;
+}
+
+/*
+ * KEYHOLE_VAR_NAME=VALUE in env for every NAME that b does not bind yet
+ * (an option wins over the environment): the one reading of these
+ * variables, shared by `keyhole serve` and `keyhole check-policy` /
+ * `explain`, so the three bind a policy alike.  Returns 0, or -1 with
+ * *bad the offending entry and why[] the reason.
+ */
+int
+policy_bindings_env(struct pol_bindings *b, char *const *env,
+    const char **bad, char *why, size_t whylen)
+{
+	static const char prefix[] = "KEYHOLE_VAR_";
+
+	for (char *const *e = env; e != NULL && *e != NULL; e++) {
+		const char *kv = *e + sizeof(prefix) - 1;
+		const char *eq;
+		if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 ||
+		    (eq = strchr(kv, '=')) == NULL)
+			continue;
+		if (policy_binding_find(b, kv, (size_t)(eq - kv)) != NULL)
+			continue;
+		if (policy_binding_add(b, kv, why, whylen) < 0) {
+			*bad = *e;
+			return -1;
+		}
+	}
 	return 0;
 }

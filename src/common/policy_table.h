@@ -179,6 +179,15 @@ bool policy_name_listed(const char list[][KH_HNAME_MAX + 1], size_t n,
 /* Header names that neither direction's allowlist may ever hold
  * (authorization, host, cookie, accept-encoding, framing headers …). */
 bool policy_header_forbidden(const char *name, size_t len);
+/* Only the built-in list (authorization, host, content-length, ...). */
+bool policy_header_builtin_forbidden(const char *name, size_t len);
+/* A name this process's configuration makes keyhole write upstream
+ * itself (a lower-case token): forbidden from now on, like the built-in
+ * ones.  Returns 0, or -1 (not a lower-case token, or too many). */
+int policy_forbid_add(const char *name, size_t len);
+size_t policy_forbid_count(void);
+const char *policy_forbid_name(size_t i);
+void policy_forbid_clear(void);
 /* Method token check used by both compiler and decoder: an upper-case
  * token from the set keyhole forwards (GET HEAD POST PUT PATCH DELETE
  * OPTIONS). */
@@ -204,6 +213,10 @@ bool policy_hname_valid(const char *s, size_t len);
  * twice, too many. */
 int policy_binding_add(struct pol_bindings *b, const char *arg, char *why,
     size_t whylen);
+/* KEYHOLE_VAR_NAME=VALUE entries of env for names b does not bind yet
+ * (policy_names.c).  Returns 0, or -1 with *bad and why[]. */
+int policy_bindings_env(struct pol_bindings *b, char *const *env,
+    const char **bad, char *why, size_t whylen);
 const struct pol_binding *policy_binding_find(const struct pol_bindings *b,
     const char *name, size_t len);
 

@@ -38,11 +38,6 @@
  *                 nheaders * (str name, str value), u8 media,
  *                 u8 media_flags, str boundary, blob body
  *                                                       serving only
- *   MSG_RETIRED   (empty): the answer to MSG_RETIRE, sent once its
- *                 listeners are closed and its queue claims stopped: from
- *                 now on every new connection is the new child's (the
- *                 parent reports the reload done only then)
- *                                                       retired only, once
  *   MSG_PONG      id=the nonce of the MSG_PING it answers; (empty)
  *                 permitted only while that ping is outstanding: a pong
  *                 nobody asked for, or with another id, is a violation
@@ -55,6 +50,17 @@
  *                 multipart type), and the parent writes the header
  *                 from them (media.h): no parameter it did not check
  *                 reaches the upstream.
+ *   MSG_METRICS   id=scrape id (not 0); u8 n (= KH_METRICS_CHILD_N),
+ *                 n * u64: the child's own counters (metrics_wire.h).  An
+ *                 operator's GET /metrics on the metrics listener (fd 18,
+ *                 never the sandbox's), which the child parsed; the parent
+ *                 answers with the text, at most KH_METRICS_RATE a second
+ *                 (more get a one-line text saying so)   serving only
+ *   MSG_RETIRED   (empty): the answer to MSG_RETIRE, sent once its
+ *                 listeners are closed and its queue claims stopped: from
+ *                 now on every new connection is the new child's (the
+ *                 parent reports the reload done only then)
+ *                                                       retired only, once
  * Parent -> child
  *   MSG_CONFIG    see child_config.h; first frame a child receives
  *   MSG_POLICY_OK (empty)                              after MSG_POLICY
@@ -63,6 +69,9 @@
  *   MSG_SHUTDOWN  (empty): answer new connections 503, finish in-flight,
  *                 then answer the listen backlog, close the listeners,
  *                 exit (the parent has closed its copies)
+ *   MSG_METRICS_TEXT id=the scrape's id; blob text: the Prometheus text
+ *                 exposition (0.0.4) the parent rendered, written to the
+ *                 operator as it is                  for an open scrape
  *   MSG_PING      id=nonce (random, never 0); (empty): answer MSG_PONG
  *                 with the same id from the event loop.  The parent's
  *                 liveness check (src/priv/liveness.c): one ping at a
@@ -97,12 +106,14 @@
 
 /* 2: policy v2 (policy_table.h) and MSG_CONFIG with variable bindings and
  * the mutation count.  3: MSG_PING / MSG_PONG (liveness), MSG_REQUEST's
- * media fields and MSG_CONFIG's max_conns_per_peer.  4: MSG_RETIRE,
- * MSG_RETIRED and MSG_QUEUE_START (reload; the queue no longer starts
- * with POLICY_OK).
- * A parent and a child from different builds refuse each other at the
- * first frame header. */
-#define KH_WIRE_VERSION 4
+ * media fields and MSG_CONFIG's max_conns_per_peer.  4: MSG_CONFIG's
+ * forbidden header names and metrics flag, MSG_METRICS / MSG_METRICS_TEXT
+ * (the operator's scrape, src/unpriv/metrics_serve.c), and its http2_v1
+ * fields (connect, h2_max_streams, h2_nonce: child_config.h).  5: MSG_RETIRE,
+ * MSG_RETIRED and MSG_QUEUE_START (reload; the queue no longer starts with
+ * POLICY_OK).  A parent and a child from different builds refuse each other
+ * at the first frame header. */
+#define KH_WIRE_VERSION 5
 #define KH_WIRE_HDR     16u
 
 enum msg_type {
@@ -114,15 +125,17 @@ enum msg_type {
 	MSG_REQUEST = 4,
 	MSG_ACCESS = 5,
 	MSG_PONG = 6,
-	MSG_RETIRED = 7,
+	MSG_METRICS = 7,
+	MSG_RETIRED = 8,
 	/* parent -> child */
 	MSG_CONFIG = 64,
 	MSG_POLICY_OK = 65,
 	MSG_RESPONSE = 66,
 	MSG_SHUTDOWN = 67,
 	MSG_PING = 68,
-	MSG_RETIRE = 69,
-	MSG_QUEUE_START = 70,
+	MSG_METRICS_TEXT = 69,
+	MSG_RETIRE = 70,
+	MSG_QUEUE_START = 71,
 };
 
 struct msg_hdr {

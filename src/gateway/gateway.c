@@ -4,11 +4,11 @@
  *
  * Per request, in Paperclip's order: strict HTTP/1.1 parse (keyhole's own
  * parser: smuggling shapes, dot segments, bad framing → 400 and close);
- * bridge token, constant time → 401; queue depth (after the stale sweep)
- * → 503 "Bridge request queue is full."; a method other than GET/HEAD
- * without a JSON content type (multipart only for issue attachments) →
- * 415; the body (over PAPERCLIP_BRIDGE_MAX_BODY_BYTES → 413); then the
- * request file, and the answer from the response file.
+ * bridge token, constant time → 401; the transport's own refusals
+ * (queue_v1: queue depth → 503, a body that is not JSON → 415; http2_v1:
+ * the session is gone → 503); the body (over
+ * PAPERCLIP_BRIDGE_MAX_BODY_BYTES → 413); then the transport: a request
+ * file, or a stream.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,16 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
 #include "gateway.h"
 #include "http_write.h"
-#include "qcodec.h"
 #include "util.h"
 
 static void gw_conn_free(struct gw_conn *c);
@@ -92,62 +89,53 @@ gw_fail(struct gw_conn *c, enum pc_id id)
 	gw_answer_id(c, id);
 }
 
+/*
+ * The process's body ledger, as Paperclip's gateway keeps one
+ * (sandbox-callback-bridge.js gen:148-217): request bodies held at once,
+ * read from agents or waiting for their answer, at most
+ * KH_GW_LEDGER_BODIES × PAPERCLIP_BRIDGE_MAX_BODY_BYTES; beyond, 503.
+ * A connection's reservation is released when its request is done with
+ * its body (gw_release) or handed to a transport (http2_v1 keeps it until
+ * the stream ends: gw_ledger_release).
+ */
+static bool
+gw_reserve(struct gw_conn *c, uint64_t n)
+{
+	struct gw *g = c->gw;
+
+	if (n > g->body_ceiling - g->body_held)
+		return false;
+	g->body_held += n;
+	c->held += n;
+	return true;
+}
+
+void
+gw_ledger_release(struct gw *g, uint64_t n)
+{
+	g->body_held -= n < g->body_held ? n : g->body_held;
+}
+
+static void
+gw_release(struct gw_conn *c)
+{
+	gw_ledger_release(c->gw, c->held);
+	c->held = 0;
+}
+
 static bool
 gw_token_ok(const struct gw_conn *c)
 {
 	return http_req_bearer(&c->req, c->gw->token, c->gw->token_len);
 }
 
-static bool
-gw_ctype_has(const struct http_req *r, const char *what)
-{
-	const struct http_field *f = http_req_field(r, "content-type");
-	size_t wl = strlen(what);
-
-	if (f == NULL)
-		return false;
-	for (size_t i = 0; i + wl <= f->vlen; i++)
-		if (strncasecmp((const char *)f->value + i, what, wl) == 0)
-			return true;
-	return false;
-}
-
-/* Paperclip's one non-JSON route: POST
- * /api/companies/X/issues/Y/attachments with multipart/form-data. */
-static bool
-gw_multipart_attachment(const struct http_req *r)
-{
-	static const char *const want[] = { "api", "companies", NULL, "issues",
-	    NULL, "attachments" };
-	const struct http_field *f = http_req_field(r, "content-type");
-	const char *p = r->path;
-
-	if (strcmp(r->method, "POST") != 0 || f == NULL || f->vlen < 19 ||
-	    strncasecmp((const char *)f->value, "multipart/form-data", 19) != 0 ||
-	    (f->vlen > 19 && f->value[19] != ';'))
-		return false;
-	for (size_t i = 0; i < 6; i++) {
-		if (*p++ != '/')
-			return false;
-		size_t l = strcspn(p, "/");
-		if (l == 0 || (want[i] != NULL && (strlen(want[i]) != l ||
-		    strncmp(p, want[i], l) != 0)))
-			return false;
-		p += l;
-	}
-	return *p == '\0';
-}
-
 static void
 gw_submit(struct gw_conn *c)
 {
-	size_t blen = evbuffer_get_length(c->body);
-	const uint8_t *body = blen ? evbuffer_pullup(c->body, -1) : NULL;
-
 	bufferevent_disable(c->bev, EV_READ);
 	c->phase = GW_WAIT;
 	evtimer_del(c->timer);
-	gw_queue_submit(c, body, blen, gw_multipart_attachment(&c->req));
+	c->gw->ops->submit(c);
 }
 
 /* After the head: Paperclip's checks, in its order. */
@@ -155,26 +143,18 @@ static bool
 gw_gate(struct gw_conn *c)
 {
 	const struct http_req *r = &c->req;
+	int refuse = -1;
 
 	/* An early answer closes a connection whose body was announced but
 	 * not read: its bytes must never be taken for the next request. */
-	if (!gw_token_ok(c)) {
+	if (!gw_token_ok(c))
+		refuse = PC_TOKEN;
+	else
+		refuse = c->gw->ops->gate(c);
+	if (refuse >= 0) {
 		if (r->body != HTTP_BODY_NONE)
 			c->close_after = true;
-		gw_answer_id(c, PC_TOKEN);
-		return false;
-	}
-	if (gw_queue_full(c->gw)) {
-		if (r->body != HTTP_BODY_NONE)
-			c->close_after = true;
-		gw_answer_id(c, PC_QUEUE_FULL);
-		return false;
-	}
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
-	    !gw_ctype_has(r, "json") && !gw_multipart_attachment(r)) {
-		if (r->body != HTTP_BODY_NONE)
-			c->close_after = true;
-		gw_answer_id(c, PC_JSON_ONLY);
+		gw_answer_id(c, (enum pc_id)refuse);
 		return false;
 	}
 	if (r->body == HTTP_BODY_LENGTH && r->content_length > c->gw->max_body) {
@@ -243,10 +223,17 @@ gw_read_head(struct gw_conn *c, struct evbuffer *in)
 		gw_submit(c);
 		return false;
 	}
-	if (c->req.body == HTTP_BODY_LENGTH)
+	if (c->req.body == HTTP_BODY_LENGTH) {
+		/* The whole announced body is reserved before a byte of it
+		 * is read. */
+		if (!gw_reserve(c, c->req.content_length)) {
+			gw_fail(c, PC_GW_LEDGER);
+			return false;
+		}
 		c->body_left = c->req.content_length;
-	else
+	} else {
 		http_chunked_init(&c->chunk, lim);
+	}
 	if (c->req.expect_continue)
 		evbuffer_add_printf(bufferevent_get_output(c->bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
@@ -279,6 +266,10 @@ gw_read_body(struct gw_conn *c, struct evbuffer *in)
 		int r = http_chunked_feed(&c->chunk, p, avail, &used, &data, &dlen);
 		if (r != HTTP_OK && r != HTTP_NEED_MORE) {
 			gw_fail(c, gw_http_error(r));
+			return false;
+		}
+		if (dlen > 0 && !gw_reserve(c, dlen)) {
+			gw_fail(c, PC_GW_LEDGER);
 			return false;
 		}
 		if (dlen > 0)
@@ -326,6 +317,7 @@ gw_read_cb(struct bufferevent *bev, void *arg)
 void
 gw_conn_resume(struct gw_conn *c)
 {
+	gw_release(c);
 	free(c->head);
 	c->head = NULL;
 	memset(&c->req, 0, sizeof(c->req));
@@ -385,7 +377,8 @@ gw_conn_free(struct gw_conn *c)
 {
 	struct gw *g = c->gw;
 
-	gw_queue_conn_gone(c);
+	g->ops->conn_gone(c);
+	gw_release(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -398,8 +391,7 @@ gw_conn_free(struct gw_conn *c)
 	free(c->head);
 	free(c);
 	g->nconns--;
-	if (g->stopping && g->nconns == 0 && g->waiting == NULL)
-		event_base_loopbreak(g->base);
+	gw_maybe_done(g);
 }
 
 static void
@@ -453,22 +445,39 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 }
 
 void
-gw_signal_cb(evutil_socket_t sig, short what, void *arg)
+gw_stop(struct gw *g)
 {
-	struct gw *g = arg;
-
-	(void)sig;
-	(void)what;
 	/* server.close(): no new connections; finish what is in flight. */
+	if (g->stopping)
+		return;
 	g->stopping = true;
-	evconnlistener_disable(g->listener);
+	/* Closed, not only disabled: connections are refused rather than
+	 * left in the backlog, and a gateway started next (http2_v1: the
+	 * host's new session) can bind the port. */
+	if (g->listener != NULL)
+		evconnlistener_free(g->listener);
+	g->listener = NULL;
 	for (struct gw_conn *c = g->conns, *n; c != NULL; c = n) {
 		n = c->next;
 		if (c->phase == GW_IDLE)
 			gw_conn_free(c);
 	}
-	if (g->nconns == 0 && g->waiting == NULL)
-		event_base_loopbreak(g->base);
+	gw_maybe_done(g);
+}
+
+void
+gw_maybe_done(struct gw *g)
+{
+	if (g->stopping && g->nconns == 0 && g->ops->idle(g))
+		g->ops->finish(g);
+}
+
+void
+gw_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	gw_stop(arg);
 }
 
 int

@@ -112,7 +112,7 @@ gw_queue_count(struct gw *g, bool sweep)
 	return n;
 }
 
-bool
+static bool
 gw_queue_full(struct gw *g)
 {
 	if (gw_queue_count(g, false) < g->max_depth)
@@ -140,6 +140,62 @@ gw_uuid(char out[40])
 }
 
 static void gw_req_finish(struct gw_req *q);
+
+static bool
+gw_ctype_has(const struct http_req *r, const char *what)
+{
+	const struct http_field *f = http_req_field(r, "content-type");
+	size_t wl = strlen(what);
+
+	if (f == NULL)
+		return false;
+	for (size_t i = 0; i + wl <= f->vlen; i++)
+		if (strncasecmp((const char *)f->value + i, what, wl) == 0)
+			return true;
+	return false;
+}
+
+/* Paperclip's one non-JSON route: POST
+ * /api/companies/X/issues/Y/attachments with multipart/form-data. */
+static bool
+gw_multipart_attachment(const struct http_req *r)
+{
+	static const char *const want[] = { "api", "companies", NULL, "issues",
+	    NULL, "attachments" };
+	const struct http_field *f = http_req_field(r, "content-type");
+	const char *p = r->path;
+
+	if (strcmp(r->method, "POST") != 0 || f == NULL || f->vlen < 19 ||
+	    strncasecmp((const char *)f->value, "multipart/form-data", 19) != 0 ||
+	    (f->vlen > 19 && f->value[19] != ';'))
+		return false;
+	for (size_t i = 0; i < 6; i++) {
+		if (*p++ != '/')
+			return false;
+		size_t l = strcspn(p, "/");
+		if (l == 0 || (want[i] != NULL && (strlen(want[i]) != l ||
+		    strncmp(p, want[i], l) != 0)))
+			return false;
+		p += l;
+	}
+	return *p == '\0';
+}
+
+/* Paperclip's queue gateway, after the token: the queue depth (503),
+ * then a method other than GET/HEAD without a JSON content type
+ * (multipart only for issue attachments: 415). */
+static int
+gw_queue_gate(struct gw_conn *c)
+{
+	const struct http_req *r = &c->req;
+
+	if (gw_queue_full(c->gw))
+		return PC_QUEUE_FULL;
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+	    !gw_ctype_has(r, "json") && !gw_multipart_attachment(r))
+		return PC_JSON_ONLY;
+	return -1;
+}
 
 /* The request ends without the host's answer: status and message (a
  * PC_GW_* entry of paperclip.h), or 409 indeterminate when its file was
@@ -179,8 +235,7 @@ gw_req_finish(struct gw_req *q)
 	if (q->poll != NULL)
 		event_free(q->poll);
 	free(q);
-	if (g->stopping && g->nconns == 0 && g->waiting == NULL)
-		event_base_loopbreak(g->base);
+	gw_maybe_done(g);
 }
 
 /* The response file, parsed: answer the client.  Returns an error message
@@ -317,7 +372,7 @@ gw_queue_watch(struct gw *g)
 	}
 }
 
-void
+static void
 gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
     bool base64)
 {
@@ -384,7 +439,7 @@ gw_queue_submit(struct gw_conn *c, const uint8_t *body, size_t blen,
 	evtimer_add(q->poll, &tv);
 }
 
-void
+static void
 gw_queue_conn_gone(struct gw_conn *c)
 {
 	/* The request keeps waiting so its response file is consumed (as
@@ -393,6 +448,32 @@ gw_queue_conn_gone(struct gw_conn *c)
 		c->wait->conn = NULL;
 	c->wait = NULL;
 }
+
+static void
+gw_queue_submit_conn(struct gw_conn *c)
+{
+	size_t blen = evbuffer_get_length(c->body);
+	const uint8_t *body = blen ? evbuffer_pullup(c->body, -1) : NULL;
+
+	gw_queue_submit(c, body, blen, gw_multipart_attachment(&c->req));
+}
+
+static bool
+gw_queue_idle(struct gw *g)
+{
+	return g->waiting == NULL;
+}
+
+static void
+gw_queue_finish(struct gw *g)
+{
+	event_base_loopbreak(g->base);
+}
+
+const struct gw_ops gw_queue_ops = {
+	gw_queue_gate, gw_queue_submit_conn, gw_queue_conn_gone, gw_queue_idle,
+	gw_queue_finish,
+};
 
 /* ready.json (ready_file.c: an unpredictable temporary name created
  * O_EXCL|O_NOFOLLOW, renamed into place; nothing planted at a name is

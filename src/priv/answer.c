@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "paperclip.h"
 #include "priv.h"
 #include "util.h"
@@ -147,6 +148,8 @@ answer_log(struct up_req *r, int status, size_t out)
 	a.upstream_ms = supervise_now_ms() - r->started_ms;
 	a.gen = r->gen;
 	log_access("keyhole", (long)getpid(), &a);
+	metrics_answered(kh_parent->metrics, r->peer, r->rule_line, status,
+	    r->body_len, out, a.upstream_ms);
 }
 
 /* Answer the child for r and write its access-log line. */

@@ -61,6 +61,20 @@ config_usage(FILE *f)
 "                           'Authorization: Bearer TOKEN'; else\n"
 "                           $PAPERCLIP_BRIDGE_TOKEN (at least %u bytes)\n"
 "  --run-id ID              sent upstream as x-paperclip-run-id\n"
+"  --run-id-header NAME     the run id's header instead (another API's)\n"
+"  --auth bearer|basic|header:NAME  how the credential goes upstream:\n"
+"                           'authorization: Bearer CRED' (default),\n"
+"                           'authorization: Basic base64(CRED)' (the\n"
+"                           credential file holds user:password), or\n"
+"                           'NAME: CRED' (e.g. header:x-api-key)\n"
+"  --upstream-header 'NAME: VALUE'  a fixed header on every upstream\n"
+"                           request (repeatable, up to 8; e.g. an API\n"
+"                           version).  The sandbox can never send a header\n"
+"                           keyhole injects: no policy may allowlist it\n"
+"  --metrics unix:PATH|tcp:HOST:PORT  serve Prometheus metrics (GET\n"
+"                           /metrics) to the operator on this listener,\n"
+"                           never the sandbox's (off by default)\n"
+"  --metrics-mode MODE      mode of a unix: metrics socket (default 0600)\n"
 "  --var NAME=VALUE         bind the policy variable {NAME} for this run\n"
 "                           (repeatable; also $KEYHOLE_VAR_NAME); VALUE is\n"
 "                           one path segment, e.g. --var issue=BRI-7\n"
@@ -87,6 +101,31 @@ config_usage(FILE *f)
 "                           inotify, polling if inotify is unavailable)\n"
 "  --queue-poll-ms MS       polling interval (default %u;\n"
 "                           $PAPERCLIP_BRIDGE_POLL_INTERVAL_MS)\n"
+"  --connect 'CMD [ARGS...]'  serve Paperclip's http2_v1 over CMD's stdio\n"
+"                           instead of listening: CMD (run by /bin/sh -c\n"
+"                           with only PATH, --connect-keep-env and the\n"
+"                           gateway's settings in its environment) reaches\n"
+"                           a gateway in the sandbox (ssh -T host ...,\n"
+"                           docker exec -i ..., kubectl exec -i ...), which\n"
+"                           answers READY and speaks h2c on its stdout;\n"
+"                           restarted with back-off when it ends\n"
+"  --gateway-port PORT      the gateway's PAPERCLIP_BRIDGE_PORT, where the\n"
+"                           agent in the sandbox connects (required)\n"
+"  --gateway-host HOST      its PAPERCLIP_BRIDGE_HOST (default 127.0.0.1)\n"
+"  --gateway-cmd 'CMD'      script mode, for channels that drop the\n"
+"                           environment (ssh): CMD ends in a shell reading\n"
+"                           its stdin (ssh -T host sh); keyhole writes it a\n"
+"                           script that exports the settings (the token\n"
+"                           never in an argv) and execs this command\n"
+"  --gateway-upload FILE    script mode: also install FILE (a static\n"
+"                           keyhole-gateway) in the sandbox at\n"
+"                           --gateway-path (hash checked, written under a\n"
+"                           temporary name, verified, renamed) and run it\n"
+"  --gateway-path PATH      where the upload goes (default\n"
+"                           /tmp/keyhole/keyhole-gateway)\n"
+"  --connect-keep-env NAME  pass keyhole's NAME to CMD (HOME,\n"
+"                           SSH_AUTH_SOCK, KUBECONFIG...; repeatable)\n"
+"  --h2-max-streams N       HTTP/2 streams at once (default %u, max %u)\n"
 "  --ready-file FILE        write {pid,host,port,baseUrl,startedAt} once serving\n"
 "  --user NAME              unprivileged user for the child when run as root\n"
 "                           (default nobody)\n"
@@ -127,7 +166,8 @@ config_usage(FILE *f)
 "  --log stderr|syslog      where log lines go (default stderr; syslog\n"
 "                           reaches journald)\n"
 "  -v, --verbose            debug logging\n",
-	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
+	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_H2_DEF_STREAMS,
+	    KH_H2_STREAMS_MAX, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
 	    KH_RESPONSE_MAX, KH_DEF_INFLIGHT, KH_CONNS_FD_RESERVE,
 	    KH_DEF_CONNS_AUTO_MAX, KH_DEF_PEER_SHARE_DIV, KH_DEF_HEAD,
 	    KH_HEAD_MAX, KH_DEF_HEADERS, KH_HEADERS_MAX,
@@ -160,20 +200,29 @@ config_num(const char *what, const char *s, uint64_t min, uint64_t max)
 	return v;
 }
 
+static void config_listen_spec(struct listen_spec *l, const char *opt,
+    const char *arg);
+
 static void
 config_listen(struct kh_config *cfg, const char *arg)
 {
-	struct listen_spec *l;
-
 	if (cfg->nlisten >= KH_LISTENERS_MAX)
 		config_die("--listen: at most %u listeners", KH_LISTENERS_MAX);
-	l = &cfg->listen[cfg->nlisten];
+	config_listen_spec(&cfg->listen[cfg->nlisten], "--listen", arg);
+	cfg->nlisten++;
+}
+
+/* unix:PATH, tcp:HOST:PORT (an IPv6 HOST as it is: tcp:::1:8787, the port
+ * after the last colon). */
+static void
+config_listen_spec(struct listen_spec *l, const char *opt, const char *arg)
+{
 	memset(l, 0, sizeof(*l));
 	if (strncmp(arg, "unix:", 5) == 0) {
 		const char *p = arg + 5;
 		if (*p != '/' || strlen(p) >= sizeof(l->path))
 			config_die("%s: '%s' needs an absolute path shorter than 108 bytes",
-			    "--listen", arg);
+			    opt, arg);
 		l->is_unix = true;
 		strcpy(l->path, p);
 	} else if (strncmp(arg, "tcp:", 4) == 0) {
@@ -181,13 +230,16 @@ config_listen(struct kh_config *cfg, const char *arg)
 		const char *colon = strrchr(hp, ':');
 		if (colon == NULL || colon == hp ||
 		    (size_t)(colon - hp) >= sizeof(l->host))
-			config_die("%s: '%s' is not tcp:HOST:PORT", "--listen", arg);
-		memcpy(l->host, hp, (size_t)(colon - hp));
+			config_die("%s: '%s' is not tcp:HOST:PORT", opt, arg);
+		/* An IPv6 address may be bracketed, as in a URL. */
+		if (hp[0] == '[' && colon[-1] == ']' && colon - hp > 2)
+			memcpy(l->host, hp + 1, (size_t)(colon - hp - 2));
+		else
+			memcpy(l->host, hp, (size_t)(colon - hp));
 		l->port = (uint16_t)config_num("--listen port", colon + 1, 0, 65535);
 	} else {
-		config_die("%s: '%s' must start with tcp: or unix:", "--listen", arg);
+		config_die("%s: '%s' must start with tcp: or unix:", opt, arg);
 	}
-	cfg->nlisten++;
 }
 
 enum {
@@ -197,7 +249,11 @@ enum {
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
 	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
 	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
-	OPT_CTIMEOUT, OPT_PEERCONNS, OPT_VARFILE,
+	OPT_CTIMEOUT, OPT_PEERCONNS, OPT_VARFILE, OPT_AUTH, OPT_RUNIDHDR,
+	OPT_UPHDR, OPT_METRICS, OPT_METRICSMODE,
+	/* --connect and its options: config_connect.c */
+	OPT_CONNECT, OPT_GWHOST, OPT_GWPORT, OPT_GWCMD, OPT_GWUPLOAD,
+	OPT_GWPATH, OPT_KEEPENV, OPT_H2STREAMS,
 };
 
 static const struct option config_opts[] = {
@@ -237,6 +293,19 @@ static const struct option config_opts[] = {
 	{ "queue-poll-ms", required_argument, NULL, OPT_QPOLL },
 	{ "var", required_argument, NULL, OPT_VAR },
 	{ "var-file", required_argument, NULL, OPT_VARFILE },
+	{ "auth", required_argument, NULL, OPT_AUTH },
+	{ "run-id-header", required_argument, NULL, OPT_RUNIDHDR },
+	{ "upstream-header", required_argument, NULL, OPT_UPHDR },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics-mode", required_argument, NULL, OPT_METRICSMODE },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "gateway-host", required_argument, NULL, OPT_GWHOST },
+	{ "gateway-port", required_argument, NULL, OPT_GWPORT },
+	{ "gateway-cmd", required_argument, NULL, OPT_GWCMD },
+	{ "gateway-upload", required_argument, NULL, OPT_GWUPLOAD },
+	{ "gateway-path", required_argument, NULL, OPT_GWPATH },
+	{ "connect-keep-env", required_argument, NULL, OPT_KEEPENV },
+	{ "h2-max-streams", required_argument, NULL, OPT_H2STREAMS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -310,19 +379,12 @@ config_conn_limits(struct kh_config *cfg)
 static void
 config_env_vars(struct kh_config *cfg)
 {
-	static const char prefix[] = "KEYHOLE_VAR_";
+	const char *bad = NULL;
 	char why[512];
 
-	for (char **e = environ; *e != NULL; e++) {
-		const char *kv = *e + sizeof(prefix) - 1;
-		const char *eq = strchr(kv, '=');
-		if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
-			continue;
-		if (policy_binding_find(&cfg->vars, kv, (size_t)(eq - kv)) != NULL)
-			continue;	/* --var wins */
-		if (policy_binding_add(&cfg->vars, kv, why, sizeof(why)) < 0)
-			config_die("%.*s: %s", (int)(eq - *e), *e, why);
-	}
+	if (policy_bindings_env(&cfg->vars, environ, &bad, why,
+	    sizeof(why)) < 0)
+		config_die("%.*s: %s", (int)strcspn(bad, "="), bad, why);
 }
 
 static void
@@ -347,6 +409,7 @@ config_env_listen(struct kh_config *cfg)
 void
 config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 {
+	const char *bad = NULL;
 	int c;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -369,6 +432,8 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->log_format = -1;
 	cfg->unix_mode = 0660;
 	cfg->queue_poll_ms = KH_DEF_QUEUE_POLL_MS;
+	cfg->metrics_mode = 0600;
+	inject_init(&cfg->inject);
 	config_env(cfg);
 
 	optind = 1;
@@ -502,6 +567,36 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 				config_die("--log: '%s' is not stderr or syslog",
 				    optarg);
 			break;
+		case OPT_AUTH:
+			if (inject_parse_auth(&cfg->inject, optarg, &bad) < 0)
+				config_die("--auth %s: %s", optarg, bad);
+			break;
+		case OPT_RUNIDHDR:
+			if (inject_parse_run_id(&cfg->inject, optarg, &bad) < 0)
+				config_die("--run-id-header %s: %s", optarg, bad);
+			break;
+		case OPT_UPHDR:
+			if (inject_parse_header(&cfg->inject, optarg, &bad) < 0)
+				config_die("--upstream-header %s: %s", optarg, bad);
+			break;
+		case OPT_METRICS:
+			config_listen_spec(&cfg->metrics, "--metrics", optarg);
+			cfg->metrics_on = true;
+			break;
+		case OPT_METRICSMODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (*optarg == '\0' || *end != '\0' || m > 0777)
+				config_die("--metrics-mode: '%s' is not an octal "
+				    "mode such as 0600", optarg);
+			cfg->metrics_mode = (unsigned)m;
+			break;
+		}
+		case OPT_CONNECT: case OPT_GWHOST: case OPT_GWPORT:
+		case OPT_GWCMD: case OPT_GWUPLOAD: case OPT_GWPATH:
+		case OPT_KEEPENV: case OPT_H2STREAMS:
+			config_connect_opt(c - OPT_CONNECT, optarg, cfg);
+			break;
 		case 'v': cfg->verbose = true; break;
 		case 'h': config_usage(stdout); exit(0);
 		default:
@@ -514,11 +609,15 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	config_conn_limits(cfg);
 	cfg->nvars_cli = cfg->vars.n;
 	config_env_vars(cfg);
+	if (inject_finish(&cfg->inject, &bad) < 0)
+		config_die("%s", bad);
 	if (cfg->policy_file == NULL)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)
 		config_die("--upstream URL is required");
-	/* The queue transport alone needs no listener. */
-	if (cfg->nlisten == 0 && !listen_activated() && cfg->queue_dir == NULL)
+	config_connect_check(cfg);
+	/* The queue transport alone needs no listener, nor http2_v1. */
+	if (cfg->nlisten == 0 && !listen_activated() && cfg->queue_dir == NULL &&
+	    cfg->connect == NULL)
 		config_env_listen(cfg);
 }

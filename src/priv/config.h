@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "child_config.h"
+#include "inject.h"
 
 struct listen_spec {
 	bool is_unix;
@@ -54,14 +55,32 @@ struct kh_config {
 	struct pol_bindings vars;	/* --var, then KEYHOLE_VAR_* */
 	size_t nvars_cli;		/* the first ones, from --var */
 	const char *var_file;		/* --var-file (re-read by a reload) */
+	struct inject_cfg inject;	/* --auth, --run-id-header, --upstream-header */
+	bool metrics_on;		/* --metrics */
+	struct listen_spec metrics;	/* the operator's metrics listener */
+	unsigned metrics_mode;		/* its Unix socket's mode */
 	bool verbose;
 	int log_format;			/* enum log_format; -1 = by isatty */
 	bool log_syslog;
+	/* http2_v1 over a command's stdio (config_connect.c) */
+	const char *connect;		/* CMD, or NULL */
+	const char *gateway_host;
+	uint16_t gateway_port;
+	const char *gateway_cmd;	/* script mode: the remote command */
+	const char *gateway_upload;	/* script mode: a file to install */
+	const char *gateway_path;	/* ... here */
+	const char *connect_keep[16];	/* names passed to CMD */
+	size_t connect_nkeep;
+	uint32_t h2_max_streams;
 };
 
 /* Parse `keyhole serve` arguments (argv[0] = "serve") and the environment.
  * Prints a message naming the option and exits 2 on a usage error. */
 void config_parse_serve(int argc, char **argv, struct kh_config *cfg);
 void config_usage(FILE *f);
+/* config_connect.c: option (index from OPT_CONNECT) and the final check;
+ * both exit 2 on a usage error. */
+void config_connect_opt(int which, const char *arg, struct kh_config *cfg);
+void config_connect_check(struct kh_config *cfg);
 
 #endif

@@ -8,7 +8,7 @@
  * child belongs to one generation, and every request it sends is
  * re-checked against that generation's table and buckets: a request is
  * never checked against one policy and forwarded under another
- * (SECURITY.md I17).  Generation 0 is the configuration keyhole started
+ * (SECURITY.md I18).  Generation 0 is the configuration keyhole started
  * with; each successful reload makes the next number current.
  *
  * Reference-counted: the parent holds its current generation, each child

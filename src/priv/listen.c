@@ -118,7 +118,7 @@ listen_unix_fail(const struct listen_spec *s, const char *what)
  * refused, never removed; a stale socket is replaced by the rename.
  */
 static int
-listen_unix(struct listener *l, const struct kh_config *cfg)
+listen_unix(struct listener *l, unsigned mode, const char *owner)
 {
 	struct listen_spec *s = &l->spec;
 	struct sockaddr_un sun;
@@ -130,8 +130,7 @@ listen_unix(struct listener *l, const struct kh_config *cfg)
 	gid_t gid = (gid_t)-1;
 	int dfd, tfd = -1, fd = -1;
 
-	if (cfg->unix_owner != NULL &&
-	    listen_owner(cfg->unix_owner, &uid, &gid) < 0)
+	if (owner != NULL && listen_owner(owner, &uid, &gid) < 0)
 		return -1;
 	if ((dfd = safefile_open_parent(s->path, &base)) < 0 ||
 	    fstat(dfd, &st) < 0) {
@@ -177,8 +176,8 @@ listen_unix(struct listener *l, const struct kh_config *cfg)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		goto fail;
-	if (fchmodat(tfd, "s", cfg->unix_mode, 0) < 0 ||
-	    (cfg->unix_owner != NULL &&
+	if (fchmodat(tfd, "s", mode, 0) < 0 ||
+	    (owner != NULL &&
 	    fchownat(tfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
 	    fstatat(tfd, "s", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    listen(fd, KH_LISTEN_BACKLOG) < 0 || renameat(tfd, "s", dfd, base) < 0)
@@ -313,8 +312,8 @@ listen_open(const struct kh_config *cfg, struct listener *out, size_t *n)
 		memset(l, 0, sizeof(*l));
 		l->dirfd = -1;
 		l->spec = cfg->listen[i];
-		l->fd = l->spec.is_unix ? listen_unix(l, cfg) :
-		    listen_tcp(&l->spec);
+		l->fd = l->spec.is_unix ? listen_unix(l, cfg->unix_mode,
+		    cfg->unix_owner) : listen_tcp(&l->spec);
 		if (l->fd < 0) {
 			failed = true;	/* message printed */
 			break;
@@ -329,11 +328,22 @@ listen_open(const struct kh_config *cfg, struct listener *out, size_t *n)
 		}
 		close(orig);
 	}
-	if (failed || (*n == 0 && cfg->queue_dir == NULL)) {
+	if (failed || (*n == 0 && cfg->queue_dir == NULL && cfg->connect == NULL)) {
 		listen_close(out, *n);
 		return -1;
 	}
 	return 0;
+}
+
+int
+listen_one(struct listener *l, const struct listen_spec *spec, unsigned mode)
+{
+	memset(l, 0, sizeof(*l));
+	l->dirfd = -1;
+	l->spec = *spec;
+	l->fd = spec->is_unix ? listen_unix(l, mode, NULL) :
+	    listen_tcp(&l->spec);
+	return l->fd < 0 ? -1 : 0;
 }
 
 void

@@ -22,6 +22,10 @@ struct listener {
  * printing an error naming the address. */
 int listen_open(const struct kh_config *cfg, struct listener *out, size_t *n);
 void listen_close(struct listener *l, size_t n);
+/* One socket (in keyhole's own network namespace), a Unix one with this
+ * mode: the operator's metrics listener.  Returns 0 or -1 after an error. */
+int listen_one(struct listener *l, const struct listen_spec *spec,
+    unsigned mode);
 /* Number of sockets systemd passed us (LISTEN_PID/LISTEN_FDS), else 0. */
 size_t listen_activated(void);
 

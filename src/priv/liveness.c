@@ -39,6 +39,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "sdnotify.h"
 
@@ -116,6 +117,7 @@ liveness_start_deadline(struct parent *p, struct child *c, int64_t now)
 		p->exit_code = 1;
 		event_base_loopbreak(p->base);
 	}
+	metrics_child_stuck(p->metrics);
 	supervise_end(p, c);
 }
 
@@ -154,6 +156,7 @@ liveness_tick(evutil_socket_t fd, short what, void *arg)
 		    "upstream: cancelled, their clients see the connection "
 		    "close (a queue request is answered after the restart)",
 		    c->ninflight);
+	metrics_child_stuck(p->metrics);
 	supervise_end(p, c);
 }
 

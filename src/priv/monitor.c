@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "request_check.h"
 #include "sdnotify.h"
@@ -44,17 +45,23 @@ static int mon_pong(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int mon_retired(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
+static int mon_metrics(struct parent *, struct child *,
+    const struct msg_hdr *, struct msg_reader *, const char **);
 
 static const struct mon_entry mon_table[] = {
-	{ MSG_LOG, CS_ANY, mon_log },
-	{ MSG_FATAL, CS_ANY, mon_fatal },
+	{ MSG_LOG, CS_ANY | CS_GONE, mon_log },
+	{ MSG_FATAL, CS_ANY | CS_GONE, mon_fatal },
 	{ MSG_POLICY, CS_WAIT_POLICY, mon_policy },
 	/* DRAINING too: a request may cross the shutdown frame in flight;
 	 * RETIRED: a child a reload replaced finishes its requests. */
 	{ MSG_REQUEST, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_request },
-	{ MSG_ACCESS, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_access },
+	{ MSG_ACCESS, CS_SERVING | CS_DRAINING | CS_RETIRED | CS_GONE,
+	    mon_access },
 	/* liveness.c pings only after the policy was accepted. */
 	{ MSG_PONG, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_pong },
+	/* The operator's scrape, which the child parsed (metrics_serve.c);
+	 * RETIRED: one it took before the reload closed its listener. */
+	{ MSG_METRICS, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_metrics },
 	/* The answer to MSG_RETIRE (DRAINING: SIGTERM may have followed). */
 	{ MSG_RETIRED, CS_RETIRED | CS_DRAINING, mon_retired },
 };
@@ -166,7 +173,61 @@ mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "malformed access frame";
 		return -1;
 	}
+	metrics_child_answered(p->metrics, a.peer, a.peer_len, a.status,
+	    a.reason, a.reason_len);
 	relay_access(p, c, &a);
+	return 0;
+}
+
+/*
+ * An operator's GET /metrics, which the child took on the metrics
+ * listener (never the sandbox's) and parsed; the parent renders the text
+ * from its own counters and the child's (as the child reports them: a
+ * compromised child can invent those, and rewrite the whole answer on
+ * its way out, SECURITY.md "Metrics") and sends it back.  At most
+ * KH_METRICS_RATE renderings a second: a child asking more often gets a
+ * one-line text.
+ */
+static int
+mon_metrics(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	static int64_t window_ms;
+	static unsigned in_window;
+	static const char limited[] = "# keyhole: too many scrapes this "
+	    "second, or no memory; try again\n";
+	uint64_t child[KH_METRICS_CHILD_N];
+	uint8_t n;
+	struct wbuf w;
+	char *text = NULL;
+	size_t len = 0;
+	int64_t now = supervise_now_ms();
+
+	msg_get_u8(r, &n);
+	for (size_t i = 0; i < KH_METRICS_CHILD_N; i++)
+		msg_get_u64(r, &child[i]);
+	if (msg_end(r) < 0 || n != KH_METRICS_CHILD_N || h->id == 0) {
+		*why = "malformed metrics frame";
+		return -1;
+	}
+	if (now - window_ms >= 1000) {
+		window_ms = now;
+		in_window = 0;
+	}
+	if (++in_window <= KH_METRICS_RATE)
+		text = metrics_render(p, p->metrics, child, &len);
+	wbuf_init(&w);
+	msg_begin(&w, MSG_METRICS_TEXT, h->id);
+	if (text != NULL) {
+		msg_put_blob_deferred(&w, len);
+		if (wire_send(c->bev, &w, (uint8_t *)text, len, true) < 0)
+			log_warn("metrics: cannot queue the answer (memory)");
+	} else {
+		msg_put_blob_deferred(&w, sizeof(limited) - 1);
+		if (wire_send(c->bev, &w, (uint8_t *)limited,
+		    sizeof(limited) - 1, false) < 0)
+			log_warn("metrics: cannot queue the answer (memory)");
+	}
 	return 0;
 }
 
@@ -192,10 +253,6 @@ mon_pong(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
-/* The child's table, decoded against its generation's bindings.  The
- * first table of a generation becomes the generation's; every later child
- * of it (a restart) must send the same.  A reload's candidate is then
- * swapped in (reload.c); any other child serves. */
 /* A retired child has closed its listeners: once, and only after
  * MSG_RETIRE (a DRAINING child is one only if it was retired first). */
 static int
@@ -212,6 +269,10 @@ mon_retired(struct parent *p, struct child *c, const struct msg_hdr *h,
 	return 0;
 }
 
+/* The child's table, decoded against its generation's bindings.  The
+ * first table of a generation becomes the generation's; every later child
+ * of it (a restart) must send the same.  A reload's candidate is then
+ * swapped in (reload.c); any other child serves. */
 static int
 mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *r, const char **why)
@@ -258,6 +319,8 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 	monitor_send_simple(c, MSG_POLICY_OK);
 	reload_queue_start(p, c);
 	ready_serving(p);
+	/* http2_v1: a reload's new session serves (reload_connect.c). */
+	reload_child_serves(p, c);
 	if (p->draining) {
 		c->state = CS_DRAINING;
 		monitor_send_simple(c, MSG_SHUTDOWN);
@@ -376,7 +439,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 			return -1;
 		}
 	/* SECURITY.md I3: request_check.c, against the parent's own policy
-	 * (that of the child's generation: I17), limits and the mutations
+	 * (that of the child's generation: I18), limits and the mutations
 	 * this child knows of.  From here on only what it returned. */
 	if (request_check(g->policy, p->ccfg.max_body, c->mutations_seen, rd,
 	    &ck, why) < 0)
@@ -385,13 +448,24 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	 * may race the parent's own view.  --max-inflight counts every
 	 * child's requests (a reload's old and new children together). */
 	if (p->draining || supervise_inflight(p) >= p->cfg->max_inflight) {
-		monitor_send_answer(c, h->id, p->draining ?
-		    PC_SHUTTING_DOWN : PC_QUEUE_FULL);
+		enum pc_id pid = p->draining ? PC_SHUTTING_DOWN : PC_QUEUE_FULL;
+		monitor_send_answer(c, h->id, pid);
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[pid].status, 0, 0, -1);
 		return 0;
 	}
-	if (mon_rate_refused(p, c, h->id, &ck) ||
-	    mon_budget_refused(p, c, h->id, &ck))
+	if (mon_rate_refused(p, c, h->id, &ck)) {
+		metrics_limit(p->metrics, ML_RATE, MB_PARENT);
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[PC_RATE].status, 0, 0, -1);
 		return 0;
+	}
+	if (mon_budget_refused(p, c, h->id, &ck)) {
+		metrics_limit(p->metrics, ML_MAX, MB_PARENT);
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[PC_BUDGET].status, 0, 0, -1);
+		return 0;
+	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    up_req_fill(r, h->id, &ck) < 0) {
 		up_req_free(r);
@@ -406,6 +480,8 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	resp.n = g->policy->nresp_hdrs;
 	if (upstream_start(p->up, r, &ck, &resp) < 0) {
 		monitor_send_answer(c, r->id, PC_UP_FAILED);
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[PC_UP_FAILED].status, 0, 0, -1);
 		up_req_free(r);
 		return 0;
 	}
@@ -439,12 +515,6 @@ monitor_dispatch(void *arg, const struct msg_hdr *h, const uint8_t *payload,
 	for (size_t i = 0; i < sizeof(mon_table) / sizeof(mon_table[0]); i++)
 		if (mon_table[i].type == h->type)
 			e = &mon_table[i];
-	/* An exited child's last frames: only what it had to say.  Its
-	 * requests have nobody to answer to, its table no process to
-	 * serve. */
-	if (c->exited && h->type != MSG_LOG && h->type != MSG_FATAL &&
-	    h->type != MSG_ACCESS)
-		return 0;
 	if (e == NULL) {
 		snprintf(buf, sizeof(buf), "unknown message type %u", h->type);
 		*why = buf;
@@ -497,21 +567,46 @@ monitor_hold(void *arg)
 	return !supervise_live(kh_parent, c) || monitor_backlogged(c);
 }
 
+/* After the exit: the log, fatal and access frames are taken (checked
+ * by their handlers as ever), every other frame is skipped, not an error:
+ * a request the child sent just before it died is never started, and the
+ * lines behind it are still read. */
+static int
+monitor_final_dispatch(void *arg, const struct msg_hdr *h,
+    const uint8_t *payload, const char **why)
+{
+	if (h->type != MSG_LOG && h->type != MSG_FATAL && h->type != MSG_ACCESS)
+		return 0;
+	return monitor_dispatch(arg, h, payload, why);
+}
+
+/* The child has exited: what it wrote just before (its last log lines,
+ * why a session ended) may still be in the socket, behind the SIGCHLD
+ * that got here first.  Read it and take the log and access frames only:
+ * a request from a child that is gone is never started. */
 void
 monitor_final_read(struct parent *p, struct child *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	int fd = bufferevent_getfd(c->bev);
 	const char *why = NULL;
-	size_t total = 0;
-	int n;
+	size_t got = 0;
 
-	c->exited = true;
-	/* What is left is bounded by the socket's buffer. */
-	while (fd >= 0 && total < KH_CHILD_FINAL_READ_MAX &&
-	    (n = evbuffer_read(in, fd, KH_MSG_MAX)) > 0)
-		total += (size_t)n;
-	if (wire_pump(in, monitor_dispatch, NULL, c, &why) < 0)
+	if (fd < 0)
+		return;
+	c->state = CS_GONE;
+	c->paused = false;
+	/* A socket bufferevent freezes the end of its input for everyone but
+	 * itself; it is about to be freed. */
+	evbuffer_unfreeze(in, 0);
+	while (got < KH_CHILD_FINAL_READ_MAX) {
+		int n = evbuffer_read(in, fd, 65536);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	/* Nothing is held: nothing is sent to a dead child. */
+	if (wire_pump(in, monitor_final_dispatch, NULL, c, &why) < 0)
 		log_warn("child pid=%ld: its last frames end in a bad one (%s)",
 		    (long)c->pid, why);
 	relay_flush(p);
@@ -523,8 +618,10 @@ monitor_read_cb(struct bufferevent *bev, void *arg)
 	const char *why = NULL;
 
 	if (wire_pump(bufferevent_get_input(bev), monitor_dispatch,
-	    monitor_hold, arg, &why) < 0)
+	    monitor_hold, arg, &why) < 0) {
+		metrics_child_violation(kh_parent->metrics);
 		supervise_kill(kh_parent, arg, why);
+	}
 }
 
 /* The output went down to KH_CHILD_OUT_LOW (the write watermark): take

@@ -25,6 +25,10 @@
  *                upstream_mem.c: memory and credential copies)
  *   sandbox_priv.c  the parent's own confinement
  *   queue_dirs.c the queue_v1 transport's directories (opened once)
+ *   inject.c     what it writes upstream itself (the credential's header,
+ *                the run id, fixed headers), forbidden to the sandbox
+ *   metrics.c    the operator's counters and their text (metrics_listen.c:
+ *                the listener, served by the child)
  */
 #ifndef KH_PRIV_H
 #define KH_PRIV_H
@@ -55,6 +59,7 @@
 #define CS_RETIRED     0x8u	/* replaced by a reload, finishing */
 #define CS_ANY         (CS_WAIT_POLICY | CS_SERVING | CS_DRAINING | \
 			CS_RETIRED)
+#define CS_GONE        0x10u	/* exited: its last log frames only */
 
 /* A child's place in the parent (supervise.c, reload.c). */
 enum child_role {
@@ -95,12 +100,14 @@ struct child {
 	struct event *retire_ev;	/* reload.c: its finishing deadline */
 	bool retire_late;		/* that deadline passed once */
 	bool retire_acked;		/* sent MSG_RETIRED */
-	bool exited;			/* reaped: its last frames are read */
 	/* The mutations this child knows of: the count it was told in
 	 * MSG_CONFIG and those it forwarded since.  Over `max` by its own
 	 * count is an attack; over by the run's only (another child, after
 	 * a reload, forwarded some meanwhile) is answered 429. */
 	uint32_t mutations_seen;
+	/* http2_v1: the pid of its session's CMD (connect.c), or 0 (none:
+	 * a reload's candidate, or the command exited). */
+	pid_t session;
 };
 
 /* Lines relayed for the child: a token bucket (tokens * 1000) and what
@@ -149,6 +156,21 @@ struct parent {
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */
 	int queue_fds[5];
+	/* --metrics: the operator's listener (child's fd 18), or -1. */
+	int metrics_fd;
+	struct metrics *metrics;	/* metrics.c: the parent's counters */
+	/* http2_v1 (connect.c): the launcher's socket and its reports, the
+	 * next child's pipes (19-21). */
+	int connect_sock;
+	struct event *connect_ev;
+	pid_t connect_launcher;
+	int connect_fds[3];
+	/* http2_v1 under a reload (reload.c): the new generation's child
+	 * waits until the retired one is gone and its session's CMD has
+	 * exited (connect_old: that CMD's pid until the launcher reports it):
+	 * one session at a time. */
+	bool connect_pending;
+	pid_t connect_old;
 };
 
 extern struct parent *kh_parent;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "ready_file.h"
 #include "sdnotify.h"
@@ -28,7 +29,11 @@ ready_policy(struct parent *p, struct kh_gen *g, struct policy *pol)
 	char vars[512] = "";
 	size_t n = 0;
 
-	(void)p;
+	/* The operator's metrics follow the table that serves: this one,
+	 * the run's first or a reload's (swapped in as soon as it is
+	 * accepted); first, so a failure leaves nothing half taken. */
+	if (metrics_policy(p->metrics, pol, g->text, g->len) < 0)
+		return -1;
 	/* The parent's own rate buckets, for the generation (max is
 	 * counted by request_check against p->mutations_used); after a
 	 * reload they continue the current generation's (gen.c). */
@@ -59,7 +64,11 @@ ready_write(struct parent *p)
 
 	if (p->cfg->ready_file == NULL || !p->ready_written)
 		return;
-	if (p->nlisteners == 0) {
+	if (p->cfg->connect != NULL) {
+		/* http2_v1: where the agent connects, in the sandbox */
+		r.host = p->cfg->gateway_host;
+		r.port = p->cfg->gateway_port;
+	} else if (p->nlisteners == 0) {
 		r.queue_dir = p->cfg->queue_dir;
 	} else if (p->listeners[0].spec.is_unix) {
 		r.socket_path = p->listeners[0].spec.path;
@@ -90,8 +99,14 @@ ready_serving(struct parent *p)
 		if (s->is_unix)
 			log_info("serving on unix:%s", s->path);
 		else
-			log_info("serving on http://%s:%u", s->host, s->port);
+			log_info("serving on http://%s%s%s:%u",
+			    strchr(s->host, ':') ? "[" : "", s->host,
+			    strchr(s->host, ':') ? "]" : "", s->port);
 	}
+	if (p->cfg->connect != NULL)
+		log_info("serving http2_v1 over: %s (the gateway on %s:%u in "
+		    "the sandbox)", p->cfg->connect, p->cfg->gateway_host,
+		    p->cfg->gateway_port);
 	if (p->cfg->queue_dir != NULL)
 		log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
 		    p->ccfg.queue_inotify ? "inotify" : "polling");

@@ -47,6 +47,7 @@
 #include <event2/bufferevent.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -107,6 +108,9 @@ reload_finish(struct parent *p, bool ok, const char *why)
 		    "generation %llu", rl->last_error,
 		    (unsigned long long)p->gen->number);
 	}
+	/* keyhole_reloads_total{result}; the policy's hash (keyhole_policy_
+	 * info) followed the swap already (ready_policy). */
+	metrics_reload(p->metrics, ok);
 	ready_write(p);
 	ev.ok = ok;
 	ev.generation = p->gen->number;
@@ -182,13 +186,17 @@ reload_read(struct parent *p, struct kh_gen *g)
 {
 	struct reload *rl = &p->reload;
 	const struct kh_config *cfg = p->cfg;
+	const char *why;
 	struct secret s;
 
 	if (gen_read_policy(g, cfg->policy_file, rl->error,
 	    sizeof(rl->error)) < 0 ||
 	    gen_bindings(g, cfg, rl->error, sizeof(rl->error)) < 0)
 		return -1;
-	if (rl->token_from_env ? secret_dup(&g->token, &p->gen->token) :
+	if (rl->token_from_env && p->gen->token.page == NULL) {
+		/* queue_v1 alone: no token at start (serve.c), none now. */
+		memset(&g->token, 0, sizeof(g->token));
+	} else if (rl->token_from_env ? secret_dup(&g->token, &p->gen->token) :
 	    secret_load_token(cfg, &g->token)) {
 		reload_note_error(p, "%s", rl->token_from_env ? "out of memory" :
 		    secret_error());
@@ -217,9 +225,9 @@ reload_read(struct parent *p, struct kh_gen *g)
 		    upstream_credentials(p->up) - 1, KH_CRED_LIVE_MAX - 1);
 		return -1;
 	}
-	if ((rl->cred = upstream_cred_new(&s)) == NULL) {
+	if ((rl->cred = upstream_cred_new(p->up, &s, &why)) == NULL) {
 		secret_free(&s);
-		reload_note_error(p, "cannot set up the new credential");
+		reload_note_error(p, "the new credential: %s", why);
 		return -1;
 	}
 	return 0;
@@ -298,19 +306,24 @@ reload_swap(struct parent *p, struct child *c)
 		rl->cred = NULL;
 	}
 	p->candidate = NULL;
-	c->role = CHILD_CURRENT;
-	p->child = c;
-	p->child_started_ms = c->started_ms;
 	p->backoff_ms = KH_RESTART_MIN_MS;
 	evtimer_del(p->restart_ev);
 	p->gen = gen_ref(g);
 	gen_make_current(g);
-	monitor_send_simple(c, MSG_POLICY_OK);
-	if (oldc != NULL) {
-		if (oldc->state == CS_SERVING)
-			reload_retire(p, oldc, g);
-		else
-			supervise_discard(p, oldc);	/* was restarting */
+	if (p->cfg->connect != NULL) {
+		/* http2_v1: one session at a time (reload_connect.c). */
+		reload_connect_swap(p, c, oldc);
+	} else {
+		c->role = CHILD_CURRENT;
+		p->child = c;
+		p->child_started_ms = c->started_ms;
+		monitor_send_simple(c, MSG_POLICY_OK);
+		if (oldc != NULL) {
+			if (oldc->state == CS_SERVING)
+				reload_retire(p, oldc, g);
+			else
+				supervise_discard(p, oldc);	/* was restarting */
+		}
 	}
 	/* No child of the old generation is ever started again. */
 	if (old->token.page != NULL) {
@@ -318,6 +331,8 @@ reload_swap(struct parent *p, struct child *c)
 		secret_free(&old->token);
 	}
 	gen_unref(old);
+	if (p->cfg->connect != NULL)
+		return;		/* done when the new session's child serves */
 	reload_queue_start(p, c);
 	/* Done once the old child no longer accepts (MSG_RETIRED), so that
 	 * whoever waits for the outcome (keyhole reload, systemd) knows

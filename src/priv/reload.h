@@ -43,6 +43,9 @@ struct reload {
 	 * connection reach the new child. */
 	struct child *awaiting;
 	bool again;			/* SIGHUP meanwhile: reload once more */
+	/* http2_v1: swapped; the attempt ends when the new generation's
+	 * child, with its new session, serves (reload_connect.c). */
+	bool connect_wait;
 	int64_t started_ms;		/* util_now_ms() */
 	int64_t started_us;		/* CLOCK_MONOTONIC, for keyhole reload */
 	struct up_cred *cred;		/* a rotated credential, until the swap */
@@ -79,6 +82,10 @@ void reload_fail(struct parent *p, const char *why);
  * token and joins p->retired. */
 struct kh_gen;
 void reload_retire(struct parent *p, struct child *c, const struct kh_gen *g);
+/* reload_retire.c: a candidate that only compiled the new policy
+ * (http2_v1: reload_connect.c) is told to exit, and ended at --drain-ms
+ * if it has not. */
+void reload_dismiss(struct parent *p, struct child *c);
 /* monitor.c: the candidate's table was accepted (c->gen->policy set):
  * it becomes the current child, the old one is retired. */
 void reload_swap(struct parent *p, struct child *c);
@@ -101,6 +108,16 @@ void reload_retired_ack(struct parent *p, struct child *c);
 /* supervise.c: c is being freed (its reload state; a swap waiting for
  * it ends). */
 void reload_child_free(struct parent *p, struct child *c);
+/* monitor.c: c, the current child, serves (its table accepted). */
+void reload_child_serves(struct parent *p, struct child *c);
+/* reload_connect.c, http2_v1: the candidate (no session) was accepted:
+ * it goes, the old child finishes its streams, then the new generation's
+ * child starts with a new session. */
+void reload_connect_swap(struct parent *p, struct child *c,
+    struct child *oldc);
+/* supervise.c, connect.c: a retired child or its session's CMD is gone:
+ * start the new generation's child if nothing of the old session is left. */
+void reload_connect_next(struct parent *p);
 /* ready.c: the ready file's reload members (",\"generation\":N,..."). */
 void reload_ready_fields(const struct parent *p, char *out, size_t cap);
 /* serve.c: SIGTERM: the candidate goes, retired children drain too. */

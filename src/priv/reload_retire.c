@@ -77,6 +77,26 @@ reload_retire(struct parent *p, struct child *c, const struct kh_gen *g)
 }
 
 void
+reload_dismiss(struct parent *p, struct child *c)
+{
+	struct timeval tv = { p->cfg->drain_ms / 1000,
+	    (p->cfg->drain_ms % 1000) * 1000 };
+
+	/* It never got POLICY_OK: it accepts nothing, has no session and
+	 * is never pinged; MSG_SHUTDOWN ends it at once (link.c). */
+	liveness_detach(c);
+	monitor_send_simple(c, MSG_SHUTDOWN);
+	c->state = CS_DRAINING;
+	c->role = CHILD_RETIRED;
+	c->next_retired = p->retired;
+	p->retired = c;
+	p->nretired++;
+	c->retire_ev = evtimer_new(p->base, reload_retire_deadline, c);
+	if (c->retire_ev != NULL)
+		evtimer_add(c->retire_ev, &tv);
+}
+
+void
 reload_retired_ack(struct parent *p, struct child *c)
 {
 	struct reload *rl = &p->reload;
@@ -134,6 +154,10 @@ reload_child_free(struct parent *p, struct child *c)
 		rl->awaiting = NULL;
 		reload_finish(p, true, NULL);
 	}
+	/* http2_v1: the old session's child is gone; its CMD is being
+	 * stopped (supervise.c set connect_old) or has exited. */
+	if (c->role == CHILD_RETIRED)
+		reload_connect_next(p);
 }
 
 void
@@ -145,6 +169,12 @@ reload_drain(struct parent *p)
 			reload_fail(p, "keyhole is stopping");
 	}
 	p->reload.again = false;
+	p->connect_pending = false;
+	if (p->reload.running && p->reload.connect_wait) {
+		/* Swapped already; the new session's child never starts. */
+		p->reload.connect_wait = false;
+		reload_finish(p, true, NULL);
+	}
 	for (struct child *c = p->retired; c != NULL; c = c->next_retired)
 		if (c->state == CS_RETIRED) {
 			c->state = CS_DRAINING;

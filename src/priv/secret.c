@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,9 @@ static int
 secret_alloc(struct secret *s, size_t cap)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	size_t need = SECRET_ROOM + cap + 1;
+	/* Room in front (secret_prefixed), the secret and its NUL, and
+	 * behind it room for a line holding its base64 (secret_base64_line). */
+	size_t need = SECRET_ROOM + cap + 1 + SECRET_ROOM + (cap + 2) / 3 * 4 + 1;
 	size_t maplen = (need + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
 	void *p = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -87,7 +90,7 @@ secret_free(struct secret *s)
 int
 secret_dup(struct secret *dst, const struct secret *src)
 {
-	size_t cap = src->maplen - SECRET_ROOM - 1;
+	size_t cap = src->len;	/* room as secret_alloc gives any secret */
 
 	memset(dst, 0, sizeof(*dst));
 	if (src->page == NULL || secret_alloc(dst, cap) < 0)
@@ -113,6 +116,38 @@ secret_prefixed(struct secret *s, const char *prefix)
 		return NULL;
 	memcpy(s->buf - n, prefix, n);
 	return s->buf - n;
+}
+
+const char *
+secret_base64_line(struct secret *s, const char *prefix)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *in = (const unsigned char *)s->buf;
+	size_t n = strlen(prefix), off, room;
+	char *out;
+
+	if (s->buf == NULL)
+		return NULL;
+	out = s->buf + s->len + 1;
+	room = s->maplen - (size_t)(out - (char *)s->page);
+	if (n + (s->len + 2) / 3 * 4 + 1 > room)
+		return NULL;
+	memcpy(out, prefix, n);
+	off = n;
+	for (size_t i = 0; i < s->len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < s->len)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < s->len)
+			v |= in[i + 2];
+		out[off++] = b64[(v >> 18) & 63];
+		out[off++] = b64[(v >> 12) & 63];
+		out[off++] = i + 1 < s->len ? b64[(v >> 6) & 63] : '=';
+		out[off++] = i + 2 < s->len ? b64[v & 63] : '=';
+	}
+	out[off] = '\0';
+	return out;
 }
 
 /* Secrets go into an HTTP header: visible ASCII only, no spaces. */

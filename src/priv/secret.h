@@ -34,5 +34,10 @@ const char *secret_error(void);
  * (log_redact keeps pointing at it).  NULL when prefix is longer than
  * the room (64 bytes). */
 const char *secret_prefixed(struct secret *s, const char *prefix);
+/* Write prefix and the secret's base64 (RFC 4648, padded) into the room
+ * kept behind the secret in its page: "authorization: Basic <base64 of
+ * user:password>", built where the secret lives, never in ordinary heap.
+ * NULL when it does not fit (it always does for a secret read here). */
+const char *secret_base64_line(struct secret *s, const char *prefix);
 
 #endif

@@ -22,7 +22,9 @@
 
 #include <curl/curl.h>
 
+#include "connect.h"
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -155,6 +157,26 @@ serve_child_identity(struct parent *p)
 	return 0;
 }
 
+/*
+ * The bridge token authenticates HTTP clients only: a request file
+ * carries none (the gateway in the sandbox checked it, and whoever can
+ * write requests/ can do anything the gateway can).  Serving the queue
+ * alone, keyhole needs no token, and one given anyway is loaded as usual.
+ */
+static int
+serve_load_token(const struct kh_config *cfg, struct secret *token)
+{
+	bool http = cfg->nlisten > 0 || listen_activated() ||
+	    cfg->queue_dir == NULL;
+
+	if (!http && cfg->token_file == NULL &&
+	    getenv("PAPERCLIP_BRIDGE_TOKEN") == NULL) {
+		memset(token, 0, sizeof(*token));
+		return 0;
+	}
+	return secret_load_token(cfg, token);
+}
+
 static void
 serve_child_config(struct parent *p)
 {
@@ -178,6 +200,16 @@ serve_child_config(struct parent *p)
 	/* The token and the bindings are the child's generation's
 	 * (monitor_send_config); the parent keeps its own copy of the
 	 * bindings (gen->vars) and never takes a value back from the child. */
+	/* The names the parent injects upstream (inject.c), forbidden in the
+	 * child too; the metrics listener at fd 18. */
+	cc->nforbid = (uint8_t)policy_forbid_count();
+	for (size_t i = 0; i < cc->nforbid; i++)
+		snprintf(cc->forbid[i], sizeof(cc->forbid[i]), "%s",
+		    policy_forbid_name(i));
+	cc->metrics = p->metrics_fd >= 0;
+	/* http2_v1: the nonce is each session's (connect_open). */
+	cc->connect = cfg->connect != NULL;
+	cc->h2_max_streams = cc->connect ? cfg->h2_max_streams : 0;
 }
 
 static void
@@ -289,20 +321,28 @@ serve_main(int argc, char **argv)
 	kh_parent = p;
 	p->cfg = &cfg;
 	p->exe_fd = -1;
+	p->metrics_fd = -1;
 	p->backoff_ms = KH_RESTART_MIN_MS;
 	log_init("keyhole", NULL);
 	if (cfg.verbose)
 		log_set_verbosity(LOG_DEBUG);
 	log_set_format(cfg.log_format >= 0 ? (enum log_format)cfg.log_format :
 	    isatty(STDERR_FILENO) ? LOG_FMT_TEXT : LOG_FMT_JSON);
-	if (cfg.log_syslog)
-		log_use_syslog();
+	if (cfg.log_syslog && log_use_syslog() < 0)
+		return 1;
 	sdnotify_init();
 	signal(SIGPIPE, SIG_IGN);
 
+	for (int i = 0; i < 3; i++)
+		p->connect_fds[i] = -1;
+	p->connect_sock = -1;
+	/* The launcher first: started by exec before the credential is
+	 * loaded, it never holds a byte of it (connect.h). */
+	if (cfg.connect != NULL && connect_init(p) < 0)
+		return 1;
 	if (serve_first_gen(p) < 0 ||
 	    secret_load_credential(&cfg, &p->credential) < 0 ||
-	    secret_load_token(&cfg, &p->gen->token) < 0 ||
+	    serve_load_token(&cfg, &p->gen->token) < 0 ||
 	    serve_child_identity(p) < 0 ||
 	    serve_open_child_binary(p) < 0)
 		return 1;
@@ -319,6 +359,8 @@ serve_main(int argc, char **argv)
 	}
 	if (listen_open(&cfg, p->listeners, &p->nlisteners) < 0)
 		return 1;
+	if ((p->metrics = metrics_new()) == NULL || metrics_listen_open(p) < 0)
+		return 1;
 	serve_child_config(p);
 	if (upstream_global_init() < 0)
 		return 1;
@@ -329,6 +371,7 @@ serve_main(int argc, char **argv)
 		.base_url = cfg.upstream,
 		.ca_file = cfg.ca_file,
 		.run_id = cfg.run_id,
+		.inject = &cfg.inject,
 		.timeout_ms = cfg.upstream_timeout_ms,
 		.max_response = cfg.max_response,
 		.max_connects = cfg.max_inflight,
@@ -337,6 +380,8 @@ serve_main(int argc, char **argv)
 	 * redaction): upstream_cred.c. */
 	p->up = upstream_new(p->base, &ucfg, &p->credential);
 	if (p->up == NULL)
+		return 1;
+	if (cfg.connect != NULL && connect_attach(p) < 0)
 		return 1;
 	p->restart_ev = supervise_restart_event(p);
 	p->drain_ev = evtimer_new(p->base, serve_drain_deadline, p);
@@ -361,6 +406,7 @@ serve_main(int argc, char **argv)
 		monitor_abort_inflight(p, p->child, false);
 	}
 	listen_close(p->listeners, p->nlisteners);
+	metrics_listen_close(p);
 	if (p->exit_code == 0)
 		log_info("stopped");
 	/* The log layer points at the secret pages: forget them first. */

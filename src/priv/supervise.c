@@ -11,8 +11,10 @@
  *
  * The child's fds are fixed (child_config.h): 0-2 /dev/null, 3 the
  * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners,
- * 13-17 the queue transport's directories (queue_dirs.c); in sanitizer
- * builds fd 2 is the parent's stderr, for their reports.
+ * 13-17 the queue transport's directories (queue_dirs.c), 18 the metrics
+ * listener (metrics.c), 19-21 the http2_v1 command's pipes (connect.c; a
+ * reload's candidate gets pipes that carry nothing); in sanitizer builds
+ * fd 2 is the parent's stderr, for their reports.
  * Its environment is empty.
  */
 #include <errno.h>
@@ -28,7 +30,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "connect.h"
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "sdnotify.h"
 #include "util.h"
@@ -73,7 +77,8 @@ supervise_policy_memfd(const struct kh_gen *g)
 static void __attribute__((noreturn))
 supervise_exec_child(const struct parent *p, int sock, int polfd)
 {
-	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5];
+	int src[3 + KH_LISTENERS_MAX], n = 0, devnull, qsrc[5], hsrc[3];
+	int msrc = -1;
 	char nbuf[4];
 	char *const argv[] = { "keyhole-net", "child", nbuf, NULL };
 	char *const envp[] = { NULL };
@@ -104,6 +109,15 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 		    (qsrc[i] = fcntl(p->queue_fds[i], F_DUPFD, 64)) < 0)
 			_exit(127);
 	}
+	if (p->metrics_fd >= 0 &&
+	    (msrc = fcntl(p->metrics_fd, F_DUPFD, 64)) < 0)
+		_exit(127);
+	for (int i = 0; i < 3; i++) {		/* http2_v1: connect.c */
+		hsrc[i] = -1;
+		if (p->connect_fds[i] >= 0 &&
+		    (hsrc[i] = fcntl(p->connect_fds[i], F_DUPFD, 64)) < 0)
+			_exit(127);
+	}
 #ifdef KH_SANITIZE
 	/* Sanitizer builds only: the child's fd 2 stays the parent's stderr,
 	 * where ASan/UBSan write their reports (the child writes nothing
@@ -122,6 +136,9 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (int i = 0; i < 5; i++)
 		if (qsrc[i] >= 0 && dup2(qsrc[i], KH_CHILD_FD_QREQ + i) < 0)
 			_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (hsrc[i] >= 0 && dup2(hsrc[i], KH_CHILD_FD_H2IN + i) < 0)
+			_exit(127);
 	/* dup2 clears FD_CLOEXEC on the targets; close everything else but
 	 * the binary to exec (close-on-exec itself). */
 	if (KH_CHILD_FD_LISTEN + (int)p->nlisteners < KH_CHILD_FD_QREQ)
@@ -130,6 +147,12 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 	for (int i = 0; i < 5; i++)
 		if (qsrc[i] < 0)
 			close(KH_CHILD_FD_QREQ + i);
+	if (msrc >= 0 ? dup2(msrc, KH_CHILD_FD_METRICS) < 0 :
+	    (close(KH_CHILD_FD_METRICS), false))
+		_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (hsrc[i] < 0)
+			close(KH_CHILD_FD_H2IN + i);
 	syscall(SYS_close_range, KH_CHILD_FD_LAST + 1, KH_EXE_FD - 1, 0);
 	syscall(SYS_close_range, KH_EXE_FD + 1, ~0U, 0);
 	nbuf[0] = (char)('0' + p->nlisteners);
@@ -142,19 +165,25 @@ int
 supervise_spawn(struct parent *p, struct kh_gen *g, enum child_role role)
 {
 	int sv[2], polfd;
-	pid_t pid;
+	pid_t pid, session = 0;
 	struct child *c;
 
+	/* http2_v1: this child's session, CMD started with g's token
+	 * (connect.c); a reload's candidate gets none (one session at a
+	 * time: reload.c). */
+	if (p->cfg->connect != NULL && (role == CHILD_CANDIDATE ?
+	    connect_blank(p) : connect_open(p, &g->token, &session)) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error("socketpair: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
 	polfd = supervise_policy_memfd(g);
 	if (polfd < 0) {
 		log_error("policy memfd: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
-		return -1;
+		goto fail;
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -162,19 +191,22 @@ supervise_spawn(struct parent *p, struct kh_gen *g, enum child_role role)
 		close(sv[0]);
 		close(sv[1]);
 		close(polfd);
-		return -1;
+		goto fail;
 	}
 	if (pid == 0)
 		supervise_exec_child(p, sv[1], polfd);
 	close(sv[1]);
 	close(polfd);
+	connect_close_fds(p);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		kill(pid, SIGKILL);
 		close(sv[0]);
+		connect_stop(p, session);
 		return -1;
 	}
 	c->pid = pid;
+	c->session = session;
 	c->state = CS_WAIT_POLICY;
 	c->base = p->base;
 	c->gen = gen_ref(g);
@@ -184,6 +216,7 @@ supervise_spawn(struct parent *p, struct kh_gen *g, enum child_role role)
 	if (c->bev == NULL) {
 		kill(pid, SIGKILL);
 		close(sv[0]);
+		connect_stop(p, session);
 		gen_unref(c->gen);
 		free(c);
 		return -1;
@@ -193,6 +226,7 @@ supervise_spawn(struct parent *p, struct kh_gen *g, enum child_role role)
 		log_error("cannot set up the child's liveness timer");
 		kill(pid, SIGKILL);
 		bufferevent_free(c->bev);
+		connect_stop(p, session);
 		gen_unref(c->gen);
 		free(c);
 		return -1;
@@ -209,6 +243,10 @@ supervise_spawn(struct parent *p, struct kh_gen *g, enum child_role role)
 	    (unsigned long long)g->number, role == CHILD_CANDIDATE ?
 	    ", a reload's" : "");
 	return 0;
+fail:
+	connect_close_fds(p);
+	connect_stop(p, session);
+	return -1;
 }
 
 bool
@@ -268,6 +306,12 @@ supervise_free_child(struct parent *p, struct child *c)
 {
 	if (c->role == CHILD_CURRENT)
 		p->child_served = c->pinging;
+	/* http2_v1: the session was this child's; its command goes too
+	 * (a reload's next session waits for its exit: reload_connect.c). */
+	if (c->session > 0 && p->connect_pending)
+		p->connect_old = c->session;
+	connect_stop(p, c->session);
+	c->session = 0;
 	liveness_detach(c);
 	reload_child_free(p, c);
 	monitor_abort_inflight(p, c, false);
@@ -353,6 +397,7 @@ supervise_schedule(struct parent *p)
 	struct timeval tv = { p->backoff_ms / 1000,
 	    (p->backoff_ms % 1000) * 1000 };
 	log_info("restarting child in %u ms", p->backoff_ms);
+	metrics_child_restart(p->metrics);
 	sdnotify_send("STATUS=child exited; restarting");
 	evtimer_add(p->restart_ev, &tv);
 	p->backoff_ms *= 2;

@@ -32,6 +32,7 @@
 
 #include "hdr.h"
 #include "log.h"
+#include "inject.h"
 #include "upstream_int.h"
 #include "util.h"
 
@@ -184,6 +185,7 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	up->max_response = cfg->max_response;
 	if (upstream_parse_base(up, cfg->base_url) < 0)
 		goto fail;
+	up->inject = cfg->inject;
 	if (upstream_set_credential(up, credential) < 0)
 		goto fail;
 	if (cfg->run_id != NULL) {
@@ -192,12 +194,12 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 			log_fatal("--run-id must be visible ASCII");
 			goto fail;
 		}
-		n = strlen(cfg->run_id) + 32;
+		n = strlen(cfg->run_id) + KH_HNAME_MAX + 3;
 		up->runid_header = malloc(n);
 		if (up->runid_header == NULL)
 			goto fail;
-		snprintf(up->runid_header, n, "x-paperclip-run-id: %s",
-		    cfg->run_id);
+		snprintf(up->runid_header, n, "%s: %s",
+		    cfg->inject->run_id_name, cfg->run_id);
 	}
 	up->multi = curl_multi_init();
 	up->timer = evtimer_new(base, upstream_timer_cb, up);
@@ -311,7 +313,14 @@ upstream_start(struct upstream *up, struct up_req *r,
 	    ck->has_query ? "?" : "", ck->has_query ? ck->query : "");
 	r->resp_allow = *resp;
 
-	/* "Expect:" stops curl's 100-continue dance. */
+	/* The operator's fixed headers and the run id (inject.h): names the
+	 * sandbox can never send (policy_forbid_add), so never twice.
+	 * "Expect:" stops curl's 100-continue dance. */
+	for (size_t i = 0; i < up->inject->nhdrs; i++) {
+		if ((h = curl_slist_append(r->hdrs, up->inject->hdrs[i])) == NULL)
+			return -1;
+		r->hdrs = h;
+	}
 	if (up->runid_header != NULL) {
 		if ((h = curl_slist_append(r->hdrs, up->runid_header)) == NULL)
 			return -1;
@@ -328,8 +337,8 @@ upstream_start(struct upstream *up, struct up_req *r,
 		r->hdrs = h;
 	}
 	/* The credential last, linked, not copied: the allowlist can never
-	 * hold authorization (policy_header_forbidden), so this is the only
-	 * one.  r->hdrs is not empty ("Expect:" is in it). */
+	 * hold its header's name (policy_header_forbidden, policy_forbid_add),
+	 * so this is the only one.  r->hdrs is not empty ("Expect:" is in it). */
 	for (h = r->hdrs; h->next != NULL; h = h->next)
 		;
 	r->auth_node.data = (char *)upstream_cred_get(up, &r->cred);

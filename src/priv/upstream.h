@@ -97,10 +97,14 @@ struct up_req {
 	struct up_req *next;		/* owner's in-flight list */
 };
 
+struct inject_cfg;
 struct upstream_cfg {
 	const char *base_url;
 	const char *ca_file;
 	const char *run_id;
+	/* The credential's header, the run id's name, fixed headers
+	 * (inject.h); kept by reference for the run. */
+	const struct inject_cfg *inject;
 	uint32_t timeout_ms;
 	uint64_t max_response;
 	uint32_t max_connects;		/* idle upstream connections kept */
@@ -114,21 +118,25 @@ struct upstream_cfg {
 int upstream_global_init(void);
 
 /* Validate the base URL (http/https, host, no userinfo/query/fragment)
- * and set up the multi handle; the credential as upstream_set_credential.
- * NULL after printing an error. */
+ * and set up the multi handle; the credential as upstream_set_credential
+ * in the style cfg->inject names.  NULL after printing an error. */
 struct upstream *upstream_new(struct event_base *base,
     const struct upstream_cfg *cfg, struct secret *credential);
 /* upstream_cred.c.  The credential of every transfer started from now on:
  * *s is taken over (emptied), its header line written into its own
- * locked page (secret_prefixed) and registered with log_redact.  A
+ * locked page in the injection style of --auth (inject.h: "NAME: Bearer
+ * CRED" or "NAME: CRED" by secret_prefixed, "authorization: Basic B64"
+ * by secret_base64_line) and registered with log_redact.  A
  * transfer keeps the credential it started with to its end (a rotation
  * never changes a request on its way); an earlier credential is wiped and
  * unmapped as soon as no transfer uses it.  Returns 0, or -1 (nothing
  * changed; *s is the caller's still). */
 int upstream_set_credential(struct upstream *up, struct secret *s);
-/* The same in two steps, for a reload: prepare (may fail: NULL, *s still
- * the caller's), then use (cannot fail), or drop (wiped). */
-struct up_cred *upstream_cred_new(struct secret *s);
+/* The same in two steps, for a reload: prepare (may fail: NULL with
+ * *why, *s still the caller's), then use (cannot fail), or drop (wiped).
+ * A rotated credential keeps the run's injection style. */
+struct up_cred *upstream_cred_new(const struct upstream *up, struct secret *s,
+    const char **why);
 void upstream_cred_use(struct upstream *up, struct up_cred *c);
 void upstream_cred_drop(struct up_cred *c);
 /* Is *s the credential in use for new transfers? */

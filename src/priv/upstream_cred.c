@@ -1,8 +1,9 @@
 /*
  * keyhole upstream forwarding: the credential, and its rotation.
  *
- * The credential lives in its own locked, never-dumped page as the one
- * string "authorization: Bearer <credential>" (secret_prefixed), linked
+ * The credential lives in its own locked, never-dumped page, with its
+ * header line built in that page in the style --auth chose (inject.h:
+ * "NAME: Bearer CRED", "NAME: CRED", "authorization: Basic B64"), linked
  * into each transfer's header list without a copy (upstream.c).  A reload
  * may bring a new one (src/priv/reload.c): transfers started from then on
  * carry the new line; a transfer already started keeps the line it was
@@ -14,23 +15,59 @@
  * KH_CRED_LIVE_MAX are ever held (reload.c refuses another rotation until
  * requests end).  SECURITY.md, "Reload".
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "inject.h"
 #include "log.h"
 #include "upstream_int.h"
 
+/* The credential's header line, built in its locked page (inject.h):
+ * "NAME: Bearer CRED", "NAME: CRED" or "authorization: Basic B64". */
+static const char *
+upstream_auth_line(const struct inject_cfg *ij, struct secret *credential,
+    const char **why)
+{
+	char prefix[KH_AUTH_HNAME_MAX + 16];
+	const char *line;
+
+	*why = "the credential's header line does not fit its page";
+	switch (ij->auth) {
+	case INJECT_BASIC:
+		if (memchr(credential->buf, ':', credential->len) == NULL) {
+			*why = "--auth basic: the credential must be "
+			    "USER:PASSWORD";
+			return NULL;
+		}
+		line = secret_base64_line(credential, "authorization: Basic ");
+		break;
+	case INJECT_HEADER:
+		snprintf(prefix, sizeof(prefix), "%s: ", ij->auth_name);
+		line = secret_prefixed(credential, prefix);
+		break;
+	case INJECT_BEARER:
+	default:
+		snprintf(prefix, sizeof(prefix), "%s: Bearer ", ij->auth_name);
+		line = secret_prefixed(credential, prefix);
+		break;
+	}
+	return line;
+}
+
 struct up_cred *
-upstream_cred_new(struct secret *s)
+upstream_cred_new(const struct upstream *up, struct secret *s,
+    const char **why)
 {
 	struct up_cred *c = calloc(1, sizeof(*c));
 
+	*why = "out of memory";
 	if (c == NULL)
 		return NULL;
-	c->line = secret_prefixed(s, "authorization: Bearer ");
+	c->line = upstream_auth_line(up->inject, s, why);
 	if (c->line == NULL || log_redact(s->buf, s->len) < 0) {
 		if (c->line != NULL)
-			log_error("internal: no room to redact another secret");
+			*why = "internal: no room to redact another secret";
 		free(c);
 		return NULL;
 	}
@@ -70,10 +107,13 @@ upstream_cred_use(struct upstream *up, struct up_cred *c)
 int
 upstream_set_credential(struct upstream *up, struct secret *s)
 {
-	struct up_cred *c = upstream_cred_new(s);
+	const char *why;
+	struct up_cred *c = upstream_cred_new(up, s, &why);
 
-	if (c == NULL)
+	if (c == NULL) {
+		log_fatal("%s", why);
 		return -1;
+	}
 	upstream_cred_use(up, c);
 	return 0;
 }

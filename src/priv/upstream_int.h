@@ -21,6 +21,7 @@ struct upstream {
 	struct up_cred *cred;		/* for new transfers (upstream_cred.c) */
 	size_t ncreds;			/* live: current + still in use */
 	char *runid_header;		/* "x-paperclip-run-id: ..." or NULL */
+	const struct inject_cfg *inject;	/* fixed headers (inject.h) */
 	const char *ca_file;
 	uint32_t timeout_ms;
 	uint64_t max_response;

@@ -275,6 +275,7 @@ conn_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 
 	(void)l;
 	(void)salen;
+	n->accepted_total++;
 	if (!conn_admit_batch_ok(n))
 		conn_listen_pause(n, 0);	/* this one, then the next turn */
 	if (n->shutting_down) {

@@ -12,6 +12,8 @@
  * sent (a rotated bridge token takes effect for every request read after
  * the reload); the policy stays this child's, as the parent re-checks it.
  * When no connection is left and nothing is pending, the child exits.
+ * Under --connect (one session, which cannot move) it sends GOAWAY as a
+ * drain does and exits once its streams are answered.
  *
  * Draining (SIGTERM):
  *
@@ -34,6 +36,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "h2.h"
 #include "net.h"
 
 /* Read and discard what the client has sent, up to max bytes, without
@@ -69,7 +72,7 @@ conn_retire_maybe_exit(struct net *n)
 	for (struct conn *c = n->conns; c != NULL; c = c->next)
 		if (c->phase != PH_CLOSING)
 			return;
-	if (n->npending > 0)
+	if (n->npending > 0 || !h2_idle(n))
 		return;
 	conn_leave(n);
 }
@@ -87,7 +90,7 @@ conn_maybe_exit(struct net *n)
 	for (struct conn *c = n->conns; c != NULL; c = c->next)
 		if (c->phase != PH_IDLE && c->phase != PH_CLOSING)
 			return;
-	if (n->npending > 0)
+	if (n->npending > 0 || !h2_idle(n))
 		return;
 	/* The backlog: answered 503 and closed at once. */
 	conn_listen_close(n);
@@ -113,9 +116,18 @@ conn_leave(struct net *n)
 __attribute__((weak)) void
 conn_exit(struct net *n)
 {
-	/* Flush queued log frames to the parent before leaving. */
+	/* Flush queued log frames to the parent before leaving (blocking:
+	 * the last lines say why).  A socket bufferevent freezes the start of
+	 * its output for everyone but itself; evbuffer_write on it wrote
+	 * nothing, so those lines were lost. */
 	struct evbuffer *out = bufferevent_get_output(n->parent);
-	evbuffer_write(out, KH_CHILD_FD_PARENT);
+	int fl = fcntl(KH_CHILD_FD_PARENT, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(KH_CHILD_FD_PARENT, F_SETFL, fl & ~O_NONBLOCK);
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0 &&
+	    evbuffer_write(out, KH_CHILD_FD_PARENT) > 0)
+		;
 	_exit(0);
 }
 
@@ -247,6 +259,13 @@ conn_retire(struct net *n, const char *tok, size_t len)
 	}
 	n->listeners_closed = true;
 	queue_shutdown(n);
+	/* The operator's metrics listener: the new child's too. */
+	metrics_serve_stop(n);
+	/* http2_v1: the session is this child's and cannot move; GOAWAY,
+	 * the streams the gateway opened finish under this child's policy,
+	 * and the parent starts the next session once it has exited
+	 * (src/priv/reload.c). */
+	h2_shutdown(n);
 	for (c = n->conns; c != NULL; c = next) {
 		next = c->next;
 		switch (c->phase) {

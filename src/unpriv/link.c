@@ -27,6 +27,7 @@
 #include "hdr.h"
 #include "log.h"
 #include "util.h"
+#include "h2.h"
 #include "net.h"
 
 struct net *kh_net;
@@ -42,6 +43,8 @@ static int link_response(struct net *, const struct msg_hdr *,
 static int link_shutdown(struct net *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int link_ping(struct net *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int link_metrics_text(struct net *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int link_retire(struct net *, const struct msg_hdr *,
     struct msg_reader *, const char **);
@@ -60,6 +63,7 @@ static const struct link_entry {
 	/* SIGTERM may reach the parent before it accepted the table. */
 	{ MSG_SHUTDOWN, LS_STARTING | LS_SERVING, link_shutdown },
 	{ MSG_PING, LS_SERVING, link_ping },
+	{ MSG_METRICS_TEXT, LS_SERVING, link_metrics_text },
 	/* A reload; each handler checks its own once-only conditions. */
 	{ MSG_RETIRE, LS_SERVING, link_retire },
 	{ MSG_QUEUE_START, LS_SERVING, link_queue_start },
@@ -136,6 +140,9 @@ link_fatal(const char *fmt, ...)
 		/* The loop made the socket non-blocking; wait for it now. */
 		if ((fl = fcntl(KH_CHILD_FD_PARENT, F_GETFL)) >= 0)
 			(void)fcntl(KH_CHILD_FD_PARENT, F_SETFL, fl & ~O_NONBLOCK);
+		/* A socket bufferevent freezes its output's start: without
+		 * this, nothing queued was written (conn_exit). */
+		evbuffer_unfreeze(out, 1);
 		while (evbuffer_get_length(out) > 0 &&
 		    evbuffer_write(out, KH_CHILD_FD_PARENT) > 0)
 			;
@@ -263,6 +270,10 @@ link_policy_ok(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 	conn_listen_enable(n);
 	/* The queue waits for MSG_QUEUE_START: after a reload the retired
 	 * child may still hold claimed files. */
+	if (n->cfg.metrics)
+		metrics_serve_start(n);
+	if (n->cfg.connect)
+		h2_start(n);
 	log_debug("serving");
 	return 0;
 }
@@ -338,11 +349,30 @@ link_shutdown(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 		return -1;
 	}
 	queue_shutdown(n);
+	h2_shutdown(n);
 	conn_shutdown(n);
+	metrics_serve_stop(n);
 	return 0;
 }
 
-/* MSG_RETIRE: str token.  Once, while serving, never after SHUTDOWN. */
+/* MSG_METRICS_TEXT: the parent's text for an operator's scrape. */
+static int
+link_metrics_text(struct net *n, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	const uint8_t *text;
+	size_t len;
+
+	if (msg_get_blob(r, &text, &len, KH_MSG_MAX) < 0 || msg_end(r) < 0 ||
+	    h->id == 0) {
+		*why = "malformed METRICS_TEXT";
+		return -1;
+	}
+	return metrics_serve_answer(n, h->id, text, len, why);
+}
+
+/* MSG_RETIRE: str token (empty only without listeners: the queue alone
+ * needs none).  Once, while serving, never after SHUTDOWN. */
 static int
 link_retire(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
     const char **why)
@@ -351,7 +381,9 @@ link_retire(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 	size_t len;
 
 	msg_get_str(r, &tok, &len, KH_TOKEN_MAX);
-	if (h->id != 0 || msg_end(r) < 0 || len < KH_TOKEN_MIN) {
+	/* Empty only where MSG_CONFIG may have none: no listener. */
+	if (h->id != 0 || msg_end(r) < 0 || (len < KH_TOKEN_MIN &&
+	    (len > 0 || n->nlisteners > 0))) {
 		*why = "malformed RETIRE";
 		return -1;
 	}

@@ -219,9 +219,19 @@ struct net {
 					   disk (queue_answer.c) */
 	uint64_t next_id;
 	struct queue *queue;		/* queue_v1 transport, or NULL */
+	uint64_t accepted_total;	/* client connections, for metrics */
+	struct metrics_srv *metrics;	/* the operator's listener, or NULL */
+	struct h2 *h2;			/* http2_v1 over a command (h2.h), or NULL */
 };
 
 extern struct net *kh_net;
+
+/* metrics_serve.c: GET /metrics on the operator's listener (fd 18) */
+void metrics_serve_start(struct net *n);
+void metrics_serve_stop(struct net *n);
+/* The parent's MSG_METRICS_TEXT for scrape id; 0, or -1 with *why. */
+int metrics_serve_answer(struct net *n, uint64_t id, const uint8_t *text,
+    size_t len, const char **why);
 
 /* link.c: the child's protocol endpoint (frames both ways) */
 void link_log_sink(enum log_level level, const char *line);

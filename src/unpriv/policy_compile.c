@@ -106,8 +106,11 @@ pc_header(struct compiler *c, uint32_t line, const struct field *f, size_t nf,
 	}
 	if (policy_header_forbidden(name, f[1].len)) {
 		pc_error(c, line, f[1].s, "header '%s' may never be "
-		    "allowlisted (keyhole sets, strips or frames it itself); "
-		    "remove this line", name);
+		    "allowlisted (keyhole sets, strips or frames it itself%s); "
+		    "remove this line", name,
+		    policy_header_builtin_forbidden(name, f[1].len) ? "" :
+		    ": this keyhole's --auth, --run-id-header or "
+		    "--upstream-header");
 		return;
 	}
 	for (size_t i = 0; i < *n; i++) {
@@ -333,8 +336,13 @@ static void
 pc_defaults(char list[][KH_HNAME_MAX + 1], size_t *n,
     const char *const *defaults)
 {
-	for (*n = 0; defaults[*n] != NULL; (*n)++)
-		snprintf(list[*n], KH_HNAME_MAX + 1, "%s", defaults[*n]);
+	/* A default that the configuration makes keyhole write itself
+	 * (--upstream-header accept: ...) is left out. */
+	*n = 0;
+	for (size_t i = 0; defaults[i] != NULL; i++)
+		if (!policy_header_forbidden(defaults[i], strlen(defaults[i])))
+			snprintf(list[(*n)++], KH_HNAME_MAX + 1, "%s",
+			    defaults[i]);
 }
 
 /* The child must never send a table the parent refuses: run the parent's

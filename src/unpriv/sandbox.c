@@ -333,9 +333,10 @@ sandbox_drop_user(const struct child_config *cfg)
 static void
 sandbox_rlimits(const struct child_config *cfg)
 {
-	/* fds: clients + listeners + the link, epoll and stdio. */
+	/* fds: clients + listeners + the link, epoll and stdio; the queue's;
+	 * the metrics listener and its few scrapers. */
 	rlim_t nofile = (rlim_t)cfg->max_conns + cfg->nlisteners + 16 +
-	    (cfg->queue ? 8 : 0);
+	    (cfg->queue ? 8 : 0) + (cfg->metrics ? 1 + KH_METRICS_CONNS_MAX : 0);
 	/* Files written: none, or with the queue transport, response files
 	 * of at most KH_QUEUE_RESPONSE_FILE_MAX bytes. */
 	rlim_t fsize = cfg->queue ? (rlim_t)KH_QUEUE_RESPONSE_FILE_MAX : 0;

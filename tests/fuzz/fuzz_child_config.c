@@ -8,9 +8,11 @@
  * Properties (abort() when broken):
  *  - an accepted config is within every limit, re-checked here from
  *    kh_limits.h: counts, sizes and deadlines non-zero and bounded, a
- *    token of KH_TOKEN_MIN..KH_TOKEN_MAX bytes without NUL, an absolute
+ *    token of KH_TOKEN_MIN..KH_TOKEN_MAX bytes without NUL (empty only
+ *    when there is no listener: the queue alone checks none), an absolute
  *    chroot directory when chroot is asked for, a non-root uid/gid when
- *    dropping privileges, NUL-terminated strings;
+ *    dropping privileges, NUL-terminated strings, forbidden header names
+ *    that are distinct lower-case tokens;
  *  - it re-encodes to exactly the input bytes (one spelling per config:
  *    nothing the decoder ignored or normalized);
  *  - a strict prefix of an accepted input is refused.
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "child_config.h"
+#include "hdr.h"
 
 static void
 fuzz_check(const struct child_config *c)
@@ -37,8 +40,8 @@ fuzz_check(const struct child_config *c)
 	if (c->write_timeout_ms == 0 || c->write_timeout_ms > KH_TIMEOUT_MAX_MS ||
 	    c->body_min_rate > KH_BODY_MIN_RATE_MAX)
 		abort();
-	/* No listener only for a queue-only child. */
-	if ((c->nlisteners == 0 && !c->queue) ||
+	/* No listener only for a queue or http2_v1 child. */
+	if ((c->nlisteners == 0 && !c->queue && !c->connect) ||
 	    c->nlisteners > KH_LISTENERS_MAX)
 		abort();
 	if (c->queue && (c->queue_poll_ms == 0 ||
@@ -46,10 +49,30 @@ fuzz_check(const struct child_config *c)
 		abort();
 	if (c->vars.n > KH_POLICY_VARS_MAX)
 		abort();
-	if (memchr(c->token, '\0', sizeof(c->token)) == NULL ||
-	    strlen(c->token) != c->token_len || c->token_len < KH_TOKEN_MIN ||
-	    c->token_len > KH_TOKEN_MAX)
+	/* http2_v1: 1..KH_H2_STREAMS_MAX streams and a 32-hex nonce, or
+	 * nothing of it. */
+	if (c->connect ? c->h2_max_streams == 0 ||
+	    c->h2_max_streams > KH_H2_STREAMS_MAX ||
+	    strlen(c->h2_nonce) != KH_H2_NONCE_LEN ||
+	    strspn(c->h2_nonce, "0123456789abcdef") != KH_H2_NONCE_LEN :
+	    c->h2_max_streams != 0 || c->h2_nonce[0] != '\0')
 		abort();
+	if (memchr(c->token, '\0', sizeof(c->token)) == NULL ||
+	    strlen(c->token) != c->token_len || c->token_len > KH_TOKEN_MAX ||
+	    (c->token_len < KH_TOKEN_MIN && (c->token_len != 0 ||
+	    c->nlisteners != 0)))
+		abort();
+	if (c->nforbid > KH_FORBID_EXTRA_MAX)
+		abort();
+	for (size_t i = 0; i < c->nforbid; i++) {
+		size_t n = strnlen(c->forbid[i], sizeof(c->forbid[i]));
+		if (n == 0 || n == sizeof(c->forbid[i]) ||
+		    !hdr_lower_token(c->forbid[i], n))
+			abort();
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(c->forbid[k], c->forbid[i]) == 0)
+				abort();
+	}
 	if (memchr(c->chroot_dir, '\0', sizeof(c->chroot_dir)) == NULL ||
 	    memchr(c->policy_name, '\0', sizeof(c->policy_name)) == NULL)
 		abort();

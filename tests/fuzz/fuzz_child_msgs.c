@@ -243,8 +243,9 @@ fuzz_model(uint8_t type, uint64_t id, const uint8_t *p, size_t n)
 		size_t tl;
 		if (!fz.serving || id != 0 || fz.retiring || fz.shutting_down ||
 		    !fuzz_str(p, n, &off, KH_TOKEN_MAX, &t, &tl, false) ||
-		    off != n || tl < KH_TOKEN_MIN)
-			return FZ_REJECT;
+		    off != n || (tl < KH_TOKEN_MIN &&
+		    (tl > 0 || fz.n.nlisteners > 0)))
+			return FZ_REJECT;	/* empty: no listener, no token */
 		for (size_t i = 0; i < tl; i++)
 			if (t[i] < 0x21 || t[i] > 0x7e)
 				return FZ_REJECT;

@@ -74,6 +74,8 @@
 #include "log.h"
 #include "media.h"
 #include "policy_compile.h"
+#include "metrics.h"
+#include "metrics_wire.h"
 #include "priv.h"
 #include "util.h"
 
@@ -542,6 +544,12 @@ fuzz_walk(const uint8_t *s, size_t n, bool killed, size_t kill_off)
 			/* a request the child answered itself: for the log */
 			ok = serving && id == 0;
 			break;
+		case MSG_METRICS:
+			/* an operator's scrape: exactly the child's counters */
+			ok = serving && id != 0 &&
+			    len == 1 + 8 * KH_METRICS_CHILD_N &&
+			    s[off + KH_WIRE_HDR] == KH_METRICS_CHILD_N;
+			break;
 		default:
 			ok = false;
 		}
@@ -640,6 +648,15 @@ fuzz_check_replies(void)
 				    "a second answer");
 			break;
 		}
+		case MSG_METRICS_TEXT: {
+			const uint8_t *b;
+			size_t bl;
+			msg_get_blob(&r, &b, &bl, KH_MSG_MAX);
+			if (msg_end(&r) < 0 || id == 0 || bl == 0 ||
+			    b[bl - 1] != '\n')
+				fuzz_fail("malformed METRICS_TEXT");
+			break;
+		}
 		default:
 			fuzz_fail("parent sent a frame of a wrong type");
 		}
@@ -733,6 +750,14 @@ reload_retired_ack(struct parent *p, struct child *c)
 
 void
 reload_queue_start(struct parent *p, struct child *c)
+{
+	(void)p;
+	(void)c;
+}
+
+/* No reload under way: nothing waits for a child to serve. */
+void
+reload_child_serves(struct parent *p, struct child *c)
 {
 	(void)p;
 	(void)c;
@@ -936,6 +961,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fz.p.gen->vars = fz.cfg.vars;
 	gen_make_current(fz.p.gen);
+	fz.p.metrics = metrics_new();	/* MSG_METRICS renders from it */
+	if (fz.p.metrics == NULL)
+		abort();
 	fz.p.ccfg.max_body = bodies[(data[0] >> 4) & 3];
 	fz.p.draining = (data[0] & 2) != 0;
 	if (data[0] & 1) {
@@ -1043,6 +1071,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gen_unref(fz.p.gen);	/* its table and buckets */
 	if (fz.p.relay_ev != NULL)
 		event_free(fz.p.relay_ev);
+	metrics_free(fz.p.metrics);
 	kh_parent = NULL;
 	return 0;
 }

@@ -20,9 +20,11 @@ import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-VERSION = 4
-LOG, FATAL, POLICY, REQUEST, ACCESS, PONG, RETIRED = 1, 2, 3, 4, 5, 6, 7
-CONFIG, POLICY_OK, RESPONSE, SHUTDOWN, PING, RETIRE, QUEUE_START = 64, 65, 66, 67, 68, 69, 70
+VERSION = 5
+LOG, FATAL, POLICY, REQUEST, ACCESS, PONG, METRICS, RETIRED = 1, 2, 3, 4, 5, 6, 7, 8
+CONFIG, POLICY_OK, RESPONSE, SHUTDOWN, PING, METRICS_TEXT, RETIRE, QUEUE_START = \
+    64, 65, 66, 67, 68, 69, 70, 71
+METRICS_CHILD_N = 6     # metrics_wire.h
 SEG_LIT, SEG_STAR, SEG_GLOB, SEG_VAR = 1, 2, 3, 4
 BODY_JSON, BODY_NONE, QUERY_NONE = 0x01, 0x02, 0x04
 
@@ -188,9 +190,20 @@ MEDIA_V2 = [
 ]
 
 
+def metrics_frame(mid=1, n=METRICS_CHILD_N, values=None):
+    values = values if values is not None else list(range(n))
+    return frame(METRICS, u8(n) + b"".join(u64(v) for v in values), mid=mid)
+
+
 def parent_seeds():
     v2 = pcfg(preload=False, upstream="never") + POL_V2
     seeds = {
+        # The operator's scrape, as the child asks for it (wire version 4).
+        "metrics_scrape": v2 + metrics_frame(1) + GOOD_V2[0] + metrics_frame(2),
+        "metrics_count_short": v2 + metrics_frame(1, n=5, values=[0] * 5),
+        "metrics_count_claims_more": v2 + metrics_frame(1, n=7, values=[0] * 6),
+        "metrics_zero_id": v2 + metrics_frame(0),
+        "metrics_huge_values": v2 + metrics_frame(3, values=[2 ** 64 - 1] * METRICS_CHILD_N),
         # Policy v2: what the parent accepts, and each rule property it
         # re-checks on its own (one violation per seed, after good ones).
         "v2_serve": v2 + b"".join(GOOD_V2),
@@ -333,6 +346,7 @@ def response(mid, status=200, headers=(("content-type", "application/json"),), b
 
 def child_seeds():
     return {
+        "metrics_text_without_listener": ccfg() + frame(METRICS_TEXT, s("# x\n"), mid=1),
         "policy_ok_then_answers": ccfg(serving=False) + frame(POLICY_OK),
         "answers": ccfg() + response(1) + response(2, 201, [("etag", '"v2"')], b'{"id":1}') +
         response(3, 409, [("content-type", "application/json"),
@@ -378,6 +392,9 @@ def child_seeds():
         "retire_after_shutdown": ccfg(pending=1, others=0) + frame(SHUTDOWN) + frame(RETIRE, s("t" * 16)),
         "retire_before_policy_ok": ccfg(serving=False) + frame(RETIRE, s("t" * 16)),
         "retire_token_short": ccfg() + frame(RETIRE, s("t" * 15)),
+        # Empty: what a queue-only bridge without a token sends (the
+        # harness's child has no listener, so it is accepted).
+        "retire_token_empty": ccfg(pending=1, others=0) + frame(RETIRE, s("")) + response(1),
         "retire_token_long": ccfg() + frame(RETIRE, s("t" * 513)),
         "retire_token_space": ccfg() + frame(RETIRE, s("token with spaces 0123")),
         "retire_trailing": ccfg() + frame(RETIRE, s("t" * 16) + b"\x00"),
@@ -392,7 +409,8 @@ def config_payload(max_conns=1024, max_conns_per_peer=512, max_inflight=64, max_
                    nlisteners=1, drop_user=0, uid=0, gid=0, do_chroot=0, chroot_dir="",
                    token="bridge-token-0123456789abcdef", policy_name="paperclip.policy",
                    queue=0, queue_inotify=0, queue_poll_ms=0, queue_chroot=0,
-                   bindings=(), mutations_used=0):
+                   bindings=(), mutations_used=0, forbid=(), metrics=0,
+                   connect=0, h2_max_streams=0, h2_nonce=""):
     # child_config.h, in its order.
     return (u32(max_conns) + u32(max_conns_per_peer) + u32(max_inflight) + u32(max_head) + u32(max_headers) +
             u64(max_body) + u32(head_ms) + u32(body_ms) + u32(idle_ms) + u32(write_ms) +
@@ -400,7 +418,9 @@ def config_payload(max_conns=1024, max_conns_per_peer=512, max_inflight=64, max_
             u8(drop_user) + u32(uid) + u32(gid) + u8(do_chroot) + s(chroot_dir) + s(token) +
             s(policy_name) + u8(queue) + u8(queue_inotify) + u32(queue_poll_ms) +
             u8(queue_chroot) + u8(len(bindings)) +
-            b"".join(s(k) + s(v) for k, v in bindings) + u32(mutations_used))
+            b"".join(s(k) + s(v) for k, v in bindings) + u32(mutations_used) +
+            u8(len(forbid)) + b"".join(s(n) for n in forbid) + u8(metrics) +
+            u8(connect) + u32(h2_max_streams) + s(h2_nonce))
 
 
 def config_seeds():
@@ -426,10 +446,25 @@ def config_seeds():
         "bindings": config_payload(bindings=(("issue", "BRI-7"), ("company", "c%201")),
                                    mutations_used=41),
         "binding_dup": config_payload(bindings=(("issue", "a"), ("issue", "b"))),
+        # http2_v1 (--connect): no listener, fds 19-21, a 32-hex nonce.
+        "connect": config_payload(nlisteners=0, connect=1, h2_max_streams=4,
+                                  h2_nonce="0123456789abcdef0123456789abcdef"),
+        "connect_nonce_upper": config_payload(nlisteners=0, connect=1, h2_max_streams=4,
+                                              h2_nonce="0123456789ABCDEF0123456789abcdef"),
+        "connect_streams_over": config_payload(nlisteners=0, connect=1, h2_max_streams=65,
+                                               h2_nonce="0123456789abcdef0123456789abcdef"),
+        "connect_off_with_nonce": config_payload(h2_nonce="0123456789abcdef0123456789abcdef"),
         "binding_dotdot": config_payload(bindings=(("issue", ".."),)),
         "write_timeout_zero": config_payload(write_ms=0),
         "per_peer_over_max": config_payload(max_conns=10, max_conns_per_peer=11),
         "trailing": config_payload() + b"\x00",
+        "forbid_metrics": config_payload(forbid=("x-api-key", "x-github-api-version"), metrics=1),
+        "forbid_upper": config_payload(forbid=("X-Api-Key",)),
+        "forbid_dup": config_payload(forbid=("x-api-key", "x-api-key")),
+        "forbid_empty": config_payload(forbid=("",)),
+        "metrics_2": config_payload(metrics=2),
+        "queue_only_no_token": config_payload(queue=1, queue_poll_ms=100, nlisteners=0, token=""),
+        "listener_no_token": config_payload(token=""),
     }
 
 

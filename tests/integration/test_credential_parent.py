@@ -13,6 +13,7 @@ I1 and "The credential in the parent's memory").
   through a proxy: a fake proxy receives nothing, the upstream everything.
 """
 
+import base64
 import http.server
 import os
 import shutil
@@ -163,7 +164,7 @@ class ParentCredentialCopiesTest(KeyholeTestCase):
         self.assertEqual(out, [200] * 8)
         time.sleep(0.5)    # every transfer ended, every buffer freed
 
-    def assertOneLockedCopy(self, kh):
+    def assertOneLockedCopy(self, kh, prefix=b"authorization: Bearer ", encoded=None):
         khtest.require_root("scanning the parent's /proc/PID/mem")
         if not khtest.cap_effective_has(khtest.CAP_SYS_PTRACE):
             raise unittest.SkipTest("scanning /proc/PID/mem needs CAP_SYS_PTRACE")
@@ -177,9 +178,16 @@ class ParentCredentialCopiesTest(KeyholeTestCase):
         if not khtest.sanitizer_build():     # ASan's mlock() does nothing
             self.assertIn("lo", flags[start], "the copy is not in locked memory: " + where[0])
         self.assertIn("dd", flags[start], "the copy may be dumped: " + where[0])
-        # It is the header line itself, built in place.
-        line = b"authorization: Bearer " + cred
-        self.assertEqual(find_all(kh.pid, line), [(addr - 22, start)])
+        if encoded is None:
+            # It is the header line itself, built in place.
+            line = prefix + cred
+            self.assertEqual(find_all(kh.pid, line), [(addr - len(prefix), start)])
+            return
+        # HTTP Basic: the line holds the credential's base64, built once,
+        # in the same locked page, right behind the credential itself.
+        line = prefix + encoded
+        self.assertEqual(find_all(kh.pid, encoded), [(addr + len(cred) + 1 + len(prefix), start)])
+        self.assertEqual(find_all(kh.pid, line), [(addr + len(cred) + 1, start)])
 
     def test_one_locked_copy_after_http_traffic(self):
         up = self.upstream()
@@ -194,6 +202,27 @@ class ParentCredentialCopiesTest(KeyholeTestCase):
         self.traffic(kh)
         self.assertEqual(srv.seen[0], "Bearer " + kh.credential)
         self.assertOneLockedCopy(kh)
+
+    def test_one_locked_copy_with_a_named_header(self):
+        """--auth header:x-api-key: the line "x-api-key: CRED" is built in
+        the locked page like Paperclip's, and nothing else copies it."""
+        up = self.upstream()
+        kh = self.keyhole(up.url, policy=POLICY, run_id="run-9",
+                          args=["--auth", "header:X-Api-Key", "--run-id-header", "x-run",
+                                "--upstream-header", "x-api-version: 2"])
+        self.traffic(kh)
+        self.assertEqual(up.requests[0].header("x-api-key"), kh.credential)
+        self.assertIsNone(up.requests[0].header("authorization"))
+        self.assertOneLockedCopy(kh, prefix=b"x-api-key: ")
+
+    def test_one_locked_copy_with_http_basic(self):
+        up = self.upstream()
+        cred = "svc-user:" + khtest.new_credential()
+        kh = self.keyhole(up.url, policy=POLICY, credential=cred, args=["--auth", "basic"])
+        self.traffic(kh)
+        b64 = base64.b64encode(cred.encode())
+        self.assertEqual(up.requests[0].header("authorization"), "Basic " + b64.decode())
+        self.assertOneLockedCopy(kh, prefix=b"authorization: Basic ", encoded=b64)
 
     def test_one_locked_copy_with_credential_from_environment(self):
         if khtest.sanitizer_build():

@@ -159,6 +159,19 @@ class HostileChildTest(KeyholeTestCase):
         self.assertParentAlive()
         up.assert_nothing(self, what=scenario)
 
+    def test_parent_rejects_a_table_allowlisting_an_injected_header(self):
+        """--auth header:x-api-key: a child whose table allowlists x-api-key
+        (an honest child refuses such a policy at compile time) is killed
+        at MSG_POLICY, and nothing reaches the upstream."""
+        up, kh = self.start_hostile("injected-header", body=POLICY_BODY +
+                                    "request-header x-api-key\n",
+                                    args=["--auth", "header:x-api-key"])
+        self.watch(lambda: self.violations() >= 1, 5.0, "a 'protocol violation' line")
+        self.assertParentAlive()
+        self.assertIn("forbidden header name", "\n".join(
+            ln for ln in kh.stderr_lines() if violation_line(ln)))
+        up.assert_nothing(self, what="injected-header")
+
     # -- control --------------------------------------------------------------
 
     def test_valid_child_request_is_forwarded(self):

@@ -318,7 +318,9 @@ class GatewayConfigurationTest(KeyholeTestCase):
              "PAPERCLIP_BRIDGE_HOST='localhost' is not a numeric IP address"),
             ({"PAPERCLIP_BRIDGE_PORT": "70000"},
              "PAPERCLIP_BRIDGE_PORT='70000' is not a number in [0, 65535]"),
-            ({"PAPERCLIP_BRIDGE_TOKEN": None}, "PAPERCLIP_BRIDGE_TOKEN are required"),
+            ({"PAPERCLIP_BRIDGE_TOKEN": None}, "PAPERCLIP_BRIDGE_TOKEN is required."),
+            ({"PAPERCLIP_BRIDGE_QUEUE_DIR": None},
+             "PAPERCLIP_BRIDGE_QUEUE_DIR is required in queue_v1."),
             ({"PAPERCLIP_API_BRIDGE_MODE": "http"}, "Unsupported PAPERCLIP_API_BRIDGE_MODE: http"),
         ]
         for env, message in cases:

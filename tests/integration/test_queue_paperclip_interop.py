@@ -3,15 +3,11 @@
 @paperclipai/adapter-utils, getSandboxCallbackBridgeServerSource()), run
 with node against keyhole's queue_v1 host side, unchanged.
 
-The package is installed once into the build directory (cache: CI stays
-fast); the version is pinned so the test is reproducible — bump
-PAPERCLIP_VERSION to follow Paperclip.  node and npm come from
-scripts/deps.sh; a missing one is a failure, not a skip."""
+The package is installed once into the build directory (khpaperclip.py:
+the version pinned there)."""
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 
@@ -19,37 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khtest  # noqa: E402
 from khtest import KeyholeTestCase  # noqa: E402
 from khqueue import Gateway, QueueDir, keyhole_queue  # noqa: E402
-
-PAPERCLIP_PACKAGE = "@paperclipai/adapter-utils"
-PAPERCLIP_VERSION = "2026.916.1"
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def paperclip_gateway_source():
-    """Path of Paperclip's gateway source, installing the package if the
-    cache does not hold this version yet."""
-    for tool in ("node", "npm"):
-        if shutil.which(tool) is None:
-            raise AssertionError("%s is missing: run scripts/deps.sh" % tool)
-    prefix = os.path.join(khtest.BUILD, "paperclip-npm", PAPERCLIP_VERSION)
-    pkg = os.path.join(prefix, "node_modules", "@paperclipai", "adapter-utils", "package.json")
-    if not os.path.exists(pkg):
-        os.makedirs(prefix, exist_ok=True)
-        p = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts",
-                            "--no-save", "--prefix", prefix,
-                            "%s@%s" % (PAPERCLIP_PACKAGE, PAPERCLIP_VERSION)],
-                           capture_output=True, timeout=300, cwd=prefix)
-        if p.returncode != 0:
-            raise AssertionError("npm install failed:\n%s" % (p.stdout + p.stderr).decode(
-                "utf-8", "replace"))
-    with open(pkg) as f:
-        assert json.load(f)["version"] == PAPERCLIP_VERSION
-    out = os.path.join(prefix, "paperclip-bridge-server.mjs")
-    if not os.path.exists(out):
-        subprocess.run(["node", os.path.join(HERE, "paperclip_gateway.mjs"), prefix, out + ".tmp"],
-                       check=True, timeout=60)
-        os.rename(out + ".tmp", out)
-    return out
+from khpaperclip import paperclip_gateway_source  # noqa: E402
 
 
 class PaperclipGatewayInteropTest(KeyholeTestCase):

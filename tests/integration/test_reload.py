@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reload (SIGHUP, `keyhole reload`, the unit's ExecReload=): issue 16
-items 1 and 2, SECURITY.md I17.
+items 1 and 2, SECURITY.md I18.
 
 - A new policy, --var-file binding, credential and bridge token take
   effect for new requests without a failed one; nothing is swapped until
@@ -311,6 +311,41 @@ class ReloadTest(KeyholeTestCase):
         self.assertNotIn(old, kh.output_text())
         self.assertNotIn(new, kh.output_text())
 
+    def test_credential_rotation_keeps_the_auth_style(self):
+        # --auth header:NAME and --auth basic: the rotated credential goes
+        # upstream in the run's style, the sandbox still may not send the
+        # injected name, and a Basic credential without a colon is refused
+        # (the old one serves on).
+        import base64
+        kh = self.keyhole(self.up.url, policy=POLICY_A, args=["--auth", "header:x-api-key",
+                                                              "--upstream-header",
+                                                              "x-api-version: 7"])
+        new = khtest.new_credential()
+        write(kh.credential_file, new)
+        self.assertTrue(hup(kh)["reloadOk"])
+        r = kh.request("GET", "/api/agents/me", headers=[("x-api-key", "sandbox-key")])
+        self.assertEqual(r.status, 200, r)
+        rec = self.up.snapshot()[-1]
+        self.assertEqual(rec.all("x-api-key"), [new])
+        self.assertEqual(rec.header("x-api-version"), "7")
+        self.assertIsNone(rec.header("authorization"))
+        up2 = self.upstream()
+        kb = self.keyhole(up2.url, policy=POLICY_A, credential="user:old-pass-0123",
+                          args=["--auth", "basic"])
+        write(kb.credential_file, "user:new-pass-4567")
+        self.assertTrue(hup(kb)["reloadOk"])
+        self.assertEqual(kb.request("GET", "/api/agents/me").status, 200)
+        self.assertEqual(up2.snapshot()[-1].header("authorization"),
+                         "Basic " + base64.b64encode(b"user:new-pass-4567").decode())
+        write(kb.credential_file, "no-colon-here-0123")
+        r = hup(kb)
+        self.assertFalse(r["reloadOk"])
+        self.assertIn("--auth basic: the credential must be USER:PASSWORD", r["reloadError"])
+        self.assertEqual(kb.request("GET", "/api/agents/me").status, 200)
+        self.assertEqual(up2.snapshot()[-1].header("authorization"),
+                         "Basic " + base64.b64encode(b"user:new-pass-4567").decode())
+        self.assertNotIn("new-pass-4567", kb.output_text())
+
     def test_unreadable_credential_keeps_the_old_one(self):
         kh = self.keyhole(self.up.url, policy=POLICY_A)
         os.chmod(kh.credential_file, 0o644)
@@ -422,6 +457,8 @@ class ReloadUnitTest(KeyholeTestCase):
         self.assertIn("--ready-file %s" % m.group(1), rel.group(1))
         run = khtest.make_tempdir(self)
         ready_path = m.group(1).replace("/run/keyhole", run).replace("%i", "ci")
+        # RuntimeDirectory=keyhole/%i: systemd makes the instance's one.
+        os.makedirs(os.path.dirname(ready_path), exist_ok=True)
         up = self.upstream()
         kh = self.keyhole(up.url, policy=POLICY_A, ready_file=False,
                           args=["--ready-file", ready_path])

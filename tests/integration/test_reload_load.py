@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reload under load (issue 16 item 3; SECURITY.md I17): steady GET and
+"""Reload under load (issue 16 item 3; SECURITY.md I18): steady GET and
 POST traffic on new and kept-alive connections while keyhole is reloaded
 20 times in a row, alternating two policies that both allow the traffic,
 one with an extra route a client keeps asking for; then a policy that does

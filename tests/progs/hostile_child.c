@@ -676,6 +676,16 @@ sc_forbidden_header(void)
 	hold();
 }
 
+/* A header the parent injects by configuration (--auth header:x-api-key),
+ * which this fake child's policy allowlists and forwards. */
+static void
+sc_injected_header(void)
+{
+	policy_send_wait_ok();
+	send_get_with_header("x-api-key", "sandbox-key");
+	hold();
+}
+
 static void
 sc_header_not_allowlisted(void)
 {
@@ -1348,6 +1358,7 @@ static const struct {
 	{ "crlf-in-header", sc_crlf_in_header },
 	{ "nul-in-string", sc_nul_in_string },
 	{ "forbidden-header", sc_forbidden_header },
+	{ "injected-header", sc_injected_header },
 	{ "header-not-allowlisted", sc_header_not_allowlisted },
 	{ "bad-method", sc_bad_method_lower },
 	{ "bad-method-unknown", sc_bad_method_unknown },

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "connect.h"
 #include "kh_limits.h"
 #include "log.h"
 #include "priv.h"
@@ -138,6 +139,8 @@ main(int argc, char **argv)
 		return run_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "reload") == 0)
 		return reload_cmd_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "connect-launcher") == 0 && argc == 2)
+		return connect_launcher_main();
 	if (strcmp(argv[1], "gateway") == 0)
 		return main_gateway(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-policy") == 0 ||

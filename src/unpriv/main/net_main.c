@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,10 +135,13 @@ net_compile_file(const char *file, const struct pol_bindings *bind,
 	return 0;
 }
 
-/* argv[from..argc) must be `--var NAME=VALUE` pairs.  Returns 0 or 2. */
+/* argv[from..argc) must be `--var NAME=VALUE` pairs; then
+ * $KEYHOLE_VAR_NAME for every name they leave unbound, as `keyhole
+ * serve` reads them.  Returns 0 or 2. */
 static int
 net_parse_vars(int argc, char **argv, int from, struct pol_bindings *b)
 {
+	const char *bad = NULL;
 	char why[512];
 
 	for (int i = from; i < argc; i += 2) {
@@ -152,12 +156,17 @@ net_parse_vars(int argc, char **argv, int from, struct pol_bindings *b)
 			return 2;
 		}
 	}
+	if (policy_bindings_env(b, environ, &bad, why, sizeof(why)) < 0) {
+		fprintf(stderr, "keyhole: %.*s: %s\n", (int)strcspn(bad, "="),
+		    bad, why);
+		return 2;
+	}
 	return 0;
 }
 
-/* check-policy FILE [--var K=V]...: without --var, variables may stay
- * unbound (the policy is audited, not run); with any --var, exactly as
- * `keyhole serve` with those options would compile it. */
+/* check-policy FILE [--var K=V]...: without a binding (--var or
+ * $KEYHOLE_VAR_*), variables may stay unbound (the policy is audited, not
+ * run); with any, exactly as `keyhole serve` with them would compile it. */
 static int
 net_check_policy(int argc, char **argv)
 {
@@ -168,7 +177,7 @@ net_check_policy(int argc, char **argv)
 	memset(&bind, 0, sizeof(bind));
 	if ((rc = net_parse_vars(argc, argv, 3, &bind)) != 0)
 		return rc;
-	if ((rc = net_compile_file(argv[2], &bind, argc > 3 ? 0 :
+	if ((rc = net_compile_file(argv[2], &bind, bind.n > 0 ? 0 :
 	    POLICY_LENIENT, &pol)) != 0)
 		return rc;
 	policy_print(stdout, &pol);
@@ -218,6 +227,18 @@ net_check_fds(unsigned nlisten)
 			link_fatal("listener fd missing");
 }
 
+/* The operator's metrics listener (fd 18), or nothing there. */
+static void
+net_check_metrics_fd(const struct child_config *cfg)
+{
+	struct stat st;
+
+	if (!cfg->metrics)
+		close(KH_CHILD_FD_METRICS);
+	else if (fstat(KH_CHILD_FD_METRICS, &st) < 0 || !S_ISSOCK(st.st_mode))
+		link_fatal("metrics listener fd missing");
+}
+
 /* queue_v1: three directories, an inotify instance (when used) and the
  * queue root (when chrooting); without the queue, none of 13-17. */
 static void
@@ -226,7 +247,7 @@ net_check_queue_fds(const struct child_config *cfg)
 	struct stat st;
 
 	if (!cfg->queue) {
-		syscall(SYS_close_range, KH_CHILD_FD_QREQ, KH_CHILD_FD_LAST, 0);
+		syscall(SYS_close_range, KH_CHILD_FD_QREQ, KH_CHILD_FD_QROOT, 0);
 		return;
 	}
 	for (int fd = KH_CHILD_FD_QREQ; fd <= KH_CHILD_FD_QRESP; fd++)
@@ -240,6 +261,23 @@ net_check_queue_fds(const struct child_config *cfg)
 		close(KH_CHILD_FD_QROOT);
 	else if (fstat(KH_CHILD_FD_QROOT, &st) < 0 || !S_ISDIR(st.st_mode))
 		link_fatal("queue root fd missing");
+}
+
+/* http2_v1 (--connect): the command's stdout, stdin, stderr; without it,
+ * none of 19-21. */
+static void
+net_check_h2_fds(const struct child_config *cfg)
+{
+	if (!cfg->connect) {
+		syscall(SYS_close_range, KH_CHILD_FD_H2IN, KH_CHILD_FD_H2ERR, 0);
+		return;
+	}
+	for (int fd = KH_CHILD_FD_H2IN; fd <= KH_CHILD_FD_H2ERR; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			link_fatal("connect: the command's pipe fd %d missing",
+			    fd);
+	/* A write to a command that has exited is EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 }
 
 static int
@@ -268,6 +306,15 @@ net_child(unsigned nlisten)
 	 * bytes for the parent to miss. */
 	log_redact(n->cfg.token, n->cfg.token_len);
 	net_check_queue_fds(&n->cfg);
+	net_check_metrics_fd(&n->cfg);
+	/* The parent writes these upstream itself: the policy may not
+	 * allowlist them, nor may a request carry them (as the parent's own
+	 * request_check refuses them). */
+	for (size_t i = 0; i < n->cfg.nforbid; i++)
+		if (policy_forbid_add(n->cfg.forbid[i],
+		    strlen(n->cfg.forbid[i])) < 0)
+			link_fatal("malformed MSG_CONFIG");
+	net_check_h2_fds(&n->cfg);
 	if (net_read_fd(KH_CHILD_FD_POLICY, text, sizeof(text), &len) < 0)
 		link_fatal("policy text unreadable or too large");
 	close(KH_CHILD_FD_POLICY);
