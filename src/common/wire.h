@@ -55,7 +55,9 @@
  *                 operator's GET /metrics on the metrics listener (fd 18,
  *                 never the sandbox's), which the child parsed; the parent
  *                 answers with the text, at most KH_METRICS_RATE a second
- *                 (more get a one-line text saying so)   serving only
+ *                 (more get a one-line text saying so)
+ *                                     serving, or retired (a scrape taken
+ *                                     before MSG_RETIRE closed its listener)
  *   MSG_RETIRED   (empty): the answer to MSG_RETIRE, sent once its
  *                 listeners are closed and its queue claims stopped: from
  *                 now on every new connection is the new child's (the
@@ -79,7 +81,10 @@
  *                 that has answered nothing for that long is killed and
  *                 restarted.                           after MSG_POLICY_OK
  *   MSG_RETIRE    str token (KH_TOKEN_MIN..KH_TOKEN_MAX visible ASCII
- *                 bytes): a reload replaced this child (src/priv/reload.c).
+ *                 bytes; empty only for a child without listeners, as in
+ *                 MSG_CONFIG): a reload replaced this child
+ *                 (src/priv/reload.c).  Under http2_v1 it also ends the
+ *                 session: GOAWAY, the open streams finish.
  *                 Stop accepting (close its copies of the listeners: the
  *                 new child holds them too), stop claiming queue files,
  *                 finish every request in progress; a kept-alive
