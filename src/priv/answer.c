@@ -146,6 +146,7 @@ answer_log(struct up_req *r, int status, size_t out)
 	a.bytes_in = r->body_len;
 	a.bytes_out = out;
 	a.upstream_ms = supervise_now_ms() - r->started_ms;
+	a.gen = r->gen;
 	log_access("keyhole", (long)getpid(), &a);
 	metrics_answered(kh_parent->metrics, r->peer, r->rule_line, status,
 	    r->body_len, out, a.upstream_ms);
