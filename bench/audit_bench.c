@@ -116,6 +116,7 @@ main(int argc, char **argv)
 	static const char policy[] = "allow GET /api/agents/me\n";
 	static struct kh_config cfg;
 	static struct parent par;
+	static struct kh_gen gen0;
 	char path[512], key[512], wpath[512];
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	FILE *kf;
@@ -139,8 +140,8 @@ main(int argc, char **argv)
 	cfg.policy_file = "p";
 	par.cfg = &cfg;
 	par.base = event_base_new();
-	par.policy_text = (uint8_t *)(uintptr_t)policy;
-	par.policy_len = sizeof(policy) - 1;
+	par.gen = &gen0;
+	sha256(policy, sizeof(policy) - 1, gen0.sha256);
 	if (audit_open(&par) < 0)
 		return 1;
 	req.id = 1;

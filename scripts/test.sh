@@ -20,8 +20,8 @@
 #                    runs it (ASan, UBSan, AFL++, coverage), each target
 #                    run on its seed corpus zip;
 #                    every harness under libFuzzer for KH_FUZZ_SECONDS
-#                    (default 20) in build-fuzz/, then under AFL++ for
-#                    KH_AFL_SECONDS (default 15) in build-afl/, from its
+#                    (default 12) in build-fuzz/, then under AFL++ for
+#                    KH_AFL_SECONDS (default 10) in build-afl/, from its
 #                    seeds; a crash, leak, timeout or sanitizer report fails,
 #                    and the reproducer is saved in tests/fuzz/corpus/<name>/
 #                    (scripts/fuzz.sh explains what to do with it);
@@ -57,10 +57,10 @@ stage "sanitizer build (ASan + UBSan) and tests"
 KH_BUILD_DIR=build-asan scripts/build.sh -DKH_SANITIZE=ON
 (cd build-asan && ctest --output-on-failure -j2 --timeout 300)
 
-stage "fuzzing: self-test, OSS-Fuzz build, libFuzzer ${KH_FUZZ_SECONDS:-20}s and AFL++ ${KH_AFL_SECONDS:-15}s per harness, coverage"
+stage "fuzzing: self-test, OSS-Fuzz build, libFuzzer ${KH_FUZZ_SECONDS:-12}s and AFL++ ${KH_AFL_SECONDS:-10}s per harness, coverage"
 scripts/fuzz.sh selftest
 KH_FUZZ_QUIET=1 scripts/fuzz.sh oss-fuzz all
-KH_FUZZ_QUIET=1 scripts/fuzz.sh all "${KH_FUZZ_SECONDS:-20}"
-KH_FUZZ_QUIET=1 scripts/fuzz.sh afl all "${KH_AFL_SECONDS:-15}"
+KH_FUZZ_QUIET=1 scripts/fuzz.sh all "${KH_FUZZ_SECONDS:-12}"
+KH_FUZZ_QUIET=1 scripts/fuzz.sh afl all "${KH_AFL_SECONDS:-10}"
 KH_FUZZ_QUIET=1 scripts/fuzz.sh coverage all
 stage "all passed"

@@ -97,6 +97,22 @@ afl_stat() { sed -nE "s/^$2[[:space:]]+: ([^%]*)%?.*/\1/p" "$1" 2>/dev/null | he
 # AFL++ on one target: afl_one NAME BIN CMPLOG_BIN SEEDS WORK SECONDS [ARGS].
 # Instance logs: $afl_build/afl-NAME-INSTANCE.log.  Returns 0 when nothing
 # was found.
+# afl-fuzz 4.04c leaves its CmpLog fork server behind, stopped, when it
+# exits (one per harness): end every process still running one of this
+# harness's binaries, by PID.
+afl_reap() {
+  local exe p want
+  for want in "$@"; do
+    [ -n "$want" ] || continue
+    want=$(readlink -f "$want")
+    for p in /proc/[0-9]*; do
+      exe=$(readlink "$p/exe" 2>/dev/null) || continue
+      [ "$exe" = "$want" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+    done
+  done
+  return 0
+}
+
 afl_one() {
   local name=$1 bin=$2 cmp=$3 seeds=$4 work=$5 secs=$6; shift 6
   local out=$afl_build/out/$name in=$afl_build/in/$name
@@ -132,6 +148,7 @@ afl_one() {
     wait "${pids[$i]}" || { st=$?; [ "$st" = 130 ] || rc=$st; }
   done
   trap - INT
+  afl_reap "$bin" "$cmp"
   copy_hashed "$work" "$out"/*/queue
   found=$(afl_findings "$out" "$seeds")
   [ -n "$found" ] && rc=1

@@ -105,3 +105,27 @@ budget_take(struct budget *b, const struct policy *p, size_t ri,
 	b->rates[ri].level = b->rates[ri].level >= cost ?
 	    b->rates[ri].level - cost : 0;
 }
+
+void
+budget_carry(struct budget *to, const struct policy *tp, size_t ti,
+    struct budget *from, const struct policy *fp, size_t fi, uint64_t now_ms)
+{
+	const struct pol_rule *tr, *fr;
+	uint64_t level, cap;
+
+	if (ti >= to->nrules || ti >= tp->nrules || fi >= from->nrules ||
+	    fi >= fp->nrules)
+		return;
+	tr = &tp->rules[ti];
+	fr = &fp->rules[fi];
+	if (tr->rate_count == 0 || fr->rate_count == 0)
+		return;
+	budget_refill(from, fr, fi, now_ms);
+	/* level is tokens * period_ms: the same tokens in to's period. */
+	level = from->rates[fi].level;
+	if (fr->rate_period_s != tr->rate_period_s)
+		level = level / fr->rate_period_s * tr->rate_period_s;
+	cap = budget_cap(to, tr);
+	to->rates[ti].level = level < cap ? level : cap;
+	to->rates[ti].last_ms = now_ms;
+}

@@ -56,5 +56,11 @@ enum budget_verdict budget_check(struct budget *b, const struct policy *p,
 /* Take what budget_check allowed (a token, one mutation). */
 void budget_take(struct budget *b, const struct policy *p, size_t ri,
     const char *method, uint64_t now_ms);
+/* A reload (src/priv/gen.c): rule ti of `to` (policy tp) continues from
+ * rule fi of `from` (policy fp), the same route: the tokens left there
+ * at now_ms, never more than to's full bucket.  A rule with the same rate
+ * keeps its level exactly. */
+void budget_carry(struct budget *to, const struct policy *tp, size_t ti,
+    struct budget *from, const struct policy *fp, size_t fi, uint64_t now_ms);
 
 #endif

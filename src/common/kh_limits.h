@@ -477,4 +477,31 @@
 #define KH_CONNECT_CMD_MAX     4096u
 #define KH_CONNECT_ENV_MAX     32u
 
+/* Reload (SIGHUP; src/priv/reload.c, src/unpriv/conn_drain.c).
+ *
+ * KH_RETIRE_IDLE_MS, milliseconds: how long a retired child keeps a
+ * kept-alive connection that has no request in progress, waiting for the
+ * one request a client may already be sending on it (answered with
+ * `connection: close`), before it closes it (capped by --idle-timeout-ms).
+ * Closing such a connection at once would cross that request on the wire
+ * (RFC 9112 9.3.1), and a client may not re-send a POST it lost that way;
+ * HAProxy's `idle-close-on-response` and Envoy's drain do the same.  Long
+ * enough for a client's turn-around between two requests, short because
+ * that one request is still checked against the retired policy.
+ * KH_RETIRING_MAX: children from earlier reloads still finishing their
+ * requests; a reload beyond it is refused (try again) rather than hold
+ * more processes and policies.
+ * KH_CRED_LIVE_MAX: credentials in the parent at once, the current one
+ * and earlier ones still used by requests in flight upstream; a reload
+ * that would rotate it once more is refused until those requests end
+ * (each one is also a secret the log must redact: log.c's slots).
+ * KH_VAR_FILE_MAX, bytes: a --var-file. */
+#define KH_RETIRE_IDLE_MS     1000u
+#define KH_RETIRING_MAX       8u
+#define KH_CRED_LIVE_MAX      4u
+#define KH_VAR_FILE_MAX       (64u * 1024)
+/* Bytes the parent reads from an exited child's socket for its last log
+ * and access frames (monitor_final_read): what a socketpair buffers. */
+#define KH_CHILD_FINAL_READ_MAX (4u * 1024 * 1024)
+
 #endif

@@ -21,7 +21,7 @@ static int log_fd = STDERR_FILENO;
 static struct {
 	const char *p;
 	size_t len;
-} log_secrets[4];
+} log_secrets[8];
 static size_t log_nsecrets;
 
 static const char *const log_names[LOG_LEVEL_COUNT] = {
@@ -67,14 +67,27 @@ log_use_syslog(void)
 	return 0;
 }
 
-void
+int
 log_redact(const char *secret, size_t len)
 {
-	if (len > 0 && log_nsecrets < sizeof(log_secrets) / sizeof(log_secrets[0])) {
-		log_secrets[log_nsecrets].p = secret;
-		log_secrets[log_nsecrets].len = len;
-		log_nsecrets++;
-	}
+	if (len == 0)
+		return 0;
+	if (log_nsecrets == sizeof(log_secrets) / sizeof(log_secrets[0]))
+		return -1;
+	log_secrets[log_nsecrets].p = secret;
+	log_secrets[log_nsecrets].len = len;
+	log_nsecrets++;
+	return 0;
+}
+
+void
+log_unredact(const char *secret)
+{
+	for (size_t i = 0; i < log_nsecrets; i++)
+		if (log_secrets[i].p == secret) {
+			log_secrets[i] = log_secrets[--log_nsecrets];
+			return;
+		}
 }
 
 void
@@ -345,14 +358,18 @@ log_access(const char *prog, long pid, const struct log_access *a)
 			    a->upstream_ms);
 			off = log_puts(extra, sizeof(extra), off, num);
 		}
+		snprintf(num, sizeof(num), ",\"gen\":%llu",
+		    (unsigned long long)a->gen);
+		off = log_puts(extra, sizeof(extra), off, num);
 		log_emit(prog, pid, LOG_INFO, "request", extra, "");
 		return;
 	}
 	snprintf(tail, sizeof(tail), " id=%llu peer=%s method=%s path=%s "
-	    "rule=%s status=%d bytes_in=%llu bytes_out=%llu upstream_ms=%lld",
-	    (unsigned long long)a->id, a->peer, *a->method ? a->method : "-",
-	    *a->path ? a->path : "-", a->rule, a->status,
-	    (unsigned long long)a->bytes_in, (unsigned long long)a->bytes_out,
-	    a->upstream_ms);
+	    "rule=%s status=%d bytes_in=%llu bytes_out=%llu upstream_ms=%lld "
+	    "gen=%llu", (unsigned long long)a->id, a->peer,
+	    *a->method ? a->method : "-", *a->path ? a->path : "-", a->rule,
+	    a->status, (unsigned long long)a->bytes_in,
+	    (unsigned long long)a->bytes_out, a->upstream_ms,
+	    (unsigned long long)a->gen);
 	log_emit(prog, pid, LOG_INFO, "request", "", tail);
 }

@@ -40,6 +40,9 @@ struct log_access {
 	uint64_t bytes_in;	/* request body bytes */
 	uint64_t bytes_out;	/* response body bytes */
 	long long upstream_ms;	/* -1 when the upstream was not asked */
+	uint64_t gen;		/* configuration generation whose policy
+				   decided (src/priv/gen.h; 0 before any
+				   reload) */
 };
 
 /* prog: "keyhole" or "keyhole-net"; sink NULL = write it ourselves. */
@@ -73,8 +76,12 @@ void log_access(const char *prog, long pid, const struct log_access *a);
  * JSON-escaped, not the first bytes of one cut by a line's length limit.
  * The parent registers the credential and the token, the child its token.
  * The pointer must stay valid (the secret's own locked page, the child's
- * configuration); nothing is copied.  At most four. */
-void log_redact(const char *secret, size_t len);
+ * configuration); nothing is copied.  At most eight (-1: not
+ * registered; the parent holds at most KH_CRED_LIVE_MAX credentials and
+ * two tokens at once). */
+int log_redact(const char *secret, size_t len);
+/* Forget one registered secret (its page is about to be wiped). */
+void log_unredact(const char *secret);
 void log_redact_clear(void);
 /* Replace every byte outside 0x20..0x7e with '?', in place. */
 void log_sanitize(char *s, size_t len);

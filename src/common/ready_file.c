@@ -44,8 +44,12 @@ ready_file_write(int dfd, const char *name, const struct ready_info *r)
 		    "http://[%s]:%u" : "http://%s:%u", r->host, r->port);
 		ready_str(out, sizeof(out), &off, "baseUrl", url);
 	}
-	json_iso8601_now(when);
-	ready_str(out, sizeof(out), &off, "startedAt", when);
+	if (r->started_at == NULL)
+		json_iso8601_now(when);
+	ready_str(out, sizeof(out), &off, "startedAt",
+	    r->started_at != NULL ? r->started_at : when);
+	if (r->extra != NULL)
+		json_put(out, sizeof(out), &off, r->extra, strlen(r->extra));
 	json_put(out, sizeof(out), &off, "}\n", 2);
 	if (off >= sizeof(out)) {
 		errno = ENAMETOOLONG;

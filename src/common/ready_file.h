@@ -18,6 +18,10 @@ struct ready_info {
 	unsigned port;
 	const char *socket_path;	/* Unix socket, or NULL */
 	const char *queue_dir;		/* the queue (no listener), or NULL */
+	const char *started_at;		/* startedAt, or NULL for now */
+	const char *extra;		/* more members, written as given
+					   (",\"k\":v..."), or NULL: keyhole
+					   serve's reload state (reload.c) */
 };
 
 /* Write the ready file: `name` in the directory dfd, or the path `name`

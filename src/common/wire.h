@@ -55,7 +55,14 @@
  *                 operator's GET /metrics on the metrics listener (fd 18,
  *                 never the sandbox's), which the child parsed; the parent
  *                 answers with the text, at most KH_METRICS_RATE a second
- *                 (more get a one-line text saying so)   serving only
+ *                 (more get a one-line text saying so)
+ *                                     serving, or retired (a scrape taken
+ *                                     before MSG_RETIRE closed its listener)
+ *   MSG_RETIRED   (empty): the answer to MSG_RETIRE, sent once its
+ *                 listeners are closed and its queue claims stopped: from
+ *                 now on every new connection is the new child's (the
+ *                 parent reports the reload done only then)
+ *                                                       retired only, once
  * Parent -> child
  *   MSG_CONFIG    see child_config.h; first frame a child receives
  *   MSG_POLICY_OK (empty)                              after MSG_POLICY
@@ -73,6 +80,27 @@
  *                 time, every quarter of --child-timeout-ms; a child
  *                 that has answered nothing for that long is killed and
  *                 restarted.                           after MSG_POLICY_OK
+ *   MSG_RETIRE    str token (KH_TOKEN_MIN..KH_TOKEN_MAX visible ASCII
+ *                 bytes; empty only for a child without listeners, as in
+ *                 MSG_CONFIG): a reload replaced this child
+ *                 (src/priv/reload.c).  Under http2_v1 it also ends the
+ *                 session: GOAWAY, the open streams finish.
+ *                 Stop accepting (close its copies of the listeners: the
+ *                 new child holds them too), stop claiming queue files,
+ *                 finish every request in progress; a kept-alive
+ *                 connection serves the one request that begins within
+ *                 KH_RETIRE_IDLE_MS (capped by the idle timeout), every
+ *                 answer from now on says `connection: close`; then exit.
+ *                 Every request whose head is read from now on must
+ *                 carry `token` (the rotated bridge token); it is still
+ *                 checked against this child's own policy, as the parent
+ *                 re-checks it.        serving, once, never after SHUTDOWN
+ *   MSG_QUEUE_START (empty): start the queue_v1 transport (recover
+ *                 processing/, then claim request files).  Sent once the
+ *                 child serves and no other child holds the queue: after
+ *                 a reload, only when the retired child has exited, so
+ *                 two children never claim files at once.
+ *                                    serving, queue on, once, not retired
  */
 #ifndef KH_WIRE_H
 #define KH_WIRE_H
@@ -86,10 +114,11 @@
  * media fields and MSG_CONFIG's max_conns_per_peer.  4: MSG_CONFIG's
  * forbidden header names and metrics flag, MSG_METRICS / MSG_METRICS_TEXT
  * (the operator's scrape, src/unpriv/metrics_serve.c), and its http2_v1
- * fields (connect, h2_max_streams, h2_nonce: child_config.h).  A parent and
- * a child from different builds refuse each other at the first frame
- * header. */
-#define KH_WIRE_VERSION 4
+ * fields (connect, h2_max_streams, h2_nonce: child_config.h).  5: MSG_RETIRE,
+ * MSG_RETIRED and MSG_QUEUE_START (reload; the queue no longer starts with
+ * POLICY_OK).  A parent and a child from different builds refuse each other
+ * at the first frame header. */
+#define KH_WIRE_VERSION 5
 #define KH_WIRE_HDR     16u
 
 enum msg_type {
@@ -102,6 +131,7 @@ enum msg_type {
 	MSG_ACCESS = 5,
 	MSG_PONG = 6,
 	MSG_METRICS = 7,
+	MSG_RETIRED = 8,
 	/* parent -> child */
 	MSG_CONFIG = 64,
 	MSG_POLICY_OK = 65,
@@ -109,6 +139,8 @@ enum msg_type {
 	MSG_SHUTDOWN = 67,
 	MSG_PING = 68,
 	MSG_METRICS_TEXT = 69,
+	MSG_RETIRE = 70,
+	MSG_QUEUE_START = 71,
 };
 
 struct msg_hdr {

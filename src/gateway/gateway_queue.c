@@ -481,7 +481,7 @@ const struct gw_ops gw_queue_ops = {
 int
 gw_write_ready(struct gw *g)
 {
-	struct ready_info r = { g->host, g->port, NULL, NULL };
+	struct ready_info r = { g->host, g->port, NULL, NULL, NULL, NULL };
 
 	return ready_file_write(g->qfd, "ready.json", &r);
 }

@@ -113,7 +113,7 @@ answer_refused_with(struct child *c, uint64_t id,
 {
 	struct log_access a;
 	char rule[64];
-	bool held = audit_refused(id, ck, status, why, body, blen);
+	bool held = audit_refused(c->gen, id, ck, status, why, body, blen);
 
 	(void)answer_frame(c, id, status, hdrs, nhdrs,
 	    (uint8_t *)(uintptr_t)body, blen, false,
@@ -129,6 +129,7 @@ answer_refused_with(struct child *c, uint64_t id,
 	a.bytes_in = ck->body_len;
 	a.bytes_out = blen;
 	a.upstream_ms = -1;
+	a.gen = c->gen->number;
 	log_access("keyhole", (long)getpid(), &a);
 }
 
@@ -198,6 +199,7 @@ answer_log(struct up_req *r, int status, size_t out)
 	a.bytes_in = r->body_len;
 	a.bytes_out = out;
 	a.upstream_ms = supervise_now_ms() - r->started_ms;
+	a.gen = r->gen;
 	log_access("keyhole", (long)getpid(), &a);
 	metrics_answered(kh_parent->metrics, r->peer, r->rule_line, status,
 	    r->body_len, out, a.upstream_ms);

@@ -395,7 +395,7 @@ audit_open(struct parent *p)
 {
 	struct audit *A = &audit_g;
 	const struct kh_config *cfg = p->cfg;
-	uint8_t run[16], ph[AUDIT_HASH_LEN];
+	uint8_t run[16];
 
 	if (cfg->audit_log == NULL)
 		return 0;
@@ -416,8 +416,6 @@ audit_open(struct parent *p)
 		return -1;
 	}
 	hex_lower(run, sizeof(run), A->run);
-	sha256(p->policy_text, p->policy_len, ph);
-	hex_lower(ph, sizeof(ph), A->policy_hex);
 	if (audit_key_load(cfg->audit_key, &A->key) < 0)
 		return -1;
 	A->on = true;

@@ -10,8 +10,9 @@
  *   audit_record.c  the records: requests, events, checkpoints
  *   audit_file.c    opening, resuming after a crash (a torn last line),
  *                   rotation (SIGUSR1, --audit-max-bytes)
- *   audit_crypto.c  SHA-256, the Ed25519 key and its signatures
- *                   (OpenSSL's libcrypto)
+ *   audit_reload.c  reloads: the swap, a failed attempt
+ *   audit_crypto.c  the Ed25519 key and its signatures (OpenSSL's
+ *                   libcrypto; SHA-256 is sha256.c's)
  *
  * Every function here does nothing when --audit-log is not given, so the
  * hooks in the rest of the parent are one call each.  Nothing here ever
@@ -31,13 +32,14 @@ struct parent;
 struct child;
 struct relay_record;
 struct evbuffer;
+struct kh_gen;
 
 /* Lifecycle events ("event" of a record of type "event"). */
 enum audit_ev {
 	AUDIT_START,		/* keyhole serving begins: key, policy, config */
 	AUDIT_STOP,		/* keyhole stops (followed by the final checkpoint) */
 	AUDIT_DRAIN,		/* SIGTERM/SIGINT: draining */
-	AUDIT_RELOAD,		/* SIGHUP reload (issue 16; wired at merge) */
+	AUDIT_RELOAD,		/* a reload: swapped, or failed (audit_reload*) */
 	AUDIT_CHILD_START,	/* a keyhole-net started */
 	AUDIT_CHILD_EXIT,	/* ... exited or was killed */
 	AUDIT_CHILD_RESTART,	/* ... will be restarted after a back-off */
@@ -84,9 +86,12 @@ bool audit_enabled(void);
  * (503 PC_AUDIT_UNAVAILABLE) rather than forward what it cannot record. */
 bool audit_failing(void);
 
-/* monitor.c: a request the parent is about to forward (its query's
- * digest, kept in r). */
-void audit_begin(struct up_req *r, const struct req_checked *ck);
+/* monitor.c: a request the parent is about to forward, checked under
+ * generation g (its query's digest and g's policy digest, kept in r:
+ * the record names the policy that decided, also when the request ends
+ * after a reload). */
+void audit_begin(struct up_req *r, const struct kh_gen *g,
+    const struct req_checked *ck);
 /* answer.c: SHA-256 of a body the child will get (before a frame takes
  * it over). */
 void audit_digest(const uint8_t *p, size_t n, uint8_t out[32]);
@@ -99,12 +104,21 @@ void audit_forwarded(const struct up_req *r, enum up_result res, int status,
  * "queue-full", "shutting-down", "audit-unavailable", "upstream-start").
  * Returns true when its answer must wait for the record (audit_hold):
  * it was recorded and the log is not failing. */
-bool audit_refused(uint64_t id, const struct req_checked *ck, int status,
-    const char *why, const uint8_t *body, size_t blen);
+bool audit_refused(const struct kh_gen *g, uint64_t id,
+    const struct req_checked *ck, int status, const char *why,
+    const uint8_t *body, size_t blen);
 /* monitor.c: a request the child answered itself (MSG_ACCESS): the
  * child's claims, recorded as such ("source":"child"), at most
  * KH_AUDIT_CHILD_PER_S a second (the rest counted). */
-void audit_child(const struct relay_record *a);
+void audit_child(const struct kh_gen *g, const struct relay_record *a);
+
+/* reload.c: generation `to` serves from now on instead of `from` (the
+ * swap; took_ms since the SIGHUP); an attempt failed and `serving` goes
+ * on (audit_reload.c). */
+void audit_reload_swap(const struct kh_gen *from, const struct kh_gen *to,
+    int64_t took_ms);
+void audit_reload_failed(const struct kh_gen *serving, const char *why,
+    int64_t took_ms);
 
 /* answer.c: where an answer frame to c goes: an evbuffer the parent
  * holds until the records appended so far are written, at the end of

@@ -67,7 +67,6 @@ struct audit {
 	uint8_t head[AUDIT_HASH_LEN];
 	uint64_t since_ckpt;
 	char run[33];
-	char policy_hex[2 * AUDIT_HASH_LEN + 1];
 	struct audit_key key;
 	/* Appended, not yet written; whether what is pending needs an
 	 * fdatasync before the answers held for it go out. */

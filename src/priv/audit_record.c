@@ -240,11 +240,22 @@ audit_line_commit(struct audit_line *l, bool sync, uint64_t *dropped)
 	return audit_append(l, sync) == 0;
 }
 
+/* The policy that decided: its generation's digest and number. */
+static void
+audit_line_policy(struct audit_line *l, const uint8_t sha[AUDIT_HASH_LEN],
+    uint64_t gen)
+{
+	audit_line_hex(l, "policy", sha, AUDIT_HASH_LEN);
+	audit_line_int(l, "generation", (long long)gen);
+}
+
 void
-audit_begin(struct up_req *r, const struct req_checked *ck)
+audit_begin(struct up_req *r, const struct kh_gen *g,
+    const struct req_checked *ck)
 {
 	if (!audit_g.on)
 		return;
+	memcpy(r->audit_policy, g->sha256, AUDIT_HASH_LEN);
 	r->audit_has_query = ck->has_query;
 	if (ck->has_query)
 		sha256(ck->query, strlen(ck->query), r->audit_query);
@@ -291,7 +302,7 @@ audit_forwarded(const struct up_req *r, enum up_result res, int status,
 		audit_line_hex(&l, "respSha256", resp_sha, AUDIT_HASH_LEN);
 	else
 		audit_line_null(&l, "respSha256");
-	audit_line_lit(&l, "policy", A->policy_hex);
+	audit_line_policy(&l, r->audit_policy, r->gen);
 	/* A mutation's record is on disk before its answer goes out. */
 	(void)audit_line_commit(&l, !util_method_safe(r->method),
 	    &A->dropped_other);
@@ -306,8 +317,9 @@ audit_droppable_full(void)
 }
 
 bool
-audit_refused(uint64_t id, const struct req_checked *ck, int status,
-    const char *why, const uint8_t *body, size_t blen)
+audit_refused(const struct kh_gen *g, uint64_t id,
+    const struct req_checked *ck, int status, const char *why,
+    const uint8_t *body, size_t blen)
 {
 	struct audit *A = &audit_g;
 	struct audit_line l;
@@ -337,7 +349,7 @@ audit_refused(uint64_t id, const struct req_checked *ck, int status,
 	audit_line_int(&l, "respBytes", (long long)blen);
 	sha256(body, blen, d);
 	audit_line_hex(&l, "respSha256", d, AUDIT_HASH_LEN);
-	audit_line_lit(&l, "policy", A->policy_hex);
+	audit_line_policy(&l, g->sha256, g->number);
 	/* A refusal's answer waits for its record like any other, except
 	 * while the log cannot be written: nothing happened that a crash
 	 * could hide, and the client must not wait for the disk. */
@@ -345,7 +357,7 @@ audit_refused(uint64_t id, const struct req_checked *ck, int status,
 }
 
 void
-audit_child(const struct relay_record *a)
+audit_child(const struct kh_gen *g, const struct relay_record *a)
 {
 	struct audit *A = &audit_g;
 	struct audit_line l;
@@ -370,7 +382,12 @@ audit_child(const struct relay_record *a)
 	audit_line_null(&l, "reqSha256");
 	audit_line_int(&l, "respBytes", (long long)a->bytes_out);
 	audit_line_null(&l, "respSha256");
-	audit_line_lit(&l, "policy", A->policy_hex);
+	if (g != NULL) {
+		audit_line_policy(&l, g->sha256, g->number);
+	} else {
+		audit_line_null(&l, "policy");
+		audit_line_null(&l, "generation");
+	}
 	(void)audit_line_commit(&l, false, &A->dropped_child);
 }
 
@@ -424,7 +441,7 @@ audit_record_start(void)
 	audit_line_str(&l, "runId", cfg->run_id);
 	audit_line_str(&l, "upstream", cfg->upstream);
 	audit_line_str(&l, "policyFile", cfg->policy_file);
-	audit_line_lit(&l, "policy", A->policy_hex);
+	audit_line_policy(&l, A->p->gen->sha256, A->p->gen->number);
 	audit_line_key(&l);
 	audit_line_int(&l, "checkpointRecords", A->ckpt_records);
 	audit_line_int(&l, "checkpointSecs", A->ckpt_secs);

@@ -23,6 +23,7 @@ config_usage(FILE *f)
 	fprintf(f,
 "usage: keyhole serve --policy FILE --upstream URL [options]\n"
 "       keyhole run [serve options] [--cmd-user USER] -- CMD [ARGS...]\n"
+"       keyhole reload --ready-file FILE [--pid PID] [--timeout-ms MS]\n"
 "       keyhole gateway            (in the sandbox; see keyhole-gateway --help)\n"
 "       keyhole check-policy FILE [--var NAME=VALUE]...\n"
 "       keyhole explain FILE METHOD PATH [--var NAME=VALUE]...\n"
@@ -31,6 +32,12 @@ config_usage(FILE *f)
 "\n"
 "keyhole lets code in a sandbox call the routes a policy allows on ONE\n"
 "upstream HTTP API without ever holding the API's credential.\n"
+"\n"
+"keyhole reload asks the bridge that wrote FILE (--ready-file) to reload\n"
+"(as SIGHUP does: the policy, --var-file, the credential and token files)\n"
+"and waits for the outcome: exit status 0 once the new configuration\n"
+"serves, 1 when it was refused (the old one still serves; the reason is\n"
+"printed), 2 on a usage error.\n"
 "\n"
 "keyhole run starts the bridge, runs CMD with PAPERCLIP_API_URL (the\n"
 "bridge URL) and PAPERCLIP_API_KEY (the bridge token; a fresh random one\n"
@@ -72,6 +79,9 @@ config_usage(FILE *f)
 "  --var NAME=VALUE         bind the policy variable {NAME} for this run\n"
 "                           (repeatable; also $KEYHOLE_VAR_NAME); VALUE is\n"
 "                           one path segment, e.g. --var issue=BRI-7\n"
+"  --var-file FILE          more bindings, one NAME=VALUE per line ('#'\n"
+"                           comments), re-read by a reload (SIGHUP);\n"
+"                           a name --var binds may not appear in it\n"
 "  --listen tcp:HOST:PORT   listening address (default 127.0.0.1:0, or\n"
 "                           $PAPERCLIP_BRIDGE_HOST/$PAPERCLIP_BRIDGE_PORT);\n"
 "                           port 0 picks a free port\n"
@@ -146,7 +156,8 @@ config_usage(FILE *f)
 "  --write-timeout-ms MS    a response must be taken by the client within\n"
 "                           this, else the connection is closed (default %u)\n"
 "  --drain-ms MS            on SIGTERM/SIGINT, time to finish in-flight\n"
-"                           requests (default %u)\n"
+"                           requests; after a reload, the replaced\n"
+"                           child's (default %u)\n"
 "  --child-timeout-ms MS    a starting child must be ready, and a serving\n"
 "                           child must answer a ping, within this; else it\n"
 "                           is killed and restarted (default %u, min %u)\n"
@@ -255,8 +266,8 @@ enum {
 	OPT_UTIMEOUT, OPT_HTIMEOUT, OPT_BTIMEOUT, OPT_ITIMEOUT, OPT_DRAIN,
 	OPT_NETBIN, OPT_LOGFMT, OPT_LOG, OPT_NETNS, OPT_UMODE, OPT_UOWNER,
 	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
-	OPT_CTIMEOUT, OPT_PEERCONNS, OPT_AUTH, OPT_RUNIDHDR, OPT_UPHDR,
-	OPT_METRICS, OPT_METRICSMODE,
+	OPT_CTIMEOUT, OPT_PEERCONNS, OPT_VARFILE, OPT_AUTH, OPT_RUNIDHDR,
+	OPT_UPHDR, OPT_METRICS, OPT_METRICSMODE,
 	/* --audit-log and its options: config_audit.c */
 	OPT_AUDIT_LOG, OPT_AUDIT_KEY, OPT_AUDIT_RECORDS, OPT_AUDIT_SECS,
 	OPT_AUDIT_MAX, OPT_AUDIT_SYNC,
@@ -301,6 +312,7 @@ static const struct option config_opts[] = {
 	{ "queue-watch", required_argument, NULL, OPT_QWATCH },
 	{ "queue-poll-ms", required_argument, NULL, OPT_QPOLL },
 	{ "var", required_argument, NULL, OPT_VAR },
+	{ "var-file", required_argument, NULL, OPT_VARFILE },
 	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 	{ "audit-key", required_argument, NULL, OPT_AUDIT_KEY },
 	{ "audit-checkpoint-records", required_argument, NULL, OPT_AUDIT_RECORDS },
@@ -491,6 +503,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 				config_die("--var %s: %s", optarg, why);
 			break;
 		}
+		case OPT_VARFILE: cfg->var_file = optarg; break;
 		case OPT_MAXBODY:
 			cfg->max_body = config_num("--max-body", optarg, 0,
 			    KH_BODY_MAX);
@@ -625,6 +638,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	if (optind != argc)
 		config_die("%s: unexpected argument '%s'", "serve", argv[optind]);
 	config_conn_limits(cfg);
+	cfg->nvars_cli = cfg->vars.n;
 	config_env_vars(cfg);
 	if (inject_finish(&cfg->inject, &bad) < 0)
 		config_die("%s", bad);

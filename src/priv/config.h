@@ -52,7 +52,9 @@ struct kh_config {
 	uint32_t body_min_rate;
 	uint32_t drain_ms;
 	uint32_t child_timeout_ms;	/* liveness.c: ready / ping deadline */
-	struct pol_bindings vars;	/* --var / KEYHOLE_VAR_* */
+	struct pol_bindings vars;	/* --var, then KEYHOLE_VAR_* */
+	size_t nvars_cli;		/* the first ones, from --var */
+	const char *var_file;		/* --var-file (re-read by a reload) */
 	struct inject_cfg inject;	/* --auth, --run-id-header, --upstream-header */
 	bool metrics_on;		/* --metrics */
 	struct listen_spec metrics;	/* the operator's metrics listener */

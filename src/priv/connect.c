@@ -7,9 +7,16 @@
  * that child and cannot move.  supervise.c asks for a session before it
  * starts a child (connect_open: a fresh nonce, CMD started by the
  * launcher, its pipes at fds 19-21 of the child) and stops CMD when the
- * child is gone (connect_child_gone); the child ends when the session
+ * child is gone (connect_stop); the child ends when the session
  * does, so the usual restart with back-off (100 ms doubling to 30 s)
  * reconnects.
+ *
+ * A reload (src/priv/reload.c) never runs two sessions at once (the
+ * gateway in the sandbox binds one fixed port): its candidate child gets
+ * no session (connect_blank), only compiles the new policy; once that is
+ * accepted, the old child sends GOAWAY and finishes its streams, and when
+ * it has exited the new generation's child starts with a new session (a
+ * new nonce, a new run of CMD, the new token).
  *
  * What CMD gets (SECURITY.md, "http2_v1"): `/bin/sh -c CMD`, its own
  * process group, fds 0-2 pipes, no other fd, and an environment built
@@ -154,8 +161,17 @@ connect_report_cb(evutil_socket_t fd, short what, void *arg)
 		else if (WIFSIGNALED(status))
 			log_warn("connect: command pid=%u killed by signal %d",
 			    pid, WTERMSIG(status));
-		if ((pid_t)pid == p->connect_pid)
-			p->connect_pid = 0;
+		if (p->child != NULL && p->child->session == (pid_t)pid)
+			p->child->session = 0;
+		for (struct child *c = p->retired; c != NULL;
+		    c = c->next_retired)
+			if (c->session == (pid_t)pid)
+				c->session = 0;
+		/* A reload's next session waits for this one's CMD. */
+		if (p->connect_old == (pid_t)pid) {
+			p->connect_old = 0;
+			reload_connect_next(p);
+		}
 	}
 	/* A late 'P' or 'E' cannot come: connect_open waits for its reply. */
 }
@@ -186,7 +202,7 @@ connect_nonce(char out[KH_H2_NONCE_LEN + 1])
 
 /* Wait (blocking, bounded) for the launcher's answer to 'S'. */
 static int
-connect_reply(struct parent *p, int fds[3])
+connect_reply(struct parent *p, int fds[3], pid_t *session)
 {
 	uint8_t buf[600];
 	struct iovec iov = { buf, sizeof(buf) };
@@ -229,13 +245,13 @@ connect_reply(struct parent *p, int fds[3])
 		return -1;
 	}
 	memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
-	p->connect_pid = (pid_t)((uint32_t)buf[1] << 24 |
+	*session = (pid_t)((uint32_t)buf[1] << 24 |
 	    (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4]);
 	return 0;
 }
 
 int
-connect_open(struct parent *p)
+connect_open(struct parent *p, const struct secret *token, pid_t *session)
 {
 	static struct cbuf c;
 	const struct kh_config *cfg = p->cfg;
@@ -263,7 +279,7 @@ connect_open(struct parent *p)
 	/* The gateway's settings, as Paperclip's host gives them. */
 	cbuf_u32(&c, 6);
 	cbuf_env(&c, "PAPERCLIP_API_BRIDGE_MODE", "http2_v1");
-	cbuf_env(&c, "PAPERCLIP_BRIDGE_TOKEN", p->token.buf);
+	cbuf_env(&c, "PAPERCLIP_BRIDGE_TOKEN", token->buf);
 	cbuf_env(&c, "PAPERCLIP_BRIDGE_HOST", cfg->gateway_host);
 	cbuf_env(&c, "PAPERCLIP_BRIDGE_PORT", port);
 	cbuf_env(&c, "PAPERCLIP_BRIDGE_NONCE", p->ccfg.h2_nonce);
@@ -280,9 +296,34 @@ connect_open(struct parent *p)
 		    strerror(errno));
 		return -1;
 	}
-	if (connect_reply(p, p->connect_fds) < 0)
+	if (connect_reply(p, p->connect_fds, session) < 0)
 		return -1;
-	log_info("connect: started command pid=%ld", (long)p->connect_pid);
+	log_info("connect: started command pid=%ld", (long)*session);
+	return 0;
+}
+
+int
+connect_blank(struct parent *p)
+{
+	int sv[2];
+
+	/* One end of a socketpair whose other end is closed at once, as
+	 * fds 19-21: nothing ever arrives, nothing written is read; the
+	 * child reads them only once it serves, which this one never does. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("connect: socketpair: %s", strerror(errno));
+		return -1;
+	}
+	close(sv[0]);
+	p->connect_fds[0] = sv[1];
+	p->connect_fds[1] = fcntl(sv[1], F_DUPFD_CLOEXEC, 0);
+	p->connect_fds[2] = fcntl(sv[1], F_DUPFD_CLOEXEC, 0);
+	if (p->connect_fds[1] < 0 || p->connect_fds[2] < 0) {
+		log_error("connect: dup: %s", strerror(errno));
+		connect_close_fds(p);
+		return -1;
+	}
+	connect_nonce(p->ccfg.h2_nonce);	/* well-formed, never used */
 	return 0;
 }
 
@@ -297,12 +338,12 @@ connect_close_fds(struct parent *p)
 }
 
 void
-connect_child_gone(struct parent *p)
+connect_stop(struct parent *p, pid_t session)
 {
 	uint8_t msg[5];
-	uint32_t pid = (uint32_t)p->connect_pid;
+	uint32_t pid = (uint32_t)session;
 
-	if (p->connect_sock < 0 || p->connect_pid <= 0)
+	if (p->connect_sock < 0 || session <= 0)
 		return;
 	msg[0] = 'K';
 	msg[1] = (uint8_t)(pid >> 24);
@@ -310,6 +351,5 @@ connect_child_gone(struct parent *p)
 	msg[3] = (uint8_t)(pid >> 8);
 	msg[4] = (uint8_t)pid;
 	(void)send(p->connect_sock, msg, sizeof(msg), MSG_NOSIGNAL);
-	log_info("connect: stopping command pid=%ld", (long)p->connect_pid);
-	p->connect_pid = 0;
+	log_info("connect: stopping command pid=%ld", (long)session);
 }

@@ -32,6 +32,8 @@
 #ifndef KH_CONNECT_H
 #define KH_CONNECT_H
 
+#include <sys/types.h>
+
 struct parent;
 
 /* Start the launcher (before the credential is loaded).  0 or -1. */
@@ -39,12 +41,19 @@ int connect_init(struct parent *p);
 /* After the event base exists: watch the launcher's reports. */
 int connect_attach(struct parent *p);
 /* Start a session for the next child: p->connect_fds[0..2] and
- * p->ccfg.h2_nonce set.  0 or -1 (logged). */
-int connect_open(struct parent *p);
+ * p->ccfg.h2_nonce set, the gateway given `token`, *session CMD's pid.
+ * 0 or -1 (logged). */
+struct secret;
+int connect_open(struct parent *p, const struct secret *token,
+    pid_t *session);
+/* No session, for a reload's candidate that only compiles the new
+ * policy (src/priv/reload.c): fds 19-21 that never carry a byte, a nonce
+ * of the right shape.  0 or -1 (logged). */
+int connect_blank(struct parent *p);
 /* The child has its copies (or was never started): close ours. */
 void connect_close_fds(struct parent *p);
-/* The child that held the session is gone: stop CMD. */
-void connect_child_gone(struct parent *p);
+/* The child that held the session is gone: stop its CMD. */
+void connect_stop(struct parent *p, pid_t session);
 
 /* `keyhole connect-launcher` (connect_launch.c). */
 int connect_launcher_main(void);

@@ -106,7 +106,12 @@ liveness_start_deadline(struct parent *p, struct child *c, int64_t now)
 	log_error("child pid=%ld did not report ready (no policy table) "
 	    "within %u ms; killing it", (long)c->pid, limit);
 	audit_event(AUDIT_CHILD_STUCK, AF_INT("pid", c->pid), AF_STR("phase", "start"));
-	if (!p->ever_served) {
+	if (c->role == CHILD_CANDIDATE) {
+		/* A reload's: the reload fails, the current child serves on
+		 * (supervise_end). */
+		reload_note_error(p, "the new child sent no policy table within "
+		    "%u ms (--child-timeout-ms)", limit);
+	} else if (!p->ever_served) {
 		/* Nothing was ever served: restarting would only hide the
 		 * cause (the lines above) from the operator. */
 		log_error("the first child never became ready; exiting "

@@ -367,22 +367,23 @@ metrics_render(const struct parent *p, const struct metrics *m,
 	    "body bytes the parent returned for forwarded requests.",
 	    m->bytes_out);
 	mout_one(&o, "keyhole_requests_in_flight", "gauge", "Requests the "
-	    "parent has upstream now.", p->child != NULL ?
-	    (uint64_t)p->child->ninflight : 0);
+	    "parent has upstream now (every child's: after a reload the "
+	    "replaced one finishes its own).", (uint64_t)supervise_inflight(p));
 	mout_one(&o, "keyhole_queue_depth_max", "gauge", "Requests in flight "
 	    "keyhole accepts before it answers 503 (--max-inflight).",
 	    p->cfg->max_inflight);
 	mout_head(&o, "keyhole_limit_refusals_total", "counter", "Requests "
 	    "refused 429 by the policy's rate or the run's max mutations, by "
 	    "who refused them (the parent's own buckets, or keyhole-net).");
+	/* The parent answers `max` itself only after a reload: a replaced
+	 * child still finishing may send a mutation the new one spent the
+	 * budget for (monitor.c, mon_budget_refused); over its own count it
+	 * is a protocol violation (request_check). */
 	for (int l = 0; l < ML_END; l++)
 		for (int b = 0; b < MB_END; b++)
-			/* The parent never answers `max` itself: a mutation
-			 * over it is a protocol violation (request_check). */
-			if (l != ML_MAX || b != MB_PARENT)
-				mout_printf(&o, "keyhole_limit_refusals_total{"
-				    "limit=\"%s\",by=\"%s\"} %llu\n", lim[l],
-				    by[b], (unsigned long long)m->limits[l][b]);
+			mout_printf(&o, "keyhole_limit_refusals_total{"
+			    "limit=\"%s\",by=\"%s\"} %llu\n", lim[l], by[b],
+			    (unsigned long long)m->limits[l][b]);
 	mout_one(&o, "keyhole_child_restarts_total", "counter", "keyhole-net "
 	    "restarts after it exited, crashed or was killed.", m->restarts);
 	mout_one(&o, "keyhole_child_protocol_violations_total", "counter",

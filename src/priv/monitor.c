@@ -45,6 +45,8 @@ static int mon_request(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
 static int mon_pong(struct parent *, struct child *, const struct msg_hdr *,
     struct msg_reader *, const char **);
+static int mon_retired(struct parent *, struct child *,
+    const struct msg_hdr *, struct msg_reader *, const char **);
 static int mon_metrics(struct parent *, struct child *,
     const struct msg_hdr *, struct msg_reader *, const char **);
 
@@ -52,13 +54,18 @@ static const struct mon_entry mon_table[] = {
 	{ MSG_LOG, CS_ANY | CS_GONE, mon_log },
 	{ MSG_FATAL, CS_ANY | CS_GONE, mon_fatal },
 	{ MSG_POLICY, CS_WAIT_POLICY, mon_policy },
-	/* DRAINING too: a request may cross the shutdown frame in flight. */
-	{ MSG_REQUEST, CS_SERVING | CS_DRAINING, mon_request },
-	{ MSG_ACCESS, CS_SERVING | CS_DRAINING | CS_GONE, mon_access },
+	/* DRAINING too: a request may cross the shutdown frame in flight;
+	 * RETIRED: a child a reload replaced finishes its requests. */
+	{ MSG_REQUEST, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_request },
+	{ MSG_ACCESS, CS_SERVING | CS_DRAINING | CS_RETIRED | CS_GONE,
+	    mon_access },
 	/* liveness.c pings only after the policy was accepted. */
-	{ MSG_PONG, CS_SERVING | CS_DRAINING, mon_pong },
-	/* The operator's scrape, which the child parsed (metrics_serve.c). */
-	{ MSG_METRICS, CS_SERVING | CS_DRAINING, mon_metrics },
+	{ MSG_PONG, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_pong },
+	/* The operator's scrape, which the child parsed (metrics_serve.c);
+	 * RETIRED: one it took before the reload closed its listener. */
+	{ MSG_METRICS, CS_SERVING | CS_DRAINING | CS_RETIRED, mon_metrics },
+	/* The answer to MSG_RETIRE (DRAINING: SIGTERM may have followed). */
+	{ MSG_RETIRED, CS_RETIRED | CS_DRAINING, mon_retired },
 };
 
 static void
@@ -80,15 +87,33 @@ monitor_send_simple(struct child *c, enum msg_type type)
 	monitor_send(c, &w);
 }
 
+/* The run's settings (p->ccfg), with the child's generation's token and
+ * bindings and the mutations counted so far. */
 void
 monitor_send_config(struct parent *p, struct child *c)
 {
+	static struct child_config cc;
+	const struct kh_gen *g = c->gen;
 	struct wbuf w;
+
+	cc = p->ccfg;
+	memcpy(cc.token, g->token.buf, g->token.len);
+	cc.token[g->token.len] = '\0';
+	cc.token_len = g->token.len;
+	cc.vars = g->vars;
+	cc.mutations_used = p->mutations_used;
+	c->mutations_seen = p->mutations_used;
 	wbuf_init(&w);
 	msg_begin(&w, MSG_CONFIG, 0);
-	p->ccfg.mutations_used = p->mutations_used;
-	child_config_encode(&p->ccfg, &w);
-	monitor_send(c, &w);
+	child_config_encode(&cc, &w);
+	explicit_bzero(cc.token, sizeof(cc.token));
+	if (msg_finish(&w) == 0)
+		bufferevent_write(c->bev, w.buf, w.len);
+	else
+		log_error("internal: could not frame a message to the child");
+	if (w.buf != NULL)
+		explicit_bzero(w.buf, w.len);	/* the token */
+	wbuf_free(&w);
 }
 
 /* A line of the child's log (relay.c writes it, within its limits). */
@@ -107,6 +132,8 @@ mon_log(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "malformed log frame";
 		return -1;
 	}
+	/* A reload's candidate: its first error is the reload's. */
+	reload_note_line(p, c, (enum log_level)level, line, len);
 	relay_log(p, c, (enum log_level)level, line, len);
 	return 0;
 }
@@ -148,7 +175,7 @@ mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "malformed access frame";
 		return -1;
 	}
-	audit_child(&a);
+	audit_child(c->gen, &a);
 	metrics_child_answered(p->metrics, a.peer, a.peer_len, a.status,
 	    a.reason, a.reason_len);
 	relay_access(p, c, &a);
@@ -222,17 +249,39 @@ mon_pong(struct parent *p, struct child *c, const struct msg_hdr *h,
 	c->ping_id = 0;
 	c->ping_ticks = 0;
 	c->last_pong_ms = supervise_now_ms();
-	/* The only thing that feeds systemd's watchdog: a child that
-	 * answers (sdnotify.c). */
-	sdnotify_watchdog(c->last_pong_ms);
+	/* The only thing that feeds systemd's watchdog: the current child
+	 * answering (sdnotify.c); a retired one proves nothing. */
+	if (c == p->child)
+		sdnotify_watchdog(c->last_pong_ms);
 	return 0;
 }
 
+/* A retired child has closed its listeners: once, and only after
+ * MSG_RETIRE (a DRAINING child is one only if it was retired first). */
+static int
+mon_retired(struct parent *p, struct child *c, const struct msg_hdr *h,
+    struct msg_reader *r, const char **why)
+{
+	if (msg_end(r) < 0 || h->id != 0 || c->role != CHILD_RETIRED ||
+	    c->retire_acked) {
+		*why = "RETIRED unasked, twice or malformed";
+		return -1;
+	}
+	c->retire_acked = true;
+	reload_retired_ack(p, c);
+	return 0;
+}
+
+/* The child's table, decoded against its generation's bindings.  The
+ * first table of a generation becomes the generation's; every later child
+ * of it (a restart) must send the same.  A reload's candidate is then
+ * swapped in (reload.c); any other child serves. */
 static int
 mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *r, const char **why)
 {
 	static char err[128];
+	struct kh_gen *g = c->gen;
 	struct policy *pol = calloc(1, sizeof(*pol));
 	bool same;
 
@@ -242,23 +291,23 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 		return -1;
 	}
 	policy_init(pol);
-	/* {name} segments resolve against the parent's own --var values. */
-	if (policy_decode(r, &p->cfg->vars, pol, err, sizeof(err)) < 0) {
+	/* {name} segments resolve against the parent's own bindings. */
+	if (policy_decode(r, &g->vars, pol, err, sizeof(err)) < 0) {
 		free(pol);
 		*why = err;
 		return -1;
 	}
-	if (p->policy != NULL) {
+	if (g->policy != NULL) {
 		/* A restarted child reads the same bytes, so it must produce
 		 * the same table; anything else is tampering. */
-		same = policy_equal(p->policy, pol);
+		same = policy_equal(g->policy, pol);
 		policy_free(pol);
 		free(pol);
 		if (!same) {
 			*why = "policy differs from the one first accepted";
 			return -1;
 		}
-	} else if (ready_policy(p, pol) < 0) {
+	} else if (ready_policy(p, g, pol) < 0) {
 		policy_free(pol);
 		free(pol);
 		*why = "out of memory";
@@ -266,8 +315,15 @@ mon_policy(struct parent *p, struct child *c, const struct msg_hdr *h,
 	}
 	c->state = CS_SERVING;
 	p->ever_served = true;
+	if (c->role == CHILD_CANDIDATE) {
+		reload_swap(p, c);
+		return 0;
+	}
 	monitor_send_simple(c, MSG_POLICY_OK);
+	reload_queue_start(p, c);
 	ready_serving(p);
+	/* http2_v1: a reload's new session serves (reload_connect.c). */
+	reload_child_serves(p, c);
 	if (p->draining) {
 		c->state = CS_DRAINING;
 		monitor_send_simple(c, MSG_SHUTDOWN);
@@ -285,14 +341,16 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
     const struct req_checked *ck)
 {
 	const struct pol_rule *rule = ck->rule;
+	struct kh_gen *g = c->gen;
 	struct pc_args args = { 0 };
 	struct pc_extra x = { NULL, 0, false };
 	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX], rl[32];
 	struct up_hdr h[2];
 	size_t n;
 
-	if (!p->rate_ready || budget_check(&p->rate, p->policy, ck->ri,
-	    ck->method, (uint64_t)util_now_ms(), &x.retry_after) != BUDGET_RATE)
+	(void)p;
+	if (gen_rate_check(g, ck->ri, ck->method, (uint64_t)util_now_ms(),
+	    &x.retry_after) != BUDGET_RATE)
 		return false;
 	args.count = rule->rate_count;
 	args.period = rule->rate_period_s == 60 ? "minute" : "second";
@@ -310,6 +368,33 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	return true;
 }
 
+/* `max` spent by the run while this child's own count (c->mutations_seen)
+ * was below it: after a reload two children serve for a moment and each
+ * knows only its own mutations.  Answered 429 as the child answers it.
+ * Returns true when it answered. */
+static bool
+mon_budget_refused(struct parent *p, struct child *c, uint64_t id,
+    const struct req_checked *ck)
+{
+	const struct policy *pol = c->gen->policy;
+	struct pc_args args = { 0 };
+	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX];
+	struct up_hdr hd;
+	size_t n;
+
+	if (!ck->counts || p->mutations_used < pol->max_mutations)
+		return false;
+	args.max = pol->max_mutations;
+	pc_message(PC_BUDGET, &args, msg, sizeof(msg));
+	n = pc_body(json, sizeof(json), msg, NULL);
+	strcpy(hd.name, "content-type");
+	hd.value = (char *)"application/json";
+	hd.vlen = strlen(hd.value);
+	answer_refused_with(c, id, ck, pc_table[PC_BUDGET].status, &hd, 1,
+	    (const uint8_t *)json, n, "max");
+	return true;
+}
+
 static int
 mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
     struct msg_reader *rd, const char **why)
@@ -317,6 +402,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	struct req_checked ck;
 	struct up_allow resp;
 	struct up_req *r;
+	struct kh_gen *g = c->gen;
 
 	if (h->id == 0) {
 		*why = "request id 0";
@@ -327,14 +413,16 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 			*why = "duplicate request id";
 			return -1;
 		}
-	/* SECURITY.md I3: request_check.c, against the parent's own policy,
-	 * limits and mutation count.  From here on only what it returned. */
-	if (request_check(p->policy, p->ccfg.max_body, p->mutations_used, rd,
+	/* SECURITY.md I3: request_check.c, against the parent's own policy
+	 * (that of the child's generation: I18), limits and the mutations
+	 * this child knows of.  From here on only what it returned. */
+	if (request_check(g->policy, p->ccfg.max_body, c->mutations_seen, rd,
 	    &ck, why) < 0)
 		return -1;
 	/* Overload and shutdown are answered, not violations: the child
-	 * may race the parent's own view. */
-	if (p->draining || c->ninflight >= p->cfg->max_inflight) {
+	 * may race the parent's own view.  --max-inflight counts every
+	 * child's requests (a reload's old and new children together). */
+	if (p->draining || supervise_inflight(p) >= p->cfg->max_inflight) {
 		enum pc_id pid = p->draining ? PC_SHUTTING_DOWN : PC_QUEUE_FULL;
 		answer_refused(c, h->id, &ck, pid,
 		    p->draining ? "shutting-down" : "queue-full");
@@ -356,18 +444,25 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		    pc_table[PC_RATE].status, 0, 0, -1);
 		return 0;
 	}
+	if (mon_budget_refused(p, c, h->id, &ck)) {
+		metrics_limit(p->metrics, ML_MAX, MB_PARENT);
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[PC_BUDGET].status, 0, 0, -1);
+		return 0;
+	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    up_req_fill(r, h->id, &ck) < 0) {
 		up_req_free(r);
 		*why = "out of memory";
 		return -1;
 	}
-	audit_begin(r, &ck);
+	audit_begin(r, g, &ck);
 	r->owner = c;
+	r->gen = g->number;
 	r->done = monitor_upstream_done;
 	r->started_ms = supervise_now_ms();
-	resp.names = (const char (*)[KH_HNAME_MAX + 1])p->policy->resp_hdrs;
-	resp.n = p->policy->nresp_hdrs;
+	resp.names = (const char (*)[KH_HNAME_MAX + 1])g->policy->resp_hdrs;
+	resp.n = g->policy->nresp_hdrs;
 	if (upstream_start(p->up, r, &ck, &resp) < 0) {
 		answer_refused(c, r->id, &ck, PC_UP_FAILED, "upstream-start");
 		metrics_answered(p->metrics, ck.peer, ck.rule->line,
@@ -378,11 +473,13 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	/* Charged only now, when it is on its way upstream: what the parent
 	 * answered itself (503, 429, 502 above) costs neither `max` nor
 	 * `rate`. */
-	if (ck.counts && ++p->mutations_used == p->policy->max_mutations)
-		audit_event(AUDIT_BUDGET, AF_INT("used", p->mutations_used));
-	if (p->rate_ready)
-		budget_take(&p->rate, p->policy, ck.ri, ck.method,
-		    (uint64_t)util_now_ms());
+	if (ck.counts) {
+		c->mutations_seen++;
+		if (++p->mutations_used == g->policy->max_mutations)
+			audit_event(AUDIT_BUDGET, AF_INT("used",
+			    p->mutations_used), AF_INT("generation", g->number));
+	}
+	gen_rate_take(g, ck.ri, ck.method, (uint64_t)util_now_ms());
 	r->next = c->inflight;
 	c->inflight = r;
 	c->ninflight++;
@@ -448,13 +545,13 @@ monitor_backlogged(struct child *c)
 }
 
 /* wire_pump's hold: no frame is taken from a child the parent has
- * stopped reading, or one that is no longer the current child. */
+ * stopped reading, or one it no longer knows. */
 static bool
 monitor_hold(void *arg)
 {
 	struct child *c = arg;
 
-	return kh_parent->child != c || monitor_backlogged(c);
+	return !supervise_live(kh_parent, c) || monitor_backlogged(c);
 }
 
 /* After the exit: the log, fatal and access frames are taken (checked
@@ -475,7 +572,7 @@ monitor_final_dispatch(void *arg, const struct msg_hdr *h,
  * that got here first.  Read it and take the log and access frames only:
  * a request from a child that is gone is never started. */
 void
-monitor_final_read(struct child *c)
+monitor_final_read(struct parent *p, struct child *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	int fd = bufferevent_getfd(c->bev);
@@ -489,13 +586,17 @@ monitor_final_read(struct child *c)
 	/* A socket bufferevent freezes the end of its input for everyone but
 	 * itself; it is about to be freed. */
 	evbuffer_unfreeze(in, 0);
-	while (got < KH_CHILD_OUT_HIGH) {
+	while (got < KH_CHILD_FINAL_READ_MAX) {
 		int n = evbuffer_read(in, fd, 65536);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
-	(void)wire_pump(in, monitor_final_dispatch, monitor_hold, c, &why);
+	/* Nothing is held: nothing is sent to a dead child. */
+	if (wire_pump(in, monitor_final_dispatch, NULL, c, &why) < 0)
+		log_warn("child pid=%ld: its last frames end in a bad one (%s)",
+		    (long)c->pid, why);
+	relay_flush(p);
 }
 
 static void

@@ -12,8 +12,13 @@
  *                lists, are everything that decides what the parent
  *                accepts from its child)
  *   relay.c      the child's log and access lines written, rate-limited
- *   ready.c      what follows the first accepted policy: the run's rate
+ *   ready.c      what follows an accepted policy: the generation's rate
  *                buckets, the ready file, systemd's READY=1
+ *   gen.c        configuration generations: policy text, bindings,
+ *                token, table and buckets, replaced as one by a reload
+ *   reload.c     SIGHUP: a new child with the new configuration, the
+ *                swap once its table is accepted (reload_retire.c: the
+ *                old child finishing; reload_cmd.c: `keyhole reload`)
  *   answer.c     answers to forwarded requests, their access-log lines
  *   audit*.c     the audit log (--audit-log): audit.h
  *   upstream.c   libcurl forwarding (upstream_req.c: a request's data and
@@ -39,10 +44,12 @@
 #include "budget.h"
 #include "child_config.h"
 #include "config.h"
+#include "gen.h"
 #include "listen.h"
 #include "log.h"
 #include "paperclip.h"
 #include "policy_table.h"
+#include "reload.h"
 #include "secret.h"
 #include "upstream.h"
 
@@ -50,8 +57,25 @@
 #define CS_WAIT_POLICY 0x1u	/* exec'd, config sent, no policy yet */
 #define CS_SERVING     0x2u	/* policy accepted, requests permitted */
 #define CS_DRAINING    0x4u	/* shutdown sent, in-flight finishing */
-#define CS_ANY         (CS_WAIT_POLICY | CS_SERVING | CS_DRAINING)
-#define CS_GONE        0x8u	/* exited: its last log frames only */
+#define CS_RETIRED     0x8u	/* replaced by a reload, finishing */
+#define CS_ANY         (CS_WAIT_POLICY | CS_SERVING | CS_DRAINING | \
+			CS_RETIRED)
+#define CS_GONE        0x10u	/* exited: its last log frames only */
+
+/* A child's place in the parent (supervise.c, reload.c). */
+enum child_role {
+	CHILD_CURRENT = 0,	/* p->child: restarted when it dies */
+	CHILD_CANDIDATE,	/* p->candidate: a reload's new child, not
+				   serving before its table is accepted */
+	CHILD_RETIRED,		/* on p->retired: finishing, never restarted */
+};
+/* "current", "candidate", "retired" (the audit log's child records). */
+static inline const char *
+child_role_name(enum child_role r)
+{
+	return r == CHILD_CANDIDATE ? "candidate" :
+	    r == CHILD_RETIRED ? "retired" : "current";
+}
 
 /* The child binary's fd in the parent: above every fixed child fd. */
 #define KH_EXE_FD 99
@@ -76,6 +100,22 @@ struct child {
 	/* Reading stopped: the child has not read KH_CHILD_OUT_HIGH bytes
 	 * of our output yet (monitor.c). */
 	bool paused;
+	/* Its configuration (a reference): every request it sends is
+	 * re-checked against gen->policy. */
+	struct kh_gen *gen;
+	enum child_role role;
+	struct child *next_retired;
+	struct event *retire_ev;	/* reload.c: its finishing deadline */
+	bool retire_late;		/* that deadline passed once */
+	bool retire_acked;		/* sent MSG_RETIRED */
+	/* The mutations this child knows of: the count it was told in
+	 * MSG_CONFIG and those it forwarded since.  Over `max` by its own
+	 * count is an attack; over by the run's only (another child, after
+	 * a reload, forwarded some meanwhile) is answered 429. */
+	uint32_t mutations_seen;
+	/* http2_v1: the pid of its session's CMD (connect.c), or 0 (none:
+	 * a reload's candidate, or the command exited). */
+	pid_t session;
 	/* audit.c: answers held until their records are written ([0]) and
 	 * also fdatasync'ed ([1]), and the list of children with such
 	 * answers. */
@@ -97,15 +137,18 @@ struct parent {
 	struct event_base *base;
 	struct listener listeners[KH_LISTENERS_MAX];
 	size_t nlisteners;
-	struct secret credential;
-	struct secret token;
-	uint8_t *policy_text;		/* bytes only: never parsed here */
-	size_t policy_len;
-	struct policy *policy;		/* validated table from the 1st child */
+	struct secret credential;	/* until upstream_new takes it */
+	/* The current configuration (gen.h): policy text (bytes only,
+	 * never parsed here), bindings, token, validated table, buckets. */
+	struct kh_gen *gen;
 	struct upstream *up;
 	int exe_fd;			/* the child binary, opened at start */
 	struct child_config ccfg;
 	struct child *child;		/* current child or NULL */
+	struct child *candidate;	/* a reload's new child, or NULL */
+	struct child *retired;		/* replaced children still finishing */
+	size_t nretired;
+	struct reload reload;		/* reload.h */
 	pid_t dead_pid;			/* killed, not yet reaped */
 	bool ever_served;
 	bool child_served;		/* the last child ended got to serve */
@@ -118,10 +161,6 @@ struct parent {
 	/* Mutations forwarded this run, across child restarts: the parent's
 	 * own count against the policy's `max N`, sent to every new child. */
 	uint32_t mutations_used;
-	/* The parent's own `rate` buckets (KH_RATE_SLACK_MS larger than the
-	 * child's), from the first accepted policy on, across restarts. */
-	struct budget rate;
-	bool rate_ready;
 	/* The child's log and access lines: buckets, the pid they came from,
 	 * and the timer that writes what was dropped. */
 	struct relay_bucket relay_log, relay_access;
@@ -135,23 +174,37 @@ struct parent {
 	int metrics_fd;
 	struct metrics *metrics;	/* metrics.c: the parent's counters */
 	/* http2_v1 (connect.c): the launcher's socket and its reports, the
-	 * next child's pipes (19-21), the command of the current session. */
+	 * next child's pipes (19-21). */
 	int connect_sock;
 	struct event *connect_ev;
 	pid_t connect_launcher;
 	int connect_fds[3];
-	pid_t connect_pid;
+	/* http2_v1 under a reload (reload.c): the new generation's child
+	 * waits until the retired one is gone and its session's CMD has
+	 * exited (connect_old: that CMD's pid until the launcher reports it):
+	 * one session at a time. */
+	bool connect_pending;
+	pid_t connect_old;
 };
 
 extern struct parent *kh_parent;
 
 /* supervise.c */
-int supervise_spawn(struct parent *p);
+/* Start a child of generation g in the given role (current: p->child;
+ * candidate: p->candidate).  Returns 0 or -1 (logged). */
+int supervise_spawn(struct parent *p, struct kh_gen *g, enum child_role role);
 void supervise_reap(struct parent *p);
+/* c is the current, the candidate or a retired child (not freed). */
+bool supervise_live(const struct parent *p, const struct child *c);
+/* Requests upstream, every child together (--max-inflight). */
+size_t supervise_inflight(const struct parent *p);
 void supervise_kill(struct parent *p, struct child *c, const char *why);
 /* Kill c (SIGKILL), forget it and cancel its requests; the reap restarts
  * it.  The caller has logged why. */
 void supervise_end(struct parent *p, struct child *c);
+/* Kill c and forget it, never restarted, nothing reported (a reload's
+ * candidate that failed; a starting child a reload replaced). */
+void supervise_discard(struct parent *p, struct child *c);
 int64_t supervise_now_ms(void);
 struct event *supervise_restart_event(struct parent *p);
 
@@ -159,7 +212,9 @@ struct event *supervise_restart_event(struct parent *p);
 void monitor_attach(struct parent *p, struct child *c);
 void monitor_send_config(struct parent *p, struct child *c);
 void monitor_send_simple(struct child *c, enum msg_type type);
-void monitor_final_read(struct child *c);
+/* c has exited (reaped): take the log, access and fatal frames it wrote
+ * before, still in the socket; nothing else of it is acted on. */
+void monitor_final_read(struct parent *p, struct child *c);
 
 /* answer.c */
 /* The parent answers a request it checked (ck) itself, instead of
@@ -206,12 +261,15 @@ void relay_fatal(struct parent *p, struct child *c, const char *line,
 /* Write the summary of dropped lines now, if any were dropped. */
 void relay_flush(struct parent *p);
 
-/* ready.c: after the first accepted policy table */
-/* The first table is the run's (p->policy, its rate buckets).  Returns 0,
- * or -1 (out of memory: nothing kept). */
-int ready_policy(struct parent *p, struct policy *pol);
+/* ready.c: after an accepted policy table */
+/* The first table of generation g is g's (its rate buckets, carried over
+ * from the current generation's).  Returns 0, or -1 (out of memory:
+ * nothing kept). */
+int ready_policy(struct parent *p, struct kh_gen *g, struct policy *pol);
 /* A child serves: ready file, READY=1 the first time. */
 void ready_serving(struct parent *p);
+/* (Re)write the ready file, with the reload fields (reload.c). */
+void ready_write(struct parent *p);
 
 /* liveness.c */
 int liveness_attach(struct parent *p, struct child *c);

@@ -3,8 +3,10 @@
  * monitor.c's mon_policy only checks the table and acts on the protocol;
  * the run's own state and the operator's signs of readiness are here:
  *
- *   ready_policy   the first table: the parent keeps it for the run, with
+ *   ready_policy   a generation's first table: the parent keeps it, with
  *                  its own `rate` buckets, and logs what it accepted
+ *   ready_write    the ready file, rewritten after every reload attempt
+ *                  with its reload members (reload.c)
  *   ready_serving  a child serves: the first time, the listeners and the
  *                  queue are logged, the ready file (--ready-file) is
  *                  written and systemd is told READY=1; a restarted child
@@ -22,20 +24,20 @@
 #include "util.h"
 
 int
-ready_policy(struct parent *p, struct policy *pol)
+ready_policy(struct parent *p, struct kh_gen *g, struct policy *pol)
 {
 	char vars[512] = "";
 	size_t n = 0;
 
-	/* The parent's own rate buckets, for the run (max is counted by
-	 * request_check against p->mutations_used). */
-	if (budget_init_slack(&p->rate, pol, 0, (uint64_t)util_now_ms(),
-	    KH_RATE_SLACK_MS) < 0)
+	/* The operator's metrics follow the table that serves: this one,
+	 * the run's first or a reload's (swapped in as soon as it is
+	 * accepted); first, so a failure leaves nothing half taken. */
+	if (metrics_policy(p->metrics, pol, g->text, g->len) < 0)
 		return -1;
-	p->rate.max_mutations = 0;
-	p->rate_ready = true;
-	p->policy = pol;
-	if (metrics_policy(p->metrics, pol, p->policy_text, p->policy_len) < 0)
+	/* The parent's own rate buckets, for the generation (max is
+	 * counted by request_check against p->mutations_used); after a
+	 * reload they continue the current generation's (gen.c). */
+	if (gen_accept_policy(g, pol, (uint64_t)util_now_ms()) < 0)
 		return -1;
 	/* The audit trail says what {variables} mean for this run (the
 	 * parent's own values; they are operator input). */
@@ -44,11 +46,44 @@ ready_policy(struct parent *p, struct policy *pol)
 		    i ? ", " : "; variables: ", pol->vars[i].name,
 		    pol->vars[i].bound ? pol->vars[i].value : "(unbound)");
 	if (pol->max_mutations != 0)
-		log_info("policy accepted: %zu rules%s; at most %u mutations "
-		    "per run", pol->nrules, vars, pol->max_mutations);
+		log_info("policy accepted (generation %llu): %zu rules%s; at "
+		    "most %u mutations per run", (unsigned long long)g->number,
+		    pol->nrules, vars, pol->max_mutations);
 	else
-		log_info("policy accepted: %zu rules%s", pol->nrules, vars);
+		log_info("policy accepted (generation %llu): %zu rules%s",
+		    (unsigned long long)g->number, pol->nrules, vars);
 	return 0;
+}
+
+void
+ready_write(struct parent *p)
+{
+	/* The first listener, else the queue (ready_file.h). */
+	struct ready_info r = { NULL, 0, NULL, NULL, NULL, NULL };
+	char extra[1024];
+
+	if (p->cfg->ready_file == NULL || !p->ready_written)
+		return;
+	if (p->cfg->connect != NULL) {
+		/* http2_v1: where the agent connects, in the sandbox */
+		r.host = p->cfg->gateway_host;
+		r.port = p->cfg->gateway_port;
+	} else if (p->nlisteners == 0) {
+		r.queue_dir = p->cfg->queue_dir;
+	} else if (p->listeners[0].spec.is_unix) {
+		r.socket_path = p->listeners[0].spec.path;
+	} else {
+		r.host = p->listeners[0].spec.host;
+		r.port = p->listeners[0].spec.port;
+	}
+	if (p->reload.started_at[0] == '\0')
+		json_iso8601_now(p->reload.started_at);
+	r.started_at = p->reload.started_at;
+	reload_ready_fields(p, extra, sizeof(extra));
+	r.extra = extra;
+	if (ready_file_write(-1, p->cfg->ready_file, &r) < 0)
+		log_error("cannot write ready file %s: %s",
+		    p->cfg->ready_file, strerror(errno));
 }
 
 void
@@ -75,24 +110,6 @@ ready_serving(struct parent *p)
 	if (p->cfg->queue_dir != NULL)
 		log_info("serving queue_v1 in %s (%s)", p->cfg->queue_dir,
 		    p->ccfg.queue_inotify ? "inotify" : "polling");
-	if (p->cfg->ready_file != NULL) {
-		/* The first listener, else the queue (ready_file.h). */
-		struct ready_info r = { NULL, 0, NULL, NULL };
-		if (p->cfg->connect != NULL) {
-			/* http2_v1: where the agent connects, in the sandbox */
-			r.host = p->cfg->gateway_host;
-			r.port = p->cfg->gateway_port;
-		} else if (p->nlisteners == 0) {
-			r.queue_dir = p->cfg->queue_dir;
-		} else if (p->listeners[0].spec.is_unix) {
-			r.socket_path = p->listeners[0].spec.path;
-		} else {
-			r.host = p->listeners[0].spec.host;
-			r.port = p->listeners[0].spec.port;
-		}
-		if (ready_file_write(-1, p->cfg->ready_file, &r) < 0)
-			log_error("cannot write ready file %s: %s",
-			    p->cfg->ready_file, strerror(errno));
-	}
+	ready_write(p);
 	sdnotify_send("READY=1\nSTATUS=serving");
 }

@@ -131,6 +131,7 @@ relay_access(struct parent *p, struct child *c, const struct relay_record *r)
 	a.bytes_in = r->bytes_in;
 	a.bytes_out = r->bytes_out;
 	a.upstream_ms = -1;
+	a.gen = c->gen != NULL ? c->gen->number : 0;
 	log_access("keyhole-net", (long)c->pid, &a);
 }
 

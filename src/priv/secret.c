@@ -9,6 +9,7 @@
  *   token:      --token-file FILE, $PAPERCLIP_BRIDGE_TOKEN (wiped/removed).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,26 @@
 
 /* Bytes kept free in front of a secret in its page, for secret_prefixed. */
 #define SECRET_ROOM 64u
+
+/* The last error, for a reload's report (reload.c). */
+static char secret_err[512];
+
+static void __attribute__((format(printf, 1, 2)))
+secret_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(secret_err, sizeof(secret_err), fmt, ap);
+	va_end(ap);
+	log_fatal("%s", secret_err);
+}
+
+const char *
+secret_error(void)
+{
+	return secret_err;
+}
 
 static int
 secret_alloc(struct secret *s, size_t cap)
@@ -64,6 +85,26 @@ secret_free(struct secret *s)
 	s->page = NULL;
 	s->buf = NULL;
 	s->len = 0;
+}
+
+int
+secret_dup(struct secret *dst, const struct secret *src)
+{
+	size_t cap = src->len;	/* room as secret_alloc gives any secret */
+
+	memset(dst, 0, sizeof(*dst));
+	if (src->page == NULL || secret_alloc(dst, cap) < 0)
+		return -1;
+	memcpy(dst->buf, src->buf, src->len + 1);
+	dst->len = src->len;
+	return 0;
+}
+
+bool
+secret_equal(const struct secret *a, const struct secret *b)
+{
+	return a->len == b->len && a->buf != NULL && b->buf != NULL &&
+	    memcmp(a->buf, b->buf, a->len) == 0;
 }
 
 const char *
@@ -115,14 +156,14 @@ secret_check(const struct secret *s, const char *what, const char *src,
     size_t min)
 {
 	if (s->len < min) {
-		log_fatal("%s from %s is %s (need at least %zu "
+		secret_fail("%s from %s is %s (need at least %zu "
 		    "bytes)", what, src, s->len ? "too short" : "empty", min);
 		return -1;
 	}
 	for (size_t i = 0; i < s->len; i++) {
 		unsigned char c = (unsigned char)s->buf[i];
 		if (c < 0x21 || c > 0x7e) {
-			log_fatal("%s from %s holds a byte that is "
+			secret_fail("%s from %s holds a byte that is "
 			    "not visible ASCII at offset %zu (no spaces, controls "
 			    "or UTF-8)", what, src, i);
 			return -1;
@@ -149,25 +190,25 @@ secret_read_file(struct secret *s, const char *path, const char *what,
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
-		log_fatal("cannot open %s file %s: %s", what,
+		secret_fail("cannot open %s file %s: %s", what,
 		    path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_fatal("%s file %s is not a regular file",
+		secret_fail("%s file %s is not a regular file",
 		    what, path);
 		close(fd);
 		return -1;
 	}
 	if (private_only && (st.st_mode & 077) != 0) {
-		log_fatal("%s file %s is accessible by group or "
+		secret_fail("%s file %s is accessible by group or "
 		    "others (mode %04o); fix with: chmod 600 %s", what, path,
 		    (unsigned)(st.st_mode & 07777), path);
 		close(fd);
 		return -1;
 	}
 	if (st.st_size > (off_t)cap) {
-		log_fatal("%s file %s is larger than %zu bytes",
+		secret_fail("%s file %s is larger than %zu bytes",
 		    what, path, cap);
 		close(fd);
 		return -1;
@@ -179,10 +220,10 @@ secret_read_file(struct secret *s, const char *path, const char *what,
 	ssize_t n = util_read_upto(fd, s->buf, cap);
 	if (n < 0 || (size_t)n == cap) {
 		if (n < 0)
-			log_fatal("reading %s file %s: %s",
+			secret_fail("reading %s file %s: %s",
 			    what, path, strerror(errno));
 		else
-			log_fatal("%s file %s is too large",
+			secret_fail("%s file %s is too large",
 			    what, path);
 		close(fd);
 		secret_free(s);
@@ -220,7 +261,7 @@ secret_from_env(struct secret *s, const char *name, const char *what,
 		return 1;
 	n = strlen(v);
 	if (n >= cap) {
-		log_fatal("$%s is too large", name);
+		secret_fail("$%s is too large", name);
 		explicit_bzero(v, n);
 		unsetenv(name);
 		return -1;
@@ -268,7 +309,7 @@ secret_load_credential(const struct kh_config *cfg, struct secret *s)
 			return secret_from_file(s, path, "credential", true,
 			    KH_CRED_MAX, 1);
 	}
-	log_fatal("no upstream credential: give "
+	secret_fail("no upstream credential: give "
 	    "--credential-file FILE (mode 0600), $KEYHOLE_CREDENTIAL, or a "
 	    "systemd credential named keyhole-credential");
 	return -1;
@@ -287,7 +328,7 @@ secret_load_token(const struct kh_config *cfg, struct secret *s)
 	    KH_TOKEN_MAX, KH_TOKEN_MIN);
 	if (r <= 0)
 		return r;
-	log_fatal("no bridge token: give --token-file FILE or "
+	secret_fail("no bridge token: give --token-file FILE or "
 	    "$PAPERCLIP_BRIDGE_TOKEN (at least %u visible ASCII bytes)",
 	    KH_TOKEN_MIN);
 	return -1;

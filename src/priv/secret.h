@@ -6,6 +6,7 @@
 #ifndef KH_SECRET_H
 #define KH_SECRET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -27,6 +28,11 @@ void secret_free(struct secret *s);
  * Returns 0, or -1 after printing an error that names the file. */
 int secret_load_file(const char *path, const char *what, size_t cap,
     struct secret *s);
+/* A copy of src in a page of its own.  Returns 0 or -1 (memory). */
+int secret_dup(struct secret *dst, const struct secret *src);
+bool secret_equal(const struct secret *a, const struct secret *b);
+/* The message of the last load that failed (a reload reports it). */
+const char *secret_error(void);
 /* Write prefix into the room kept in front of the secret in its page, so
  * that prefix and secret are one NUL-terminated string there (the
  * upstream's "authorization: Bearer <credential>" line) and the secret is

@@ -2,10 +2,11 @@
  * keyhole serve: the parent's start-up, signals and drain.
  *
  * Order: parse configuration → read the policy BYTES (never parsed here)
- * → load the credential and token into locked pages → bind listeners →
- * open the child binary → set up libcurl and libevent → confine the
- * parent → start the child → loop.  The ready file is written once the
- * first child's policy table has been validated.
+ * and the bindings into generation 0 (gen.h) → load the credential and
+ * token into locked pages → bind listeners → open the child binary → set
+ * up libcurl and libevent → confine the parent → start the child → loop.
+ * The ready file is written once the first child's policy table has been
+ * validated.  SIGHUP reloads (reload.c); SIGTERM and SIGINT drain.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,44 +33,27 @@
 
 struct parent *kh_parent;
 
+/* Generation 0: the policy bytes and the bindings.  Where the
+ * credential and the token come from decides what a reload re-reads: the
+ * environment is wiped at start (secret.c), so what it gave is kept. */
 static int
-serve_read_policy(struct parent *p, const char *path)
+serve_first_gen(struct parent *p)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	const struct kh_config *cfg = p->cfg;
+	char err[512];
 
-	if (fd < 0) {
-		log_fatal("cannot open policy %s: %s", path,
-		    strerror(errno));
+	p->reload.cred_from_env = cfg->credential_file == NULL &&
+	    getenv("KEYHOLE_CREDENTIAL") != NULL;
+	p->reload.token_from_env = cfg->token_file == NULL;
+	p->gen = gen_new(0);
+	if (p->gen == NULL)
+		return -1;
+	gen_make_current(p->gen);
+	if (gen_read_policy(p->gen, cfg->policy_file, err, sizeof(err)) < 0 ||
+	    gen_bindings(p->gen, cfg, err, sizeof(err)) < 0) {
+		log_fatal("%s", err);
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > (off_t)KH_POLICY_TEXT_MAX) {
-		log_fatal("policy %s must be a regular file of "
-		    "at most %u bytes", path, KH_POLICY_TEXT_MAX);
-		close(fd);
-		return -1;
-	}
-	p->policy_text = malloc((size_t)st.st_size + 1);
-	if (p->policy_text == NULL) {
-		close(fd);
-		return -1;
-	}
-	ssize_t n = util_read_upto(fd, p->policy_text, (size_t)st.st_size + 1);
-	if (n < 0) {
-		log_fatal("reading policy %s: %s", path,
-		    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if ((size_t)n > (size_t)st.st_size) {
-		log_fatal("policy %s changed while being read",
-		    path);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	p->policy_len = (size_t)n;
 	return 0;
 }
 
@@ -213,15 +197,11 @@ serve_child_config(struct parent *p)
 	cc->write_timeout_ms = cfg->write_timeout_ms;
 	cc->body_min_rate = cfg->body_min_rate;
 	cc->nlisteners = (uint8_t)p->nlisteners;
-	if (p->token.len > 0)
-		memcpy(cc->token, p->token.buf, p->token.len);
-	cc->token[p->token.len] = '\0';
-	cc->token_len = p->token.len;
 	snprintf(cc->policy_name, sizeof(cc->policy_name), "%s",
 	    cfg->policy_file);
-	/* The child gets the bindings to compile with; the parent keeps its
-	 * own copy (cfg->vars) and never takes a value back from the child. */
-	cc->vars = cfg->vars;
+	/* The token and the bindings are the child's generation's
+	 * (monitor_send_config); the parent keeps its own copy of the
+	 * bindings (gen->vars) and never takes a value back from the child. */
 	/* The names the parent injects upstream (inject.c), forbidden in the
 	 * child too; the metrics listener at fd 18. */
 	cc->nforbid = (uint8_t)policy_forbid_count();
@@ -240,10 +220,12 @@ serve_exit_now(struct parent *p)
 	event_base_loopbreak(p->base);
 }
 
+/* Draining: the parent exits when its last child has. */
 void
 serve_child_gone(struct parent *p)
 {
-	if (p->draining)
+	if (p->draining && p->child == NULL && p->candidate == NULL &&
+	    p->retired == NULL)
 		serve_exit_now(p);
 }
 
@@ -251,25 +233,36 @@ static void
 serve_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct parent *p = arg;
+	size_t n = supervise_inflight(p);
 
 	(void)fd;
 	(void)what;
-	if (p->child == NULL) {
+	if (p->child == NULL && p->retired == NULL) {
 		serve_exit_now(p);
 		return;
 	}
-	if (p->child->ninflight > 0) {
-		log_warn("drain deadline: answering %zu request(s) in flight",
-		    p->child->ninflight);
-		monitor_abort_inflight(p, p->child, true);
-		/* Give the child a moment to write those answers. */
+	if (n > 0) {
+		log_warn("drain deadline: answering %zu request(s) in flight", n);
+		if (p->child != NULL)
+			monitor_abort_inflight(p, p->child, true);
+		for (struct child *c = p->retired; c != NULL;
+		    c = c->next_retired)
+			monitor_abort_inflight(p, c, true);
+		/* Give the children a moment to write those answers. */
 		struct timeval tv = { 1, 0 };
 		evtimer_add(p->drain_ev, &tv);
 		return;
 	}
-	log_warn("drain deadline: child pid=%ld did not exit; killing it",
-	    (long)p->child->pid);
-	kill(p->child->pid, SIGKILL);
+	if (p->child != NULL) {
+		log_warn("drain deadline: child pid=%ld did not exit; killing "
+		    "it", (long)p->child->pid);
+		kill(p->child->pid, SIGKILL);
+	}
+	for (struct child *c = p->retired; c != NULL; c = c->next_retired) {
+		log_warn("drain deadline: retired child pid=%ld did not exit; "
+		    "killing it", (long)c->pid);
+		kill(c->pid, SIGKILL);
+	}
 }
 
 static void
@@ -283,12 +276,9 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (sig == SIGHUP) {
-		/* Reload (DESIGN.md, Operations) is not built yet.  Left to
-		 * its default action, SIGHUP (logrotate, a habit, a closed
-		 * terminal) would end the parent at once, the child and every
-		 * request in flight with it, and systemd does not restart a
-		 * service SIGHUP ended.  So it is taken, and changes nothing. */
-		log_warn("SIGHUP: reload is not supported yet; ignored");
+		/* Reload (reload.c); never the default action, which would
+		 * end the parent, its children and every request in flight. */
+		reload_request(p);
 		return;
 	}
 	if (p->draining)
@@ -299,11 +289,13 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	p->draining = true;
 	sdnotify_send("STOPPING=1\nSTATUS=draining");
 	evtimer_del(p->restart_ev);
-	if (p->child == NULL) {
+	/* A reload's candidate goes; retired children drain too. */
+	reload_drain(p);
+	if (p->child == NULL && p->retired == NULL) {
 		serve_exit_now(p);
 		return;
 	}
-	if (p->child->state == CS_SERVING) {
+	if (p->child != NULL && p->child->state == CS_SERVING) {
 		p->child->state = CS_DRAINING;
 		monitor_send_simple(p->child, MSG_SHUTDOWN);
 	}
@@ -351,14 +343,13 @@ serve_main(int argc, char **argv)
 	 * loaded, it never holds a byte of it (connect.h). */
 	if (cfg.connect != NULL && connect_init(p) < 0)
 		return 1;
-	if (serve_read_policy(p, cfg.policy_file) < 0 ||
+	if (serve_first_gen(p) < 0 ||
 	    secret_load_credential(&cfg, &p->credential) < 0 ||
-	    serve_load_token(&cfg, &p->token) < 0 ||
+	    serve_load_token(&cfg, &p->gen->token) < 0 ||
 	    serve_child_identity(p) < 0 ||
 	    serve_open_child_binary(p) < 0)
 		return 1;
-	log_redact(p->credential.buf, p->credential.len);
-	log_redact(p->token.buf, p->token.len);
+	(void)log_redact(p->gen->token.buf, p->gen->token.len);
 	for (size_t i = 0; i < 5; i++)
 		p->queue_fds[i] = -1;
 	if (cfg.queue_dir != NULL && queue_dirs_open(p) < 0)
@@ -388,6 +379,8 @@ serve_main(int argc, char **argv)
 		.max_response = cfg.max_response,
 		.max_connects = cfg.max_inflight,
 	};
+	/* It takes the credential over (and registers it with the log's
+	 * redaction): upstream_cred.c. */
 	p->up = upstream_new(p->base, &ucfg, &p->credential);
 	if (p->up == NULL)
 		return 1;
@@ -402,10 +395,15 @@ serve_main(int argc, char **argv)
 	}
 	if (audit_open(p) < 0 || sandbox_priv_enter(p) < 0)
 		return 1;
-	if (supervise_spawn(p) < 0)
+	if (supervise_spawn(p, p->gen, CHILD_CURRENT) < 0)
 		return 1;
 	event_base_dispatch(p->base);
 
+	p->draining = true;	/* nothing starts again from here */
+	if (p->candidate != NULL)
+		supervise_discard(p, p->candidate);
+	while (p->retired != NULL)
+		supervise_discard(p, p->retired);
 	if (p->child != NULL) {
 		kill(p->child->pid, SIGKILL);
 		monitor_abort_inflight(p, p->child, false);
@@ -417,7 +415,8 @@ serve_main(int argc, char **argv)
 		log_info("stopped");
 	/* The log layer points at the secret pages: forget them first. */
 	log_redact_clear();
+	upstream_destroy(p->up);
 	secret_free(&p->credential);
-	secret_free(&p->token);
+	gen_unref(p->gen);
 	return p->exit_code;
 }

@@ -4,11 +4,17 @@
  * and restart it with back-off.  The listening sockets stay open in the
  * parent across restarts.
  *
+ * Children have a role (priv.h): the current one (restarted when it
+ * dies), a reload's candidate (reload.c: never restarted; its end is the
+ * reload's failure) and retired ones (replaced by a reload, finishing;
+ * never restarted).  Each holds its generation (gen.h).
+ *
  * The child's fds are fixed (child_config.h): 0-2 /dev/null, 3 the
  * socketpair, 4 a sealed memfd with the policy text, 5.. the listeners,
  * 13-17 the queue transport's directories (queue_dirs.c), 18 the metrics
- * listener (metrics.c); in sanitizer
- * builds fd 2 is the parent's stderr, for their reports.
+ * listener (metrics.c), 19-21 the http2_v1 command's pipes (connect.c; a
+ * reload's candidate gets pipes that carry nothing); in sanitizer builds
+ * fd 2 is the parent's stderr, for their reports.
  * Its environment is empty.
  */
 #include <errno.h>
@@ -41,15 +47,15 @@ supervise_now_ms(void)
 }
 
 static int
-supervise_policy_memfd(const struct parent *p)
+supervise_policy_memfd(const struct kh_gen *g)
 {
 	int fd = memfd_create("keyhole-policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	size_t off = 0;
 
 	if (fd < 0)
 		return -1;
-	while (off < p->policy_len) {
-		ssize_t n = write(fd, p->policy_text + off, p->policy_len - off);
+	while (off < g->len) {
+		ssize_t n = write(fd, g->text + off, g->len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -157,29 +163,28 @@ supervise_exec_child(const struct parent *p, int sock, int polfd)
 }
 
 int
-supervise_spawn(struct parent *p)
+supervise_spawn(struct parent *p, struct kh_gen *g, enum child_role role)
 {
 	int sv[2], polfd;
-	pid_t pid;
+	pid_t pid, session = 0;
 	struct child *c;
 
-	/* http2_v1: this child's session, CMD started (connect.c). */
-	if (p->cfg->connect != NULL && connect_open(p) < 0)
+	/* http2_v1: this child's session, CMD started with g's token
+	 * (connect.c); a reload's candidate gets none (one session at a
+	 * time: reload.c). */
+	if (p->cfg->connect != NULL && (role == CHILD_CANDIDATE ?
+	    connect_blank(p) : connect_open(p, &g->token, &session)) < 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error("socketpair: %s", strerror(errno));
-		connect_close_fds(p);
-		connect_child_gone(p);
-		return -1;
+		goto fail;
 	}
-	polfd = supervise_policy_memfd(p);
+	polfd = supervise_policy_memfd(g);
 	if (polfd < 0) {
 		log_error("policy memfd: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
-		connect_close_fds(p);
-		connect_child_gone(p);
-		return -1;
+		goto fail;
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -187,9 +192,7 @@ supervise_spawn(struct parent *p)
 		close(sv[0]);
 		close(sv[1]);
 		close(polfd);
-		connect_close_fds(p);
-		connect_child_gone(p);
-		return -1;
+		goto fail;
 	}
 	if (pid == 0)
 		supervise_exec_child(p, sv[1], polfd);
@@ -200,16 +203,22 @@ supervise_spawn(struct parent *p)
 	if (c == NULL) {
 		kill(pid, SIGKILL);
 		close(sv[0]);
+		connect_stop(p, session);
 		return -1;
 	}
 	c->pid = pid;
+	c->session = session;
 	c->state = CS_WAIT_POLICY;
 	c->base = p->base;
+	c->gen = gen_ref(g);
+	c->role = role;
 	evutil_make_socket_nonblocking(sv[0]);
 	c->bev = bufferevent_socket_new(p->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		kill(pid, SIGKILL);
 		close(sv[0]);
+		connect_stop(p, session);
+		gen_unref(c->gen);
 		free(c);
 		return -1;
 	}
@@ -218,30 +227,113 @@ supervise_spawn(struct parent *p)
 		log_error("cannot set up the child's liveness timer");
 		kill(pid, SIGKILL);
 		bufferevent_free(c->bev);
+		connect_stop(p, session);
+		gen_unref(c->gen);
 		free(c);
 		return -1;
 	}
-	p->child = c;
-	p->child_started_ms = c->started_ms;
+	if (role == CHILD_CANDIDATE) {
+		p->candidate = c;
+	} else {
+		p->child = c;
+		p->child_started_ms = c->started_ms;
+	}
 	monitor_attach(p, c);
 	monitor_send_config(p, c);
-	log_info("started child pid=%ld", (long)pid);
-	audit_event(AUDIT_CHILD_START, AF_INT("pid", pid));
+	log_info("started child pid=%ld (generation %llu%s)", (long)pid,
+	    (unsigned long long)g->number, role == CHILD_CANDIDATE ?
+	    ", a reload's" : "");
+	audit_event(AUDIT_CHILD_START, AF_INT("pid", pid),
+	    AF_INT("generation", g->number), AF_STR("role", child_role_name(role)));
 	return 0;
+fail:
+	connect_close_fds(p);
+	connect_stop(p, session);
+	return -1;
+}
+
+bool
+supervise_live(const struct parent *p, const struct child *c)
+{
+	if (c == p->child || c == p->candidate)
+		return c != NULL;
+	for (const struct child *r = p->retired; r != NULL; r = r->next_retired)
+		if (r == c)
+			return true;
+	return false;
+}
+
+size_t
+supervise_inflight(const struct parent *p)
+{
+	size_t n = p->child != NULL ? p->child->ninflight : 0;
+
+	for (const struct child *r = p->retired; r != NULL; r = r->next_retired)
+		n += r->ninflight;
+	return n;
+}
+
+/* c leaves whatever place it had. */
+static void
+supervise_unlink(struct parent *p, struct child *c)
+{
+	if (p->child == c)
+		p->child = NULL;
+	if (p->candidate == c)
+		p->candidate = NULL;
+	for (struct child **pp = &p->retired; *pp != NULL;
+	    pp = &(*pp)->next_retired)
+		if (*pp == c) {
+			*pp = c->next_retired;
+			p->nretired--;
+			break;
+		}
+}
+
+/* The child that reaped or killed c is found by pid. */
+static struct child *
+supervise_find(struct parent *p, pid_t pid)
+{
+	if (p->child != NULL && p->child->pid == pid)
+		return p->child;
+	if (p->candidate != NULL && p->candidate->pid == pid)
+		return p->candidate;
+	for (struct child *r = p->retired; r != NULL; r = r->next_retired)
+		if (r->pid == pid)
+			return r;
+	return NULL;
 }
 
 static void
 supervise_free_child(struct parent *p, struct child *c)
 {
-	p->child_served = c->pinging;
-	/* http2_v1: the session was this child's; its command goes too. */
-	connect_child_gone(p);
+	if (c->role == CHILD_CURRENT)
+		p->child_served = c->pinging;
+	/* http2_v1: the session was this child's; its command goes too
+	 * (a reload's next session waits for its exit: reload_connect.c). */
+	if (c->session > 0 && p->connect_pending)
+		p->connect_old = c->session;
+	connect_stop(p, c->session);
+	c->session = 0;
 	liveness_detach(c);
+	reload_child_free(p, c);
 	monitor_abort_inflight(p, c, false);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	audit_child_gone(c);
+	gen_unref(c->gen);
 	free(c);
+}
+
+/* A child that must not serve (a reload's candidate that failed, a
+ * current child still starting when a reload replaced it): killed and
+ * forgotten, never restarted, nothing reported. */
+void
+supervise_discard(struct parent *p, struct child *c)
+{
+	kill(c->pid, SIGKILL);
+	supervise_unlink(p, c);
+	supervise_free_child(p, c);
 }
 
 /* It never gets another message; its requests upstream are cancelled
@@ -251,11 +343,17 @@ supervise_free_child(struct parent *p, struct child *c)
 void
 supervise_end(struct parent *p, struct child *c)
 {
+	enum child_role role = c->role;
+
 	kill(c->pid, SIGKILL);
-	if (p->child == c)
-		p->child = NULL;
-	p->dead_pid = c->pid;
+	supervise_unlink(p, c);
+	if (role == CHILD_CURRENT)
+		p->dead_pid = c->pid;	/* the reap restarts it */
 	supervise_free_child(p, c);
+	/* A candidate is never restarted: the reload failed, the current
+	 * configuration serves on. */
+	if (role == CHILD_CANDIDATE)
+		reload_candidate_gone(p, NULL);
 }
 
 /* A child that broke the protocol is an attacker. */
@@ -265,6 +363,9 @@ supervise_kill(struct parent *p, struct child *c, const char *why)
 	log_error("protocol violation from child pid=%ld: %s; killing it",
 	    (long)c->pid, why);
 	audit_event(AUDIT_VIOLATION, AF_INT("pid", c->pid), AF_STR("why", why));
+	if (c == p->candidate)
+		reload_note_error(p, "the new child broke the protocol: %s",
+		    why);
 	supervise_end(p, c);
 }
 
@@ -277,7 +378,7 @@ supervise_restart_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (p->draining || p->child != NULL)
 		return;
-	if (supervise_spawn(p) < 0) {
+	if (supervise_spawn(p, p->gen, CHILD_CURRENT) < 0) {
 		struct timeval tv = { p->backoff_ms / 1000,
 		    (p->backoff_ms % 1000) * 1000 };
 		evtimer_add(p->restart_ev, &tv);
@@ -327,21 +428,41 @@ supervise_reap(struct parent *p)
 			    " (seccomp)" : "");
 		else
 			continue;
-		struct child *c = p->child;
-		bool current = c != NULL && c->pid == pid;
+		struct child *c = supervise_find(p, pid);
+		/* Its last log and access lines (and why it exits) first. */
+		if (c != NULL)
+			monitor_final_read(p, c);
+		bool current = c != NULL && c->role == CHILD_CURRENT;
 		bool fatal = current && c->fatal;
-		log_warn("child pid=%ld exited (%s)", (long)pid, how);
-		/* The exited child's last frames (its refusals among them:
-		 * audit records) come before the record of its exit. */
-		if (current)
-			monitor_final_read(c);
-		audit_event(AUDIT_CHILD_EXIT, AF_INT("pid", pid), AF_STR("how", how));
-		if (current) {
-			p->child = NULL;
+		if (c != NULL && c->role == CHILD_RETIRED &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			log_info("retired child pid=%ld exited", (long)pid);
+		else
+			log_warn("child pid=%ld exited (%s)", (long)pid, how);
+		/* After its last frames (its refusals among them: audit
+		 * records), with its role: a retired child's exit is its
+		 * normal end, not a crash. */
+		audit_event(AUDIT_CHILD_EXIT, AF_INT("pid", pid),
+		    AF_STR("how", how),
+		    AF_STR("role", c != NULL ? child_role_name(c->role) : NULL));
+		if (c != NULL) {
+			enum child_role role = c->role;
+			supervise_unlink(p, c);
 			supervise_free_child(p, c);
+			if (role == CHILD_CANDIDATE) {
+				char why[80];
+				snprintf(why, sizeof(why), "exited (%s)", how);
+				reload_candidate_gone(p, why);
+			}
 		}
-		if (!current && pid != p->dead_pid)
+		/* A retired child's end frees the queue for the current one
+		 * (also when it was killed, so freed, before this reap). */
+		reload_reaped(p, pid);
+		if (!current && pid != p->dead_pid) {
+			if (p->draining)
+				serve_child_gone(p);
 			continue;
+		}
 		if (p->draining) {
 			serve_child_gone(p);
 			continue;

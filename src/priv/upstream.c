@@ -170,31 +170,6 @@ out:
 	return rc;
 }
 
-/* The credential's header line, built in its locked page (inject.h):
- * "NAME: Bearer CRED", "NAME: CRED" or "authorization: Basic B64". */
-static const char *
-upstream_auth_line(const struct inject_cfg *ij, struct secret *credential)
-{
-	char prefix[KH_AUTH_HNAME_MAX + 16];
-
-	switch (ij->auth) {
-	case INJECT_BASIC:
-		if (memchr(credential->buf, ':', credential->len) == NULL) {
-			log_fatal("--auth basic: the credential must be "
-			    "USER:PASSWORD");
-			return NULL;
-		}
-		return secret_base64_line(credential, "authorization: Basic ");
-	case INJECT_HEADER:
-		snprintf(prefix, sizeof(prefix), "%s: ", ij->auth_name);
-		return secret_prefixed(credential, prefix);
-	case INJECT_BEARER:
-	default:
-		snprintf(prefix, sizeof(prefix), "%s: Bearer ", ij->auth_name);
-		return secret_prefixed(credential, prefix);
-	}
-}
-
 struct upstream *
 upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
     struct secret *credential)
@@ -211,8 +186,7 @@ upstream_new(struct event_base *base, const struct upstream_cfg *cfg,
 	if (upstream_parse_base(up, cfg->base_url) < 0)
 		goto fail;
 	up->inject = cfg->inject;
-	if ((up->auth_line = upstream_auth_line(cfg->inject, credential)) ==
-	    NULL)
+	if (upstream_set_credential(up, credential) < 0)
 		goto fail;
 	if (cfg->run_id != NULL) {
 		if (!hdr_value_forwardable(cfg->run_id, strlen(cfg->run_id)) ||
@@ -253,11 +227,19 @@ fail:
 	return NULL;
 }
 
+void
+upstream_destroy(struct upstream *up)
+{
+	upstream_free(up);
+}
+
 static void
 upstream_free(struct upstream *up)
 {
 	if (up == NULL)
 		return;
+	if (up->cred != NULL)
+		upstream_cred_put(up->cred);	/* the current one's own */
 	if (up->multi)
 		curl_multi_cleanup(up->multi);
 	if (up->share)
@@ -359,7 +341,7 @@ upstream_start(struct upstream *up, struct up_req *r,
 	 * so this is the only one.  r->hdrs is not empty ("Expect:" is in it). */
 	for (h = r->hdrs; h->next != NULL; h = h->next)
 		;
-	r->auth_node.data = (char *)up->auth_line;
+	r->auth_node.data = (char *)upstream_cred_get(up, &r->cred);
 	r->auth_node.next = NULL;
 	h->next = &r->auth_node;
 	r->head_status = -1;

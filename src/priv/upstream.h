@@ -54,9 +54,12 @@ struct up_allow {
 	size_t n;
 };
 
+struct up_cred;
+
 struct up_req {
 	uint64_t id;
 	void *owner;			/* the child the request came from */
+	uint64_t gen;			/* its configuration generation (gen.h) */
 	char method[KH_METHOD_MAX + 1];
 	char path[KH_PATH_MAX + 1];	/* canonical, for the log */
 	char peer[KH_PEER_MAX + 1];	/* printable, for the log */
@@ -65,6 +68,7 @@ struct up_req {
 	/* audit.c: the query's SHA-256 (the query itself is not kept). */
 	bool audit_has_query;
 	uint8_t audit_query[32];
+	uint8_t audit_policy[32];	/* its generation's policy digest */
 	char *url;
 	struct curl_slist *hdrs;	/* allowlisted + keyhole's own (heap) */
 	/* The credential's header line, linked last into hdrs: its data
@@ -72,6 +76,7 @@ struct up_req {
 	 * line is never copied into ordinary heap by keyhole.  Unlinked
 	 * before hdrs is freed. */
 	struct curl_slist auth_node;
+	struct up_cred *cred;		/* whose line that is (a reference) */
 	uint8_t *body;			/* request body (owned) */
 	size_t body_len;
 	struct up_allow resp_allow;	/* response headers kept */
@@ -117,11 +122,35 @@ struct upstream_cfg {
 int upstream_global_init(void);
 
 /* Validate the base URL (http/https, host, no userinfo/query/fragment)
- * and set up the multi handle.  The credential's header line is written
- * into the credential's own locked page (secret_prefixed, or
- * secret_base64_line for HTTP Basic).  NULL after printing an error. */
+ * and set up the multi handle; the credential as upstream_set_credential
+ * in the style cfg->inject names.  NULL after printing an error. */
 struct upstream *upstream_new(struct event_base *base,
     const struct upstream_cfg *cfg, struct secret *credential);
+/* upstream_cred.c.  The credential of every transfer started from now on:
+ * *s is taken over (emptied), its header line written into its own
+ * locked page in the injection style of --auth (inject.h: "NAME: Bearer
+ * CRED" or "NAME: CRED" by secret_prefixed, "authorization: Basic B64"
+ * by secret_base64_line) and registered with log_redact.  A
+ * transfer keeps the credential it started with to its end (a rotation
+ * never changes a request on its way); an earlier credential is wiped and
+ * unmapped as soon as no transfer uses it.  Returns 0, or -1 (nothing
+ * changed; *s is the caller's still). */
+int upstream_set_credential(struct upstream *up, struct secret *s);
+/* The same in two steps, for a reload: prepare (may fail: NULL with
+ * *why, *s still the caller's), then use (cannot fail), or drop (wiped).
+ * A rotated credential keeps the run's injection style. */
+struct up_cred *upstream_cred_new(const struct upstream *up, struct secret *s,
+    const char **why);
+void upstream_cred_use(struct upstream *up, struct up_cred *c);
+void upstream_cred_drop(struct up_cred *c);
+/* Is *s the credential in use for new transfers? */
+bool upstream_credential_is(const struct upstream *up, const struct secret *s);
+/* Credentials held: the current one and earlier ones still in use. */
+size_t upstream_credentials(const struct upstream *up);
+/* r's reference (upstream_req.c, when r is freed). */
+void upstream_cred_put(struct up_cred *c);
+/* At exit, every transfer ended: wipe and free everything. */
+void upstream_destroy(struct upstream *up);
 
 /* upstream_req.c: r made from what request_check() validated: copies of
  * the method, path, peer and body, and libcurl's header list (each

@@ -18,8 +18,8 @@ struct upstream {
 	struct event *trim;		/* give memory back once idle */
 	char *origin;			/* scheme://host[:port] */
 	char *base_path;		/* "" or "/prefix" without trailing '/' */
-	const char *auth_line;		/* "authorization: Bearer ...", in the
-					 * credential's locked page */
+	struct up_cred *cred;		/* for new transfers (upstream_cred.c) */
+	size_t ncreds;			/* live: current + still in use */
 	char *runid_header;		/* "x-paperclip-run-id: ..." or NULL */
 	const struct inject_cfg *inject;	/* fixed headers (inject.h) */
 	const char *ca_file;
@@ -38,5 +38,15 @@ void upstream_note_sent(struct up_req *r);
 
 /* upstream_mem.c: called when the last transfer in flight ends. */
 void upstream_mem_idle(struct upstream *up);
+
+/* upstream_cred.c: a credential and the transfers using it. */
+struct up_cred {
+	struct secret s;		/* its locked page */
+	const char *line;		/* "authorization: Bearer ..." in it */
+	unsigned refs;			/* transfers, + 1 while current */
+	struct upstream *up;
+};
+/* r starts with the current credential: a reference, and its line. */
+const char *upstream_cred_get(struct upstream *up, struct up_cred **out);
 
 #endif

@@ -80,6 +80,11 @@ up_req_free(struct up_req *r)
 			break;
 		}
 	curl_slist_free_all(r->hdrs);
+	/* The transfer is gone (libcurl's copies of the line wiped:
+	 * upstream_mem.c): the credential may be wiped now if it was
+	 * rotated meanwhile. */
+	upstream_cred_put(r->cred);
+	r->cred = NULL;
 	for (size_t i = 0; i < r->nresp_hdrs; i++)
 		free(r->resp_hdrs[i].value);
 	free(r->url);

@@ -213,7 +213,14 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	conn_reset_request(c);
 	conn_set_phase(c, PH_IDLE);
-	conn_arm(c, c->net->cfg.idle_timeout_ms);
+	if (c->net->retiring) {
+		/* Answered before the retire said `close`: one more request,
+		 * if it comes soon (conn_drain.c). */
+		c->close_after = true;
+		conn_arm(c, conn_retire_idle_ms(c->net));
+	} else {
+		conn_arm(c, c->net->cfg.idle_timeout_ms);
+	}
 	bufferevent_enable(c->bev, EV_READ);
 	conn_process(c);
 }

@@ -1,5 +1,21 @@
 /*
- * keyhole-net: draining (MSG_SHUTDOWN), and leaving.
+ * keyhole-net: draining (MSG_SHUTDOWN), retiring (MSG_RETIRE), and leaving.
+ *
+ * Retiring (a reload, src/priv/reload.c): a new child serves the same
+ * listeners already, so this one closes its copies at once (what waits in
+ * the backlog is the new child's), stops claiming queue files, and ends
+ * every connection after one more answer, which says `connection: close`:
+ * the request in progress, or the one a kept-alive connection begins
+ * within conn_retire_idle_ms (a client may be sending it already: closing
+ * under it would lose it).  A connection with nothing after that is closed
+ * like any idle one.  From now on a head must carry the token the parent
+ * sent (a rotated bridge token takes effect for every request read after
+ * the reload); the policy stays this child's, as the parent re-checks it.
+ * When no connection is left and nothing is pending, the child exits.
+ * Under --connect (one session, which cannot move) it sends GOAWAY as a
+ * drain does and exits once its streams are answered.
+ *
+ * Draining (SIGTERM):
  *
  * The listeners stay open and every connection accepted from then on is
  * answered 503 at once (conn_accept_cb), so a client the kernel has
@@ -12,6 +28,7 @@
  */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,10 +62,29 @@ conn_input_pending(struct conn *c)
 
 static void conn_listen_close(struct net *n);
 
+static void conn_leave(struct net *n);
+
+/* Retired: exit once every connection is gone or lingering after its
+ * last answer, and nothing is pending. */
+static void
+conn_retire_maybe_exit(struct net *n)
+{
+	for (struct conn *c = n->conns; c != NULL; c = c->next)
+		if (c->phase != PH_CLOSING)
+			return;
+	if (n->npending > 0 || !h2_idle(n))
+		return;
+	conn_leave(n);
+}
+
 /* During shutdown the child exits once nothing is left to answer. */
 void
 conn_maybe_exit(struct net *n)
 {
+	if (n->retiring && !n->shutting_down) {
+		conn_retire_maybe_exit(n);
+		return;
+	}
 	if (!n->shutting_down)
 		return;
 	for (struct conn *c = n->conns; c != NULL; c = c->next)
@@ -58,6 +94,12 @@ conn_maybe_exit(struct net *n)
 		return;
 	/* The backlog: answered 503 and closed at once. */
 	conn_listen_close(n);
+	conn_leave(n);
+}
+
+static void
+conn_leave(struct net *n)
+{
 	/* What lingering connections still have unread is read now, so that
 	 * the exit closes them with FIN, not RST. */
 	for (struct conn *c = n->conns; c != NULL; c = c->next)
@@ -65,7 +107,7 @@ conn_maybe_exit(struct net *n)
 			conn_drain_input(bufferevent_getfd(c->bev),
 			    c->linger_left);
 	conn_admit_report_now(n);
-	log_debug("shutdown complete");
+	log_debug("%s complete", n->shutting_down ? "shutdown" : "retire");
 	conn_exit(n);
 }
 
@@ -180,5 +222,72 @@ conn_shutdown(struct net *n)
 		if (c->phase == PH_CLOSING || conn_quiet(c))
 			conn_free(c);
 	}
+	conn_maybe_exit(n);
+}
+
+uint32_t
+conn_retire_idle_ms(const struct net *n)
+{
+	return n->cfg.idle_timeout_ms < KH_RETIRE_IDLE_MS ?
+	    n->cfg.idle_timeout_ms : KH_RETIRE_IDLE_MS;
+}
+
+/* MSG_RETIRE.  Nothing is answered or closed here but what was idle
+ * already: every connection gets one more answer at most. */
+void
+conn_retire(struct net *n, const char *tok, size_t len)
+{
+	struct conn *c, *next;
+
+	n->retiring = true;
+	/* The token of every head read from now on; the old bytes go. */
+	explicit_bzero(n->cfg.token, sizeof(n->cfg.token));
+	memcpy(n->cfg.token, tok, len);
+	n->cfg.token_len = len;
+	log_redact_clear();
+	log_redact(n->cfg.token, n->cfg.token_len);
+	/* The listeners: ours close; the parent and the new child keep the
+	 * sockets (and their backlogs) open. */
+	conn_listen_disable(n);
+	for (size_t i = 0; i < n->nlisteners; i++) {
+		if (n->listeners[i] != NULL) {
+			evconnlistener_free(n->listeners[i]);	/* closes fd */
+			n->listeners[i] = NULL;
+		} else {
+			close(KH_CHILD_FD_LISTEN + (int)i);
+		}
+	}
+	n->listeners_closed = true;
+	queue_shutdown(n);
+	/* The operator's metrics listener: the new child's too. */
+	metrics_serve_stop(n);
+	/* http2_v1: the session is this child's and cannot move; GOAWAY,
+	 * the streams the gateway opened finish under this child's policy,
+	 * and the parent starts the next session once it has exited
+	 * (src/priv/reload.c). */
+	h2_shutdown(n);
+	for (c = n->conns; c != NULL; c = next) {
+		next = c->next;
+		switch (c->phase) {
+		case PH_IDLE:
+			/* The one request a client may be sending now. */
+			c->close_after = true;
+			conn_arm(c, conn_retire_idle_ms(n));
+			break;
+		case PH_HEAD:
+		case PH_BODY:
+		case PH_UPSTREAM:
+			c->close_after = true;
+			break;
+		case PH_WRITING:
+			/* Its answer is on its way without `connection: close`;
+			 * conn_write_cb keeps it for one more (conn.c). */
+		case PH_CLOSING:
+			break;
+		}
+	}
+	log_info("retired by a reload: %zu connection(s) and %zu request(s) "
+	    "to finish", n->nconns, n->npending);
+	link_send_retired(n);
 	conn_maybe_exit(n);
 }

@@ -96,8 +96,9 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		return false;
 	if (c->phase == PH_IDLE) {
 		conn_set_phase(c, PH_HEAD);
-		/* A new connection's head deadline runs from accept. */
-		if (c->nrequests > 0)
+		/* A new connection's head deadline runs from accept (a
+		 * retire re-armed that timer for its own wait). */
+		if (c->nrequests > 0 || n->retiring)
 			conn_arm(c, n->cfg.head_timeout_ms);
 	}
 	p = evbuffer_pullup(in, (ssize_t)take);

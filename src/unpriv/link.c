@@ -47,6 +47,10 @@ static int link_ping(struct net *, const struct msg_hdr *,
     struct msg_reader *, const char **);
 static int link_metrics_text(struct net *, const struct msg_hdr *,
     struct msg_reader *, const char **);
+static int link_retire(struct net *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
+static int link_queue_start(struct net *, const struct msg_hdr *,
+    struct msg_reader *, const char **);
 
 static const struct link_entry {
 	uint8_t type;
@@ -61,6 +65,9 @@ static const struct link_entry {
 	{ MSG_SHUTDOWN, LS_STARTING | LS_SERVING, link_shutdown },
 	{ MSG_PING, LS_SERVING, link_ping },
 	{ MSG_METRICS_TEXT, LS_SERVING, link_metrics_text },
+	/* A reload; each handler checks its own once-only conditions. */
+	{ MSG_RETIRE, LS_SERVING, link_retire },
+	{ MSG_QUEUE_START, LS_SERVING, link_queue_start },
 };
 
 /* ------------------------------------------------------------------ */
@@ -211,6 +218,16 @@ link_send_request(struct net *n, const struct link_request *q, uint8_t *body)
 	return p;
 }
 
+void
+link_send_retired(struct net *n)
+{
+	struct wbuf w;
+
+	wbuf_init(&w);
+	msg_begin(&w, MSG_RETIRED, 0);
+	link_send(n, &w);
+}
+
 static void
 link_send_pong(struct net *n, uint64_t nonce)
 {
@@ -252,8 +269,8 @@ link_policy_ok(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
 	}
 	n->serving = true;
 	conn_listen_enable(n);
-	if (n->cfg.queue)
-		queue_start(n);
+	/* The queue waits for MSG_QUEUE_START: after a reload the retired
+	 * child may still hold claimed files. */
 	if (n->cfg.metrics)
 		metrics_serve_start(n);
 	if (n->cfg.connect)
@@ -353,6 +370,54 @@ link_metrics_text(struct net *n, const struct msg_hdr *h,
 		return -1;
 	}
 	return metrics_serve_answer(n, h->id, text, len, why);
+}
+
+/* MSG_RETIRE: str token (empty only without listeners: the queue alone
+ * needs none).  Once, while serving, never after SHUTDOWN. */
+static int
+link_retire(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
+    const char **why)
+{
+	const char *tok;
+	size_t len;
+
+	msg_get_str(r, &tok, &len, KH_TOKEN_MAX);
+	/* Empty only where MSG_CONFIG may have none: no listener. */
+	if (h->id != 0 || msg_end(r) < 0 || (len < KH_TOKEN_MIN &&
+	    (len > 0 || n->nlisteners > 0))) {
+		*why = "malformed RETIRE";
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)tok[i] < 0x21 || (unsigned char)tok[i] > 0x7e) {
+			*why = "RETIRE with a token that is not visible ASCII";
+			return -1;
+		}
+	if (n->retiring || n->shutting_down) {
+		*why = "RETIRE twice or after SHUTDOWN";
+		return -1;
+	}
+	conn_retire(n, tok, len);
+	return 0;
+}
+
+/* MSG_QUEUE_START (empty): once, with the queue on, before any retire. */
+static int
+link_queue_start(struct net *n, const struct msg_hdr *h, struct msg_reader *r,
+    const char **why)
+{
+	if (h->id != 0 || msg_end(r) < 0) {
+		*why = "malformed QUEUE_START";
+		return -1;
+	}
+	if (!n->cfg.queue || n->queue_started || n->retiring) {
+		*why = "QUEUE_START not expected";
+		return -1;
+	}
+	n->queue_started = true;
+	if (!n->shutting_down)
+		queue_start(n);
+	return 0;
 }
 
 /* The parent's liveness check: answered from the event loop, so a child

@@ -10,7 +10,8 @@
  *                    draining (conn_read.c reads one request)
  *   conn_admit.c     who gets a connection slot: per-peer cap, eviction of
  *                    idle connections when full, counted refusals
- *   conn_drain.c     MSG_SHUTDOWN: answering, the listen backlog, exit
+ *   conn_drain.c     MSG_SHUTDOWN: answering, the listen backlog, exit;
+ *                    MSG_RETIRE (a reload): finishing, then exit
  *   conn_mem.c       memory of connections given back after a flood
  *   decide.c         the decision on one request, for every transport
  *                    (policy, body rules, budgets, headers)
@@ -208,6 +209,8 @@ struct net {
 	bool shutting_down;
 	bool listeners_closed;		/* shutdown: no new connection can
 					   complete any more */
+	bool retiring;			/* MSG_RETIRE: a reload replaced it */
+	bool queue_started;		/* MSG_QUEUE_START received */
 	size_t nconns;
 	struct conn *conns;
 	struct conn_admit admit;
@@ -244,6 +247,8 @@ void link_send_access(struct net *n, const char *peer, const char *method,
  * loop), or NULL when nothing was sent. */
 struct pending *link_send_request(struct net *n, const struct link_request *q,
     uint8_t *body);
+/* MSG_RETIRED: the listeners are closed (conn_retire). */
+void link_send_retired(struct net *n);
 /* The child's one fatal-error path, before and after its event loop
  * exists: flush what is queued for the parent, send MSG_FATAL (the
  * reason), _exit(1). */
@@ -301,6 +306,12 @@ void conn_refuse_fd(struct net *n, int fd, enum conn_refusal why);
 /* conn_drain.c */
 /* Read and discard up to max bytes the client sent, without waiting. */
 void conn_drain_input(int fd, size_t max);
+/* MSG_RETIRE (wire.h): stop accepting, finish, exit; tok[0..len) is the
+ * bridge token from now on. */
+void conn_retire(struct net *n, const char *tok, size_t len);
+/* How long a retired child keeps a connection idle: KH_RETIRE_IDLE_MS,
+ * at most the idle timeout. */
+uint32_t conn_retire_idle_ms(const struct net *n);
 
 /* conn_mem.c */
 /* Before the first connection: libevent's per-fd records, all at once. */

@@ -39,7 +39,13 @@
  *    to the body it gets (none for HEAD), nothing after it;
  *  - MSG_PING (accepted only when serving, id not 0, empty) is answered
  *    with exactly one well-formed MSG_PONG carrying its id, in order; the
- *    child sends no other PONG.
+ *    child sends no other PONG;
+ *  - MSG_RETIRE (a reload) is accepted once, while serving and not
+ *    shutting down, with a token of 16..512 visible ASCII bytes; it
+ *    answers and closes nothing, the child says MSG_RETIRED exactly once
+ *    (and sends it for nothing else), and the retired child exits exactly when
+ *    no request is pending and every client is gone; MSG_QUEUE_START is
+ *    refused (this child has no queue).
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -78,12 +84,13 @@ static struct {
 	jmp_buf exit_jmp;
 	bool exited;
 	/* the model */
-	bool serving, shutting_down;
+	bool serving, shutting_down, retiring;
 	bool pending[8];		/* ids 1..7 */
 	int pending_conn[8];		/* index in conns, or -1: client gone */
 	bool head_http10;
 	uint64_t pings[FZ_PINGS];	/* accepted pings' ids, in order */
 	size_t npings, npongs;
+	size_t nretired;		/* MSG_RETIRED frames the child sent */
 	struct bufferevent *parent[2];	/* [0] the child's link */
 } fz;
 
@@ -231,6 +238,25 @@ fuzz_model(uint8_t type, uint64_t id, const uint8_t *p, size_t n)
 			}
 		}
 		break;
+	case MSG_RETIRE: {
+		const uint8_t *t;
+		size_t tl;
+		if (!fz.serving || id != 0 || fz.retiring || fz.shutting_down ||
+		    !fuzz_str(p, n, &off, KH_TOKEN_MAX, &t, &tl, false) ||
+		    off != n || (tl < KH_TOKEN_MIN &&
+		    (tl > 0 || fz.n.nlisteners > 0)))
+			return FZ_REJECT;	/* empty: no listener, no token */
+		for (size_t i = 0; i < tl; i++)
+			if (t[i] < 0x21 || t[i] > 0x7e)
+				return FZ_REJECT;
+		/* Nothing is answered or closed: every client keeps its
+		 * phase (one more answer each, with connection: close). */
+		fz.retiring = true;
+		break;
+	}
+	case MSG_QUEUE_START:
+		/* This child has no queue transport. */
+		return FZ_REJECT;
 	case MSG_PING:
 		if (!fz.serving || id == 0 || n != 0)
 			return FZ_REJECT;
@@ -276,6 +302,18 @@ fuzz_model(uint8_t type, uint64_t id, const uint8_t *p, size_t n)
 	}
 	default:
 		return FZ_REJECT;
+	}
+	/* Retired: exit when nothing is pending and every client is gone
+	 * (an idle one waits for its one more request). */
+	if (fz.retiring && !fz.shutting_down) {
+		for (int i = 1; i <= 7; i++)
+			if (fz.pending[i])
+				return FZ_ACCEPT;
+		for (size_t i = 0; i < fz.nconns; i++)
+			if (fz.conns[i].c != NULL &&
+			    fz.conns[i].phase != (enum conn_phase)-1)
+				return FZ_ACCEPT;
+		return FZ_EXIT;
 	}
 	/* Exit: shutting down, nothing pending, every client gone/idle. */
 	if (!fz.shutting_down)
@@ -375,6 +413,11 @@ fuzz_check_pongs(void)
 			fuzz_fail("child sent a bad frame header");
 		if (have < KH_WIRE_HDR + len)
 			fuzz_fail("child sent half a frame");
+		if (type == MSG_RETIRED) {
+			if (len != 0 || id != 0 || !fz.retiring ||
+			    fz.nretired++ > 0)
+				fuzz_fail("a RETIRED no RETIRE asked for");
+		}
 		if (type == MSG_PONG) {
 			if (len != 0 || fz.npongs >= fz.npings)
 				fuzz_fail("a pong no ping asked for");
@@ -478,8 +521,9 @@ fuzz_teardown(void)
 {
 	struct net *n = &fz.n;
 
-	/* conn_free() may not decide to exit now. */
+	/* conn_free() may not decide to exit now (nor a retired child). */
 	n->shutting_down = false;
+	n->retiring = false;
 	while (n->conns != NULL)
 		conn_free(n->conns);
 	while (n->pending != NULL) {
@@ -615,6 +659,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_pongs();
 	if (fz.npongs != fz.npings)
 		fuzz_fail("a ping without its pong");
+	if (fz.retiring && fz.nretired != 1)
+		fuzz_fail("RETIRE accepted without its one RETIRED");
 	/* After an exit nothing is left to compare: the process is gone. */
 	for (size_t i = 0; i < fz.nconns && !fz.exited; i++) {
 		struct fz_conn *k = &fz.conns[i];

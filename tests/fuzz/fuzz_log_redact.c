@@ -138,7 +138,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2: {
 		struct log_access a = { 7, fields[0], fields[1], fields[2],
-		    fields[3], 403, plen, 0, -1 };
+		    fields[3], 403, plen, 0, -1, 0 };
 		log_access("keyhole-net", 42, &a);
 		break;
 	}

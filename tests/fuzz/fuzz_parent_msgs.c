@@ -363,7 +363,7 @@ fuzz_check_forward(const struct up_req *r, const char *path,
 {
 	const char *media = NULL;
 	bool json = false;
-	const struct policy *pol = fz.p.policy;
+	const struct policy *pol = fz.p.gen->policy;
 	char seen[KH_FWD_HEADERS_MAX][KH_HNAME_MAX + 1];
 	size_t nseen = 0;
 	uint64_t max_body;
@@ -711,9 +711,75 @@ supervise_kill(struct parent *p, struct child *c, const char *why)
 		p->child = NULL;
 	monitor_abort_inflight(p, c, false);
 	bufferevent_free(c->bev);
+	gen_unref(c->gen);
 	free(c);
 	fz.c = NULL;
 	fz.in_kill = false;
+}
+
+/* supervise.c's, for the one child here (no reload: no candidate, no
+ * retired child). */
+bool
+supervise_live(const struct parent *p, const struct child *c)
+{
+	return c != NULL && p->child == c;
+}
+
+size_t
+supervise_inflight(const struct parent *p)
+{
+	return p->child != NULL ? p->child->ninflight : 0;
+}
+
+/* reload.c's, never reached here: the one child is the current one. */
+void
+reload_swap(struct parent *p, struct child *c)
+{
+	(void)p;
+	(void)c;
+	fuzz_fail("a reload's swap without a reload");
+}
+
+void
+reload_retired_ack(struct parent *p, struct child *c)
+{
+	(void)p;
+	(void)c;
+	fuzz_fail("MSG_RETIRED accepted from a child never retired");
+}
+
+void
+reload_queue_start(struct parent *p, struct child *c)
+{
+	(void)p;
+	(void)c;
+}
+
+/* No reload under way: nothing waits for a child to serve. */
+void
+reload_child_serves(struct parent *p, struct child *c)
+{
+	(void)p;
+	(void)c;
+}
+
+void
+reload_note_line(struct parent *p, struct child *c, enum log_level level,
+    const char *line, size_t len)
+{
+	(void)p;
+	(void)c;
+	(void)level;
+	(void)line;
+	(void)len;
+}
+
+void
+reload_ready_fields(const struct parent *p, char *out, size_t cap)
+{
+	(void)p;
+	if (cap > 0)
+		out[0] = '\0';
 }
 
 int
@@ -723,8 +789,8 @@ upstream_start(struct upstream *up, struct up_req *r,
 	(void)up;
 	if (fz.killed)
 		fuzz_fail("forwarded after the kill");
-	if (resp->names != (const void *)fz.p.policy->resp_hdrs ||
-	    resp->n != fz.p.policy->nresp_hdrs)
+	if (resp->names != (const void *)fz.p.gen->policy->resp_hdrs ||
+	    resp->n != fz.p.gen->policy->nresp_hdrs)
 		fuzz_fail("response headers not the policy's allowlist");
 	fuzz_check_forward(r, ck->path, ck->query, ck->has_query);
 	fz.nforwarded++;
@@ -889,6 +955,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fz.p.cfg = &fz.cfg;
 	fz.p.base = base;
+	/* Generation 0, with the parent's own bindings. */
+	fz.p.gen = gen_new(0);
+	if (fz.p.gen == NULL)
+		abort();
+	fz.p.gen->vars = fz.cfg.vars;
+	gen_make_current(fz.p.gen);
 	fz.p.metrics = metrics_new();	/* MSG_METRICS renders from it */
 	if (fz.p.metrics == NULL)
 		abort();
@@ -905,7 +977,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		memcpy(copy->rules, fz.preload.rules,
 		    copy->nrules * sizeof(*copy->rules));
-		fz.p.policy = copy;
+		if (gen_accept_policy(fz.p.gen, copy, 1000) < 0)
+			abort();
 		fz.p.ever_served = true;
 		fz.p.ready_written = true;
 	}
@@ -920,6 +993,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz.c->state = CS_WAIT_POLICY;
 	fz.c->base = base;
 	fz.c->bev = fz.pair[0];
+	fz.c->gen = gen_ref(fz.p.gen);
+	fz.c->role = CHILD_CURRENT;
 	fz.p.child = fz.c;
 	monitor_attach(&fz.p, fz.c);
 	bufferevent_enable(fz.pair[1], EV_READ | EV_WRITE);
@@ -970,8 +1045,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_walk(s, fz.killed ? fz.fed : n, fz.killed, fz.kill_offset);
 
 	if (!fz.killed) {
-		if (fz.p.policy != NULL)
-			fuzz_check_policy(fz.p.policy);
+		if (fz.p.gen->policy != NULL)
+			fuzz_check_policy(fz.p.gen->policy);
 		fuzz_complete(true);
 		fuzz_count_asked(s, n);
 		fuzz_check_replies();
@@ -986,17 +1061,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz.p.child = NULL;
 		monitor_abort_inflight(&fz.p, fz.c, false);
 		bufferevent_free(fz.c->bev);
+		gen_unref(fz.c->gen);
 		free(fz.c);
 		fz.c = NULL;
 	}
 	bufferevent_free(fz.pair[1]);
 	/* libevent frees bufferevents from the loop. */
 	event_base_loop(base, EVLOOP_NONBLOCK);
-	if (fz.p.policy != NULL) {
-		policy_free(fz.p.policy);
-		free(fz.p.policy);
-	}
-	budget_free(&fz.p.rate);
+	gen_unref(fz.p.gen);	/* its table and buckets */
 	if (fz.p.relay_ev != NULL)
 		event_free(fz.p.relay_ev);
 	metrics_free(fz.p.metrics);

@@ -20,9 +20,10 @@ import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-VERSION = 4
-LOG, FATAL, POLICY, REQUEST, ACCESS, PONG, METRICS = 1, 2, 3, 4, 5, 6, 7
-CONFIG, POLICY_OK, RESPONSE, SHUTDOWN, PING, METRICS_TEXT = 64, 65, 66, 67, 68, 69
+VERSION = 5
+LOG, FATAL, POLICY, REQUEST, ACCESS, PONG, METRICS, RETIRED = 1, 2, 3, 4, 5, 6, 7, 8
+CONFIG, POLICY_OK, RESPONSE, SHUTDOWN, PING, METRICS_TEXT, RETIRE, QUEUE_START = \
+    64, 65, 66, 67, 68, 69, 70, 71
 METRICS_CHILD_N = 6     # metrics_wire.h
 SEG_LIT, SEG_STAR, SEG_GLOB, SEG_VAR = 1, 2, 3, 4
 BODY_JSON, BODY_NONE, QUERY_NONE = 0x01, 0x02, 0x04
@@ -315,6 +316,9 @@ def parent_seeds():
         # Liveness: the harness never pings, so any MSG_PONG answers nothing.
         "pong_unasked": pcfg() + POL + GOOD[0] + frame(PONG, b"", 0x1122334455667788),
         "pong_before_policy": pcfg() + frame(PONG, b"", 1),
+        # Reload: MSG_RETIRED answers a MSG_RETIRE the harness never sends.
+        "retired_unasked": pcfg() + POL + GOOD[0] + frame(RETIRED),
+        "retired_before_policy": pcfg(preload=False) + frame(RETIRED),
     }
     # The harness's PRNG (seeded by the whole input) may deliver SIGTERM
     # before a seed's requests arrive, and a draining parent answers them
@@ -376,6 +380,26 @@ def child_seeds():
         "ping_before_policy_ok": ccfg(serving=False) + frame(PING, mid=1),
         "ping_zero_id": ccfg() + frame(PING, mid=0),
         "ping_payload": ccfg() + frame(PING, b"\x00", 1),
+        # Reload: retired with requests pending and clients open, then
+        # answered; retired with nothing (exits at once); once only;
+        # never after shutdown; the token's bounds and bytes.
+        "retire_then_answers": ccfg(pending=3, others=3) + frame(RETIRE, s("new-token-0123456789")) +
+        frame(PING, mid=5) + response(1) + response(2, 201) + response(3),
+        "retire_idle": ccfg(pending=0, others=0) + frame(RETIRE, s("new-token-0123456789")),
+        "retire_then_shutdown": ccfg(pending=1, others=2) + frame(RETIRE, s("t" * 512)) +
+        frame(SHUTDOWN) + response(1),
+        "retire_twice": ccfg(pending=1, others=1) + frame(RETIRE, s("t" * 16)) + frame(RETIRE, s("t" * 16)),
+        "retire_after_shutdown": ccfg(pending=1, others=0) + frame(SHUTDOWN) + frame(RETIRE, s("t" * 16)),
+        "retire_before_policy_ok": ccfg(serving=False) + frame(RETIRE, s("t" * 16)),
+        "retire_token_short": ccfg() + frame(RETIRE, s("t" * 15)),
+        # Empty: what a queue-only bridge without a token sends (the
+        # harness's child has no listener, so it is accepted).
+        "retire_token_empty": ccfg(pending=1, others=0) + frame(RETIRE, s("")) + response(1),
+        "retire_token_long": ccfg() + frame(RETIRE, s("t" * 513)),
+        "retire_token_space": ccfg() + frame(RETIRE, s("token with spaces 0123")),
+        "retire_trailing": ccfg() + frame(RETIRE, s("t" * 16) + b"\x00"),
+        "retire_nonzero_id": ccfg() + frame(RETIRE, s("t" * 16), 3),
+        "queue_start_without_queue": ccfg() + frame(QUEUE_START),
     }
 
 

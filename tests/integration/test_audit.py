@@ -231,6 +231,79 @@ class AuditTest(KeyholeTestCase):
         self.assertEqual((reqs[1]["reqSha256"], reqs[1]["respSha256"]),
                          (sha(body), sha(got[1].body)))
 
+    def test_reload_records_the_policy_that_decided(self):
+        """A reload (SIGHUP) is in the chain with the policy before and
+        after it; a request the old child finishes after the reload keeps
+        the policy (and generation) it was checked under, one read after
+        it names the new one; a failed reload is recorded with its reason
+        and the policy that serves on; the retired child's exit is its
+        normal end; the file and the key are the same throughout (one
+        start record, one chain, verified with the same --pubkey)."""
+        kh = self.start()
+        with open(kh.policy_file, "rb") as f:
+            pol_a = f.read()
+        pol_b = pol_a + b"allow GET /api/extra\n"
+        self.assertEqual(kh.request("GET", "/api/extra").status, 403)
+        child0 = kh.child_pid()
+        self.up.slow_seconds = 1.5
+        slow = {}
+        t = threading.Thread(target=lambda: slow.update(
+            r=kh.request("GET", "/slow/old", timeout=15)))
+        t.start()
+        self.up.wait_requests(1, timeout=5)     # in flight upstream
+        with open(kh.policy_file + ".new", "wb") as f:
+            f.write(pol_b)
+        os.rename(kh.policy_file + ".new", kh.policy_file)
+        kh.signal(signal.SIGHUP)
+        kh.wait_log("reload: generation 1 serves", timeout=10)
+        self.assertEqual(kh.request("GET", "/api/extra").status, 200)
+        t.join(15)
+        self.assertEqual(slow["r"].status, 200)
+        khtest.wait_until(lambda: not khtest.pid_alive(child0), 10, "the old child's exit")
+        # A policy that does not compile: the reload fails, B serves on.
+        with open(kh.policy_file, "w") as f:
+            f.write("allow GET /x   frobnicate\n")
+        kh.signal(signal.SIGHUP)
+        kh.wait_log("reload failed: ", timeout=10)
+        self.assertEqual(kh.request("GET", "/api/extra").status, 200)
+        self.assertEqual(kh.stop(), 0)
+        self.assertVerifies([self.log], ["intact"])
+
+        recs = read_records(self.log)
+        seq = {id(r): r["seq"] for r in recs}
+        starts = [r for r in recs if r.get("event") == "start"]
+        self.assertEqual(len(starts), 1)
+        self.assertEqual((starts[0]["policy"], starts[0]["generation"]), (sha(pol_a), 0))
+        self.assertEqual({r["key"] for r in recs if r["type"] == "checkpoint"},
+                         {starts[0]["key"]})
+        reloads = [r for r in recs if r.get("event") == "reload"]
+        self.assertEqual([(r["result"], r["generation"], r["policyBefore"], r["policyAfter"])
+                          for r in reloads],
+                         [("ok", 1, sha(pol_a), sha(pol_b)),
+                          ("failed", 1, sha(pol_b), sha(pol_b))])
+        self.assertEqual(reloads[0]["from"], 0)
+        self.assertIn(":1:", reloads[1]["error"])
+        reqs = {(r["path"], r["status"]): r for r in recs if r["type"] == "request"}
+        before = reqs[("/api/extra", 403)]          # the child's refusal under A
+        old = reqs[("/slow/old", 200)]              # forwarded under A, ended after the swap
+        new = [r for r in recs if r["type"] == "request" and r["path"] == "/api/extra"
+               and r["status"] == 200]
+        self.assertEqual((before["source"], before["policy"], before["generation"]),
+                         ("child", sha(pol_a), 0))
+        self.assertEqual((old["source"], old["policy"], old["generation"]),
+                         ("parent", sha(pol_a), 0))
+        self.assertGreater(seq[id(old)], seq[id(reloads[0])])
+        self.assertEqual([(r["policy"], r["generation"]) for r in new],
+                         [(sha(pol_b), 1), (sha(pol_b), 1)])
+        self.assertGreater(seq[id(new[0])], seq[id(reloads[0])])
+        exits = [r for r in recs if r.get("event") == "child-exit"]
+        self.assertEqual([(r["pid"], r["role"], r["how"]) for r in exits
+                          if r["pid"] == child0], [(child0, "retired", "status 0")])
+        self.assertEqual([r for r in recs if r.get("event") == "child-restart"], [])
+        starts = [r for r in recs if r.get("event") == "child-start"]
+        self.assertEqual([(r["generation"], r["role"]) for r in starts],
+                         [(0, "current"), (1, "candidate"), (2, "candidate")])
+
     def _tamper_log(self):
         """A real log with a checkpoint every 5 records, and its lines."""
         kh = self.start(extra=["--audit-checkpoint-records", "5"])

@@ -43,6 +43,12 @@ allow GET /status/*
 """
 
 
+def wire_version():
+    """KH_WIRE_VERSION, as src/common/wire.h defines it."""
+    with open(os.path.join(khtest.SRC, "src", "common", "wire.h")) as f:
+        return int(re.search(r"^#define KH_WIRE_VERSION (\d+)", f.read(), re.M).group(1))
+
+
 def http_get(port, path, timeout=5):
     c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     c.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
@@ -115,7 +121,32 @@ class MetricsTest(KeyholeTestCase):
             sha = hashlib.sha256(f.read()).hexdigest()
         self.assertEqual(s[("keyhole_policy_info", frozenset({("sha256", sha)}))], 1)
         self.assertEqual(s[("keyhole_build_info", frozenset(
-            {("version", "0.1.0"), ("wire", "4")}))], 1)
+            {("version", "0.1.0"), ("wire", str(wire_version()))}))], 1)
+
+    def test_a_reload_is_counted_and_the_policy_hash_follows(self):
+        from test_reload import hup, write
+        kh = self.start()
+        sha = lambda text: hashlib.sha256(text.encode()).hexdigest()
+        reloads = lambda s, res: s[("keyhole_reloads_total", frozenset({("result", res)}))]
+        s = parse_exposition(self.scrape())
+        self.assertEqual((reloads(s, "success"), reloads(s, "failure")), (0, 0))
+        self.assertEqual(s[("keyhole_policy_info", frozenset({("sha256", sha(POLICY))}))], 1)
+        new = POLICY + "allow GET /api/extra\n"
+        write(kh.policy_file, new)
+        self.assertTrue(hup(kh)["reloadOk"])
+        self.assertEqual(kh.request("GET", "/api/extra").status, 200)
+        s = parse_exposition(self.scrape())      # the new child answers it
+        self.assertEqual((reloads(s, "success"), reloads(s, "failure")), (1, 0))
+        info = [k for k in s if k[0] == "keyhole_policy_info"]
+        self.assertEqual(info, [("keyhole_policy_info", frozenset({("sha256", sha(new))}))])
+        self.assertEqual(s[("keyhole_requests_total", frozenset(
+            {("transport", "http"), ("rule", "4"), ("class", "2xx")}))], 1)
+        # Refused: counted, and the hash stays the one in force.
+        write(kh.policy_file, "allow GET /x frobnicate\n")
+        self.assertFalse(hup(kh)["reloadOk"])
+        s = parse_exposition(self.scrape())
+        self.assertEqual((reloads(s, "success"), reloads(s, "failure")), (1, 1))
+        self.assertEqual(s[("keyhole_policy_info", frozenset({("sha256", sha(new))}))], 1)
 
     def test_restart_and_violation_are_counted(self):
         kh = self.start()

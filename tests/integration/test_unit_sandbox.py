@@ -39,9 +39,13 @@ SystemCallArchitectures= (the filter is native only anyway),
 Type=notify/WatchdogSec= (it.test_liveness covers the protocol).
 
 Serve (HTTP on the socket), queue (the queue drop-in) and netns (the
-netns drop-in) each answer a request through keyhole under all of it; the
-audit drop-in's log (LogsDirectory=, the key by LoadCredential=) is
-written, synced, rotated and verified.
+netns drop-in) each answer a request through keyhole under all of it;
+serve is then reloaded by the unit's ExecReload= line (`keyhole reload`,
+run in keyhole's mount namespace under the same bounding set,
+no_new_privs and filter, as systemd runs it), which must report success
+through the ready file the ExecStart= line writes; the audit drop-in's log
+(LogsDirectory=, the key by LoadCredential=) is written, synced, rotated
+and verified.
 The unit before this change: the parent died of SIGSYS at `seccomp`
 (and `landlock_*`), and the child at `chroot`.
 """
@@ -285,7 +289,9 @@ class UnitSandbox:
         words[0] = self.bin["keyhole"] if words[0].endswith("/keyhole") else words[0]
         return words
 
-    def start(self):
+    def confinement(self):
+        """setpriv and unit_filter as the unit's settings ask: the words
+        to put before a command."""
         s = self.s
         caps = []
         for v in s.get("CapabilityBoundingSet", []):
@@ -294,6 +300,21 @@ class UnitSandbox:
                             for v in s.get("RestrictAddressFamilies", []) for a in v.split())
         ns = s.get("RestrictNamespaces", ["no"])[-1]
         nslist = "none" if ns == "yes" else ("all" if ns == "no" else ns.replace(" ", ","))
+        filt = [self.bin["unit_filter"], "--allow", self.allow_file]
+        if families:
+            filt += ["--families", families]
+        if nslist != "all":
+            filt += ["--namespaces", nslist]
+        if s.get("MemoryDenyWriteExecute", ["no"])[-1] == "yes":
+            filt.append("--mdwe")
+        setpriv = ["setpriv", "--bounding-set", ",".join(["-all"] + caps),
+                   "--inh-caps=-all", "--ambient-caps=-all"]
+        if s.get("NoNewPrivileges", ["no"])[-1] == "yes":
+            setpriv.append("--no-new-privs")
+        return setpriv + filt + ["--"]
+
+    def start(self):
+        s = self.s
         runtime = ["/run/" + instance(d) for v in s.get("RuntimeDirectory", [])
                    for d in v.split()]
         for d in runtime:
@@ -309,18 +330,7 @@ class UnitSandbox:
             os.chmod(d, int(s.get("LogsDirectoryMode", ["0755"])[-1], 8))
             self.tc.addCleanup(shutil.rmtree, d, True)
         runtime += self.logs
-        filt = [self.bin["unit_filter"], "--allow", self.allow_file]
-        if families:
-            filt += ["--families", families]
-        if nslist != "all":
-            filt += ["--namespaces", nslist]
-        if s.get("MemoryDenyWriteExecute", ["no"])[-1] == "yes":
-            filt.append("--mdwe")
-        setpriv = ["setpriv", "--bounding-set", ",".join(["-all"] + caps),
-                   "--inh-caps=-all", "--ambient-caps=-all"]
-        if s.get("NoNewPrivileges", ["no"])[-1] == "yes":
-            setpriv.append("--no-new-privs")
-        inner = setpriv + filt + ["--"] + self.argv()
+        inner = self.confinement() + self.argv()
         # LISTEN_PID is keyhole's pid: unshare, sh, setpriv and unit_filter
         # all exec in place.  The socket arrives as stdin and moves to fd 3.
         env = {k: v for k, v in os.environ.items()
@@ -343,6 +353,21 @@ class UnitSandbox:
                 stdin=self.listen_socket if self.listen_socket is not None else subprocess.DEVNULL,
                 stdout=err, stderr=err, env=env)
         self.tc.addCleanup(self.stop)
+
+    def exec_reload(self):
+        """ExecReload= as systemd runs it: expanded ($MAINPID is keyhole),
+        in the service's mount namespace, under the same capability
+        bounding set, no_new_privs and system call filter.  Returns the
+        CompletedProcess."""
+        env = dict(self.env, MAINPID=str(self.proc.pid))
+        words = expand_exec(self.s["ExecReload"][-1], env)
+        words[0] = self.bin["keyhole"] if words[0].endswith("/keyhole") else words[0]
+        penv = {k: v for k, v in os.environ.items()
+                if not k.startswith(("PAPERCLIP_", "LISTEN_", "KEYHOLE_"))}
+        penv.update(self.env)
+        return subprocess.run(["nsenter", "-t", str(self.proc.pid), "-m", "--"] +
+                              self.confinement() + words, env=penv,
+                              capture_output=True, timeout=60)
 
     def stderr(self):
         with open(self.stderr_path, "rb") as f:
@@ -420,7 +445,7 @@ class UnitSandboxTest(khtest.KeyholeTestCase):
         self.addCleanup(s.close)
         return s, path
 
-    def request_unix(self, path, token, method="GET", target="/api/agents/me", body=None):
+    def request_unix(self, path, token, target="/api/agents/me", method="GET", body=None):
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c.settimeout(10)
         c.connect(path)
@@ -457,6 +482,18 @@ class UnitSandboxTest(khtest.KeyholeTestCase):
         rec = self.up.wait_requests(1)[0]
         self.assertEqual(rec.header("authorization"), "Bearer " + u.credential)
         u.assert_child_serving()
+        # systemctl reload: the unit's ExecReload= (keyhole reload, waiting
+        # on the ready file) under the same sandbox, and the parent's
+        # reload under its filter: a new child, the new policy.
+        with open(u.policy, "a") as f:
+            f.write("allow GET /api/extra\n")
+        p = u.exec_reload()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + u.stderr().encode())
+        ready = u.wait_ready("/run/keyhole/%s/ready.json" % INSTANCE)
+        self.assertEqual((ready.get("generation"), ready.get("reloadOk")), (1, True), ready)
+        self.assertTrue(self.request_unix(path, u.token, "/api/extra").startswith(
+            b"HTTP/1.1 200"), u.stderr())
+        self.assertNotRegex(u.stderr(), r"signal 31|SIGSYS|protocol violation")
         # What setpriv reproduced is what keyhole runs under.
         st = khtest.proc_status(u.proc.pid)
         self.assertEqual(st["NoNewPrivs"], "1")
@@ -483,7 +520,7 @@ class UnitSandboxTest(khtest.KeyholeTestCase):
         u.wait_ready("/run/keyhole/%s/ready.json" % INSTANCE)
         self.assertTrue(self.request_unix(path, u.token).startswith(b"HTTP/1.1 200"),
                         u.stderr())
-        data = self.request_unix(path, u.token, "POST", "/api/issues/i1/comments",
+        data = self.request_unix(path, u.token, "/api/issues/i1/comments", method="POST",
                                  body=b'{"body":"x"}')
         self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:300] + u.stderr().encode())
         # The operator's rotation: move the file, SIGUSR1 (logrotate's way).

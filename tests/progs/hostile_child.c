@@ -931,6 +931,59 @@ serve_pings(void)
 	}
 }
 
+/* ---- reload (src/priv/reload.c; tests in test_reload.py) ----------- */
+
+/* Answer pings until a reload retires us (MSG_RETIRE). */
+static void
+serve_until_retired(void)
+{
+	static uint8_t buf[HC_RECV_CAP];
+
+	for (;;) {
+		uint8_t type;
+		uint64_t id;
+		size_t len;
+		frame_recv(&type, &id, buf, &len);
+		if (type == MSG_RETIRE)
+			return;
+		if (type == MSG_PING) {
+			struct wbuf w;
+			wbuf_init(&w);
+			msg_begin(&w, MSG_PONG, id);
+			if (msg_finish(&w) < 0)
+				hc_die(2);
+			wbuf_send(&w);
+			wbuf_free(&w);
+		}
+	}
+}
+
+/* A well-behaved child that serves nothing: the control of a reload. */
+static void
+sc_serve(void)
+{
+	policy_send_wait_ok();
+	serve_pings();
+}
+
+/* Retired by a reload, asks for the path `# retire-path:` names (as a
+ * child whose client sent one more request would): the parent must judge
+ * it by this child's own, old, policy, not the new one.  Then it never
+ * leaves: the parent ends it at --drain-ms. */
+static void
+sc_retired_request(void)
+{
+	char path[256];
+
+	header_field("retire-path", path, sizeof(path));
+	if (path[0] != '/')
+		hc_die(2);
+	policy_send_wait_ok();
+	serve_until_retired();
+	send_get(1, path);
+	serve_pings();
+}
+
 /* Blocked before MSG_POLICY for good (as a child stuck on a FIFO, or
  * stopped, would be): the parent must give up on it. */
 static void
@@ -1264,6 +1317,8 @@ static const struct {
 	void (*fn)(void);
 } scenarios[] = {
 	/* liveness block */
+	{ "serve", sc_serve },
+	{ "retired-request", sc_retired_request },
 	{ "never-ready", sc_never_ready },
 	{ "ready-once", sc_ready_once },
 	{ "pong-unasked", sc_pong_unasked },

@@ -30,6 +30,7 @@ static char dir[256], logpath[300], keypath[300], key2path[300];
 static uint8_t pub1[AUDIT_PUBKEY_LEN], pub2[AUDIT_PUBKEY_LEN];
 static struct kh_config cfg;
 static struct parent par;
+static struct kh_gen gen0;		/* generation 0: the policy's digest */
 static const char policy[] = "allow GET /a\nallow POST /b/*\n";
 
 /* An Ed25519 key in PEM at path (0600); its raw public key. */
@@ -61,8 +62,8 @@ writer_open(uint32_t ckpt_records, uint64_t max_bytes)
 	cfg.policy_file = "t.policy";
 	par.cfg = &cfg;
 	par.base = event_base_new();
-	par.policy_text = (uint8_t *)(uintptr_t)policy;
-	par.policy_len = sizeof(policy) - 1;
+	par.gen = &gen0;
+	sha256(policy, sizeof(policy) - 1, gen0.sha256);
 	CHECK_EQ_INT(audit_open(&par), 0);
 }
 
@@ -100,7 +101,7 @@ writer_requests(int n)
 		a.reason_len = strlen(a.reason);
 		a.status = 403;
 		a.bytes_out = 54;
-		audit_child(&a);
+		audit_child(&gen0, &a);
 		/* the end of the turn: the flush (and a checkpoint when
 		 * --audit-checkpoint-records are due) */
 		CHECK_EQ_INT(event_base_loop(par.base, EVLOOP_NONBLOCK), 0);
@@ -491,8 +492,8 @@ a_file_keyhole_did_not_write_is_not_resumed(void)
 	memset(&par, 0, sizeof(par));
 	par.cfg = &cfg;
 	par.base = event_base_new();
-	par.policy_text = (uint8_t *)(uintptr_t)policy;
-	par.policy_len = sizeof(policy) - 1;
+	par.gen = &gen0;
+	sha256(policy, sizeof(policy) - 1, gen0.sha256);
 	CHECK_EQ_INT(audit_open(&par), -1);
 	audit_key_free(&audit_g.key);
 	if (audit_g.fd >= 0)
@@ -507,8 +508,8 @@ a_file_keyhole_did_not_write_is_not_resumed(void)
 	memset(&par, 0, sizeof(par));
 	par.cfg = &cfg;
 	par.base = event_base_new();
-	par.policy_text = (uint8_t *)(uintptr_t)policy;
-	par.policy_len = sizeof(policy) - 1;
+	par.gen = &gen0;
+	sha256(policy, sizeof(policy) - 1, gen0.sha256);
 	CHECK_EQ_INT(audit_open(&par), -1);
 	chmod(keypath, 0600);
 	event_base_free(par.base);

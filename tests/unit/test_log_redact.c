@@ -82,7 +82,7 @@ main(void)
 			log_relay("keyhole-net", 7, LOG_INFO, line, strlen(line));
 			check_clean(drain(), s, "log_relay");
 			struct log_access a = { 1, s, "GET", line, line, 200, 0,
-			    0, -1 };
+			    0, -1, 0 };
 			log_access("keyhole", 1, &a);
 			check_clean(drain(), s, "log_access");
 			/* cut by the line limit right inside the secret, at
@@ -98,7 +98,7 @@ main(void)
 				    pre + sl);
 				check_clean(drain(), s, "log_relay cut");
 				struct log_access b = { 1, "p", "GET", line, "r",
-				    200, 0, 0, -1 };
+				    200, 0, 0, -1, 0 };
 				log_access("keyhole", 1, &b);
 				check_clean(drain(), s, "log_access cut");
 			}

@@ -3,6 +3,9 @@
  *
  *   keyhole serve ...          the bridge (src/priv/serve.c)
  *   keyhole run ... -- CMD     the bridge around one command (src/priv/run.c)
+ *   keyhole reload --ready-file F
+ *                              reload a running bridge, wait for the outcome
+ *                              (src/priv/reload_cmd.c)
  *   keyhole gateway            the sandbox side of queue_v1 (execs
  *                              keyhole-gateway, src/gateway)
  *   keyhole check-policy FILE [--var K=V]...
@@ -140,6 +143,8 @@ main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0)
 		return run_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "reload") == 0)
+		return reload_cmd_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "connect-launcher") == 0 && argc == 2)
 		return connect_launcher_main();
 	if (strcmp(argv[1], "gateway") == 0)
