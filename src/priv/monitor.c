@@ -97,7 +97,9 @@ monitor_send_config(struct parent *p, struct child *c)
 	struct wbuf w;
 
 	cc = p->ccfg;
-	memcpy(cc.token, g->token.buf, g->token.len);
+	/* Serving the queue alone there is no token (buf NULL, len 0). */
+	if (g->token.len > 0)
+		memcpy(cc.token, g->token.buf, g->token.len);
 	cc.token[g->token.len] = '\0';
 	cc.token_len = g->token.len;
 	cc.vars = g->vars;
