@@ -178,7 +178,7 @@ config_usage(FILE *f)
 	    KH_CHILD_TIMEOUT_MIN_MS);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
+void
 config_die(const char *fmt, ...)
 {
 	va_list ap;
