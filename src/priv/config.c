@@ -195,7 +195,7 @@ config_usage(FILE *f)
 	    KH_DEF_AUDIT_CKPT_SECS);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
+void
 config_die(const char *fmt, ...)
 {
 	va_list ap;

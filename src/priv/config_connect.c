@@ -15,18 +15,6 @@
 #include "log.h"
 #include "util.h"
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-config_connect_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vfatal(fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "(see keyhole --help)\n");
-	exit(2);
-}
-
 /* Names CMD may never be given, whatever --connect-keep-env says: the
  * credential's and keyhole's own. */
 static bool
@@ -56,54 +44,54 @@ config_connect_opt(int which, const char *arg, struct kh_config *cfg)
 	switch (which) {
 	case 0:			/* --connect */
 		if (*arg == '\0' || strlen(arg) > KH_CONNECT_CMD_MAX)
-			config_connect_die("--connect: give a command of at "
+			config_die("--connect: give a command of at "
 			    "most %u bytes", KH_CONNECT_CMD_MAX);
 		cfg->connect = arg;
 		break;
 	case 1:			/* --gateway-host */
 		if (*arg == '\0' || strlen(arg) > 255 ||
 		    strpbrk(arg, " \t\r\n'\"\\$`") != NULL)
-			config_connect_die("--gateway-host: '%s' is not a host",
+			config_die("--gateway-host: '%s' is not a host",
 			    arg);
 		cfg->gateway_host = arg;
 		break;
 	case 2:			/* --gateway-port */
 		if (util_parse_u64(arg, 1, 65535, &v) < 0)
-			config_connect_die("--gateway-port: '%s' is not a port "
+			config_die("--gateway-port: '%s' is not a port "
 			    "in [1, 65535]", arg);
 		cfg->gateway_port = (uint16_t)v;
 		break;
 	case 3:			/* --gateway-cmd */
 		if (*arg == '\0' || strlen(arg) > KH_CONNECT_CMD_MAX)
-			config_connect_die("--gateway-cmd: give a command");
+			config_die("--gateway-cmd: give a command");
 		cfg->gateway_cmd = arg;
 		break;
 	case 4:			/* --gateway-upload */
 		if (access(arg, R_OK) != 0)
-			config_connect_die("--gateway-upload: cannot read '%s'",
+			config_die("--gateway-upload: cannot read '%s'",
 			    arg);
 		cfg->gateway_upload = arg;
 		break;
 	case 5:			/* --gateway-path */
 		if (arg[0] != '/' || strlen(arg) > 1024)
-			config_connect_die("--gateway-path: give an absolute "
+			config_die("--gateway-path: give an absolute "
 			    "path");
 		cfg->gateway_path = arg;
 		break;
 	case 6:			/* --connect-keep-env */
 		if (!config_connect_name_ok(arg))
-			config_connect_die("--connect-keep-env: '%s' is not a "
+			config_die("--connect-keep-env: '%s' is not a "
 			    "name keyhole passes on", arg);
 		if (cfg->connect_nkeep == sizeof(cfg->connect_keep) /
 		    sizeof(cfg->connect_keep[0]))
-			config_connect_die("--connect-keep-env: at most %zu",
+			config_die("--connect-keep-env: at most %zu",
 			    sizeof(cfg->connect_keep) /
 			    sizeof(cfg->connect_keep[0]));
 		cfg->connect_keep[cfg->connect_nkeep++] = arg;
 		break;
 	case 7:			/* --h2-max-streams */
 		if (util_parse_u64(arg, 1, KH_H2_STREAMS_MAX, &v) < 0)
-			config_connect_die("--h2-max-streams: '%s' is not a "
+			config_die("--h2-max-streams: '%s' is not a "
 			    "number in [1, %u]", arg, KH_H2_STREAMS_MAX);
 		cfg->h2_max_streams = (uint32_t)v;
 		break;
@@ -123,14 +111,14 @@ config_connect_check(struct kh_config *cfg)
 		if (cfg->gateway_port || cfg->gateway_cmd ||
 		    cfg->gateway_upload || cfg->gateway_path ||
 		    cfg->connect_nkeep)
-			config_connect_die("the --gateway-* and --connect-* "
+			config_die("the --gateway-* and --connect-* "
 			    "options need --connect CMD");
 		return;
 	}
 	if (cfg->nlisten > 0 || cfg->queue_dir != NULL)
-		config_connect_die("--connect serves one sandbox over one "
+		config_die("--connect serves one sandbox over one "
 		    "command: no --listen or --queue-dir beside it");
 	if (cfg->gateway_port == 0)
-		config_connect_die("--connect needs --gateway-port PORT (the "
+		config_die("--connect needs --gateway-port PORT (the "
 		    "port the gateway listens on in the sandbox)");
 }
