@@ -8,6 +8,7 @@
 
 #include "audit_record.h"
 #include "audit_verify.h"
+#include "hex.h"
 #include "kh_limits.h"
 
 /* Keys the log names (start and rotate records) that are kept, at most:
@@ -79,18 +80,6 @@ av_sha256(struct av *v, const void *p, size_t n, uint8_t out[AUDIT_HASH_LEN])
 	    EVP_DigestUpdate(v->md, n ? p : "", n) != 1 ||
 	    EVP_DigestFinal_ex(v->md, out, &len) != 1)
 		memset(out, 0, AUDIT_HASH_LEN);
-}
-
-static void
-av_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 static const char *
@@ -257,8 +246,8 @@ av_classify(struct av *v, const struct av_rec *a, const struct av_rec *b,
 		return av_verdict(v, AV_USAGE, &b->w, "out of memory");
 	nfw = av_forward(v, after, fw, v->around);
 	c = nfw > 0 ? &fw[0] : NULL;
-	av_hex(a->hash, AUDIT_HASH_LEN, ha);
-	av_hex(b->prev, AUDIT_HASH_LEN, hb);
+	hex_lower(a->hash, AUDIT_HASH_LEN, ha);
+	hex_lower(b->prev, AUDIT_HASH_LEN, hb);
 	for (size_t i = 0; i < nfw; i++) {
 		if (x == NULL && av_links(&fw[i], a))
 			x = &fw[i];
@@ -397,7 +386,7 @@ av_signature(struct av *v, const struct arec *r, const uint8_t *line,
 	EVP_MD_CTX *ctx;
 	int ok = 0;
 
-	av_hex(r->fp, AUDIT_FP_LEN, fp);
+	hex_lower(r->fp, AUDIT_FP_LEN, fp);
 	if (v->ngiven > 0)
 		k = av_key_find(v->given, v->ngiven, r->fp);
 	else

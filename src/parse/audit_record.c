@@ -9,6 +9,7 @@
 #include "audit_record.h"
 #include "hex.h"
 #include "kh_limits.h"
+#include "qcodec.h"
 
 static int
 arec_fail(const char **why, const char *msg)
@@ -34,56 +35,16 @@ arec_hex(const char *s, uint8_t *out, size_t bytes)
 	return true;
 }
 
-static int
-arec_b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Canonical padded base64 (as OpenSSL's EVP_EncodeBlock writes it) of
- * exactly `bytes` bytes. */
+ * exactly `bytes` bytes: qcodec.c's strict decoder (alphabet only, '='
+ * only as the final padding, unused bits zero). */
 static bool
 arec_b64(const char *s, uint8_t *out, size_t bytes)
 {
-	size_t n = s != NULL ? strlen(s) : 0, o = 0;
+	size_t n = s != NULL ? strlen(s) : 0;
 
-	if (n != (bytes + 2) / 3 * 4)
-		return false;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		size_t pad = 0;
-		for (size_t j = 0; j < 4; j++) {
-			if (s[i + j] == '=' && i + 4 == n && j >= 2 &&
-			    (j == 3 || s[i + 3] == '=')) {
-				v[j] = 0;
-				pad++;
-				continue;
-			}
-			if ((v[j] = arec_b64_value(s[i + j])) < 0 || pad > 0)
-				return false;
-		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		/* The bits a padded group does not use must be zero. */
-		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
-			return false;
-		for (size_t j = 0; j < 3 - pad; j++) {
-			if (o >= bytes)
-				return false;
-			out[o++] = (uint8_t)(w >> (16 - 8 * j));
-		}
-	}
-	return o == bytes;
+	return n == (bytes + 2) / 3 * 4 &&
+	    qc_b64_decode(s, n, out, bytes) == (long long)bytes;
 }
 
 static const cJSON *

@@ -16,6 +16,7 @@
 #include "audit_format.h"
 #include "priv.h"
 #include "secret.h"
+#include "hex.h"
 #include "sha256.h"
 
 _Static_assert(AUDIT_HASH_LEN == SHA256_LEN, "the audit log's digests are SHA-256");

@@ -207,7 +207,7 @@ config_die(const char *fmt, ...)
 	exit(2);
 }
 
-static uint64_t
+uint64_t
 config_num(const char *what, const char *s, uint64_t min, uint64_t max)
 {
 	uint64_t v;

@@ -86,11 +86,14 @@ struct kh_config {
  * Prints a message naming the option and exits 2 on a usage error. */
 void config_parse_serve(int argc, char **argv, struct kh_config *cfg);
 void config_usage(FILE *f);
-/* config_connect.c: option (index from OPT_CONNECT) and the final check;
- * both exit 2 on a usage error. */
 /* A bad command line: the message, "(see keyhole --help)", exit 2. */
 void config_die(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
+/* s as a number in [min, max], or config_die naming the option `what`. */
+uint64_t config_num(const char *what, const char *s, uint64_t min,
+    uint64_t max);
+/* config_connect.c: option (index from OPT_CONNECT) and the final check;
+ * both exit 2 on a usage error. */
 void config_connect_opt(int which, const char *arg, struct kh_config *cfg);
 void config_connect_check(struct kh_config *cfg);
 /* config_audit.c: the same for --audit-log and its options (index from

@@ -2,38 +2,10 @@
  * keyhole parent configuration: the audit log's options (`--audit-log
  * FILE` and its companions; audit.c, keyhole-audit(5)).
  */
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "kh_limits.h"
-#include "log.h"
-#include "util.h"
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-config_audit_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vfatal(fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "(see keyhole --help)\n");
-	exit(2);
-}
-
-static uint64_t
-config_audit_num(const char *what, const char *s, uint64_t min, uint64_t max)
-{
-	uint64_t v;
-
-	if (util_parse_u64(s, min, max, &v) < 0)
-		config_audit_die("%s: '%s' is not a number in [%llu, %llu]",
-		    what, s, (unsigned long long)min, (unsigned long long)max);
-	return v;
-}
 
 void
 config_audit_defaults(struct kh_config *cfg)
@@ -53,20 +25,20 @@ config_audit_opt(int which, const char *arg, struct kh_config *cfg)
 		cfg->audit_key = arg;
 		break;
 	case 2:			/* --audit-checkpoint-records */
-		cfg->audit_ckpt_records = (uint32_t)config_audit_num(
+		cfg->audit_ckpt_records = (uint32_t)config_num(
 		    "--audit-checkpoint-records", arg, 1,
 		    KH_AUDIT_CKPT_RECORDS_MAX);
 		break;
 	case 3:			/* --audit-checkpoint-secs */
-		cfg->audit_ckpt_secs = (uint32_t)config_audit_num(
+		cfg->audit_ckpt_secs = (uint32_t)config_num(
 		    "--audit-checkpoint-secs", arg, 1, KH_AUDIT_CKPT_SECS_MAX);
 		break;
 	case 4:			/* --audit-max-bytes */
-		cfg->audit_max_bytes = config_audit_num("--audit-max-bytes",
+		cfg->audit_max_bytes = config_num("--audit-max-bytes",
 		    arg, 0, UINT64_MAX / 2);
 		if (cfg->audit_max_bytes != 0 &&
 		    cfg->audit_max_bytes < KH_AUDIT_MAX_BYTES_MIN)
-			config_audit_die("--audit-max-bytes: at least %u (or 0)",
+			config_die("--audit-max-bytes: at least %u (or 0)",
 			    KH_AUDIT_MAX_BYTES_MIN);
 		break;
 	case 5:			/* --audit-sync */
@@ -75,7 +47,7 @@ config_audit_opt(int which, const char *arg, struct kh_config *cfg)
 		else if (strcmp(arg, "mutations") == 0)
 			cfg->audit_sync_all = false;
 		else
-			config_audit_die("--audit-sync %s: use mutations or all",
+			config_die("--audit-sync %s: use mutations or all",
 			    arg);
 		break;
 	}
@@ -85,5 +57,5 @@ void
 config_audit_check(const struct kh_config *cfg)
 {
 	if (cfg->audit_key != NULL && cfg->audit_log == NULL)
-		config_audit_die("--audit-key needs --audit-log FILE");
+		config_die("--audit-key needs --audit-log FILE");
 }

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "sha256.h"
 
 static EVP_MD *sha256_md;
@@ -35,18 +36,6 @@ sha256(const void *p, size_t n, uint8_t out[SHA256_LEN])
 	    EVP_DigestFinal_ex(sha256_ctx, out, &len) != 1 ||
 	    len != SHA256_LEN)
 		memset(out, 0, SHA256_LEN);
-}
-
-void
-hex_lower(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 void

@@ -19,9 +19,7 @@ int sha256_init(void);
 /* The digest of p[0..n) (p may be NULL when n is 0); all zeros if
  * OpenSSL fails (never seen): visibly wrong, never stale. */
 void sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
-/* Lower-case hex into hex[65]. */
+/* Lower-case hex into hex[65] (hex_lower, hex.h). */
 void sha256_hex(const void *p, size_t n, char hex[2 * SHA256_LEN + 1]);
-/* Any n bytes as lower-case hex into out[2n + 1]. */
-void hex_lower(const uint8_t *p, size_t n, char *out);
 
 #endif

@@ -527,6 +527,11 @@ records_are_parsed_strictly(void)
 		"{\"v\":1,\"seq\":2,\"time\":\"t\",\"run\":\"00000000000000000000000000000000\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"type\":\"checkpoint\",\"key\":\"00000000000000000000000000000000\",\"records\":1,\"sig\":\"AAAA\",\"final\":true}",
 		"{\"v\":1,\"seq\":3,\"time\":\"t\",\"run\":\"00000000000000000000000000000000\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"type\":\"event\",\"event\":\"recover\",\"tornBytes\":5,\"tornSha256\":null}",
 		"{\"v\":1,\"seq\":1,\"time\":\"t\"} ",
+		/* a public key in base64 that is not canonical: the bits the
+		 * padding leaves unused are set; a character outside the
+		 * alphabet */
+		"{\"v\":1,\"seq\":1,\"time\":\"t\",\"run\":\"00000000000000000000000000000000\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"type\":\"event\",\"event\":\"start\",\"key\":\"00000000000000000000000000000000\",\"pubkey\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\"}",
+		"{\"v\":1,\"seq\":1,\"time\":\"t\",\"run\":\"00000000000000000000000000000000\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"type\":\"event\",\"event\":\"start\",\"key\":\"00000000000000000000000000000000\",\"pubkey\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-=\"}",
 	};
 	static const char good[] = "{\"v\":1,\"seq\":1,\"time\":\"t\",\"run\":\"00000000000000000000000000000000\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"type\":\"event\",\"event\":\"x\"}";
 	struct arec r;
@@ -538,6 +543,10 @@ records_are_parsed_strictly(void)
 	CHECK_EQ_INT(arec_parse((const uint8_t *)good, strlen(good), &r,
 	    &why), 0);
 	CHECK(r.genesis);
+	static const char good_start[] = "{\"v\":1,\"seq\":1,\"time\":\"t\",\"run\":\"00000000000000000000000000000000\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"type\":\"event\",\"event\":\"start\",\"key\":\"00000000000000000000000000000000\",\"pubkey\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}";
+	CHECK_EQ_INT(arec_parse((const uint8_t *)good_start,
+	    strlen(good_start), &r, &why), 0);
+	CHECK(r.has_key);
 	/* a NUL inside */
 	char nul[sizeof(good)];
 	memcpy(nul, good, sizeof(good));
