@@ -5,6 +5,8 @@
 #                    src/parse/ (parsers of sandbox bytes) or src/unpriv/
 #                    (the child), and no cJSON: SECURITY.md I2
 #   keyhole-gateway  (in the sandbox) nothing of src/unpriv/ or src/priv/
+#   keyhole          nothing of src/audit/ (the audit log's verifier) either
+#   keyhole-audit    (reads forged logs) nothing of src/priv/ or src/unpriv/
 #
 # How: every global symbol an archive of a forbidden directory defines
 # (nm --defined-only) must be absent from the binary's symbol table, and

@@ -7,7 +7,8 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD} --prefix ${prefix}
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed: ${rc}")
 endif()
-foreach(f bin/keyhole bin/keyhole-net bin/keyhole-gateway share/man/man8/keyhole.8
+foreach(f bin/keyhole bin/keyhole-net bin/keyhole-gateway bin/keyhole-audit
+    share/man/man8/keyhole.8 share/man/man5/keyhole-audit.5
     lib/systemd/system/keyhole@.service lib/systemd/system/keyhole@.socket
     share/keyhole/policy/paperclip.policy)
   if(NOT EXISTS ${prefix}/${f})

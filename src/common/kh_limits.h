@@ -365,6 +365,59 @@
 #define KH_DEF_CHILD_TIMEOUT_MS 10000u
 #define KH_CHILD_TIMEOUT_MIN_MS 1000u
 
+/* The audit log (--audit-log; src/priv/audit*.c, keyhole-audit(5)).
+ * One record, bytes: the longest a request record can be (a path of
+ * KH_PATH_MAX, each byte escaped as at most 2, a reason of
+ * KH_REASON_MAX likewise, the fixed fields and digests) with room to
+ * spare; the verifier refuses a longer line, and keyhole refuses to
+ * resume a file whose last line is longer. */
+#define KH_AUDIT_LINE_MAX          (16u * 1024)
+/* A signed checkpoint every N records (--audit-checkpoint-records) and
+ * every T seconds when a record was written since the last one
+ * (--audit-checkpoint-secs).  Records after the last checkpoint are not
+ * yet signed: these bound how many a crash can leave so, at the cost of
+ * one Ed25519 signature (~60 us of CPU) per checkpoint. */
+#define KH_DEF_AUDIT_CKPT_RECORDS  1000u
+#define KH_AUDIT_CKPT_RECORDS_MAX  1000000u
+#define KH_DEF_AUDIT_CKPT_SECS     10u
+#define KH_AUDIT_CKPT_SECS_MAX     86400u
+/* --audit-max-bytes: the file is rotated (renamed FILE.<first seq>, the
+ * chain continued in a new FILE) once it reaches this size, bytes; 0 =
+ * never by size (SIGUSR1 still rotates).  The least is a few records. */
+#define KH_AUDIT_MAX_BYTES_MIN     (64u * 1024)
+/* Records waiting to be written while the file cannot be written (a full
+ * disk, an I/O error), bytes: beyond this, records of requests nothing
+ * forwarded (the child's refusals, the parent's 503s) are counted and the
+ * count written as one record once writing works again; records of
+ * forwarded requests are never dropped (no request is forwarded while the
+ * audit log fails, so at most --max-inflight of them wait). */
+#define KH_AUDIT_PENDING_MAX       (4u * 1024 * 1024)
+/* While the file cannot be written, writing is tried again this often,
+ * milliseconds. */
+#define KH_AUDIT_RETRY_MS          500u
+/* Records of requests the child answered itself (MSG_ACCESS), per second
+ * and in a burst: a sandbox (or a compromised child) cannot fill the disk
+ * with claims about requests that never left keyhole; what is over is
+ * counted and written as one record per KH_RELAY_SUMMARY_MS.  Forwarded
+ * requests and the parent's own refusals are always recorded. */
+#define KH_AUDIT_CHILD_PER_S       2000u
+#define KH_AUDIT_CHILD_BURST       10000u
+/* Group commit: the fdatasync that a mutation's answer waits for is put
+ * off while other requests are in flight upstream (their answers, due
+ * any moment, then share it), by at most KH_AUDIT_SYNC_DELAY_US
+ * microseconds and until at most KH_AUDIT_SYNC_BATCH records wait for
+ * it.  One fdatasync costs ~50-150 us of CPU on the machines measured
+ * (SECURITY.md, "The audit log"), more than a forwarded request costs
+ * keyhole: under load it is shared by many answers, at the price of at
+ * most this much latency on a mutation; a lone request (nothing else in
+ * flight) is synced at once. */
+#define KH_AUDIT_SYNC_DELAY_US     1000u
+#define KH_AUDIT_SYNC_BATCH        64u
+/* The verifier: records it looks ahead (and back) from the first broken
+ * one to tell a removal from a reordering or an insertion. */
+#define KH_AUDIT_LOOKAROUND        4096u
+/* The verifier: files per run. */
+#define KH_AUDIT_FILES_MAX         4096u
 /* http2_v1 over a command's stdio (`keyhole serve --connect CMD`,
  * src/unpriv/h2*.c, src/priv/connect*.c).  Every byte out of CMD is the
  * sandbox's; these bound what it can make the child hold. */

@@ -104,7 +104,7 @@ log_redact_clear(void)
  * JSON escaping, which would hide a secret holding '"' or '\\' from a
  * search, and before any later cut), and on the finished line.
  */
-static void
+void
 log_scrub(char *buf, size_t len, bool truncated)
 {
 	for (size_t i = 0; i < log_nsecrets; i++) {

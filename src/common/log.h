@@ -85,6 +85,11 @@ void log_unredact(const char *secret);
 void log_redact_clear(void);
 /* Replace every byte outside 0x20..0x7e with '?', in place. */
 void log_sanitize(char *s, size_t len);
+/* Overwrite every occurrence of a log_redact()ed secret in buf[0..len)
+ * with '*', in place; truncated: buf was cut from a longer text, so a
+ * tail that begins a secret goes too.  (The audit log's strings go
+ * through this as log lines do: src/priv/audit_record.c.) */
+void log_scrub(char *buf, size_t len, bool truncated);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

@@ -55,6 +55,7 @@ const struct pc_entry pc_table[PC_COUNT] = {
 	[PC_TOO_MANY_CONNS] = { 503, "Bridge has too many connections.", 0 },
 	[PC_SHUTTING_DOWN] = { 503, "Bridge is shutting down.", 0 },
 	[PC_OUT_OF_MEMORY] = { 503, "Bridge is out of memory.", 0 },
+	[PC_AUDIT_UNAVAILABLE] = { 503, "Bridge audit log cannot be written.", 0 },
 	[PC_INTERNAL] = { 500, "Bridge error.", 0 },
 
 	[PC_Q_INVALID] = { 400, "Invalid bridge request payload.", 0 },

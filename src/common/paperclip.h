@@ -64,6 +64,7 @@ enum pc_id {
 	PC_TOO_MANY_CONNS,
 	PC_SHUTTING_DOWN,
 	PC_OUT_OF_MEMORY,
+	PC_AUDIT_UNAVAILABLE,
 	PC_INTERNAL,
 	/* request files (queue_v1, the child) */
 	PC_Q_INVALID,

@@ -333,10 +333,18 @@ int
 wire_send(struct bufferevent *bev, struct wbuf *w, uint8_t *blob, size_t len,
     bool give)
 {
+	return wire_send_buf(bev != NULL ? bufferevent_get_output(bev) : NULL,
+	    w, blob, len, give);
+}
+
+int
+wire_send_buf(struct evbuffer *dst, struct wbuf *w, uint8_t *blob, size_t len,
+    bool give)
+{
 	struct evbuffer *frame = evbuffer_new();
 	int rc = -1;
 
-	if (frame == NULL || bev == NULL || msg_finish(w) < 0 ||
+	if (frame == NULL || dst == NULL || msg_finish(w) < 0 ||
 	    w->deferred != len || evbuffer_add(frame, w->buf, w->len) < 0)
 		goto out;
 	if (len > 0 && give) {
@@ -347,7 +355,7 @@ wire_send(struct bufferevent *bev, struct wbuf *w, uint8_t *blob, size_t len,
 	} else if (len > 0 && evbuffer_add(frame, blob, len) < 0) {
 		goto out;
 	}
-	if (bufferevent_write_buffer(bev, frame) == 0)
+	if (evbuffer_add_buffer(dst, frame) == 0)
 		rc = 0;
 out:
 	if (give)

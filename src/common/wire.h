@@ -239,5 +239,9 @@ int wire_pump(struct evbuffer *in, wire_frame_fn frame,
  */
 int wire_send(struct bufferevent *bev, struct wbuf *w, uint8_t *blob,
     size_t len, bool give);
+/* The same into dst, an evbuffer (the parent holds an answer there until
+ * the audit record that describes it is on disk: src/priv/audit.c). */
+int wire_send_buf(struct evbuffer *dst, struct wbuf *w, uint8_t *blob,
+    size_t len, bool give);
 
 #endif

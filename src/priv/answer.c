@@ -22,6 +22,7 @@
 
 #include <event2/buffer.h>
 
+#include "audit.h"
 #include "log.h"
 #include "metrics.h"
 #include "paperclip.h"
@@ -50,15 +51,21 @@ static const struct {
 	[UP_CANCELLED] = { PC_SHUTTING_DOWN, PC_UP_SHUTDOWN_SENT },
 };
 
+enum { ANSWER_NOW = 0, ANSWER_HOLD, ANSWER_HOLD_SYNC };
+
 /* One MSG_RESPONSE to the child, whole or not at all (wire_send).  With
  * own_body, body is the caller's malloc'd buffer, handed over here: it
  * follows the frame's head by reference, not copied (an upstream response
  * costs the parent one buffer, not three), and is freed once written.
+ * hold: the frame waits for the audit records appended so far to be
+ * written (ANSWER_HOLD), and fdatasync'ed (ANSWER_HOLD_SYNC: the answer
+ * to a mutation), audit.h; it goes out at once when there is no audit
+ * log.
  * Returns 0, or -1 with nothing sent (body freed when owned). */
 static int
 answer_frame(struct child *c, uint64_t id, int status,
     const struct up_hdr *hdrs, size_t nhdrs, uint8_t *body, size_t blen,
-    bool own_body)
+    bool own_body, int hold)
 {
 	struct wbuf w;
 
@@ -71,26 +78,20 @@ answer_frame(struct child *c, uint64_t id, int status,
 		msg_put_str(&w, hdrs[i].value, hdrs[i].vlen);
 	}
 	msg_put_blob_deferred(&w, blen);
-	if (wire_send(c->bev, &w, body, blen, own_body) == 0)
+	if (wire_send_buf(hold ? audit_hold(c, hold == ANSWER_HOLD_SYNC) :
+	    bufferevent_get_output(c->bev), &w, body, blen, own_body) == 0)
 		return 0;
 	log_error("internal: could not frame a message to the child");
 	return -1;
 }
 
-void
-monitor_send_response(struct child *c, uint64_t id, int status,
-    const struct up_hdr *hdrs, size_t nhdrs, const uint8_t *body, size_t blen)
+/* The headers of a contract answer: content-type, and the indeterminate
+ * outcome's header where the entry has one (paperclip.h).  Returns how
+ * many (h holds 2). */
+static size_t
+answer_contract_hdrs(enum pc_id pid, struct up_hdr *h)
 {
-	(void)answer_frame(c, id, status, hdrs, nhdrs,
-	    (uint8_t *)(uintptr_t)body, blen, false);
-}
-
-void
-monitor_send_answer(struct child *c, uint64_t id, enum pc_id pid)
-{
-	char json[PC_FIXED_BODY_MAX];
-	struct up_hdr h[2];
-	size_t n = 0, jl = pc_fixed_body(pid, json, sizeof(json));
+	size_t n = 0;
 
 	strcpy(h[n].name, "content-type");
 	h[n].value = (char *)"application/json";
@@ -102,8 +103,60 @@ monitor_send_answer(struct child *c, uint64_t id, enum pc_id pid)
 		h[n].vlen = strlen(h[n].value);
 		n++;
 	}
+	return n;
+}
+
+void
+answer_refused_with(struct child *c, uint64_t id,
+    const struct req_checked *ck, int status, const struct up_hdr *hdrs,
+    size_t nhdrs, const uint8_t *body, size_t blen, const char *why)
+{
+	struct log_access a;
+	char rule[64];
+	bool held = audit_refused(c->gen, id, ck, status, why, body, blen);
+
+	(void)answer_frame(c, id, status, hdrs, nhdrs,
+	    (uint8_t *)(uintptr_t)body, blen, false,
+	    held ? ANSWER_HOLD : ANSWER_NOW);
+	snprintf(rule, sizeof(rule), "policy:%u %s", ck->rule->line, why);
+	memset(&a, 0, sizeof(a));
+	a.id = id;
+	a.peer = ck->peer;
+	a.method = ck->method;
+	a.path = ck->path;
+	a.rule = rule;
+	a.status = status;
+	a.bytes_in = ck->body_len;
+	a.bytes_out = blen;
+	a.upstream_ms = -1;
+	a.gen = c->gen->number;
+	log_access("keyhole", (long)getpid(), &a);
+}
+
+void
+answer_refused(struct child *c, uint64_t id, const struct req_checked *ck,
+    enum pc_id pid, const char *why)
+{
+	char json[PC_FIXED_BODY_MAX];
+	struct up_hdr h[2];
+	size_t n = answer_contract_hdrs(pid, h);
+	size_t jl = pc_fixed_body(pid, json, sizeof(json));
+
+	answer_refused_with(c, id, ck, pc_table[pid].status, h, n,
+	    (const uint8_t *)json, jl, why);
+}
+
+/* A contract answer to a forwarded request (held for its record). */
+static void
+answer_contract(struct child *c, uint64_t id, enum pc_id pid, int hold)
+{
+	char json[PC_FIXED_BODY_MAX];
+	struct up_hdr h[2];
+	size_t n = answer_contract_hdrs(pid, h);
+	size_t jl = pc_fixed_body(pid, json, sizeof(json));
+
 	(void)answer_frame(c, id, pc_table[pid].status, h, n,
-	    (uint8_t *)(uintptr_t)json, jl, false);
+	    (uint8_t *)(uintptr_t)json, jl, false, hold);
 }
 
 /* The answer to a request the upstream did not answer normally: the 409
@@ -152,14 +205,19 @@ answer_log(struct up_req *r, int status, size_t out)
 	    r->body_len, out, a.upstream_ms);
 }
 
-/* Answer the child for r and write its access-log line. */
+/* Answer the child for r and write its access-log line (and its audit
+ * record, which the answer waits for). */
 static void
 answer_request(struct child *c, struct up_req *r, enum up_result res)
 {
 	char json[PC_FIXED_BODY_MAX];
+	uint8_t dg[32];
 	bool indet;
 	int status;
 	size_t out;
+	/* A mutation's answer waits for its record to be on disk. */
+	int hold = util_method_safe(r->method) ? ANSWER_HOLD :
+	    ANSWER_HOLD_SYNC;
 
 	/* The last check before the wire: the child writes only a final
 	 * status, and refuses anything else as an attack. */
@@ -173,8 +231,9 @@ answer_request(struct child *c, struct up_req *r, enum up_result res)
 		uint8_t *body = r->resp_body;
 		r->resp_body = NULL;	/* answer_frame owns it now */
 		r->resp_len = r->resp_cap = 0;
+		audit_digest(body, out, dg);	/* before the frame owns it */
 		if (answer_frame(c, r->id, status, r->resp_hdrs, r->nresp_hdrs,
-		    body, out, true) < 0)
+		    body, out, true, hold) < 0)
 			/* Still exactly one answer: the short error frame. */
 			res = UP_FAILED;
 	}
@@ -184,13 +243,15 @@ answer_request(struct child *c, struct up_req *r, enum up_result res)
 		status = pc_table[pid].status;
 		indet = (pc_table[pid].flags & PC_INDETERMINATE) != 0;
 		out = pc_fixed_body(pid, json, sizeof(json));
-		monitor_send_answer(c, r->id, pid);
+		audit_digest((const uint8_t *)json, out, dg);
+		answer_contract(c, r->id, pid, hold);
 		log_warn("request id=%llu %s %s: upstream %s%s%s%s; answered "
 		    "%d%s", (unsigned long long)r->id, r->method, r->path,
 		    up_result_name(res), r->why ? " (" : "",
 		    r->why ? r->why : "", r->why ? ")" : "", status,
 		    indet ? " indeterminate" : "");
 	}
+	audit_forwarded(r, res, status, out, dg);
 	answer_log(r, status, out);
 }
 
@@ -245,6 +306,7 @@ monitor_abort_inflight(struct parent *p, struct child *c, bool answer)
 			    r->path, !r->sent ? "had not been sent upstream" :
 			    safe ? "had been sent upstream" : "had been sent "
 			    "upstream and may have taken effect");
+			audit_forwarded(r, UP_CANCELLED, 0, 0, NULL);
 			answer_log(r, 0, 0);
 		}
 		up_req_free(r);

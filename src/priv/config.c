@@ -27,6 +27,7 @@ config_usage(FILE *f)
 "       keyhole gateway            (in the sandbox; see keyhole-gateway --help)\n"
 "       keyhole check-policy FILE [--var NAME=VALUE]...\n"
 "       keyhole explain FILE METHOD PATH [--var NAME=VALUE]...\n"
+"       keyhole audit verify [--pubkey PEMFILE] FILE...\n"
 "       keyhole --help | --version\n"
 "\n"
 "keyhole lets code in a sandbox call the routes a policy allows on ONE\n"
@@ -165,6 +166,21 @@ config_usage(FILE *f)
 "                           json unless stderr is a terminal)\n"
 "  --log stderr|syslog      where log lines go (default stderr; syslog\n"
 "                           reaches journald)\n"
+"  --audit-log FILE         append a hash-chained, signed record of every\n"
+"                           decision and lifecycle event to FILE (created\n"
+"                           0600; keyhole-audit(5)); SIGUSR1 reopens it\n"
+"  --audit-key FILE         Ed25519 private key (PEM, mode 0600 or stricter:\n"
+"                           openssl genpkey -algorithm ed25519) that signs\n"
+"                           the checkpoints; else $CREDENTIALS_DIRECTORY/\n"
+"                           keyhole-audit-key\n"
+"  --audit-checkpoint-records N  a signed checkpoint every N records\n"
+"                           (default %u)\n"
+"  --audit-checkpoint-secs S     and every S seconds with new records\n"
+"                           (default %u)\n"
+"  --audit-max-bytes BYTES  rotate FILE to FILE.<first seq> at this size\n"
+"                           (default 0: only on SIGUSR1)\n"
+"  --audit-sync mutations|all  fdatasync before answering a mutation\n"
+"                           (default), or before every answer\n"
 "  -v, --verbose            debug logging\n",
 	    KH_TOKEN_MIN, KH_DEF_QUEUE_POLL_MS, KH_H2_DEF_STREAMS,
 	    KH_H2_STREAMS_MAX, KH_DEF_BODY, KH_BODY_MAX, KH_DEF_RESPONSE,
@@ -175,7 +191,8 @@ config_usage(FILE *f)
 	    KH_DEF_BODY_TIMEOUT_MS, KH_BODY_RATE_WINDOW_MS,
 	    KH_DEF_BODY_MIN_RATE, KH_DEF_IDLE_TIMEOUT_MS,
 	    KH_DEF_WRITE_TIMEOUT_MS, KH_DEF_DRAIN_MS, KH_DEF_CHILD_TIMEOUT_MS,
-	    KH_CHILD_TIMEOUT_MIN_MS);
+	    KH_CHILD_TIMEOUT_MIN_MS, KH_DEF_AUDIT_CKPT_RECORDS,
+	    KH_DEF_AUDIT_CKPT_SECS);
 }
 
 void
@@ -190,7 +207,7 @@ config_die(const char *fmt, ...)
 	exit(2);
 }
 
-static uint64_t
+uint64_t
 config_num(const char *what, const char *s, uint64_t min, uint64_t max)
 {
 	uint64_t v;
@@ -251,6 +268,9 @@ enum {
 	OPT_QDIR, OPT_QWATCH, OPT_QPOLL, OPT_VAR, OPT_WTIMEOUT, OPT_MINRATE,
 	OPT_CTIMEOUT, OPT_PEERCONNS, OPT_VARFILE, OPT_AUTH, OPT_RUNIDHDR,
 	OPT_UPHDR, OPT_METRICS, OPT_METRICSMODE,
+	/* --audit-log and its options: config_audit.c */
+	OPT_AUDIT_LOG, OPT_AUDIT_KEY, OPT_AUDIT_RECORDS, OPT_AUDIT_SECS,
+	OPT_AUDIT_MAX, OPT_AUDIT_SYNC,
 	/* --connect and its options: config_connect.c */
 	OPT_CONNECT, OPT_GWHOST, OPT_GWPORT, OPT_GWCMD, OPT_GWUPLOAD,
 	OPT_GWPATH, OPT_KEEPENV, OPT_H2STREAMS,
@@ -293,6 +313,12 @@ static const struct option config_opts[] = {
 	{ "queue-poll-ms", required_argument, NULL, OPT_QPOLL },
 	{ "var", required_argument, NULL, OPT_VAR },
 	{ "var-file", required_argument, NULL, OPT_VARFILE },
+	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+	{ "audit-key", required_argument, NULL, OPT_AUDIT_KEY },
+	{ "audit-checkpoint-records", required_argument, NULL, OPT_AUDIT_RECORDS },
+	{ "audit-checkpoint-secs", required_argument, NULL, OPT_AUDIT_SECS },
+	{ "audit-max-bytes", required_argument, NULL, OPT_AUDIT_MAX },
+	{ "audit-sync", required_argument, NULL, OPT_AUDIT_SYNC },
 	{ "auth", required_argument, NULL, OPT_AUTH },
 	{ "run-id-header", required_argument, NULL, OPT_RUNIDHDR },
 	{ "upstream-header", required_argument, NULL, OPT_UPHDR },
@@ -432,6 +458,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 	cfg->log_format = -1;
 	cfg->unix_mode = 0660;
 	cfg->queue_poll_ms = KH_DEF_QUEUE_POLL_MS;
+	config_audit_defaults(cfg);
 	cfg->metrics_mode = 0600;
 	inject_init(&cfg->inject);
 	config_env(cfg);
@@ -567,6 +594,10 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 				config_die("--log: '%s' is not stderr or syslog",
 				    optarg);
 			break;
+		case OPT_AUDIT_LOG: case OPT_AUDIT_KEY: case OPT_AUDIT_RECORDS:
+		case OPT_AUDIT_SECS: case OPT_AUDIT_MAX: case OPT_AUDIT_SYNC:
+			config_audit_opt(c - OPT_AUDIT_LOG, optarg, cfg);
+			break;
 		case OPT_AUTH:
 			if (inject_parse_auth(&cfg->inject, optarg, &bad) < 0)
 				config_die("--auth %s: %s", optarg, bad);
@@ -615,6 +646,7 @@ config_parse_serve(int argc, char **argv, struct kh_config *cfg)
 		config_die("--policy FILE is required");
 	if (cfg->upstream == NULL)
 		config_die("--upstream URL is required");
+	config_audit_check(cfg);
 	config_connect_check(cfg);
 	/* The queue transport alone needs no listener, nor http2_v1. */
 	if (cfg->nlisten == 0 && !listen_activated() && cfg->queue_dir == NULL &&

@@ -62,6 +62,14 @@ struct kh_config {
 	bool verbose;
 	int log_format;			/* enum log_format; -1 = by isatty */
 	bool log_syslog;
+	/* The audit log (config_audit.c, audit.c, keyhole-audit(5)); NULL:
+	 * none. */
+	const char *audit_log;
+	const char *audit_key;		/* NULL: $CREDENTIALS_DIRECTORY/... */
+	uint32_t audit_ckpt_records;
+	uint32_t audit_ckpt_secs;
+	uint64_t audit_max_bytes;	/* 0: never rotated by size */
+	bool audit_sync_all;		/* fdatasync for every answer */
 	/* http2_v1 over a command's stdio (config_connect.c) */
 	const char *connect;		/* CMD, or NULL */
 	const char *gateway_host;
@@ -78,12 +86,20 @@ struct kh_config {
  * Prints a message naming the option and exits 2 on a usage error. */
 void config_parse_serve(int argc, char **argv, struct kh_config *cfg);
 void config_usage(FILE *f);
-/* config_connect.c: option (index from OPT_CONNECT) and the final check;
- * both exit 2 on a usage error. */
 /* A bad command line: the message, "(see keyhole --help)", exit 2. */
 void config_die(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
+/* s as a number in [min, max], or config_die naming the option `what`. */
+uint64_t config_num(const char *what, const char *s, uint64_t min,
+    uint64_t max);
+/* config_connect.c: option (index from OPT_CONNECT) and the final check;
+ * both exit 2 on a usage error. */
 void config_connect_opt(int which, const char *arg, struct kh_config *cfg);
 void config_connect_check(struct kh_config *cfg);
+/* config_audit.c: the same for --audit-log and its options (index from
+ * OPT_AUDIT_LOG), and the defaults. */
+void config_audit_defaults(struct kh_config *cfg);
+void config_audit_opt(int which, const char *arg, struct kh_config *cfg);
+void config_audit_check(const struct kh_config *cfg);
 
 #endif

@@ -113,6 +113,7 @@ gen_read_policy(struct kh_gen *g, const char *path, char *err, size_t cap)
 		return -1;
 	}
 	g->len = (size_t)n;
+	sha256(g->text, g->len, g->sha256);
 	return 0;
 }
 

@@ -26,12 +26,16 @@
 #include "config.h"
 #include "policy_table.h"
 #include "secret.h"
+#include "sha256.h"
 
 struct kh_gen {
 	unsigned refs;
 	uint64_t number;
 	uint8_t *text;			/* policy bytes its children compile */
 	size_t len;
+	/* SHA-256 of text, read once (gen_read_policy): the policy that
+	 * decided, in the audit log's records (audit.h). */
+	uint8_t sha256[SHA256_LEN];
 	struct pol_bindings vars;	/* its table is decoded with these */
 	struct secret token;		/* its children's bridge token */
 	struct policy *policy;		/* its first child's table, or NULL */

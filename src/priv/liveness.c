@@ -38,6 +38,7 @@
 
 #include <event2/buffer.h>
 
+#include "audit.h"
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
@@ -104,6 +105,7 @@ liveness_start_deadline(struct parent *p, struct child *c, int64_t now)
 		return;
 	log_error("child pid=%ld did not report ready (no policy table) "
 	    "within %u ms; killing it", (long)c->pid, limit);
+	audit_event(AUDIT_CHILD_STUCK, AF_INT("pid", c->pid), AF_STR("phase", "start"));
 	if (c->role == CHILD_CANDIDATE) {
 		/* A reload's: the reload fails, the current child serves on
 		 * (supervise_end). */
@@ -151,6 +153,7 @@ liveness_tick(evutil_socket_t fd, short what, void *arg)
 	log_error("child pid=%ld answered no liveness ping and sent no byte "
 	    "for %lld ms (limit %u ms): stuck; killing it", (long)c->pid,
 	    (long long)(now - seen), limit);
+	audit_event(AUDIT_CHILD_STUCK, AF_INT("pid", c->pid), AF_STR("phase", "serving"));
 	if (c->ninflight > 0)
 		log_warn("%zu request(s) of the stuck child were in flight "
 		    "upstream: cancelled, their clients see the connection "

@@ -16,6 +16,7 @@
 
 #include <event2/buffer.h>
 
+#include "audit.h"
 #include "log.h"
 #include "evloop.h"
 #include "metrics.h"
@@ -96,7 +97,9 @@ monitor_send_config(struct parent *p, struct child *c)
 	struct wbuf w;
 
 	cc = p->ccfg;
-	memcpy(cc.token, g->token.buf, g->token.len);
+	/* Serving the queue alone there is no token (buf NULL, len 0). */
+	if (g->token.len > 0)
+		memcpy(cc.token, g->token.buf, g->token.len);
 	cc.token[g->token.len] = '\0';
 	cc.token_len = g->token.len;
 	cc.vars = g->vars;
@@ -174,6 +177,7 @@ mon_access(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "malformed access frame";
 		return -1;
 	}
+	audit_child(c->gen, &a);
 	metrics_child_answered(p->metrics, a.peer, a.peer_len, a.status,
 	    a.reason, a.reason_len);
 	relay_access(p, c, &a);
@@ -344,7 +348,6 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	struct pc_extra x = { NULL, 0, false };
 	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX], rl[32];
 	struct up_hdr h[2];
-	struct log_access a;
 	size_t n;
 
 	(void)p;
@@ -362,21 +365,8 @@ mon_rate_refused(struct parent *p, struct child *c, uint64_t id,
 	h[0].vlen = strlen(h[0].value);
 	h[1].value = rl;
 	h[1].vlen = strlen(rl);
-	monitor_send_response(c, id, pc_table[PC_RATE].status, h, 2,
-	    (const uint8_t *)json, n);
-	snprintf(rl, sizeof(rl), "policy:%u rate", rule->line);
-	memset(&a, 0, sizeof(a));
-	a.id = id;
-	a.peer = ck->peer;
-	a.method = ck->method;
-	a.path = ck->path;
-	a.rule = rl;
-	a.status = pc_table[PC_RATE].status;
-	a.bytes_in = ck->body_len;
-	a.bytes_out = n;
-	a.upstream_ms = -1;
-	a.gen = g->number;
-	log_access("keyhole", (long)getpid(), &a);
+	answer_refused_with(c, id, ck, pc_table[PC_RATE].status, h, 2,
+	    (const uint8_t *)json, n, "rate");
 	return true;
 }
 
@@ -390,9 +380,8 @@ mon_budget_refused(struct parent *p, struct child *c, uint64_t id,
 {
 	const struct policy *pol = c->gen->policy;
 	struct pc_args args = { 0 };
-	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX], rule[32];
+	char msg[PC_MESSAGE_MAX + 1], json[PC_FIXED_BODY_MAX];
 	struct up_hdr hd;
-	struct log_access a;
 	size_t n;
 
 	if (!ck->counts || p->mutations_used < pol->max_mutations)
@@ -403,21 +392,8 @@ mon_budget_refused(struct parent *p, struct child *c, uint64_t id,
 	strcpy(hd.name, "content-type");
 	hd.value = (char *)"application/json";
 	hd.vlen = strlen(hd.value);
-	monitor_send_response(c, id, pc_table[PC_BUDGET].status, &hd, 1,
-	    (const uint8_t *)json, n);
-	snprintf(rule, sizeof(rule), "policy:%u max", ck->rule->line);
-	memset(&a, 0, sizeof(a));
-	a.id = id;
-	a.peer = ck->peer;
-	a.method = ck->method;
-	a.path = ck->path;
-	a.rule = rule;
-	a.status = pc_table[PC_BUDGET].status;
-	a.bytes_in = ck->body_len;
-	a.bytes_out = n;
-	a.upstream_ms = -1;
-	a.gen = c->gen->number;
-	log_access("keyhole", (long)getpid(), &a);
+	answer_refused_with(c, id, ck, pc_table[PC_BUDGET].status, &hd, 1,
+	    (const uint8_t *)json, n, "max");
 	return true;
 }
 
@@ -450,9 +426,18 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	 * child's requests (a reload's old and new children together). */
 	if (p->draining || supervise_inflight(p) >= p->cfg->max_inflight) {
 		enum pc_id pid = p->draining ? PC_SHUTTING_DOWN : PC_QUEUE_FULL;
-		monitor_send_answer(c, h->id, pid);
+		answer_refused(c, h->id, &ck, pid,
+		    p->draining ? "shutting-down" : "queue-full");
 		metrics_answered(p->metrics, ck.peer, ck.rule->line,
 		    pc_table[pid].status, 0, 0, -1);
+		return 0;
+	}
+	/* What the audit log cannot record is not forwarded (audit.c). */
+	if (audit_failing()) {
+		answer_refused(c, h->id, &ck, PC_AUDIT_UNAVAILABLE,
+		    "audit-unavailable");
+		metrics_answered(p->metrics, ck.peer, ck.rule->line,
+		    pc_table[PC_AUDIT_UNAVAILABLE].status, 0, 0, -1);
 		return 0;
 	}
 	if (mon_rate_refused(p, c, h->id, &ck)) {
@@ -473,6 +458,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 		*why = "out of memory";
 		return -1;
 	}
+	audit_begin(r, g, &ck);
 	r->owner = c;
 	r->gen = g->number;
 	r->done = monitor_upstream_done;
@@ -480,7 +466,7 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	resp.names = (const char (*)[KH_HNAME_MAX + 1])g->policy->resp_hdrs;
 	resp.n = g->policy->nresp_hdrs;
 	if (upstream_start(p->up, r, &ck, &resp) < 0) {
-		monitor_send_answer(c, r->id, PC_UP_FAILED);
+		answer_refused(c, r->id, &ck, PC_UP_FAILED, "upstream-start");
 		metrics_answered(p->metrics, ck.peer, ck.rule->line,
 		    pc_table[PC_UP_FAILED].status, 0, 0, -1);
 		up_req_free(r);
@@ -490,8 +476,10 @@ mon_request(struct parent *p, struct child *c, const struct msg_hdr *h,
 	 * answered itself (503, 429, 502 above) costs neither `max` nor
 	 * `rate`. */
 	if (ck.counts) {
-		p->mutations_used++;
 		c->mutations_seen++;
+		if (++p->mutations_used == g->policy->max_mutations)
+			audit_event(AUDIT_BUDGET, AF_INT("used",
+			    p->mutations_used), AF_INT("generation", g->number));
 	}
 	gen_rate_take(g, ck.ri, ck.method, (uint64_t)util_now_ms());
 	r->next = c->inflight;

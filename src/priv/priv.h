@@ -20,6 +20,7 @@
  *                swap once its table is accepted (reload_retire.c: the
  *                old child finishing; reload_cmd.c: `keyhole reload`)
  *   answer.c     answers to forwarded requests, their access-log lines
+ *   audit*.c     the audit log (--audit-log): audit.h
  *   upstream.c   libcurl forwarding (upstream_req.c: a request's data and
  *                header list; upstream_recv.c: what comes back;
  *                upstream_mem.c: memory and credential copies)
@@ -68,6 +69,13 @@ enum child_role {
 				   serving before its table is accepted */
 	CHILD_RETIRED,		/* on p->retired: finishing, never restarted */
 };
+/* "current", "candidate", "retired" (the audit log's child records). */
+static inline const char *
+child_role_name(enum child_role r)
+{
+	return r == CHILD_CANDIDATE ? "candidate" :
+	    r == CHILD_RETIRED ? "retired" : "current";
+}
 
 /* The child binary's fd in the parent: above every fixed child fd. */
 #define KH_EXE_FD 99
@@ -108,6 +116,12 @@ struct child {
 	/* http2_v1: the pid of its session's CMD (connect.c), or 0 (none:
 	 * a reload's candidate, or the command exited). */
 	pid_t session;
+	/* audit.c: answers held until their records are written ([0]) and
+	 * also fdatasync'ed ([1]), and the list of children with such
+	 * answers. */
+	struct evbuffer *audit_held[2];
+	struct child *audit_next;
+	bool audit_listed;
 };
 
 /* Lines relayed for the child: a token bucket (tokens * 1000) and what
@@ -203,14 +217,17 @@ void monitor_send_simple(struct child *c, enum msg_type type);
 void monitor_final_read(struct parent *p, struct child *c);
 
 /* answer.c */
-/* An answer the parent makes itself, headers and body copied (the rate's
- * 429). */
-void monitor_send_response(struct child *c, uint64_t id, int status,
-    const struct up_hdr *hdrs, size_t nhdrs, const uint8_t *body, size_t blen);
-/* An answer of the contract the parent makes itself (overload, upstream
- * failures): its status and body, and the indeterminate outcome's header
- * where the entry has one (paperclip.h). */
-void monitor_send_answer(struct child *c, uint64_t id, enum pc_id pid);
+/* The parent answers a request it checked (ck) itself, instead of
+ * forwarding it: status, headers and body copied (the rate's 429).  why
+ * names the cause in the access log ("policy:LINE why") and the audit
+ * log. */
+void answer_refused_with(struct child *c, uint64_t id,
+    const struct req_checked *ck, int status, const struct up_hdr *hdrs,
+    size_t nhdrs, const uint8_t *body, size_t blen, const char *why);
+/* The same with an answer of the contract (overload, shutdown, upstream
+ * failures, the audit log): its status and body (paperclip.h). */
+void answer_refused(struct child *c, uint64_t id,
+    const struct req_checked *ck, enum pc_id pid, const char *why);
 /* up_req.done for every forwarded request: answer, log, free. */
 void monitor_upstream_done(struct up_req *r, enum up_result res);
 /* End c's requests in flight: answered (drain deadline) or, the child
@@ -230,6 +247,10 @@ struct relay_record {			/* MSG_ACCESS's fields, into the frame */
 	uint16_t status;
 	uint64_t bytes_in, bytes_out;
 };
+/* Take a token from b (per_s a second, at most burst); false: none
+ * left, counted in b->dropped. */
+bool relay_take(struct relay_bucket *b, unsigned per_s, unsigned burst,
+    int64_t now_ms);
 void relay_log(struct parent *p, struct child *c, enum log_level level,
     const char *line, size_t len);
 void relay_access(struct parent *p, struct child *c,

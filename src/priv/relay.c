@@ -19,7 +19,7 @@
 #include "priv.h"
 
 /* A token is 1000 units; per_s units come back each millisecond. */
-static bool
+bool
 relay_take(struct relay_bucket *b, unsigned per_s, unsigned burst,
     int64_t now_ms)
 {

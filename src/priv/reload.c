@@ -46,6 +46,7 @@
 
 #include <event2/bufferevent.h>
 
+#include "audit.h"
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
@@ -104,6 +105,7 @@ reload_finish(struct parent *p, bool ok, const char *why)
 		log_error("reload failed: %s; generation %llu serves on, "
 		    "unchanged", rl->last_error,
 		    (unsigned long long)p->gen->number);
+		audit_reload_failed(p->gen, rl->last_error, took);
 		reload_status("READY=1\n", "reload failed: %s; serving "
 		    "generation %llu", rl->last_error,
 		    (unsigned long long)p->gen->number);
@@ -310,6 +312,7 @@ reload_swap(struct parent *p, struct child *c)
 	evtimer_del(p->restart_ev);
 	p->gen = gen_ref(g);
 	gen_make_current(g);
+	audit_reload_swap(old, g, util_now_ms() - rl->started_ms);
 	if (p->cfg->connect != NULL) {
 		/* http2_v1: one session at a time (reload_connect.c). */
 		reload_connect_swap(p, c, oldc);

@@ -47,6 +47,9 @@ static const char *const sandbox_priv_allowed[] = {
 	"openat", "open", "access", "faccessat", "faccessat2", "readlink",
 	"getdents64", "rename", "renameat", "unlink", "fsync", "fdatasync",
 	"memfd_create", "ftruncate", "umask",
+	/* the audit log's rotation by size: FILE.<seq> linked to FILE
+	 * (audit_file.c) */
+	"linkat",
 	/* the child: fork, reap, signal (exec is restricted below) */
 	"clone", "clone3", "fork", "vfork", "wait4", "waitid", "kill",
 	"tgkill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",

@@ -180,9 +180,11 @@ secret_trim(struct secret *s)
 		s->buf[--s->len] = '\0';
 }
 
+/* Read a whole file into a fresh secret page: a regular file of at most
+ * cap - 1 bytes, not accessible by group or others when private_only. */
 static int
-secret_from_file(struct secret *s, const char *path, const char *what,
-    bool private_only, size_t cap, size_t min)
+secret_read_file(struct secret *s, const char *path, const char *what,
+    bool private_only, size_t cap)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -229,6 +231,15 @@ secret_from_file(struct secret *s, const char *path, const char *what,
 	}
 	s->len = (size_t)n;
 	close(fd);
+	return 0;
+}
+
+static int
+secret_from_file(struct secret *s, const char *path, const char *what,
+    bool private_only, size_t cap, size_t min)
+{
+	if (secret_read_file(s, path, what, private_only, cap) < 0)
+		return -1;
 	secret_trim(s);
 	if (secret_check(s, what, path, min) < 0) {
 		secret_free(s);
@@ -321,4 +332,12 @@ secret_load_token(const struct kh_config *cfg, struct secret *s)
 	    "$PAPERCLIP_BRIDGE_TOKEN (at least %u visible ASCII bytes)",
 	    KH_TOKEN_MIN);
 	return -1;
+}
+
+int
+secret_load_file(const char *path, const char *what, size_t cap,
+    struct secret *s)
+{
+	memset(s, 0, sizeof(*s));
+	return secret_read_file(s, path, what, true, cap);
 }

@@ -22,6 +22,12 @@ struct secret {
 int secret_load_credential(const struct kh_config *cfg, struct secret *s);
 int secret_load_token(const struct kh_config *cfg, struct secret *s);
 void secret_free(struct secret *s);
+/* A private file read whole, as it is (no trimming, any bytes: a PEM
+ * key), into a page like the credential's: the same rules (a regular
+ * file, not accessible by group or others, at most cap - 1 bytes).
+ * Returns 0, or -1 after printing an error that names the file. */
+int secret_load_file(const char *path, const char *what, size_t cap,
+    struct secret *s);
 /* A copy of src in a page of its own.  Returns 0 or -1 (memory). */
 int secret_dup(struct secret *dst, const struct secret *src);
 bool secret_equal(const struct secret *a, const struct secret *b);

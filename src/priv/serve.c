@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 
+#include "audit.h"
 #include "connect.h"
 #include "evloop.h"
 #include "log.h"
@@ -284,6 +285,7 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("signal %d: draining (up to %u ms)", (int)sig,
 	    p->cfg->drain_ms);
+	audit_event(AUDIT_DRAIN, AF_INT("signal", (int)sig));
 	p->draining = true;
 	sdnotify_send("STOPPING=1\nSTATUS=draining");
 	evtimer_del(p->restart_ev);
@@ -391,7 +393,7 @@ serve_main(int argc, char **argv)
 		if (sig[i] == NULL || event_add(sig[i], NULL) < 0)
 			return 1;
 	}
-	if (sandbox_priv_enter(p) < 0)
+	if (audit_open(p) < 0 || sandbox_priv_enter(p) < 0)
 		return 1;
 	if (supervise_spawn(p, p->gen, CHILD_CURRENT) < 0)
 		return 1;
@@ -407,6 +409,7 @@ serve_main(int argc, char **argv)
 		monitor_abort_inflight(p, p->child, false);
 	}
 	listen_close(p->listeners, p->nlisteners);
+	audit_close(p->draining ? "drained" : "stopped", p->exit_code);
 	metrics_listen_close(p);
 	if (p->exit_code == 0)
 		log_info("stopped");

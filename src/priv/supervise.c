@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "connect.h"
 #include "log.h"
 #include "metrics.h"
@@ -242,6 +243,8 @@ supervise_spawn(struct parent *p, struct kh_gen *g, enum child_role role)
 	log_info("started child pid=%ld (generation %llu%s)", (long)pid,
 	    (unsigned long long)g->number, role == CHILD_CANDIDATE ?
 	    ", a reload's" : "");
+	audit_event(AUDIT_CHILD_START, AF_INT("pid", pid),
+	    AF_INT("generation", g->number), AF_STR("role", child_role_name(role)));
 	return 0;
 fail:
 	connect_close_fds(p);
@@ -317,6 +320,7 @@ supervise_free_child(struct parent *p, struct child *c)
 	monitor_abort_inflight(p, c, false);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	audit_child_gone(c);
 	gen_unref(c->gen);
 	free(c);
 }
@@ -358,6 +362,7 @@ supervise_kill(struct parent *p, struct child *c, const char *why)
 {
 	log_error("protocol violation from child pid=%ld: %s; killing it",
 	    (long)c->pid, why);
+	audit_event(AUDIT_VIOLATION, AF_INT("pid", c->pid), AF_STR("why", why));
 	if (c == p->candidate)
 		reload_note_error(p, "the new child broke the protocol: %s",
 		    why);
@@ -397,6 +402,7 @@ supervise_schedule(struct parent *p)
 	struct timeval tv = { p->backoff_ms / 1000,
 	    (p->backoff_ms % 1000) * 1000 };
 	log_info("restarting child in %u ms", p->backoff_ms);
+	audit_event(AUDIT_CHILD_RESTART, AF_INT("delayMs", p->backoff_ms));
 	metrics_child_restart(p->metrics);
 	sdnotify_send("STATUS=child exited; restarting");
 	evtimer_add(p->restart_ev, &tv);
@@ -433,6 +439,12 @@ supervise_reap(struct parent *p)
 			log_info("retired child pid=%ld exited", (long)pid);
 		else
 			log_warn("child pid=%ld exited (%s)", (long)pid, how);
+		/* After its last frames (its refusals among them: audit
+		 * records), with its role: a retired child's exit is its
+		 * normal end, not a crash. */
+		audit_event(AUDIT_CHILD_EXIT, AF_INT("pid", pid),
+		    AF_STR("how", how),
+		    AF_STR("role", c != NULL ? child_role_name(c->role) : NULL));
 		if (c != NULL) {
 			enum child_role role = c->role;
 			supervise_unlink(p, c);

@@ -65,6 +65,10 @@ struct up_req {
 	char peer[KH_PEER_MAX + 1];	/* printable, for the log */
 	int64_t started_ms;
 	uint32_t rule_line;		/* policy line that allowed it */
+	/* audit.c: the query's SHA-256 (the query itself is not kept). */
+	bool audit_has_query;
+	uint8_t audit_query[32];
+	uint8_t audit_policy[32];	/* its generation's policy digest */
 	char *url;
 	struct curl_slist *hdrs;	/* allowlisted + keyhole's own (heap) */
 	/* The credential's header line, linked last into hdrs: its data

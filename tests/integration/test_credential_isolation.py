@@ -2,8 +2,10 @@
 """Credential isolation (SECURITY.md I1): the upstream credential
 lives only in the parent.  It never appears in the child's memory, argv or
 environment, in anything keyhole prints, or in any response; neither does
-the bridge token appear in anything keyhole prints or answers."""
+the bridge token appear in anything keyhole prints, answers or writes to
+its audit log (--audit-log)."""
 
+import json
 import os
 import signal
 import sys
@@ -138,6 +140,75 @@ class CredentialIsolationTest(KeyholeTestCase):
     def traffic_after_restart(self):
         self.responses.append(self.kh.request("GET", "/api/admin/secrets"))
         self.responses.append(self.kh.request("GET", "/api/agents/me", token=None))
+
+
+class AuditLogIsolationTest(KeyholeTestCase):
+    """The audit log (--audit-log) holds neither secret, nor any body,
+    even where the sandbox put the token into a path, a query, a header
+    or a body (issue 17: "never a body, the bridge token or the
+    credential")."""
+
+    def _audit_no_secret(self, auth_args=(), credential=None, injected=None):
+        """One run with the credential injected as auth_args say; injected
+        (header name, value the upstream must get) is the positive control."""
+        import base64
+        import subprocess
+        d = khtest.make_tempdir(self)
+        os.chmod(d, 0o700)
+        key = os.path.join(d, "audit.key")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key],
+                       check=True, capture_output=True)
+        os.chmod(key, 0o600)
+        log = os.path.join(d, "audit.log")
+        up = self.upstream()
+        kh = self.keyhole(up.url, run_id="run-iso", credential=credential,
+                          args=["--audit-log", log, "--audit-key", key] + list(auth_args))
+        tok, cred = kh.token, kh.credential
+        marker = "BODY-MARKER-7f3e"
+        rs = [kh.request("GET", "/api/agents/me?t=" + tok),
+              kh.request("POST", "/api/issues/i1/comments",
+                         body=('{"body":"%s %s %s"}' % (marker, tok, cred)).encode()),
+              kh.request("GET", "/api/agents/" + tok),
+              kh.request("GET", "/api/issues/%s/comments" % tok, headers=[("x-token", tok)]),
+              kh.request("GET", "/api/agents/me", token=tok + "x")]
+        self.assertEqual([r.status for r in rs], [200, 200, 403, 200, 401])
+        # Positive controls: the upstream got the body and the credential
+        # (in the header the style names), and the audit log has all five
+        # requests, the token masked in the paths the sandbox put it in.
+        got = up.wait_requests(3)
+        self.assertIn(marker.encode(), got[1].body)
+        name, value = injected or ("authorization", "Bearer " + cred)
+        self.assertEqual(got[0].all(name), [value])
+        kh.stop()
+        with open(log, "rb") as f:
+            data = f.read()
+        self.assertEqual(data.count(b'"type":"request"'), 5)
+        self.assertIn(b"/api/agents/" + b"*" * len(tok), data)
+        secrets = [(cred, "credential"), (tok, "bridge token"), (value, "injected header")]
+        if ":" in cred:         # HTTP Basic: the password alone too
+            secrets.append((cred.split(":", 1)[1], "credential's password"))
+        for secret, what in secrets:
+            for form in (secret, json.dumps(secret)[1:-1],
+                         base64.b64encode(secret.encode()).decode()):
+                self.assertNotIn(form.encode(), data, "the %s is in the audit log" % what)
+            # nor a long piece of it (a cut, a partial mask)
+            self.assertNotIn(secret[:16].encode(), data)
+            self.assertNotIn(secret[-16:].encode(), data)
+        self.assertNotIn(marker.encode(), data, "a body is in the audit log")
+
+    def test_audit_log_holds_no_secret_and_no_body(self):
+        self._audit_no_secret()
+
+    def test_audit_log_holds_no_secret_auth_header(self):
+        cred = khtest.new_credential()
+        self._audit_no_secret(["--auth", "header:x-api-key"], cred, ("x-api-key", cred))
+
+    def test_audit_log_holds_no_secret_auth_basic(self):
+        import base64
+        cred = "svc:" + khtest.new_credential()
+        self._audit_no_secret(["--auth", "basic"], cred,
+                              ("authorization",
+                               "Basic " + base64.b64encode(cred.encode()).decode()))
 
 
 class ErrorPathIsolationTest(KeyholeTestCase):

@@ -16,6 +16,8 @@ only exists on a real host (and nothing else):
     http://127.0.0.1:3100                      a local recording upstream
     /etc/keyhole/credential, /etc/keyhole/github.token
                                                a credential file (0600)
+    /etc/keyhole/audit.key, .pub, /var/log/keyhole/audit.log
+                                               files in a scratch directory
     /run/keyhole/ready.json, /run/keyhole/metrics.sock, /srv/bridge/run-42
                                                paths in a scratch directory
     /usr/local/share/keyhole/policy/           the tree's policy/
@@ -120,6 +122,8 @@ class DocumentedCommandsTest(KeyholeTestCase):
                      ("http://127.0.0.1:3100", self.up.url),
                      ("/etc/keyhole/credential", self.credfile),
                      ("/etc/keyhole/github.token", self.credfile),
+                     ("/etc/keyhole/audit.", os.path.join(d, "audit.")),
+                     ("/var/log/keyhole/audit.log", os.path.join(d, "audit.log")),
                      ("/run/keyhole/ready.json", os.path.join(d, "ready.json")),
                      ("/run/keyhole/metrics.sock", os.path.join(d, "metrics.sock")),
                      ("/srv/bridge/run-42", self.queue.path),

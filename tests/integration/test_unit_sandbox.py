@@ -43,7 +43,9 @@ netns drop-in) each answer a request through keyhole under all of it;
 serve is then reloaded by the unit's ExecReload= line (`keyhole reload`,
 run in keyhole's mount namespace under the same bounding set,
 no_new_privs and filter, as systemd runs it), which must report success
-through the ready file the ExecStart= line writes.
+through the ready file the ExecStart= line writes; the audit drop-in's log
+(LogsDirectory=, the key by LoadCredential=) is written, synced, rotated
+and verified.
 The unit before this change: the parent died of SIGSYS at `seccomp`
 (and `landlock_*`), and the child at `chroot`.
 """
@@ -251,6 +253,16 @@ class UnitSandbox:
         CREDS["dir"] = creddir
         # LoadCredential=ID:PATH: each file copied in, mode 0400.
         files = {"credential": self.credential, "token": self.token}
+        if any(v.endswith(".key") for v in self.s.get("LoadCredential", [])):
+            # the audit drop-in's signing key, made as its comment says
+            self.audit_key = os.path.join(self.dir, "audit.key")
+            subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519",
+                            "-out", self.audit_key], check=True, capture_output=True)
+            self.audit_pub = self.audit_key + ".pub"
+            subprocess.run(["openssl", "pkey", "-in", self.audit_key, "-pubout",
+                            "-out", self.audit_pub], check=True, capture_output=True)
+            with open(self.audit_key) as f:
+                files["key"] = f.read()
         for v in self.s.get("LoadCredential", []):
             cid, _, src = v.partition(":")
             kind = src.rsplit(".", 1)[-1]
@@ -309,6 +321,15 @@ class UnitSandbox:
             os.makedirs(d, exist_ok=True)
             os.chmod(d, int(s.get("RuntimeDirectoryMode", ["0755"])[-1], 8))
             self.tc.addCleanup(shutil.rmtree, d, True)
+        # LogsDirectory= (the audit drop-in): made as systemd makes it,
+        # writable inside like the runtime directory.
+        self.logs = ["/var/log/" + instance(d) for v in s.get("LogsDirectory", [])
+                     for d in v.split()]
+        for d in self.logs:
+            os.makedirs(d)
+            os.chmod(d, int(s.get("LogsDirectoryMode", ["0755"])[-1], 8))
+            self.tc.addCleanup(shutil.rmtree, d, True)
+        runtime += self.logs
         inner = self.confinement() + self.argv()
         # LISTEN_PID is keyhole's pid: unshare, sh, setpriv and unit_filter
         # all exec in place.  The socket arrives as stdin and moves to fd 3.
@@ -424,11 +445,11 @@ class UnitSandboxTest(khtest.KeyholeTestCase):
         self.addCleanup(s.close)
         return s, path
 
-    def request_unix(self, path, token, target="/api/agents/me"):
+    def request_unix(self, path, token, target="/api/agents/me", method="GET", body=None):
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c.settimeout(10)
         c.connect(path)
-        c.sendall(khtest.build_request("GET", target, token=token))
+        c.sendall(khtest.build_request(method, target, token=token, body=body))
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = c.recv(65536)
@@ -481,6 +502,43 @@ class UnitSandboxTest(khtest.KeyholeTestCase):
             for c in v.split():
                 allowed |= 1 << CAP_BITS[c]
         self.assertEqual(int(st["CapBnd"], 16) & ~allowed, 0, st["CapBnd"])
+
+    def test_audit_log_under_the_unit(self):
+        """systemd/examples/audit.conf: the log in LogsDirectory=, the
+        signing key by LoadCredential= (no --audit-key), a mutation's
+        fdatasync, a rotation by SIGUSR1 (rename, a new file, the directory
+        synced) and the final checkpoint, all under the unit's filter; the
+        files verify with the public key."""
+        sock, path = self.socket_unit_listener()
+        log = "/var/log/keyhole/%s/audit.log" % INSTANCE
+        u = UnitSandbox(self, dropins=("audit.conf",),
+                        conf=conf_text("", self.up.url), extra_opts="--audit-log " + log,
+                        listen_socket=sock)
+        u.env["KEYHOLE_POLICY"] = u.policy
+        u.start()
+        self.assertEqual(u.logs, ["/var/log/keyhole/" + INSTANCE])
+        u.wait_ready("/run/keyhole/%s/ready.json" % INSTANCE)
+        self.assertTrue(self.request_unix(path, u.token).startswith(b"HTTP/1.1 200"),
+                        u.stderr())
+        data = self.request_unix(path, u.token, "/api/issues/i1/comments", method="POST",
+                                 body=b'{"body":"x"}')
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:300] + u.stderr().encode())
+        # The operator's rotation: move the file, SIGUSR1 (logrotate's way).
+        os.rename(log, log + ".1")
+        os.kill(u.proc.pid, signal.SIGUSR1)
+        khtest.wait_until(lambda: os.path.exists(log), 10, "the new audit file")
+        self.assertTrue(self.request_unix(path, u.token).startswith(b"HTTP/1.1 200"))
+        u.assert_child_serving()
+        u.stop()
+        self.assertEqual(u.proc.returncode, 0, u.stderr())
+        self.assertEqual(khtest.file_mode(log), 0o600)
+        p = subprocess.run([khtest.binary("keyhole-audit"), "verify", "--pubkey", u.audit_pub,
+                            log + ".1", log], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + u.stderr())
+        self.assertIn("intact", p.stdout)
+        recs = [json.loads(ln) for f in (log + ".1", log) for ln in open(f)]
+        self.assertEqual([(r["method"], r["status"]) for r in recs if r["type"] == "request"],
+                         [("GET", 200), ("POST", 200), ("GET", 200)])
 
     def test_queue_under_the_unit(self):
         sock, path = self.socket_unit_listener()

@@ -12,6 +12,10 @@
  *                              validate and print a policy
  *   keyhole explain FILE METHOD PATH [--var K=V]...
  *                              which rule allows a request, or why not
+ *   keyhole audit verify [--pubkey PEMFILE] FILE...
+ *                              check an audit log (execs keyhole-audit,
+ *                              src/audit: the log is parsed there, never
+ *                              here)
  *
  * The policy text is parsed only by keyhole-net, so the last two exec
  * `keyhole-net check-policy|explain ...` (the binary beside this one)
@@ -48,15 +52,17 @@ __asan_default_options(void)
 #endif
 
 /* `keyhole gateway`: the sandbox side of queue_v1 is its own small
- * program (no credential, no libcurl); run it from beside this binary. */
+ * program (no credential, no libcurl); `keyhole audit`: the audit log's
+ * verifier, which parses files anyone who could write them may have
+ * forged.  Each runs from beside this binary. */
 static int
-main_gateway(int argc, char **argv)
+main_sibling(const char *prog, int argc, char **argv)
 {
 	char path[PATH_MAX];
 
-	if (util_sibling_path("keyhole-gateway", path, sizeof(path)) < 0)
+	if (util_sibling_path(prog, path, sizeof(path)) < 0)
 		return 1;
-	argv[0] = "keyhole-gateway";
+	argv[0] = (char *)prog;
 	(void)argc;
 	execv(path, argv);
 	log_fatal("cannot run %s", path);
@@ -142,7 +148,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "connect-launcher") == 0 && argc == 2)
 		return connect_launcher_main();
 	if (strcmp(argv[1], "gateway") == 0)
-		return main_gateway(argc - 1, argv + 1);
+		return main_sibling("keyhole-gateway", argc - 1, argv + 1);
+	if (strcmp(argv[1], "audit") == 0)
+		return main_sibling("keyhole-audit", argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-policy") == 0 ||
 	    strcmp(argv[1], "explain") == 0)
 		return main_exec_net(argv[1], argc - 1, argv + 1);
