@@ -31,7 +31,7 @@ jobs=$(nproc)
 cmake -S "$src" -B "$lib" -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$CFLAGS" \
   -DCMAKE_BUILD_TYPE=OssFuzz \
   "-DCMAKE_C_COMPILE_OBJECT=<CMAKE_C_COMPILER> <DEFINES> <INCLUDES> <FLAGS> -Wno-error -o <OBJECT> -c <SOURCE>"
-cmake --build "$lib" --target kh_unpriv kh_priv kh_parse -j"$jobs"
+cmake --build "$lib" --target kh_unpriv kh_priv kh_parse kh_audit -j"$jobs"
 
 # 2. Each harness, linked with the engine.  --as-needed: a target records
 #    only the shared libraries it calls into (most need no libcurl).
