@@ -1,5 +1,6 @@
 /* keyhole seccomp helpers: see sbx.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -56,4 +57,27 @@ sbx_landlock_abi(void)
 	    LANDLOCK_CREATE_RULESET_VERSION);
 
 	return abi < 0 ? 0 : abi;
+}
+
+int
+sbx_sanitizer_rules(scmp_filter_ctx ctx, const char *const *fail)
+{
+	static const char *const always[] = { "open", "readlink", NULL };
+
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 1,
+	    SCMP_A0(SCMP_CMP_EQ, 0)) != 0)
+		return -1;
+	for (const char *const *n = always; *n != NULL; n++)
+		if (sbx_rule(ctx, SCMP_ACT_ERRNO(EACCES), *n) < 0)
+			return -1;
+	for (const char *const *n = fail; n != NULL && *n != NULL; n++)
+		if (sbx_rule(ctx, SCMP_ACT_ERRNO(EACCES), *n) < 0)
+			return -1;
+	/* openat only from AT_FDCWD (the runtime's /proc/self/maps): the
+	 * openat rules on directory fds stay as they are, and openat on any
+	 * other fd is still killed. */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+	    SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)AT_FDCWD)) != 0)
+		return -1;
+	return 0;
 }

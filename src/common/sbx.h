@@ -18,6 +18,12 @@ int sbx_rule(scmp_filter_ctx ctx, uint32_t action, const char *name);
  * native architecture; a syscall made through another ABI (x32, i386 on
  * x86_64) hits the filter's bad-arch action, which we set to KILL. */
 scmp_filter_ctx sbx_new(uint32_t def_action);
+/* Sanitizer builds only (tests): what the ASan runtime needs from a
+ * confined process (keyhole-net's filter says why, src/unpriv/sandbox.c):
+ * the query of the signal stack allowed, opens of /proc/self/maps
+ * (open, readlink, openat from AT_FDCWD) and the names in `fail` (NULL-
+ * terminated, may be NULL) failing with EACCES instead of killing. */
+int sbx_sanitizer_rules(scmp_filter_ctx ctx, const char *const *fail);
 
 /* The queue transport's child needs Landlock ABI 2 (REFER: the claim is a
  * rename between directories, which ABI 1 always refuses) when it is not

@@ -96,18 +96,7 @@ gw_queue_rules(scmp_filter_ctx ctx, const struct gw *g)
 static int
 gw_sanitizer_rules(scmp_filter_ctx ctx)
 {
-	static const char *const fail[] = { "open", "readlink", NULL };
-
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 1,
-	    SCMP_A0(SCMP_CMP_EQ, 0)) != 0)
-		return -1;
-	for (const char *const *n = fail; *n != NULL; n++)
-		if (sbx_rule(ctx, SCMP_ACT_ERRNO(EACCES), *n) < 0)
-			return -1;
-	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
-	    SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)AT_FDCWD)) != 0)
-		return -1;
-	return 0;
+	return sbx_sanitizer_rules(ctx, NULL);
 }
 #endif
 

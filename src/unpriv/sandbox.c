@@ -155,23 +155,9 @@ sandbox_queue_rules(scmp_filter_ctx ctx)
 static int
 sandbox_sanitizer_rules(scmp_filter_ctx ctx)
 {
-	static const char *const fail[] = {
-		"open", "readlink", "pipe", "pipe2", NULL,
-	};
+	static const char *const fail[] = { "pipe", "pipe2", NULL };
 
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 1,
-	    SCMP_A0(SCMP_CMP_EQ, 0)) != 0)
-		return -1;
-	for (const char *const *n = fail; *n != NULL; n++)
-		if (sbx_rule(ctx, SCMP_ACT_ERRNO(EACCES), *n) < 0)
-			return -1;
-	/* openat only from AT_FDCWD (the runtime's /proc/self/maps): the
-	 * queue's openat rules on its directory fds stay as they are, and
-	 * openat on any other fd is still killed. */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
-	    SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)AT_FDCWD)) != 0)
-		return -1;
-	return 0;
+	return sbx_sanitizer_rules(ctx, fail);
 }
 #endif
 
