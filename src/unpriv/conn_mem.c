@@ -61,6 +61,27 @@ conn_mem_prewarm(struct net *n)
  * (a flood evicting and accepting at the same rate).  It needs brk and
  * madvise, both already in the child's seccomp allowlist.
  */
+/*
+ * Memory reused under load.  Large responses arrive in slices of up to
+ * 128 KiB (evloop_read_more), and glibc's default for its heap top
+ * (given back by brk once 2x the mmap threshold is free, about 264 KiB
+ * after the first large free) made the child shrink and regrow its heap
+ * again and again: 5.4 page faults per 64 KiB response, each one a
+ * zeroed page, about 5% of the child's CPU.  A fixed threshold keeps up
+ * to KH_HEAP_KEEP free at the top while requests come and go; blocks of
+ * KH_HEAP_MMAP or more still get their own mapping, unmapped when freed,
+ * and conn_mem_trim_cb gives everything back after a flood as before.
+ */
+#define KH_HEAP_KEEP (2u * 1024 * 1024)
+#define KH_HEAP_MMAP (512u * 1024)
+
+void
+conn_mem_tune(void)
+{
+	(void)mallopt(M_MMAP_THRESHOLD, KH_HEAP_MMAP);
+	(void)mallopt(M_TRIM_THRESHOLD, KH_HEAP_KEEP);
+}
+
 static void
 conn_mem_trim_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -315,6 +315,7 @@ uint32_t conn_retire_idle_ms(const struct net *n);
 
 /* conn_mem.c */
 /* Before the first connection: libevent's per-fd records, all at once. */
+void conn_mem_tune(void);
 void conn_mem_prewarm(struct net *n);
 /* A connection has closed: malloc_trim after many. */
 void conn_mem_closed(struct net *n);

@@ -320,6 +320,7 @@ net_child(unsigned nlisten)
 		link_fatal("policy text unreadable or too large");
 	close(KH_CHILD_FD_POLICY);
 	n->nlisteners = nlisten;
+	conn_mem_tune();
 	n->base = evloop_base_new();
 	if (n->base == NULL)
 		link_fatal("cannot create the event base");
