@@ -36,6 +36,14 @@
 #include "upstream_int.h"
 #include "util.h"
 
+/*
+ * libcurl's receive buffer (bytes; its default is 16 KiB).  Each recv()
+ * into it is followed by a poll() to see whether more is waiting, so a
+ * 64 KiB response took five of each.  Below UPMEM_MMAP_THRESHOLD, so the
+ * buffer comes from the heap, not a mapping per request.
+ */
+#define UPSTREAM_RECV_BUFSZ (96 * 1024)
+
 /* Per-socket libevent state for curl's socket callback. */
 struct up_sock {
 	struct event *ev;
@@ -240,6 +248,7 @@ upstream_free(struct upstream *up)
 		return;
 	if (up->cred != NULL)
 		upstream_cred_put(up->cred);	/* the current one's own */
+	upstream_easy_drop(up);
 	if (up->multi)
 		curl_multi_cleanup(up->multi);
 	if (up->share)
@@ -296,6 +305,52 @@ upstream_once_guard(void *easy, struct up_req *r)
 	curl_easy_setopt(easy, CURLOPT_PREREQDATA, r);
 }
 
+/*
+ * Easy handles are reused (UPSTREAM_IDLE_EASY).  curl_easy_reset() puts
+ * every option back to its default, so nothing one request set (its URL,
+ * header list, body, method, once-guard) reaches the next; what a handle
+ * keeps is its receive buffer and its response-header buffer, which hold
+ * upstream response bytes, never the request and so never the
+ * credential.  The request libcurl builds from the header list (the one
+ * buffer that holds a copy of the credential) is freed, and so wiped,
+ * when its transfer ends, as before (test_credential_parent counts the
+ * copies left in the parent's memory after traffic: exactly one).
+ */
+static CURL *
+upstream_easy_get(struct upstream *up)
+{
+	CURL *e;
+
+	if (up->nidle == 0)
+		return curl_easy_init();
+	e = up->idle[--up->nidle];
+	curl_easy_reset(e);
+	return e;
+}
+
+/* Only a handle whose transfer ended well goes back: curl_easy_reset()
+ * leaves the last system error (CURLINFO_OS_ERRNO, which
+ * upstream_classify reads to tell a reset from a close) as it was. */
+static void
+upstream_easy_put(struct upstream *up, CURL *e, bool ok)
+{
+	long oserr = -1;
+
+	if (ok && up->nidle < UPSTREAM_IDLE_EASY &&
+	    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK &&
+	    oserr == 0)
+		up->idle[up->nidle++] = e;
+	else
+		curl_easy_cleanup(e);
+}
+
+void
+upstream_easy_drop(struct upstream *up)
+{
+	while (up->nidle > 0)
+		curl_easy_cleanup(up->idle[--up->nidle]);
+}
+
 int
 upstream_start(struct upstream *up, struct up_req *r,
     const struct req_checked *ck, const struct up_allow *resp)
@@ -346,7 +401,7 @@ upstream_start(struct upstream *up, struct up_req *r,
 	h->next = &r->auth_node;
 	r->head_status = -1;
 
-	e = curl_easy_init();
+	e = upstream_easy_get(up);
 	if (e == NULL)
 		return -1;
 	r->easy = e;
@@ -380,6 +435,7 @@ upstream_start(struct upstream *up, struct up_req *r,
 	/* The body is forwarded byte-exact; never ask for compression. */
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)UPSTREAM_RECV_BUFSZ);
 	if (strcmp(r->method, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(r->method, "GET") != 0) {
@@ -392,7 +448,7 @@ upstream_start(struct upstream *up, struct up_req *r,
 		}
 	}
 	if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {
-		curl_easy_cleanup(e);
+		upstream_easy_put(up, e, true);
 		r->easy = NULL;
 		return -1;
 	}
@@ -416,7 +472,7 @@ upstream_check_done(struct upstream *up)
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
 		enum up_result res = upstream_classify(r, rc);
 		curl_multi_remove_handle(up->multi, e);
-		curl_easy_cleanup(e);
+		upstream_easy_put(up, e, rc == CURLE_OK && res == UP_OK);
 		r->easy = NULL;
 		if (--up->active == 0)
 			upstream_mem_idle(up);
@@ -430,7 +486,7 @@ upstream_cancel(struct up_req *r)
 	if (r->easy != NULL) {
 		upstream_note_sent(r);
 		curl_multi_remove_handle(r->up->multi, r->easy);
-		curl_easy_cleanup(r->easy);
+		upstream_easy_put(r->up, r->easy, false);
 		r->easy = NULL;
 		if (--r->up->active == 0)
 			upstream_mem_idle(r->up);

@@ -10,6 +10,13 @@
 
 #include "upstream.h"
 
+/*
+ * Easy handles kept for the next requests (upstream.c, upstream_easy_get).
+ * A new handle per request cost a calloc'd Curl_easy and its receive
+ * buffer, each allocated, wiped (upstream_mem.c) and freed again.
+ */
+#define UPSTREAM_IDLE_EASY 16
+
 struct upstream {
 	struct event_base *base;
 	CURLM *multi;
@@ -26,6 +33,8 @@ struct upstream {
 	uint32_t timeout_ms;
 	uint64_t max_response;
 	size_t active;
+	CURL *idle[UPSTREAM_IDLE_EASY];	/* finished handles, for reuse */
+	size_t nidle;
 };
 
 /* upstream_recv.c: libcurl's header and body callbacks, and the verdict
@@ -38,6 +47,8 @@ void upstream_note_sent(struct up_req *r);
 
 /* upstream_mem.c: called when the last transfer in flight ends. */
 void upstream_mem_idle(struct upstream *up);
+/* upstream.c: free the idle easy handles (memory given back when idle). */
+void upstream_easy_drop(struct upstream *up);
 
 /* upstream_cred.c: a credential and the transfers using it. */
 struct up_cred {

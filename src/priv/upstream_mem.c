@@ -144,8 +144,10 @@ upmem_trim_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (up->active == 0)
+	if (up->active == 0) {
+		upstream_easy_drop(up);
 		(void)malloc_trim(0);
+	}
 }
 
 void
