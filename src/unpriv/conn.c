@@ -106,12 +106,11 @@ conn_arm(struct conn *c, uint32_t ms)
 	evtimer_add(c->timer, &tv);
 }
 
-/* A response is queued (respond.c): nothing more is read until it is
- * out, and the client has write_timeout_ms to take it. */
+/* A response is queued (respond.c): nothing more is parsed until it is
+ * out (conn_read_cb), and the client has write_timeout_ms to take it. */
 void
 conn_writing(struct conn *c)
 {
-	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->rate_timer);
 	conn_set_phase(c, PH_WRITING);
 	conn_arm(c, c->net->cfg.write_timeout_ms);
@@ -157,7 +156,6 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 void
 conn_send_request(struct conn *c)
 {
-	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->rate_timer);
 	if (gate_request(c) != 0)
 		return;		/* answered */
@@ -190,11 +188,24 @@ conn_linger(struct conn *c)
 	conn_maybe_exit(c->net);
 }
 
+/*
+ * While a request is upstream or its answer is being written, nothing
+ * more is parsed, and reading stops once the client sends more (a
+ * pipelined request, its FIN): its bytes wait in the input buffer, the
+ * rest in the kernel, until conn_write_cb turns reading back on.  Reading
+ * is switched off then rather than at every request: a client that waits
+ * for its answer, as nearly all do, costs no epoll_ctl pair per request.
+ */
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	conn_process(arg);
+	struct conn *c = arg;
+
+	if (c->phase == PH_UPSTREAM || c->phase == PH_WRITING) {
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	conn_process(c);
 }
 
 /* The response is out: close, or go back to reading the next request
@@ -236,6 +247,13 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		 * has sent in full. */
 		if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
 		    (c->phase == PH_UPSTREAM || c->phase == PH_WRITING)) {
+			c->close_after = true;
+			return;
+		}
+		/* A reset noticed while the request is upstream (reading stays
+		 * on, conn_read_cb) does not cancel it: it ends as it did when
+		 * reading was off, its answer failing to write. */
+		if ((what & BEV_EVENT_READING) && c->phase == PH_UPSTREAM) {
 			c->close_after = true;
 			return;
 		}
