@@ -130,7 +130,7 @@ answer_refused_with(struct child *c, uint64_t id,
 	a.bytes_out = blen;
 	a.upstream_ms = -1;
 	a.gen = c->gen->number;
-	log_access("keyhole", (long)getpid(), &a);
+	log_access("keyhole", kh_parent->pid, &a);
 }
 
 void
@@ -200,7 +200,7 @@ answer_log(struct up_req *r, int status, size_t out)
 	a.bytes_out = out;
 	a.upstream_ms = supervise_now_ms() - r->started_ms;
 	a.gen = r->gen;
-	log_access("keyhole", (long)getpid(), &a);
+	log_access("keyhole", kh_parent->pid, &a);
 	metrics_answered(kh_parent->metrics, r->peer, r->rule_line, status,
 	    r->body_len, out, a.upstream_ms);
 }

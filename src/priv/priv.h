@@ -166,6 +166,7 @@ struct parent {
 	struct relay_bucket relay_log, relay_access;
 	long relay_pid;
 	struct event *relay_ev;
+	long pid;			/* getpid() once, for the access lines */
 	int exit_code;
 	/* queue_v1: requests/, processing/, responses/, inotify, the queue
 	 * directory; -1 when absent (child_config.h's fds 13-17). */

@@ -397,6 +397,7 @@ serve_main(int argc, char **argv)
 		return 1;
 	if (supervise_spawn(p, p->gen, CHILD_CURRENT) < 0)
 		return 1;
+	p->pid = (long)getpid();
 	event_base_dispatch(p->base);
 
 	p->draining = true;	/* nothing starts again from here */
