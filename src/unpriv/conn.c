@@ -250,13 +250,6 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			c->close_after = true;
 			return;
 		}
-		/* A reset noticed while the request is upstream (reading stays
-		 * on, conn_read_cb) does not cancel it: it ends as it did when
-		 * reading was off, its answer failing to write. */
-		if ((what & BEV_EVENT_READING) && c->phase == PH_UPSTREAM) {
-			c->close_after = true;
-			return;
-		}
 		conn_free(c);
 	}
 }

@@ -3,6 +3,8 @@
 upstream, and what the client gets back (SECURITY.md I4, I5 and I8)."""
 
 import os
+import socket
+import struct
 import sys
 import time
 
@@ -176,6 +178,46 @@ class ForwardingTest(KeyholeTestCase):
         r1 = c.read_response()
         r2 = c.read_response()
         self.assertEqual((r1.status, r2.status), (201, 200), (r1, r2))
+
+
+    # keyhole-net keeps reading a connection whose request is upstream and
+    # stops only once the client sends more (conn_read_cb, docs/design.md
+    # "The hot path").  These pin what a client sees either way.
+
+    def test_request_sent_while_one_is_upstream_waits_its_turn(self):
+        self.up.slow_seconds = 0.4
+        c = self.kh.conn()
+        c.send(khtest.build_request("POST", "/slow/one", token=self.kh.token,
+                                    body=b'{"n":1}'))
+        self.up.wait_requests(1)
+        # The second request and the client's FIN arrive while the first
+        # is upstream: both answered, in order, then the connection ends.
+        c.send(khtest.build_request("GET", "/status/201", token=self.kh.token))
+        c.sock.shutdown(socket.SHUT_WR)
+        r1 = c.read_response("POST")
+        r2 = c.read_response()
+        self.assertEqual((r1.status, r2.status), (200, 201), (r1, r2))
+        self.assertTrue(c.at_eof(), "connection not closed after the half-close")
+        self.assertEqual([(x.method, x.path) for x in self.up.wait_requests(2)],
+                         [("POST", "/slow/one"), ("GET", "/status/201")])
+
+    def test_client_reset_while_upstream_does_not_cancel_the_request(self):
+        self.up.slow_seconds = 0.4
+        c = self.kh.conn()
+        c.send(khtest.build_request("POST", "/slow/reset", token=self.kh.token,
+                                    body=b'{"n":2}'))
+        self.up.wait_requests(1)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.sock.close()          # RST while the POST is upstream
+        # keyhole-net notices the reset at once and frees the connection,
+        # but the request is not cancelled: the upstream's answer is
+        # taken and logged, 200.
+        line = self.kh.wait_log(lambda ln: "path=/slow/reset" in ln and "status=" in ln,
+                                timeout=5.0, what="the access line of /slow/reset")[0]
+        self.assertIn("status=200", line)
+        self.assertEqual(self.up.count(), 1)
+        r = self.kh.request("GET", "/api/agents/me")
+        self.assertEqual(r.status, 200, r)
 
 
 class UpstreamBasePathTest(KeyholeTestCase):
