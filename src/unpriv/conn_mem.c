@@ -68,11 +68,12 @@ conn_mem_prewarm(struct net *n)
  * after the first large free) made the child shrink and regrow its heap
  * again and again: 5.4 page faults per 64 KiB response, each one a
  * zeroed page, about 5% of the child's CPU.  A fixed threshold keeps up
- * to KH_HEAP_KEEP free at the top while requests come and go; blocks of
+ * to KH_HEAP_KEEP free at the top while requests come and go (1 MiB: 0.5
+ * faults per such response; 2 MiB: none, but a higher peak); blocks of
  * KH_HEAP_MMAP or more still get their own mapping, unmapped when freed,
  * and conn_mem_trim_cb gives everything back after a flood as before.
  */
-#define KH_HEAP_KEEP (2u * 1024 * 1024)
+#define KH_HEAP_KEEP (1024u * 1024)
 #define KH_HEAP_MMAP (512u * 1024)
 
 void
