@@ -53,15 +53,6 @@ conn_mem_prewarm(struct net *n)
 }
 
 /*
- * malloc returns the top of its heap by itself, but not freed pages below
- * memory still in use (a client that stayed connected through the flood,
- * a request in flight).  So once KH_TRIM_CONNS connections have closed
- * since the most the child held, malloc_trim(0) runs KH_TRIM_DELAY_MS
- * later: one call however many close, none while the count holds steady
- * (a flood evicting and accepting at the same rate).  It needs brk and
- * madvise, both already in the child's seccomp allowlist.
- */
-/*
  * Memory reused under load.  Large responses arrive in slices of up to
  * 128 KiB (evloop_read_more), and glibc's default for its heap top
  * (given back by brk once 2x the mmap threshold is free, about 264 KiB
@@ -83,6 +74,15 @@ conn_mem_tune(void)
 	(void)mallopt(M_TRIM_THRESHOLD, KH_HEAP_KEEP);
 }
 
+/*
+ * malloc returns the top of its heap by itself, but not freed pages below
+ * memory still in use (a client that stayed connected through the flood,
+ * a request in flight).  So once KH_TRIM_CONNS connections have closed
+ * since the most the child held, malloc_trim(0) runs KH_TRIM_DELAY_MS
+ * later: one call however many close, none while the count holds steady
+ * (a flood evicting and accepting at the same rate).  It needs brk and
+ * madvise, both already in the child's seccomp allowlist.
+ */
 static void
 conn_mem_trim_cb(evutil_socket_t fd, short what, void *arg)
 {

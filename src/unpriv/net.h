@@ -314,8 +314,9 @@ void conn_retire(struct net *n, const char *tok, size_t len);
 uint32_t conn_retire_idle_ms(const struct net *n);
 
 /* conn_mem.c */
-/* Before the first connection: libevent's per-fd records, all at once. */
+/* At start: glibc keeps freed memory for reuse under load. */
 void conn_mem_tune(void);
+/* Before the first connection: libevent's per-fd records, all at once. */
 void conn_mem_prewarm(struct net *n);
 /* A connection has closed: malloc_trim after many. */
 void conn_mem_closed(struct net *n);
