@@ -18,8 +18,15 @@
 #   fdatasync CPU us and wall us of one record write + fdatasync in DIR
 #             (default: build/), what the audit log pays for a mutation
 #             no other answer shares.
+#   curl      with URL (an upstream already running, e.g. the bench's
+#             nginx upstream): CPU us per request of libcurl alone as the
+#             upstream client, 64 and 1 transfers in flight on kept-alive
+#             connections, easy handles reused: a floor under keyhole's
+#             parent, which adds its checks, frames and logs.  Set
+#             FLOOR_AUTHORIZATION to the authorization value the upstream
+#             wants (the bench's: "Bearer $(cat SCRATCH/keyhole.credential)").
 #
-#   bash bench/floor.sh [DIR]
+#   bash bench/floor.sh [DIR [URL]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
@@ -36,6 +43,7 @@ src=bench/floor
   -levent -lseccomp -lcap-ng -lcjson -lnghttp2
 "$cc" -O2 -o "$tmp/hop" "$src/hop.c"
 "$cc" -O2 -o "$tmp/sync" "$src/sync.c"
+"$cc" -O2 -o "$tmp/curl" "$src/curl.c" -lcurl
 
 med() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 rss() { for _ in 1 2 3; do "$1"; done | med; }
@@ -53,3 +61,8 @@ echo "sha256_us_per_64KiB=$(awk -v k="$sha" 'BEGIN { if (k > 0) printf "%.1f", 6
   "(openssl speed -evp sha256: ${sha}k bytes/s)"
 read -r cpu wall < <("$tmp/sync" "$dir/floor-sync.$$" 300)
 echo "fdatasync_record dir=$dir cpu_us=$cpu wall_us=$wall"
+if [ $# -ge 2 ]; then
+  "$tmp/curl" "$2" 2000 8 >/dev/null   # warm: connections, caches
+  echo "curl_client_cpu_us_per_request c64=$(for _ in 1 2 3; do "$tmp/curl" "$2" 100000 64; done | med)" \
+    "c1=$(for _ in 1 2 3; do "$tmp/curl" "$2" 20000 1; done | med) url=$2"
+fi
