@@ -28,6 +28,10 @@
 #ifndef KH_AUDIT_FORMAT_H
 #define KH_AUDIT_FORMAT_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
 #define AUDIT_VERSION		1
 /* Every record begins with exactly these bytes, then seq's digits. */
 #define AUDIT_PREFIX		"{\"v\":1,\"seq\":"
@@ -51,5 +55,33 @@
 /* What a checkpoint's signature covers starts with this (domain
  * separation: no other message signed with the key can pass for one). */
 #define AUDIT_SIG_CONTEXT	"keyhole-audit-v1 checkpoint\n"
+
+/*
+ * The seq of a record line, from its first bytes (exact, not through a
+ * double): AUDIT_PREFIX, 1 to 19 digits without a leading zero, at most
+ * 2^63, then ','.  0 and *seq set, or -1 if the line does not begin so.
+ * The verifier's record parser and the parent resuming a file both read
+ * it here.
+ */
+static inline int
+audit_seq_parse(const void *line, size_t n, uint64_t *seq)
+{
+	const unsigned char *p = line;
+	size_t pl = sizeof(AUDIT_PREFIX) - 1, i;
+	uint64_t v = 0;
+
+	if (n < pl + 2 || memcmp(p, AUDIT_PREFIX, pl) != 0)
+		return -1;
+	for (i = pl; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+		if (i - pl >= 19)
+			return -1;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (i == pl || i >= n || p[i] != ',' || p[pl] == '0' ||
+	    v > (UINT64_C(1) << 63))
+		return -1;
+	*seq = v;
+	return 0;
+}
 
 #endif

@@ -77,27 +77,6 @@ arec_uint(const cJSON *o, const char *k, uint64_t *out)
 	return true;
 }
 
-/* The seq from the line's first bytes (exact, not through a double). */
-static int
-arec_seq(const uint8_t *p, size_t n, uint64_t *seq)
-{
-	size_t pl = sizeof(AUDIT_PREFIX) - 1, i;
-	uint64_t v = 0;
-
-	if (n < pl + 2 || memcmp(p, AUDIT_PREFIX, pl) != 0)
-		return -1;
-	for (i = pl; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-		if (i - pl >= 19)
-			return -1;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	if (i == pl || i >= n || p[i] != ',' || p[pl] == '0' ||
-	    v > (UINT64_C(1) << 63))
-		return -1;
-	*seq = v;
-	return 0;
-}
-
 static bool
 arec_no_duplicates(const cJSON *o)
 {
@@ -264,7 +243,7 @@ arec_parse(const uint8_t *line, size_t len, struct arec *r, const char **why)
 		return arec_fail(why, "line longer than a record can be");
 	if (memchr(line, '\0', len) != NULL)
 		return arec_fail(why, "NUL byte in the line");
-	if (arec_seq(line, len, &r->seq) < 0)
+	if (audit_seq_parse(line, len, &r->seq) < 0)
 		return arec_fail(why, "does not begin as a record does");
 	if ((text = malloc(len + 1)) == NULL)
 		return arec_fail(why, "out of memory");

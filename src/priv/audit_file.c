@@ -54,18 +54,13 @@ struct audit_tail {
 	uint8_t torn_hash[AUDIT_HASH_LEN];
 };
 
-/* seq of a record line: AUDIT_PREFIX, digits, ','.  -1 if it is not. */
+/* seq of a record line (audit_format.h), never 0.  -1 if it is not. */
 static int
 audit_line_seq(const char *p, size_t n, uint64_t *seq)
 {
-	size_t pl = sizeof(AUDIT_PREFIX) - 1, i;
-	uint64_t v = 0;
+	uint64_t v;
 
-	if (n < pl + 2 || memcmp(p, AUDIT_PREFIX, pl) != 0)
-		return -1;
-	for (i = pl; i < n && p[i] >= '0' && p[i] <= '9' && i - pl < 19; i++)
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	if (i == pl || i >= n || p[i] != ',' || v == 0 || p[pl] == '0')
+	if (audit_seq_parse(p, n, &v) < 0 || v == 0)
 		return -1;
 	*seq = v;
 	return 0;
