@@ -131,6 +131,43 @@ connect_init(struct parent *p)
 	return 0;
 }
 
+/*
+ * The launcher's 'X': a command has exited.  Read here, or by
+ * connect_reply when it comes while a new session is starting; either
+ * way it is logged with its status and forgets the session.
+ */
+static void
+connect_exit_report(struct parent *p, const uint8_t *buf, size_t n)
+{
+	if (n != 9 || buf[0] != 'X') {
+		log_warn("connect: malformed report from the launcher");
+		return;
+	}
+	uint32_t pid = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 |
+	    (uint32_t)buf[3] << 8 | buf[4];
+	uint32_t st = (uint32_t)buf[5] << 24 | (uint32_t)buf[6] << 16 |
+	    (uint32_t)buf[7] << 8 | buf[8];
+	int status = (int)st;
+
+	if (WIFEXITED(status))
+		log_warn("connect: command pid=%u exited (status %d)",
+		    pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_warn("connect: command pid=%u killed by signal %d",
+		    pid, WTERMSIG(status));
+	if (p->child != NULL && p->child->session == (pid_t)pid)
+		p->child->session = 0;
+	for (struct child *c = p->retired; c != NULL; c = c->next_retired)
+		if (c->session == (pid_t)pid)
+			c->session = 0;
+	/* A reload's next session waits for this one's CMD (this only
+	 * arms a timer: safe while connect_open is waiting). */
+	if (p->connect_old == (pid_t)pid) {
+		p->connect_old = 0;
+		reload_connect_next(p);
+	}
+}
+
 static void
 connect_report_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -149,30 +186,7 @@ connect_report_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(p->base);
 		return;
 	}
-	if (n == 9 && buf[0] == 'X') {
-		uint32_t pid = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 |
-		    (uint32_t)buf[3] << 8 | buf[4];
-		uint32_t st = (uint32_t)buf[5] << 24 | (uint32_t)buf[6] << 16 |
-		    (uint32_t)buf[7] << 8 | buf[8];
-		int status = (int)st;
-		if (WIFEXITED(status))
-			log_warn("connect: command pid=%u exited (status %d)",
-			    pid, WEXITSTATUS(status));
-		else if (WIFSIGNALED(status))
-			log_warn("connect: command pid=%u killed by signal %d",
-			    pid, WTERMSIG(status));
-		if (p->child != NULL && p->child->session == (pid_t)pid)
-			p->child->session = 0;
-		for (struct child *c = p->retired; c != NULL;
-		    c = c->next_retired)
-			if (c->session == (pid_t)pid)
-				c->session = 0;
-		/* A reload's next session waits for this one's CMD. */
-		if (p->connect_old == (pid_t)pid) {
-			p->connect_old = 0;
-			reload_connect_next(p);
-		}
-	}
+	connect_exit_report(p, buf, (size_t)n);
 	/* A late 'P' or 'E' cannot come: connect_open waits for its reply. */
 }
 
@@ -226,7 +240,7 @@ connect_reply(struct parent *p, int fds[3], pid_t *session)
 			break;
 		/* An exit report of an earlier session: log it, go on. */
 		mh.msg_controllen = sizeof(cm.b);
-		log_warn("connect: a command exited");
+		connect_exit_report(p, buf, (size_t)n);
 	}
 	if (n >= 5 && buf[0] == 'E') {
 		uint32_t l = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 |

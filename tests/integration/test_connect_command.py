@@ -14,7 +14,9 @@ channel that drops the environment.
   - script mode (--gateway-cmd, --gateway-upload): the settings arrive on
     CMD's stdin, never in an argv (Paperclip's W1); the uploaded gateway
     is written only when its hash differs, under a temporary name,
-    verified, then renamed."""
+    verified, then renamed;
+  - a command's exit is logged with its pid and status even when the
+    launcher's report reaches the parent while the next session starts."""
 
 import hashlib
 import os
@@ -96,6 +98,34 @@ class ConnectCommandTest(KeyholeTestCase):
             nonces = f.read().split()
         self.assertGreaterEqual(len(nonces), 2)
         self.assertEqual(len(set(nonces)), len(nonces), nonces)
+
+    def test_exit_reported_while_next_session_starts(self):
+        # The launcher's exit report of the old command can arrive while
+        # the parent waits for the next session's answer (the launcher
+        # polls every 100 ms, the restart comes 100 ms after the child's
+        # end).  Forced here: the launcher is stopped while the command
+        # dies and the next session is asked for; the report must still
+        # be logged with the command's pid and signal.
+        d = make_tempdir(self)
+        cmd = "echo $$ > %s/pid; exec sleep 30" % d
+        up = self.upstream()
+        kh = keyhole_connect(self, up, cmd)
+        khtest.wait_until(lambda: os.path.exists(d + "/pid") and
+                          os.path.getsize(d + "/pid") > 0, 10, "the command's pid")
+        with open(d + "/pid") as f:
+            pid = int(f.read())
+        launcher = kh.children("keyhole-connect")
+        self.assertEqual(len(launcher), 1, launcher)
+        os.kill(launcher[0], signal.SIGSTOP)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            kh.wait_log("restarting child in")
+            time.sleep(0.5)     # the parent now waits for the launcher
+        finally:
+            os.kill(launcher[0], signal.SIGCONT)
+        kh.wait_log("connect: command pid=%d killed by signal 9" % pid)
+        kh.wait_log("connect: started command pid=", count=2)
+        self.assertTrue(kh.alive())
 
     def test_script_mode_with_upload(self):
         d = make_tempdir(self)
