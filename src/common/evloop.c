@@ -24,6 +24,7 @@ static struct {
 	struct event *ev;		/* made active when the queue gets one */
 	struct bufferevent **q;
 	size_t n, cap;
+	void (*before)(void);		/* evloop_before_write */
 } wt;
 
 static void wt_flush_cb(evutil_socket_t, short, void *);
@@ -89,10 +90,15 @@ wt_flush_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	if (wt.before != NULL)
+		wt.before();	/* also when nothing is queued */
 	/* A write callback may add output (to this or another bufferevent):
-	 * it is queued behind and written in this same pass. */
+	 * it is queued behind and written in this same pass, after the hook
+	 * has run again for what that callback did. */
 	for (size_t i = 0; i < wt.n; i++) {
 		struct bufferevent *bev = wt.q[i];
+		if (wt.before != NULL && i > 0)
+			wt.before();
 		wt_flush_one(bev);
 		bufferevent_decref(bev);
 	}
@@ -113,13 +119,23 @@ wt_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 			bufferevent_disable(bev, EV_WRITE);
 		return;
 	}
-	if (info->orig_size > 0 || (bufferevent_get_enabled(bev) & EV_WRITE))
-		return;		/* queued already, or libevent's */
+	if (bufferevent_get_enabled(bev) & EV_WRITE) {
+		if (wt.before == NULL)
+			return;		/* libevent's */
+		/* libevent would write it when epoll next says the socket
+		 * can take more, maybe within this turn, before the hook
+		 * ran: taken back, written at the end of the turn. */
+		bufferevent_disable(bev, EV_WRITE);
+	} else if (info->orig_size > 0) {
+		return;		/* queued already */
+	}
 	if (wt.n == wt.cap) {
 		size_t cap = wt.cap ? wt.cap * 2 : 64;
 		struct bufferevent **q = realloc(wt.q, cap * sizeof(*q));
 		if (q == NULL) {
 			/* No room to queue it: libevent writes it. */
+			if (wt.before != NULL)
+				wt.before();
 			bufferevent_enable(bev, EV_WRITE);
 			return;
 		}
@@ -129,6 +145,19 @@ wt_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	bufferevent_incref(bev);
 	wt.q[wt.n++] = bev;
 	if (wt.n == 1)
+		event_active(wt.ev, EV_WRITE, 0);
+}
+
+void
+evloop_before_write(void (*fn)(void))
+{
+	wt.before = fn;
+}
+
+void
+evloop_flush_soon(void)
+{
+	if (wt.ev != NULL)
 		event_active(wt.ev, EV_WRITE, 0);
 }
 

@@ -51,6 +51,14 @@ long evloop_read_more(struct bufferevent *bev, size_t limit);
  * on a base that evloop_base_new() did not make is left as it is. */
 void evloop_write_through(struct bufferevent *bev);
 
+/* Call fn at the end of every turn that writes, before any bufferevent
+ * made write-through writes anything (once set, also what libevent would
+ * otherwise write of an output its socket could not take at once is
+ * written then).  The parent's access lines: log.h, log_batch_begin. */
+void evloop_before_write(void (*fn)(void));
+/* Run the end-of-turn pass (and its before-write hook) in this turn. */
+void evloop_flush_soon(void);
+
 /* The bufferevent writes up to EVLOOP_WRITE_MAX bytes per writev
  * (libevent's default is 16 KiB: five writes for a 64 KiB answer). */
 #define EVLOOP_WRITE_MAX	(256 * 1024)

@@ -1,5 +1,6 @@
 /* keyhole logging: see log.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -17,6 +18,14 @@ static enum log_level log_max = LOG_INFO;
 static enum log_format log_fmt = LOG_FMT_TEXT;
 static bool log_syslog;
 static int log_fd = STDERR_FILENO;
+
+/* The parent's access lines of one loop turn (log_batch_begin). */
+static struct {
+	bool on;
+	void (*arm)(void);
+	size_t len;
+	char b[LOG_BATCH_MAX];
+} log_batch;
 
 static struct {
 	const char *p;
@@ -207,11 +216,65 @@ log_now(char *out, size_t cap)
 	snprintf(out + n, cap - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 }
 
-/* One write(2) per line, so lines from concurrent writers never mix.
- * `extra` is a pre-built run of JSON fields (",\"k\":..."), JSON only. */
+static void
+log_write(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(log_fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;		/* as before batching: the line is lost */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* A process forked from the parent starts with no batch: lines that
+ * wait are the parent's to write, never the child's too. */
+static void
+log_batch_forget(void)
+{
+	log_batch.on = false;
+	log_batch.arm = NULL;
+	log_batch.len = 0;
+}
+
+void
+log_batch_begin(void (*arm)(void))
+{
+	static bool registered;
+
+	if (!registered && pthread_atfork(NULL, NULL, log_batch_forget) == 0)
+		registered = true;
+	log_batch.arm = arm;
+	log_batch.on = !log_syslog && registered;
+}
+
+void
+log_batch_flush(void)
+{
+	size_t n = log_batch.len;
+
+	log_batch.len = 0;
+	log_write(log_batch.b, n);
+}
+
+void
+log_batch_end(void)
+{
+	log_batch_flush();
+	log_batch.on = false;
+}
+
+/* One write(2) per line, or per batch of whole lines of at most
+ * LOG_BATCH_MAX (PIPE_BUF) bytes, so lines from concurrent writers never
+ * mix.  `extra` is a pre-built run of JSON fields (",\"k\":..."), JSON
+ * only.  `batch`: an access line, which may wait for the end of the turn;
+ * any other line writes what waits first, so the order stays. */
 static void
 log_emit(const char *prog, long pid, enum log_level level, const char *msg,
-    const char *extra, const char *text_tail)
+    const char *extra, const char *text_tail, bool batch)
 {
 	char buf[KH_LOG_MAX * 2 + 512], when[40];
 	size_t off = 0;
@@ -250,8 +313,17 @@ log_emit(const char *prog, long pid, enum log_level level, const char *msg,
 	}
 	log_scrub(buf, off, false);
 	buf[off++] = '\n';
-	ssize_t w = write(log_fd, buf, off);
-	(void)w;
+	if (batch && log_batch.on && off <= sizeof(log_batch.b)) {
+		if (log_batch.len + off > sizeof(log_batch.b))
+			log_batch_flush();
+		memcpy(log_batch.b + log_batch.len, buf, off);
+		if ((log_batch.len += off) == off && log_batch.arm != NULL)
+			log_batch.arm();
+		return;
+	}
+	if (log_batch.len > 0)
+		log_batch_flush();
+	log_write(buf, off);
 }
 
 void
@@ -272,7 +344,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if (log_sink != NULL)
 		log_sink(level, line);
 	else
-		log_emit(log_prog, (long)getpid(), level, line, "", "");
+		log_emit(log_prog, (long)getpid(), level, line, "", "", false);
 }
 
 void
@@ -316,7 +388,7 @@ log_relay(const char *prog, long pid, enum log_level level, const char *line,
 	buf[len] = '\0';
 	log_sanitize(buf, len);
 	log_scrub(buf, len, cut);
-	log_emit(prog, pid, level, buf, "", "");
+	log_emit(prog, pid, level, buf, "", "", false);
 }
 
 void
@@ -361,7 +433,7 @@ log_access(const char *prog, long pid, const struct log_access *a)
 		snprintf(num, sizeof(num), ",\"gen\":%llu",
 		    (unsigned long long)a->gen);
 		off = log_puts(extra, sizeof(extra), off, num);
-		log_emit(prog, pid, LOG_INFO, "request", extra, "");
+		log_emit(prog, pid, LOG_INFO, "request", extra, "", true);
 		return;
 	}
 	snprintf(tail, sizeof(tail), " id=%llu peer=%s method=%s path=%s "
@@ -371,5 +443,5 @@ log_access(const char *prog, long pid, const struct log_access *a)
 	    a->status, (unsigned long long)a->bytes_in,
 	    (unsigned long long)a->bytes_out, a->upstream_ms,
 	    (unsigned long long)a->gen);
-	log_emit(prog, pid, LOG_INFO, "request", "", tail);
+	log_emit(prog, pid, LOG_INFO, "request", "", tail, true);
 }

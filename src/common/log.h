@@ -71,6 +71,22 @@ void log_relay(const char *prog, long pid, enum log_level level,
     const char *line, size_t len);
 /* Parent only: one access-log line; `prog`/`pid` name who answered. */
 void log_access(const char *prog, long pid, const struct log_access *a);
+/*
+ * Parent only, while its event loop runs: access lines are gathered and
+ * written together, one write(2) of whole lines of at most LOG_BATCH_MAX
+ * bytes (PIPE_BUF: a pipe or socket reader never sees another writer's
+ * bytes inside one).  `arm` is called when the first line of a batch
+ * waits; the parent's makes the loop call log_batch_flush() at the end
+ * of the turn, before any answer of the turn is written (evloop.h,
+ * evloop_before_write), so no answer leaves before its line.  Any other
+ * line, a full batch and log_batch_end() write what waits first.
+ * With --log syslog there is no batching; a forked process starts with
+ * none (its copy of what waits is dropped).
+ */
+#define LOG_BATCH_MAX	4096
+void log_batch_begin(void (*arm)(void));
+void log_batch_flush(void);
+void log_batch_end(void);
 /* Never let these bytes reach a log line, whatever a request contains (a
  * sandbox may put the bridge token in a path): not as they are, not
  * JSON-escaped, not the first bytes of one cut by a line's length limit.

@@ -398,7 +398,12 @@ serve_main(int argc, char **argv)
 	if (supervise_spawn(p, p->gen, CHILD_CURRENT) < 0)
 		return 1;
 	p->pid = (long)getpid();
+	/* Access lines are written once per loop turn, before the turn's
+	 * answers (log.h, log_batch_begin). */
+	evloop_before_write(log_batch_flush);
+	log_batch_begin(evloop_flush_soon);
 	event_base_dispatch(p->base);
+	log_batch_end();
 
 	p->draining = true;	/* nothing starts again from here */
 	if (p->candidate != NULL)
