@@ -156,7 +156,6 @@ class LogTest(khtest.KeyholeTestCase):
             fd = kh.proc.stderr.fileno()
             n = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
             n = int.from_bytes(n, "little")
-            data = b""
             while len(data) < n:      # exactly what was written before the block
                 data += os.read(fd, n - len(data))
         finally:
