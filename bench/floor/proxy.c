@@ -5,10 +5,11 @@
  * HTTP/1.1 keep-alive clients (epoll), finds the end of each request
  * head and sends the path over the socketpair; the back process forwards
  * it with libcurl (one multi handle, socket_action on epoll, easy handles
- * reused, kept-alive connections) and sends the body back; the front
- * writes a 200 with it.  Nothing else: no parse beyond the request line,
- * no token, no policy, no checks, no headers passed on, no log, no
- * limits, no seccomp.  GET only.  What this costs per request is what
+ * reused, kept-alive connections, keyhole's receive buffer size and
+ * CURLOPT_NOSIGNAL) and sends the body back; the front writes a 200
+ * with it.  Nothing else: no parse beyond the request line, no token, no
+ * policy, no checks, no headers passed on, no log, no limits, no
+ * seccomp.  GET only.  What this costs per request is what
  * two processes, one hop each way and libcurl cost together; keyhole
  * can only add to it.  bench/compare.sh --floor runs it next to nginx
  * and keyhole in one run of ../shared/bench/run.sh.
@@ -306,8 +307,12 @@ back(int sp, const char *base)
 				curl_easy_setopt(x->e, CURLOPT_WRITEDATA, x);
 				curl_easy_setopt(x->e, CURLOPT_PRIVATE, x);
 				curl_easy_setopt(x->e, CURLOPT_PROXY, "");
+				curl_easy_setopt(x->e, CURLOPT_NOSIGNAL, 1L);
 				curl_easy_setopt(x->e, CURLOPT_HTTP_VERSION,
 				    CURL_HTTP_VERSION_1_1);
+				/* keyhole's receive buffer (upstream.c). */
+				curl_easy_setopt(x->e, CURLOPT_BUFFERSIZE,
+				    64L * 1024 - 64);
 				curl_multi_add_handle(multi, x->e);
 			}
 			buf_drop(&in, off);
