@@ -78,6 +78,17 @@ write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/* A whole frame [u32 fd][u32 len][len bytes] at b->p + off: its header
+ * in h. */
+static int
+frame_at(const struct buf *b, size_t off, uint32_t h[2])
+{
+	if (b->len - off < 8)
+		return 0;
+	memcpy(h, b->p + off, 8);
+	return b->len - off - 8 >= h[1];
+}
+
 /* ------------------------------------------------------------------ */
 /* The front: clients, and frames [u32 fd][u32 len][path] out,
  * [u32 fd][u32 len][body] back. */
@@ -129,11 +140,8 @@ front(int sp, int port)
 					exit(0);
 				buf_add(&fromback, tmp, (size_t)r);
 				size_t off = 0;
-				while (fromback.len - off >= 8) {
-					uint32_t h[2];
-					memcpy(h, fromback.p + off, 8);
-					if (fromback.len - off - 8 < h[1])
-						break;
+				uint32_t h[2];
+				while (frame_at(&fromback, off, h)) {
 					char head[128];
 					int hl = snprintf(head, sizeof(head),
 					    "HTTP/1.1 200 OK\r\nContent-Length: "
@@ -282,11 +290,8 @@ back(int sp, const char *base)
 				exit(0);
 			buf_add(&in, tmp, (size_t)r);
 			size_t off = 0;
-			while (in.len - off >= 8) {
-				uint32_t h[2];
-				memcpy(h, in.p + off, 8);
-				if (in.len - off - 8 < h[1])
-					break;
+			uint32_t h[2];
+			while (frame_at(&in, off, h)) {
 				char url[2048];
 				snprintf(url, sizeof(url), "%s%.*s", base,
 				    (int)h[1], in.p + off + 8);
