@@ -74,8 +74,8 @@ void log_access(const char *prog, long pid, const struct log_access *a);
 /*
  * Parent only, while its event loop runs: access lines are gathered and
  * written together, one write(2) of whole lines of at most LOG_BATCH_MAX
- * bytes (PIPE_BUF: a pipe or socket reader never sees another writer's
- * bytes inside one).  `arm` is called when the first line of a batch
+ * bytes (PIPE_BUF: a write that size to a pipe is never mixed with
+ * another writer's).  `arm` is called when the first line of a batch
  * waits; the parent's makes the loop call log_batch_flush() at the end
  * of the turn, before any answer of the turn is written (evloop.h,
  * evloop_before_write), so no answer leaves before its line.  Any other
