@@ -38,7 +38,10 @@ class ConnectAbuseTest(KeyholeTestCase):
         while True:
             for pid in kh.children("keyhole-net"):
                 seen.add(pid)
-                st = proc_status(pid) or {}
+                try:
+                    st = proc_status(pid)
+                except OSError:
+                    continue    # ended since it was listed (the session ended)
                 hwm = st.get("VmHWM", "0 kB").split()[0]
                 peak = max(peak, int(hwm) if hwm.isdigit() else 0)
             if any(expect in ln for ln in kh.stderr_lines()):
